@@ -1,0 +1,111 @@
+#include <algorithm>
+
+#include "sched/actions/action.h"
+#include "sched/pending_walk.h"
+#include "sched/quota_check.h"
+#include "sched/victim_search.h"
+
+namespace allot::sched {
+namespace {
+
+// Consolidation moves preemptible work that sits wholly on the node being
+// cleared; it takes nothing from anyone, so quota does not enter.
+class MoveRules final : public VictimRules {
+ public:
+  explicit MoveRules(uint32_t mover) : mover_(mover) {}
+
+  bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& /*usage*/,
+                const TakenResources& /*taken*/, uint32_t n) const override {
+    if (!state.spec(unit.workload).preemptible) return false;
+    return std::all_of(unit.tasks.begin(), unit.tasks.end(), [&](uint32_t t) {
+      const auto& p = state.placement({unit.workload, t});
+      return p && p->node == n;
+    });
+  }
+
+  std::string EvictionReason(const ClusterState& state, uint32_t /*victim*/) const override {
+    return "moved to make room for '" + state.spec(mover_).name + "' (consolidation)";
+  }
+
+ private:
+  uint32_t mover_;
+};
+
+// Free GPU capacity in milli-GPU across the cluster.
+int64_t FreeGpuMilli(const ClusterState& state) {
+  return state.capacity().gpu() - [&] {
+    int64_t used = 0;
+    for (uint32_t q : state.top_queues()) used += state.queue(q).allocated.gpu();
+    return used;
+  }();
+}
+
+// Binds task t of ctx.workload on the choice's node after moving the
+// choice's units elsewhere. False, state unchanged, when a unit cannot move.
+bool MoveAndPlace(Session& session, const PlacementContext& ctx, uint32_t t,
+                  const VictimChoice& choice, const MoveRules& rules) {
+  ClusterState& state = session.state;
+  size_t mark = state.Mark();
+  if (!VictimSearch::Apply(state, ctx, t, choice, rules)) return false;
+  for (const auto& unit : choice.units) {
+    PlacementContext moved = session.ContextFor(unit.workload);
+    moved.excluded_node = choice.node;
+    if (!session.gang_placer.Place(state, moved, static_cast<int32_t>(unit.tasks.size()))
+             .empty()) {
+      state.Rollback(mark);
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void ConsolidateAction::Execute(Session& session) const {
+  ClusterState& state = session.state;
+  session.moves_left = session.config.consolidation_max_moves;
+  VictimSearch search(session.placer);
+  PendingWalk walk(session, WorkloadsBelowMin(session));
+  for (uint32_t w = walk.Next(); w != kNone && session.moves_left > 0; w = walk.Next()) {
+    int32_t missing = session.MissingForMin(w);
+    Resources add = state.workload(w).task_estimate.Times(missing);
+    // Only a fragmentation problem is solved by moving work: the quota must
+    // allow it and the cluster must have the GPUs free, just not together.
+    if (missing == 0 || !QuotaBlocker(state, w, add).empty()) continue;
+    if (add.gpu() == 0 || add.gpu() > FreeGpuMilli(state)) continue;
+    std::string key = session.ShapeKey("consolidate", w, missing);
+    if (session.KnownToFail(key, state.change_count())) continue;
+    MoveRules rules(w);
+    size_t mark = state.Mark();
+    int32_t moves = 0;
+    bool ok = true;
+    PlacementContext ctx = session.ContextFor(w);
+    ctx.excluded_models = ModelsOverDeserved(state, w, add.gpu());
+    for (uint32_t t : UnplacedTasks(state, w, missing)) {
+      ctx.member_nodes = MemberNodes(state, w);
+      bool placed = false;
+      for (const auto& choice : search.Choices(state, ctx, rules)) {
+        auto units = static_cast<int32_t>(choice.units.size());
+        if (moves + units > session.moves_left) continue;
+        if (MoveAndPlace(session, ctx, t, choice, rules)) {
+          moves += units;
+          placed = true;
+          break;
+        }
+      }
+      if (!placed) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) {
+      session.moves_left -= moves;
+      session.reasons[w].clear();
+    } else {
+      state.Rollback(mark);
+      session.RememberFailure(key, state.change_count());
+    }
+  }
+}
+
+}  // namespace allot::sched

@@ -1,0 +1,54 @@
+#include "sched/actions/action.h"
+#include "sched/pending_walk.h"
+#include "sched/quota_check.h"
+#include "sched/victim_search.h"
+
+namespace allot::sched {
+namespace {
+
+// Inside one queue: only strictly lower-priority, preemptible victims.
+class PreemptRules final : public VictimRules {
+ public:
+  explicit PreemptRules(uint32_t preemptor) : preemptor_(preemptor) {}
+
+  bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& /*usage*/,
+                const TakenResources& /*taken*/, uint32_t /*n*/) const override {
+    const auto& victim = state.spec(unit.workload);
+    return victim.preemptible &&
+           state.workload(unit.workload).queue == state.workload(preemptor_).queue &&
+           victim.priority < state.spec(preemptor_).priority;
+  }
+
+  std::string EvictionReason(const ClusterState& state, uint32_t /*victim*/) const override {
+    return "preempted by higher-priority workload '" + state.spec(preemptor_).name +
+           "' in the same queue";
+  }
+
+ private:
+  uint32_t preemptor_;
+};
+
+}  // namespace
+
+void PreemptAction::Execute(Session& session) const {
+  ClusterState& state = session.state;
+  VictimSearch search(session.placer);
+  PendingWalk walk(session, WorkloadsBelowMin(session));
+  for (uint32_t w = walk.Next(); w != kNone; w = walk.Next()) {
+    int32_t missing = session.MissingForMin(w);
+    if (missing == 0) continue;
+    Resources add = state.workload(w).task_estimate.Times(missing);
+    if (!QuotaBlocker(state, w, add).empty()) continue;
+    std::string key = session.ShapeKey("preempt", w, missing);
+    if (session.KnownToFail(key, state.change_count())) continue;
+    PlacementContext ctx = session.ContextFor(w);
+    ctx.excluded_models = ModelsOverDeserved(state, w, add.gpu());
+    if (search.PlaceWithVictims(state, ctx, missing, PreemptRules(w))) {
+      session.reasons[w].clear();
+    } else {
+      session.RememberFailure(key, state.change_count());
+    }
+  }
+}
+
+}  // namespace allot::sched

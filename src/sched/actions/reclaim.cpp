@@ -1,0 +1,40 @@
+#include "sched/actions/action.h"
+#include "sched/pending_walk.h"
+#include "sched/quota_check.h"
+#include "sched/reclaim_rules.h"
+
+namespace allot::sched {
+
+void ReclaimAction::Execute(Session& session) const {
+  ClusterState& state = session.state;
+  VictimSearch search(session.placer);
+  PendingWalk walk(session, WorkloadsBelowMin(session));
+  for (uint32_t w = walk.Next(); w != kNone; w = walk.Next()) {
+    int32_t missing = session.MissingForMin(w);
+    if (missing == 0) continue;
+    Resources add = state.workload(w).task_estimate.Times(missing);
+    if (!QuotaBlocker(state, w, add).empty()) continue;  // its reason stands
+    ReclaimRules rules(state, w);
+    if (!rules.ReclaimerWithinFairShare(state)) {
+      const QueueState& q = state.queue(state.workload(w).queue);
+      core::Resource r = ContestedResources(state.spec(w).request).front();
+      session.reasons[w] = "queue '" + state.snapshot().queues[state.workload(w).queue].name +
+                           "' is at its quota share: fair share " + core::ResourceName(r) +
+                           " " + core::FormatAmount(r, q.fair_share[r]) + ", allocated " +
+                           core::FormatAmount(r, q.allocated[r]) +
+                           ", so it cannot reclaim; " + session.reasons[w];
+      continue;
+    }
+    std::string key = session.ShapeKey("reclaim", w, missing);
+    if (session.KnownToFail(key, state.change_count())) continue;
+    PlacementContext ctx = session.ContextFor(w);
+    ctx.excluded_models = ModelsOverDeserved(state, w, add.gpu());
+    if (search.PlaceWithVictims(state, ctx, missing, rules)) {
+      session.reasons[w].clear();
+    } else {
+      session.RememberFailure(key, state.change_count());
+    }
+  }
+}
+
+}  // namespace allot::sched

@@ -1,0 +1,157 @@
+#include "sched/placement/placer.h"
+
+#include "sched/placement/filters.h"
+#include "sched/placement/gpu_picker.h"
+#include "sched/placement/scorers.h"
+
+namespace allot::sched {
+
+Placer::Placer(std::vector<std::unique_ptr<Filter>> filters, std::vector<WeightedScorer> scorers)
+    : filters_(std::move(filters)), scorers_(std::move(scorers)) {}
+
+Placer Placer::Default() {
+  std::vector<std::unique_ptr<Filter>> filters;
+  filters.push_back(std::make_unique<NodeLabelsFilter>());
+  filters.push_back(std::make_unique<TopologyFilter>());
+  filters.push_back(std::make_unique<GpuModelFilter>());
+  filters.push_back(std::make_unique<ResourcesFitFilter>());
+  filters.push_back(std::make_unique<ReservationFilter>());
+  std::vector<WeightedScorer> scorers;
+  scorers.push_back({std::make_unique<BinPackingScorer>(), 1});
+  scorers.push_back({std::make_unique<FragmentationScorer>(), 1});
+  scorers.push_back({std::make_unique<TopologyClosenessScorer>(), 2});
+  return Placer(std::move(filters), std::move(scorers));
+}
+
+FilterFailure Placer::Check(const ClusterState& state, const PlacementContext& ctx, uint32_t n,
+                            bool static_only) const {
+  if (n == ctx.excluded_node) return FilterFailure::kTopology;
+  for (const auto& filter : filters_) {
+    if (static_only && filter->ChecksFreeCapacity()) continue;
+    FilterFailure f = filter->Check(state, ctx, n);
+    if (f != FilterFailure::kPass) return f;
+  }
+  return FilterFailure::kPass;
+}
+
+int64_t Placer::ScoreOf(const ClusterState& state, const PlacementContext& ctx,
+                        uint32_t n) const {
+  int64_t total = 0;
+  for (const auto& s : scorers_) total += s.weight * s.scorer->Score(state, ctx, n);
+  return total;
+}
+
+std::optional<std::vector<int32_t>> Placer::GpusOn(const ClusterState& state,
+                                                   const PlacementContext& ctx, uint32_t n) {
+  const NodeState& node = state.node(n);
+  int32_t usable = node.whole_free;
+  if (!ReservationFilter::MayUseReserved(state, ctx, n)) usable -= node.reserved_gpus;
+  return PickGpus(state, ctx, n, usable < 0 ? 0 : usable);
+}
+
+void Placer::ForEachCandidate(const ClusterState& state, const PlacementContext& ctx,
+                              const std::function<bool(uint32_t)>& visit) const {
+  if (seen_.size() != state.node_count()) seen_.assign(state.node_count(), 0);
+  if (++stamp_ == 0) {
+    seen_.assign(state.node_count(), 0);
+    stamp_ = 1;
+  }
+  auto offer = [&](uint32_t n) {
+    if (seen_[n] == stamp_) return true;
+    seen_[n] = stamp_;
+    return visit(n);
+  };
+  // Gang members' nodes first: they are where closeness scores best.
+  for (uint32_t n : ctx.member_nodes) {
+    if (!offer(n)) return;
+  }
+  const auto& request = state.spec(ctx.workload).request;
+  int32_t first_bucket = request.WholeGpus();
+  if (request.IsFraction()) {
+    // GPUs already shared with room for the fraction, tightest first.
+    core::GpuShare smallest = core::ShareOfGpu(request, state.max_gpu_memory());
+    const auto& partial = state.partial_gpus();
+    for (auto it = partial.lower_bound({smallest.milli, 0, 0}); it != partial.end(); ++it) {
+      if (!offer(std::get<1>(*it))) return;
+    }
+    first_bucket = 1;
+  }
+  for (int32_t k = first_bucket; k <= state.max_gpus_per_node(); ++k) {
+    for (uint32_t n : state.NodesWithFreeGpus(k)) {
+      if (!offer(n)) return;
+    }
+  }
+}
+
+std::optional<Placement> Placer::PlaceTask(const ClusterState& state, const PlacementContext& ctx,
+                                           PlacementFailure* failure) const {
+  uint32_t best = kNone;
+  int64_t best_score = -1;
+  int feasible = 0;
+  int64_t visited = 0;
+  ForEachCandidate(state, ctx, [&](uint32_t n) {
+    ++visited;
+    FilterFailure f = Check(state, ctx, n, /*static_only=*/false);
+    if (f != FilterFailure::kPass) {
+      if (failure != nullptr) ++failure->nodes[static_cast<size_t>(f)];
+      return true;
+    }
+    int64_t score = ScoreOf(state, ctx, n);
+    if (score > best_score) {
+      best = n;
+      best_score = score;
+    }
+    return ++feasible < kScoredCandidates;
+  });
+  if (best == kNone) {
+    // Nodes never offered had too few free GPUs for the task.
+    if (failure != nullptr) {
+      failure->nodes[static_cast<size_t>(FilterFailure::kGpu)] +=
+          static_cast<int64_t>(state.node_count()) - visited;
+    }
+    return std::nullopt;
+  }
+  auto gpus = GpusOn(state, ctx, best);
+  if (!gpus) return std::nullopt;
+  return Placement{best, std::move(*gpus)};
+}
+
+std::string PlacementFailure::Describe(const ClusterState& state, uint32_t workload) const {
+  const auto& spec = state.spec(workload);
+  static const char* kWhat[] = {"",
+                                "lack free GPUs",
+                                "lack free CPU",
+                                "lack free memory",
+                                "have no GPU of an allowed model",
+                                "lack the required node labels",
+                                "are outside the topology domain",
+                                "hold GPUs reserved for a starving gang"};
+  std::string parts;
+  for (size_t f = 1; f < nodes.size(); ++f) {
+    if (nodes[f] == 0) continue;
+    if (!parts.empty()) parts += ", ";
+    parts += std::to_string(nodes[f]) + (nodes[f] == 1 ? " node " : " nodes ") + kWhat[f];
+  }
+  std::string models;
+  for (const auto& m : spec.gpu_models) models += (models.empty() ? "" : "|") + m;
+  std::string need;
+  const auto& r = spec.request;
+  if (r.gpu_memory_mib > 0) {
+    need = core::FormatAmount(core::Resource::kGpuMemory, r.gpu_memory_mib) + " of GPU memory";
+  } else if (r.gpu_milli > 0) {
+    need = core::FormatAmount(core::Resource::kGpu, r.gpu_milli) + " GPU";
+  }
+  if (!models.empty()) need += " (" + models + ")";
+  if (r.cpu_milli > 0) {
+    need += (need.empty() ? "" : ", ") + core::FormatAmount(core::Resource::kCpu, r.cpu_milli) +
+            " CPU";
+  }
+  if (r.memory_mib > 0) {
+    need += (need.empty() ? "" : ", ") +
+            core::FormatAmount(core::Resource::kMemory, r.memory_mib) + " memory";
+  }
+  return "no node with enough free resources for a task (" + (need.empty() ? "nothing" : need) +
+         "): " + (parts.empty() ? "the cluster has no nodes" : parts);
+}
+
+}  // namespace allot::sched

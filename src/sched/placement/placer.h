@@ -1,0 +1,68 @@
+// Placement of one task: candidate nodes come from the free-GPU index in the
+// order most likely to score well (fewest free GPUs that fit first), every
+// filter runs on each candidate, and the scorers rank the first few feasible
+// ones. A pipeline in the manner of the Kubernetes scheduling framework.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sched/placement/filter.h"
+#include "sched/placement/scorer.h"
+
+namespace allot::sched {
+
+// How many nodes failed each filter, for the pending reason.
+struct PlacementFailure {
+  std::array<int64_t, static_cast<size_t>(FilterFailure::kCount)> nodes{};
+  // "no node with enough free resources: 3 nodes lack free GPUs, ..."
+  std::string Describe(const ClusterState& state, uint32_t workload) const;
+};
+
+class Placer {
+ public:
+  struct WeightedScorer {
+    std::unique_ptr<Scorer> scorer;
+    int64_t weight = 1;
+  };
+  // How many feasible nodes are scored before the best is taken. Candidates
+  // arrive best-first by free GPUs, so a small number loses little.
+  static constexpr int kScoredCandidates = 16;
+
+  Placer(std::vector<std::unique_ptr<Filter>> filters, std::vector<WeightedScorer> scorers);
+  // The standard pipeline: node labels, topology, GPU model, resources,
+  // reservation; bin-packing, fragmentation, topology closeness.
+  static Placer Default();
+
+  // The best placement for one task of ctx.workload, or nullopt with the
+  // reasons in *failure (which may be null).
+  std::optional<Placement> PlaceTask(const ClusterState& state, const PlacementContext& ctx,
+                                     PlacementFailure* failure) const;
+
+  // The first filter node `n` fails, or kPass. With `static_only`, only the
+  // filters that do not look at free capacity run.
+  FilterFailure Check(const ClusterState& state, const PlacementContext& ctx, uint32_t n,
+                      bool static_only) const;
+
+  // The GPUs a task takes on a node that passed every filter.
+  static std::optional<std::vector<int32_t>> GpusOn(const ClusterState& state,
+                                                    const PlacementContext& ctx, uint32_t n);
+
+ private:
+  int64_t ScoreOf(const ClusterState& state, const PlacementContext& ctx, uint32_t n) const;
+  // Calls visit(n) for candidate nodes in preferred order until it returns
+  // false. Nodes that cannot hold the task's GPUs are never visited.
+  void ForEachCandidate(const ClusterState& state, const PlacementContext& ctx,
+                        const std::function<bool(uint32_t)>& visit) const;
+
+  std::vector<std::unique_ptr<Filter>> filters_;
+  std::vector<WeightedScorer> scorers_;
+  mutable std::vector<uint32_t> seen_;  // scratch: candidate de-duplication
+  mutable uint32_t stamp_ = 0;
+};
+
+}  // namespace allot::sched

@@ -1,0 +1,56 @@
+#include "sched/quota_check.h"
+
+namespace allot::sched {
+
+std::string QuotaBlocker(const ClusterState& state, uint32_t w, const Resources& add) {
+  const auto& spec = state.spec(w);
+  const auto& queues = state.snapshot().queues;
+  for (uint32_t q = state.workload(w).queue; q != kNone; q = state.queue(q).parent) {
+    const QueueState& qs = state.queue(q);
+    for (core::Resource r : core::kAllResources) {
+      if (add[r] == 0) continue;
+      if (qs.allocated[r] + add[r] > qs.limit[r]) {
+        return "queue '" + queues[q].name + "' would exceed its limit: " +
+               core::ResourceName(r) + " " + core::FormatAmount(r, qs.allocated[r]) + " + " +
+               core::FormatAmount(r, add[r]) + " > limit " + core::FormatAmount(r, qs.limit[r]);
+      }
+      if (!spec.preemptible && qs.allocated_nonpreemptible[r] + add[r] > qs.deserved[r]) {
+        return "non-preemptible workload would exceed the deserved quota of queue '" +
+               queues[q].name + "': " + core::ResourceName(r) + " " +
+               core::FormatAmount(r, qs.allocated_nonpreemptible[r]) + " + " +
+               core::FormatAmount(r, add[r]) + " > deserved " +
+               core::FormatAmount(r, qs.deserved[r]) +
+               "; only preemptible work may go over quota";
+      }
+    }
+  }
+  return {};
+}
+
+std::vector<uint16_t> ModelsOverDeserved(const ClusterState& state, uint32_t w,
+                                         int64_t gpu_milli) {
+  std::vector<uint16_t> excluded;
+  if (state.spec(w).preemptible || state.tracked_models().empty()) return excluded;
+  const auto& models = state.models();
+  for (size_t m = 0; m < state.tracked_models().size(); ++m) {
+    bool over = false;
+    for (uint32_t q = state.workload(w).queue; q != kNone && !over; q = state.queue(q).parent) {
+      const QueueState& qs = state.queue(q);
+      const auto& declared = state.snapshot().queues[q].deserved_gpu_by_model;
+      if (declared.count(state.tracked_models()[m]) == 0) continue;
+      over = qs.model_nonpreemptible[m] + gpu_milli > qs.model_deserved[m];
+    }
+    if (!over) continue;
+    for (size_t id = 0; id < models.size(); ++id) {
+      if (models[id] == state.tracked_models()[m]) excluded.push_back(static_cast<uint16_t>(id));
+    }
+  }
+  return excluded;
+}
+
+std::vector<core::Resource> ContestedResources(const core::TaskRequest& request) {
+  if (request.UsesGpu()) return {core::Resource::kGpu};
+  return {core::Resource::kCpu, core::Resource::kMemory};
+}
+
+}  // namespace allot::sched

@@ -1,0 +1,27 @@
+// The quota rules that hold whatever the action (design.md §4.2): no queue
+// goes past its limit, and non-preemptible work stays within deserved quota
+// at every level of the tree (per GPU model too, where one is declared).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sched/cluster_state.h"
+
+namespace allot::sched {
+
+// Why giving workload w `add` more would break a limit on its queue's path,
+// or, for non-preemptible work, a deserved quota; empty when it may.
+std::string QuotaBlocker(const ClusterState& state, uint32_t w, const Resources& add);
+
+// GPU models (ids into state.models()) that non-preemptible workload w may
+// not use, because a queue on its path declares a per-model quota that
+// `gpu_milli` more of that model would exceed. Empty for preemptible work.
+std::vector<uint16_t> ModelsOverDeserved(const ClusterState& state, uint32_t w,
+                                         int64_t gpu_milli);
+
+// The resources that decide reclaim for a request: GPUs for GPU work,
+// otherwise CPU and memory.
+std::vector<core::Resource> ContestedResources(const core::TaskRequest& request);
+
+}  // namespace allot::sched

@@ -1,0 +1,87 @@
+#include "sched/reclaim_rules.h"
+
+#include <algorithm>
+
+#include "sched/quota_check.h"
+
+namespace allot::sched {
+namespace {
+
+// Queues from `leaf` up to the top of the tree, leaf first.
+std::vector<uint32_t> PathToTop(const ClusterState& state, uint32_t leaf) {
+  std::vector<uint32_t> path;
+  for (uint32_t q = leaf; q != kNone; q = state.queue(q).parent) path.push_back(q);
+  return path;
+}
+
+bool InSubtree(const ClusterState& state, uint32_t q, uint32_t root) {
+  for (; q != kNone; q = state.queue(q).parent) {
+    if (q == root) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+ReclaimRules::ReclaimRules(const ClusterState& state, uint32_t reclaimer)
+    : reclaimer_(reclaimer),
+      add_(state.workload(reclaimer).task_estimate),
+      contested_(ContestedResources(state.spec(reclaimer).request)) {}
+
+bool ReclaimRules::ReclaimerWithinFairShare(const ClusterState& state) const {
+  const QueueState& leaf = state.queue(state.workload(reclaimer_).queue);
+  for (core::Resource r : contested_) {
+    if (leaf.allocated[r] + add_[r] > leaf.fair_share[r]) return false;
+  }
+  return true;
+}
+
+bool ReclaimRules::MayEvict(const ClusterState& state, const VictimUnit& unit,
+                            const Resources& usage, const TakenResources& taken,
+                            uint32_t /*n*/) const {
+  if (!state.spec(unit.workload).preemptible) return false;
+  uint32_t own_leaf = state.workload(reclaimer_).queue;
+  uint32_t victim_leaf = state.workload(unit.workload).queue;
+  if (own_leaf == victim_leaf) return false;
+  std::vector<uint32_t> own_path = PathToTop(state, own_leaf);
+  std::vector<uint32_t> victim_path = PathToTop(state, victim_leaf);
+  // Strip the common ancestors; what is left ends at A and B.
+  while (!own_path.empty() && !victim_path.empty() && own_path.back() == victim_path.back()) {
+    own_path.pop_back();
+    victim_path.pop_back();
+  }
+  uint32_t a = own_path.back();
+  uint32_t b = victim_path.back();
+  for (uint32_t q : own_path) {
+    const QueueState& qs = state.queue(q);
+    for (core::Resource r : contested_) {
+      if (qs.allocated[r] + add_[r] > qs.fair_share[r]) return false;
+    }
+  }
+  Resources leaving = usage;
+  for (const auto& [leaf, amount] : taken) {
+    if (InSubtree(state, leaf, b)) leaving += amount;
+  }
+  const QueueState& qb = state.queue(b);
+  const QueueState& qa = state.queue(a);
+  bool b_keeps_fair_share = true;
+  bool b_keeps_deserved_a_within = true;
+  for (core::Resource r : contested_) {
+    int64_t b_after = qb.allocated[r] - leaving[r];
+    if (b_after < qb.fair_share[r]) b_keeps_fair_share = false;
+    if (b_after < qb.deserved[r] || qa.allocated[r] + add_[r] > qa.deserved[r]) {
+      b_keeps_deserved_a_within = false;
+    }
+  }
+  return b_keeps_fair_share || b_keeps_deserved_a_within;
+}
+
+std::string ReclaimRules::EvictionReason(const ClusterState& state, uint32_t victim) const {
+  const auto& queues = state.snapshot().queues;
+  return "reclaimed: queue '" + queues[state.workload(victim).queue].name +
+         "' was over its fair share and queue '" +
+         queues[state.workload(reclaimer_).queue].name + "' needs its quota for '" +
+         state.spec(reclaimer_).name + "'";
+}
+
+}  // namespace allot::sched

@@ -1,0 +1,35 @@
+// Who may lose resources to whom across queues (design.md §4.4). The check is
+// made between the two siblings under the lowest common ancestor of the
+// reclaiming queue and the victim's queue (A on the reclaimer's side, B on
+// the victim's):
+//  - the reclaimer's queue, and every queue up to A, stays within its fair
+//    share after taking the task;
+//  - B stays at or above its fair share after the eviction, or B stays at
+//    or above its deserved quota while A stays within its own deserved.
+// Both conditions are measured after the move, so a reclaim never leaves B
+// entitled to take the resources straight back (no ping-pong).
+#pragma once
+
+#include "sched/victim_search.h"
+
+namespace allot::sched {
+
+class ReclaimRules final : public VictimRules {
+ public:
+  ReclaimRules(const ClusterState& state, uint32_t reclaimer);
+
+  bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& usage,
+                const TakenResources& taken, uint32_t n) const override;
+  std::string EvictionReason(const ClusterState& state, uint32_t victim) const override;
+
+  // Whether the reclaimer's own queue stays within its fair share with one
+  // more task; when not, no reclaim is possible for it at all.
+  bool ReclaimerWithinFairShare(const ClusterState& state) const;
+
+ private:
+  uint32_t reclaimer_;
+  Resources add_;  // one task's resources
+  std::vector<core::Resource> contested_;
+};
+
+}  // namespace allot::sched

@@ -1,0 +1,251 @@
+#include "sched/victim_search.h"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "sched/placement/filters.h"
+#include "sched/placement/gang_placer.h"
+#include "sched/placement/gpu_picker.h"
+
+namespace allot::sched {
+namespace {
+
+// A node's free capacity, copied so that evictions can be tried on it.
+struct TrialNode {
+  std::vector<GpuState> gpus;
+  int32_t whole_free = 0;
+  int64_t cpu_free = 0;
+  int64_t memory_free = 0;
+};
+
+TrialNode CopyNode(const NodeState& node) {
+  return {node.gpus, node.whole_free, node.cpu_free, node.memory_free};
+}
+
+// Gives back to the trial node what the unit's tasks hold on node n.
+void Release(const ClusterState& state, const VictimUnit& unit, uint32_t n, TrialNode& trial) {
+  const auto& request = state.spec(unit.workload).request;
+  for (uint32_t t : unit.tasks) {
+    const auto& p = state.placement({unit.workload, t});
+    if (!p || p->node != n) continue;
+    trial.cpu_free += request.cpu_milli;
+    trial.memory_free += request.memory_mib;
+    for (int32_t g : p->gpus) {
+      GpuState& gpu = trial.gpus[g];
+      core::GpuShare share = core::ShareOfGpu(request, gpu.memory_total);
+      gpu.milli_used -= share.milli;
+      gpu.memory_used -= share.memory_mib;
+      if (gpu.IsFree()) ++trial.whole_free;
+    }
+  }
+}
+
+bool Fits(const ClusterState& state, const PlacementContext& ctx, uint32_t n,
+          const TrialNode& trial) {
+  const auto& request = state.spec(ctx.workload).request;
+  if (trial.cpu_free < request.cpu_milli || trial.memory_free < request.memory_mib) return false;
+  int32_t usable = trial.whole_free;
+  if (!ReservationFilter::MayUseReserved(state, ctx, n)) usable -= state.node(n).reserved_gpus;
+  return PickGpus(state, ctx, trial.gpus, std::max(usable, 0)).has_value();
+}
+
+Resources UsageOfUnit(const ClusterState& state, const VictimUnit& unit) {
+  Resources usage;
+  for (uint32_t t : unit.tasks) {
+    const auto& p = state.placement({unit.workload, t});
+    if (p) usage += state.UsageOf({unit.workload, t}, *p);
+  }
+  return usage;
+}
+
+// The units holding resources on node n, in victim order: lowest priority,
+// then youngest, first.
+std::vector<VictimUnit> UnitsOnNode(const ClusterState& state, uint32_t self, uint32_t n) {
+  std::vector<VictimUnit> units;
+  std::unordered_map<uint32_t, int32_t> extra_left;  // elastic: tasks above min not yet taken
+  std::vector<uint32_t> whole_done;
+  std::vector<TaskRef> tasks = state.node(n).tasks;
+  std::sort(tasks.begin(), tasks.end(), [](TaskRef a, TaskRef b) {
+    return a.workload != b.workload ? a.workload < b.workload : a.task > b.task;
+  });
+  for (TaskRef t : tasks) {
+    if (t.workload == self) continue;
+    const auto& spec = state.spec(t.workload);
+    int32_t placed = state.workload(t.workload).placed;
+    auto [it, inserted] = extra_left.emplace(t.workload, placed - spec.min_tasks);
+    if (it->second > 0) {
+      --it->second;
+      units.push_back({t.workload, {t.task}});
+      continue;
+    }
+    if (std::find(whole_done.begin(), whole_done.end(), t.workload) != whole_done.end()) continue;
+    whole_done.push_back(t.workload);
+    VictimUnit unit{t.workload, {}};
+    for (uint32_t task = 0; task < static_cast<uint32_t>(spec.tasks); ++task) {
+      if (state.IsPlaced({t.workload, task})) unit.tasks.push_back(task);
+    }
+    units.push_back(std::move(unit));
+  }
+  std::stable_sort(units.begin(), units.end(), [&](const VictimUnit& a, const VictimUnit& b) {
+    const auto& sa = state.spec(a.workload);
+    const auto& sb = state.spec(b.workload);
+    if (sa.priority != sb.priority) return sa.priority < sb.priority;
+    // Tasks above an elastic minimum go before whole workloads.
+    bool a_extra = a.tasks.size() == 1 && sa.IsElastic();
+    bool b_extra = b.tasks.size() == 1 && sb.IsElastic();
+    if (a_extra != b_extra) return a_extra;
+    Time ra = state.running_since({a.workload, a.tasks.front()});
+    Time rb = state.running_since({b.workload, b.tasks.front()});
+    if (ra != rb) return ra > rb;
+    return a.workload > b.workload;
+  });
+  return units;
+}
+
+}  // namespace
+
+std::optional<VictimChoice> VictimSearch::OnNode(const ClusterState& state,
+                                                 const PlacementContext& ctx, uint32_t n,
+                                                 const VictimRules& rules) const {
+  const NodeState& node = state.node(n);
+  TrialNode trial = CopyNode(node);
+  if (Fits(state, ctx, n, trial)) return VictimChoice{n, {}, 0};
+  std::vector<VictimUnit> candidates = UnitsOnNode(state, ctx.workload, n);
+  std::vector<VictimUnit> chosen;
+  TakenResources taken;
+  bool fits = false;
+  for (auto& unit : candidates) {
+    Resources usage = UsageOfUnit(state, unit);
+    if (!rules.MayEvict(state, unit, usage, taken, n)) continue;
+    Release(state, unit, n, trial);
+    taken.emplace_back(state.workload(unit.workload).queue, usage);
+    chosen.push_back(std::move(unit));
+    if (Fits(state, ctx, n, trial)) {
+      fits = true;
+      break;
+    }
+  }
+  if (!fits) return std::nullopt;
+  // Put back every unit the task turns out not to need, the last taken (the
+  // most valuable) first.
+  for (size_t i = chosen.size(); i-- > 0;) {
+    TrialNode without = CopyNode(node);
+    for (size_t j = 0; j < chosen.size(); ++j) {
+      if (j != i) Release(state, chosen[j], n, without);
+    }
+    if (Fits(state, ctx, n, without)) chosen.erase(chosen.begin() + static_cast<ptrdiff_t>(i));
+  }
+  VictimChoice choice{n, std::move(chosen), 0};
+  for (const auto& unit : choice.units) {
+    choice.evicted_gpu_milli += UsageOfUnit(state, unit).gpu();
+  }
+  return choice;
+}
+
+std::vector<VictimChoice> VictimSearch::Choices(const ClusterState& state,
+                                                const PlacementContext& ctx,
+                                                const VictimRules& rules) const {
+  std::vector<VictimChoice> choices;
+  for (uint32_t n = 0; n < state.node_count(); ++n) {
+    if (placer_.Check(state, ctx, n, /*static_only=*/true) != FilterFailure::kPass) continue;
+    auto choice = OnNode(state, ctx, n, rules);
+    if (choice) choices.push_back(std::move(*choice));
+  }
+  auto near = [&](uint32_t n) {
+    return std::find(ctx.member_nodes.begin(), ctx.member_nodes.end(), n) !=
+           ctx.member_nodes.end();
+  };
+  std::stable_sort(choices.begin(), choices.end(),
+                   [&](const VictimChoice& a, const VictimChoice& b) {
+                     if (a.units.size() != b.units.size()) return a.units.size() < b.units.size();
+                     if (a.evicted_gpu_milli != b.evicted_gpu_milli) {
+                       return a.evicted_gpu_milli < b.evicted_gpu_milli;
+                     }
+                     return near(a.node) && !near(b.node);
+                   });
+  return choices;
+}
+
+bool VictimSearch::Apply(ClusterState& state, const PlacementContext& ctx, uint32_t t,
+                         const VictimChoice& choice, const VictimRules& rules) {
+  size_t mark = state.Mark();
+  for (const auto& unit : choice.units) {
+    std::string reason = rules.EvictionReason(state, unit.workload);
+    for (uint32_t task : unit.tasks) {
+      if (state.IsPlaced({unit.workload, task})) state.Evict({unit.workload, task}, reason);
+    }
+  }
+  auto gpus = Placer::GpusOn(state, ctx, choice.node);
+  const auto& request = state.spec(ctx.workload).request;
+  const NodeState& node = state.node(choice.node);
+  if (!gpus || node.cpu_free < request.cpu_milli || node.memory_free < request.memory_mib) {
+    state.Rollback(mark);
+    return false;
+  }
+  state.Bind({ctx.workload, t}, Placement{choice.node, std::move(*gpus)});
+  return true;
+}
+
+std::optional<int> VictimSearch::PlaceInDomain(ClusterState& state, const PlacementContext& ctx,
+                                               int32_t count, const VictimRules& rules) const {
+  size_t mark = state.Mark();
+  PlacementContext task_ctx = ctx;
+  task_ctx.member_nodes = MemberNodes(state, ctx.workload);
+  int evicted = 0;
+  for (uint32_t t : UnplacedTasks(state, ctx.workload, count)) {
+    std::vector<VictimChoice> choices = Choices(state, task_ctx, rules);
+    bool placed = false;
+    for (const auto& choice : choices) {
+      if (Apply(state, task_ctx, t, choice, rules)) {
+        evicted += static_cast<int>(choice.units.size());
+        task_ctx.member_nodes.push_back(choice.node);
+        placed = true;
+        break;
+      }
+    }
+    if (!placed) {
+      state.Rollback(mark);
+      return std::nullopt;
+    }
+  }
+  return evicted;
+}
+
+std::optional<int> VictimSearch::PlaceWithVictims(ClusterState& state,
+                                                  const PlacementContext& ctx, int32_t count,
+                                                  const VictimRules& rules) const {
+  const std::string& level = state.spec(ctx.workload).topology.required;
+  if (level.empty()) return PlaceInDomain(state, ctx, count, rules);
+  std::map<std::string, bool> domains;
+  std::vector<uint32_t> members = MemberNodes(state, ctx.workload);
+  if (!members.empty()) {
+    domains[state.node_label(members.front(), level)] = true;
+  } else {
+    for (uint32_t n = 0; n < state.node_count(); ++n) {
+      const std::string& value = state.node_label(n, level);
+      if (!value.empty()) domains[value] = true;
+    }
+  }
+  std::optional<int> best;
+  std::string best_domain;
+  for (const auto& [value, unused] : domains) {
+    PlacementContext inner = ctx;
+    inner.domain_level = level;
+    inner.domain_value = value;
+    size_t mark = state.Mark();
+    auto evicted = PlaceInDomain(state, inner, count, rules);
+    state.Rollback(mark);
+    if (evicted && (!best || *evicted < *best)) {
+      best = evicted;
+      best_domain = value;
+    }
+  }
+  if (!best) return std::nullopt;
+  PlacementContext chosen = ctx;
+  chosen.domain_level = level;
+  chosen.domain_value = best_domain;
+  return PlaceInDomain(state, chosen, count, rules);
+}
+
+}  // namespace allot::sched

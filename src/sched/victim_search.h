@@ -1,0 +1,78 @@
+// Finding the least disruptive set of running work to evict so that a task
+// fits (design.md §4.4-4.6). Reclaim, preemption and consolidation share this
+// mechanism and differ only in their VictimRules.
+//
+// A victim unit is what is evicted together: a whole workload, or, for an
+// elastic workload running above its minimum, one task above the minimum.
+// On each node, units are taken lowest priority and youngest first until the
+// task fits, then any unit the task turns out not to need is put back, so
+// the set is minimal: never more than needed plus one unit.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sched/placement/placer.h"
+
+namespace allot::sched {
+
+struct VictimUnit {
+  uint32_t workload = 0;
+  std::vector<uint32_t> tasks;
+};
+
+// Resources already chosen for eviction in one trial, per leaf queue.
+using TakenResources = std::vector<std::pair<uint32_t, Resources>>;
+
+class VictimRules {
+ public:
+  virtual ~VictimRules() = default;
+  // May `unit` (holding `usage` in all) be evicted to make room on node `n`,
+  // given that `taken` is already leaving in this trial?
+  virtual bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& usage,
+                        const TakenResources& taken, uint32_t n) const = 0;
+  // Why the unit is evicted, in plain words, for the plan.
+  virtual std::string EvictionReason(const ClusterState& state, uint32_t victim) const = 0;
+};
+
+// One node and the units to evict there for one task.
+struct VictimChoice {
+  uint32_t node = kNone;
+  std::vector<VictimUnit> units;
+  int64_t evicted_gpu_milli = 0;
+};
+
+class VictimSearch {
+ public:
+  explicit VictimSearch(const Placer& placer) : placer_(placer) {}
+
+  // For one task of ctx.workload: every node where it fits after evicting a
+  // minimal set of units the rules allow, least disruptive first (fewest
+  // units, then fewest GPUs evicted, then closest to the gang).
+  std::vector<VictimChoice> Choices(const ClusterState& state, const PlacementContext& ctx,
+                                    const VictimRules& rules) const;
+
+  // Places `count` tasks of ctx.workload, each on its least disruptive node,
+  // evicting what it needs there. All or nothing: returns the units evicted
+  // (state changed), or nullopt (state unchanged). A required topology
+  // keeps all tasks in the one domain that needs the fewest evictions.
+  std::optional<int> PlaceWithVictims(ClusterState& state, const PlacementContext& ctx,
+                                      int32_t count, const VictimRules& rules) const;
+
+  // Evicts the units of `choice` (with the rules' reason) and binds task t
+  // on its node. False, with state unchanged, if it then does not fit.
+  static bool Apply(ClusterState& state, const PlacementContext& ctx, uint32_t t,
+                    const VictimChoice& choice, const VictimRules& rules);
+
+ private:
+  std::optional<VictimChoice> OnNode(const ClusterState& state, const PlacementContext& ctx,
+                                     uint32_t n, const VictimRules& rules) const;
+  std::optional<int> PlaceInDomain(ClusterState& state, const PlacementContext& ctx,
+                                   int32_t count, const VictimRules& rules) const;
+
+  const Placer& placer_;
+};
+
+}  // namespace allot::sched
