@@ -12,6 +12,8 @@ namespace allot {
 // What went wrong, in words a person can act on. `field` names the offending
 // input (for example "workloads[2].gpu"), or is empty when none applies.
 struct Error {
+  Error(std::string message_in, std::string field_in = {})
+      : message(std::move(message_in)), field(std::move(field_in)) {}
   std::string message;
   std::string field;
 };
@@ -43,7 +45,7 @@ class [[nodiscard]] Result {
 // The outcome of an operation that returns nothing on success.
 class [[nodiscard]] Status {
  public:
-  Status() = default;
+  Status() : error_("") {}
   Status(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT: implicit by design
 
   static Status Ok() { return Status(); }

@@ -76,6 +76,22 @@ bool ReclaimRules::MayEvict(const ClusterState& state, const VictimUnit& unit,
   return b_keeps_fair_share || b_keeps_deserved_a_within;
 }
 
+bool ReclaimRules::QueueMayLose(const ClusterState& state, uint32_t leaf) const {
+  uint32_t own_leaf = state.workload(reclaimer_).queue;
+  if (leaf == own_leaf) return false;
+  std::vector<uint32_t> own_path = PathToTop(state, own_leaf);
+  std::vector<uint32_t> victim_path = PathToTop(state, leaf);
+  while (!own_path.empty() && !victim_path.empty() && own_path.back() == victim_path.back()) {
+    own_path.pop_back();
+    victim_path.pop_back();
+  }
+  const QueueState& qb = state.queue(victim_path.back());
+  for (core::Resource r : contested_) {
+    if (qb.allocated[r] > qb.fair_share[r] || qb.allocated[r] > qb.deserved[r]) return true;
+  }
+  return false;
+}
+
 std::string ReclaimRules::EvictionReason(const ClusterState& state, uint32_t victim) const {
   const auto& queues = state.snapshot().queues;
   return "reclaimed: queue '" + queues[state.workload(victim).queue].name +

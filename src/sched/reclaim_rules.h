@@ -20,6 +20,9 @@ class ReclaimRules final : public VictimRules {
 
   bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& usage,
                 const TakenResources& taken, uint32_t n) const override;
+  // Only a queue whose side of the common ancestor holds more than its fair
+  // share, or more than deserved, can lose anything.
+  bool QueueMayLose(const ClusterState& state, uint32_t leaf) const override;
   std::string EvictionReason(const ClusterState& state, uint32_t victim) const override;
 
   // Whether the reclaimer's own queue stays within its fair share with one

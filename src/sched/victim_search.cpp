@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <queue>
+#include <tuple>
 #include <unordered_map>
 
 #include "sched/placement/filters.h"
@@ -143,12 +145,37 @@ std::optional<VictimChoice> VictimSearch::OnNode(const ClusterState& state,
   return choice;
 }
 
+std::vector<bool> VictimSearch::LosingQueues(const ClusterState& state,
+                                             const VictimRules& rules) {
+  std::vector<bool> losing(state.queue_count(), false);
+  bool any = false;
+  for (uint32_t q = 0; q < state.queue_count(); ++q) {
+    if (state.queue(q).leaf && rules.QueueMayLose(state, q)) losing[q] = any = true;
+  }
+  if (!any) losing.clear();
+  return losing;
+}
+
+bool VictimSearch::WorthSearching(const ClusterState& state, const PlacementContext& ctx,
+                                  uint32_t n, const std::vector<bool>& losing) const {
+  for (TaskRef t : state.node(n).tasks) {
+    if (t.workload != ctx.workload && losing[state.workload(t.workload).queue] &&
+        state.spec(t.workload).preemptible) {
+      return true;
+    }
+  }
+  return placer_.Check(state, ctx, n, /*static_only=*/false) == FilterFailure::kPass;
+}
+
 std::vector<VictimChoice> VictimSearch::Choices(const ClusterState& state,
                                                 const PlacementContext& ctx,
                                                 const VictimRules& rules) const {
   std::vector<VictimChoice> choices;
+  std::vector<bool> losing = LosingQueues(state, rules);
+  if (losing.empty()) return choices;
   for (uint32_t n = 0; n < state.node_count(); ++n) {
     if (placer_.Check(state, ctx, n, /*static_only=*/true) != FilterFailure::kPass) continue;
+    if (!WorthSearching(state, ctx, n, losing)) continue;
     auto choice = OnNode(state, ctx, n, rules);
     if (choice) choices.push_back(std::move(*choice));
   }
@@ -189,19 +216,63 @@ bool VictimSearch::Apply(ClusterState& state, const PlacementContext& ctx, uint3
 
 std::optional<int> VictimSearch::PlaceInDomain(ClusterState& state, const PlacementContext& ctx,
                                                int32_t count, const VictimRules& rules) const {
+  // Every node's least disruptive choice, computed once and kept in a heap.
+  // Taking victims only makes the rules stricter (queues lose allocation,
+  // the reclaimer gains), so a cached choice can only have grown worse: the
+  // best is re-checked when it comes up, and only nodes an eviction or a
+  // bind touched are computed afresh.
   size_t mark = state.Mark();
   PlacementContext task_ctx = ctx;
   task_ctx.member_nodes = MemberNodes(state, ctx.workload);
+  using Key = std::tuple<size_t, int64_t, int, uint32_t>;  // units, GPUs, far, node
+  auto key_of = [&](const VictimChoice& c) {
+    bool near = std::find(task_ctx.member_nodes.begin(), task_ctx.member_nodes.end(), c.node) !=
+                task_ctx.member_nodes.end();
+    return Key{c.units.size(), c.evicted_gpu_milli, near ? 0 : 1, c.node};
+  };
+  std::priority_queue<Key, std::vector<Key>, std::greater<>> heap;
+  std::vector<bool> losing = LosingQueues(state, rules);
+  if (losing.empty()) return std::nullopt;
+  std::vector<bool> eligible(state.node_count(), false);
+  // One task needs only the best node: the scan stops at a choice no node
+  // can beat (one victim, no more GPU than the task asks for).
+  const int64_t task_gpu = state.workload(ctx.workload).task_estimate.gpu();
+  for (uint32_t n = 0; n < state.node_count(); ++n) {
+    if (placer_.Check(state, task_ctx, n, /*static_only=*/true) != FilterFailure::kPass) continue;
+    eligible[n] = true;
+    if (!WorthSearching(state, task_ctx, n, losing)) continue;
+    auto choice = OnNode(state, task_ctx, n, rules);
+    if (!choice) continue;
+    heap.push(key_of(*choice));
+    if (count == 1 && choice->units.size() <= 1 && choice->evicted_gpu_milli <= task_gpu) break;
+  }
   int evicted = 0;
   for (uint32_t t : UnplacedTasks(state, ctx.workload, count)) {
-    std::vector<VictimChoice> choices = Choices(state, task_ctx, rules);
     bool placed = false;
-    for (const auto& choice : choices) {
-      if (Apply(state, task_ctx, t, choice, rules)) {
-        evicted += static_cast<int>(choice.units.size());
-        task_ctx.member_nodes.push_back(choice.node);
-        placed = true;
-        break;
+    while (!placed && !heap.empty()) {
+      Key top = heap.top();
+      heap.pop();
+      uint32_t n = std::get<3>(top);
+      auto fresh = OnNode(state, task_ctx, n, rules);
+      if (!fresh) continue;
+      if (key_of(*fresh) != top) {
+        heap.push(key_of(*fresh));
+        continue;
+      }
+      std::vector<uint32_t> touched = {n};
+      for (const auto& unit : fresh->units) {
+        for (uint32_t task : unit.tasks) {
+          const auto& p = state.placement({unit.workload, task});
+          if (p && p->node != n) touched.push_back(p->node);
+        }
+      }
+      if (!Apply(state, task_ctx, t, *fresh, rules)) continue;
+      evicted += static_cast<int>(fresh->units.size());
+      task_ctx.member_nodes.push_back(n);
+      placed = true;
+      for (uint32_t other : touched) {
+        if (!eligible[other]) continue;
+        if (auto choice = OnNode(state, task_ctx, other, rules)) heap.push(key_of(*choice));
       }
     }
     if (!placed) {

@@ -33,6 +33,11 @@ class VictimRules {
   // given that `taken` is already leaving in this trial?
   virtual bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& usage,
                         const TakenResources& taken, uint32_t n) const = 0;
+  // A cheap necessary condition: may any work of leaf queue `leaf` be
+  // evicted at all? Nodes holding none of it are not searched.
+  virtual bool QueueMayLose(const ClusterState& /*state*/, uint32_t /*leaf*/) const {
+    return true;
+  }
   // Why the unit is evicted, in plain words, for the plan.
   virtual std::string EvictionReason(const ClusterState& state, uint32_t victim) const = 0;
 };
@@ -71,6 +76,13 @@ class VictimSearch {
                                      uint32_t n, const VictimRules& rules) const;
   std::optional<int> PlaceInDomain(ClusterState& state, const PlacementContext& ctx,
                                    int32_t count, const VictimRules& rules) const;
+  // Per leaf queue, whether the rules let it lose anything; empty when no
+  // queue may.
+  static std::vector<bool> LosingQueues(const ClusterState& state, const VictimRules& rules);
+  // Whether node n holds preemptible work of a losing queue (other than
+  // ctx.workload's own), or fits the task as it is.
+  bool WorthSearching(const ClusterState& state, const PlacementContext& ctx, uint32_t n,
+                      const std::vector<bool>& losing) const;
 
   const Placer& placer_;
 };

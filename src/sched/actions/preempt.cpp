@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <climits>
+
 #include "sched/actions/action.h"
 #include "sched/pending_walk.h"
 #include "sched/quota_check.h"
@@ -19,6 +22,10 @@ class PreemptRules final : public VictimRules {
            victim.priority < state.spec(preemptor_).priority;
   }
 
+  bool QueueMayLose(const ClusterState& state, uint32_t leaf) const override {
+    return leaf == state.workload(preemptor_).queue;
+  }
+
   std::string EvictionReason(const ClusterState& state, uint32_t /*victim*/) const override {
     return "preempted by higher-priority workload '" + state.spec(preemptor_).name +
            "' in the same queue";
@@ -28,15 +35,31 @@ class PreemptRules final : public VictimRules {
   uint32_t preemptor_;
 };
 
+
+// Per leaf queue, the lowest priority of its running preemptible work
+// (INT32_MAX when none): nothing in a queue can be preempted by work of that
+// priority or lower.
+std::vector<int32_t> LowestPreemptiblePriority(const ClusterState& state) {
+  std::vector<int32_t> lowest(state.queue_count(), INT32_MAX);
+  for (uint32_t w = 0; w < state.workload_count(); ++w) {
+    const auto& spec = state.spec(w);
+    if (state.workload(w).placed == 0 || !spec.preemptible) continue;
+    int32_t& low = lowest[state.workload(w).queue];
+    low = std::min(low, spec.priority);
+  }
+  return lowest;
+}
+
 }  // namespace
 
 void PreemptAction::Execute(Session& session) const {
   ClusterState& state = session.state;
   VictimSearch search(session.placer);
+  std::vector<int32_t> lowest = LowestPreemptiblePriority(state);
   PendingWalk walk(session, WorkloadsBelowMin(session));
   for (uint32_t w = walk.Next(); w != kNone; w = walk.Next()) {
     int32_t missing = session.MissingForMin(w);
-    if (missing == 0) continue;
+    if (missing == 0 || lowest[state.workload(w).queue] >= state.spec(w).priority) continue;
     Resources add = state.workload(w).task_estimate.Times(missing);
     if (!QuotaBlocker(state, w, add).empty()) continue;
     std::string key = session.ShapeKey("preempt", w, missing);
@@ -45,6 +68,10 @@ void PreemptAction::Execute(Session& session) const {
     ctx.excluded_models = ModelsOverDeserved(state, w, add.gpu());
     if (search.PlaceWithVictims(state, ctx, missing, PreemptRules(w))) {
       session.reasons[w].clear();
+      if (state.spec(w).preemptible) {
+        int32_t& low = lowest[state.workload(w).queue];
+        low = std::min(low, state.spec(w).priority);
+      }
     } else {
       session.RememberFailure(key, state.change_count());
     }

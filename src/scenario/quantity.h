@@ -1,0 +1,23 @@
+// Parsing the quantities of scenario files (scenario-format.md): GPUs as a
+// number (fractions allowed) to milli-GPU, memory with Ki/Mi/Gi/Ti suffixes
+// to MiB, CPU cores (or "500m") to millicores, durations with s/m/h.
+// Exact decimal parsing: no floating point.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/result.h"
+
+namespace allot::scenario {
+
+// "0.5" -> 500, "2" -> 2000. At most three decimals.
+Result<int64_t> ParseMilli(const std::string& text);
+// "80Gi" -> 81920, "512Mi" -> 512; a plain number is bytes (rounded up).
+Result<int64_t> ParseMebibytes(const std::string& text);
+// "1.5" -> 1500, "500m" -> 500.
+Result<int64_t> ParseMillicores(const std::string& text);
+// "10m" -> 600000, "1h30m" -> 5400000, "45s"; a plain number is seconds.
+Result<int64_t> ParseDurationMs(const std::string& text);
+
+}  // namespace allot::scenario
