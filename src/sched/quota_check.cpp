@@ -14,7 +14,11 @@ std::string QuotaBlocker(const ClusterState& state, uint32_t w, const Resources&
                core::ResourceName(r) + " " + core::FormatAmount(r, qs.allocated[r]) + " + " +
                core::FormatAmount(r, add[r]) + " > limit " + core::FormatAmount(r, qs.limit[r]);
       }
-      if (!spec.preemptible && qs.allocated_nonpreemptible[r] + add[r] > qs.deserved[r]) {
+      // GPUs always count; other resources only where the queue sets a
+      // deserved amount for them (0 there means "not part of the quota").
+      bool guarded = r == core::Resource::kGpu || qs.deserved[r] > 0;
+      if (!spec.preemptible && guarded &&
+          qs.allocated_nonpreemptible[r] + add[r] > qs.deserved[r]) {
         return "non-preemptible workload would exceed the deserved quota of queue '" +
                queues[q].name + "': " + core::ResourceName(r) + " " +
                core::FormatAmount(r, qs.allocated_nonpreemptible[r]) + " + " +

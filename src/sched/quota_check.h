@@ -11,7 +11,9 @@
 namespace allot::sched {
 
 // Why giving workload w `add` more would break a limit on its queue's path,
-// or, for non-preemptible work, a deserved quota; empty when it may.
+// or, for non-preemptible work, a deserved quota; empty when it may. For
+// non-preemptible work GPUs are always checked against deserved; GPU memory,
+// CPU and memory only at queues that set a non-zero deserved amount of them.
 std::string QuotaBlocker(const ClusterState& state, uint32_t w, const Resources& add);
 
 // GPU models (ids into state.models()) that non-preemptible workload w may

@@ -36,9 +36,31 @@ bool ReclaimRules::ReclaimerWithinFairShare(const ClusterState& state) const {
   return true;
 }
 
+std::vector<ReclaimRules::Amount> ReclaimRules::AmountsOn(const ClusterState& state,
+                                                          uint32_t n) const {
+  const auto& gpus = state.node(n).gpus;
+  if (contested_.front() == core::Resource::kGpu && !gpus.empty() &&
+      gpus.front().tracked_model >= 0) {
+    return {{core::Resource::kGpu, gpus.front().tracked_model}};
+  }
+  std::vector<Amount> out;
+  for (core::Resource r : contested_) out.push_back({r, -1});
+  return out;
+}
+
+int64_t ReclaimRules::Allocated(const QueueState& q, const Amount& a) {
+  return a.model < 0 ? q.allocated[a.resource] : q.model_allocated[a.model];
+}
+int64_t ReclaimRules::FairShare(const QueueState& q, const Amount& a) {
+  return a.model < 0 ? q.fair_share[a.resource] : q.model_fair_share[a.model];
+}
+int64_t ReclaimRules::Deserved(const QueueState& q, const Amount& a) {
+  return a.model < 0 ? q.deserved[a.resource] : q.model_deserved[a.model];
+}
+
 bool ReclaimRules::MayEvict(const ClusterState& state, const VictimUnit& unit,
                             const Resources& usage, const TakenResources& taken,
-                            uint32_t /*n*/) const {
+                            uint32_t n) const {
   if (!state.spec(unit.workload).preemptible) return false;
   uint32_t own_leaf = state.workload(reclaimer_).queue;
   uint32_t victim_leaf = state.workload(unit.workload).queue;
@@ -52,10 +74,13 @@ bool ReclaimRules::MayEvict(const ClusterState& state, const VictimUnit& unit,
   }
   uint32_t a = own_path.back();
   uint32_t b = victim_path.back();
+  // Victims on this node free GPUs of its model: per-model amounts count
+  // the whole unit, which is where its GPUs are in every realistic case.
+  std::vector<Amount> amounts = AmountsOn(state, n);
   for (uint32_t q : own_path) {
     const QueueState& qs = state.queue(q);
-    for (core::Resource r : contested_) {
-      if (qs.allocated[r] + add_[r] > qs.fair_share[r]) return false;
+    for (const Amount& m : amounts) {
+      if (Allocated(qs, m) + Of(add_, m) > FairShare(qs, m)) return false;
     }
   }
   Resources leaving = usage;
@@ -66,10 +91,10 @@ bool ReclaimRules::MayEvict(const ClusterState& state, const VictimUnit& unit,
   const QueueState& qa = state.queue(a);
   bool b_keeps_fair_share = true;
   bool b_keeps_deserved_a_within = true;
-  for (core::Resource r : contested_) {
-    int64_t b_after = qb.allocated[r] - leaving[r];
-    if (b_after < qb.fair_share[r]) b_keeps_fair_share = false;
-    if (b_after < qb.deserved[r] || qa.allocated[r] + add_[r] > qa.deserved[r]) {
+  for (const Amount& m : amounts) {
+    int64_t b_after = Allocated(qb, m) - Of(leaving, m);
+    if (b_after < FairShare(qb, m)) b_keeps_fair_share = false;
+    if (b_after < Deserved(qb, m) || Allocated(qa, m) + Of(add_, m) > Deserved(qa, m)) {
       b_keeps_deserved_a_within = false;
     }
   }
@@ -88,6 +113,13 @@ bool ReclaimRules::QueueMayLose(const ClusterState& state, uint32_t leaf) const 
   const QueueState& qb = state.queue(victim_path.back());
   for (core::Resource r : contested_) {
     if (qb.allocated[r] > qb.fair_share[r] || qb.allocated[r] > qb.deserved[r]) return true;
+  }
+  if (contested_.front() != core::Resource::kGpu) return false;
+  for (size_t m = 0; m < qb.model_allocated.size(); ++m) {
+    if (qb.model_allocated[m] > qb.model_fair_share[m] ||
+        qb.model_allocated[m] > qb.model_deserved[m]) {
+      return true;
+    }
   }
   return false;
 }

@@ -8,6 +8,10 @@
 //    or above its deserved quota while A stays within its own deserved.
 // Both conditions are measured after the move, so a reclaim never leaves B
 // entitled to take the resources straight back (no ping-pong).
+//
+// The amounts compared are GPUs for GPU work (CPU and memory otherwise). On
+// a node whose GPU model some queue declares per-model quota for, they are
+// that model's GPUs: deserved per model holds per model.
 #pragma once
 
 #include "sched/victim_search.h"
@@ -30,6 +34,17 @@ class ReclaimRules final : public VictimRules {
   bool ReclaimerWithinFairShare(const ClusterState& state) const;
 
  private:
+  // One compared amount: a resource, or the GPUs of one tracked model.
+  struct Amount {
+    core::Resource resource;
+    int32_t model;  // -1: the resource itself
+  };
+  std::vector<Amount> AmountsOn(const ClusterState& state, uint32_t n) const;
+  static int64_t Allocated(const QueueState& q, const Amount& a);
+  static int64_t FairShare(const QueueState& q, const Amount& a);
+  static int64_t Deserved(const QueueState& q, const Amount& a);
+  static int64_t Of(const Resources& r, const Amount& a) { return r[a.resource]; }
+
   uint32_t reclaimer_;
   Resources add_;  // one task's resources
   std::vector<core::Resource> contested_;

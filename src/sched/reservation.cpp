@@ -97,9 +97,6 @@ void Reserve(Session& session, uint32_t w) {
     node.reserved_for = w;
     node.reserved_needed_at = reservation.needed_at;
   }
-  session.reasons[w] = "gang of " + std::to_string(need) + " tasks waits for GPUs reserved on " +
-                       std::to_string(reservation.node_gpus.size()) +
-                       " nodes as running work ends; " + session.reasons[w];
   session.reservations.push_back(std::move(reservation));
 }
 

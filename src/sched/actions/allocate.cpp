@@ -8,7 +8,14 @@ void AllocateAction::Execute(Session& session) const {
   ReserveForStarvingGangs(session);
   ClusterState& state = session.state;
 
-  PendingWalk minimums(session, WorkloadsBelowMin(session));
+  // Gangs that just reserved were tried already this cycle.
+  std::vector<uint32_t> below_min;
+  for (uint32_t w : WorkloadsBelowMin(session)) {
+    bool reserved = false;
+    for (const auto& r : session.reservations) reserved = reserved || r.workload == w;
+    if (!reserved) below_min.push_back(w);
+  }
+  PendingWalk minimums(session, below_min);
   for (uint32_t w = minimums.Next(); w != kNone; w = minimums.Next()) {
     int32_t missing = session.MissingForMin(w);
     if (missing > 0) TryAllocate(session, w, missing);

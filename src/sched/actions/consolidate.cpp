@@ -73,6 +73,9 @@ void ConsolidateAction::Execute(Session& session) const {
     // allow it and the cluster must have the GPUs free, just not together.
     if (missing == 0 || !QuotaBlocker(state, w, add).empty()) continue;
     if (add.gpu() == 0 || add.gpu() > FreeGpuMilli(state)) continue;
+    // Moves are chosen task by task; a required topology domain is for the
+    // gang placer and the victim search, which keep all tasks in one.
+    if (!state.spec(w).topology.required.empty()) continue;
     std::string key = session.ShapeKey("consolidate", w, missing);
     if (session.KnownToFail(key, state.change_count())) continue;
     MoveRules rules(w);

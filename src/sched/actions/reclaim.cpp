@@ -15,7 +15,7 @@ void ReclaimAction::Execute(Session& session) const {
     Resources add = state.workload(w).task_estimate.Times(missing);
     if (!QuotaBlocker(state, w, add).empty()) continue;  // its reason stands
     ReclaimRules rules(state, w);
-    if (!rules.ReclaimerWithinFairShare(state)) {
+    if (!rules.ReclaimerWithinFairShare(state) && state.tracked_models().empty()) {
       const QueueState& q = state.queue(state.workload(w).queue);
       core::Resource r = ContestedResources(state.spec(w).request).front();
       session.reasons[w] = "queue '" + state.snapshot().queues[state.workload(w).queue].name +

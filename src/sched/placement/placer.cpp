@@ -34,8 +34,7 @@ FilterFailure Placer::Check(const ClusterState& state, const PlacementContext& c
   return FilterFailure::kPass;
 }
 
-int64_t Placer::ScoreOf(const ClusterState& state, const PlacementContext& ctx,
-                        uint32_t n) const {
+int64_t Placer::ScoreOf(const ClusterState& state, const PlacementContext& ctx, uint32_t n) const {
   int64_t total = 0;
   for (const auto& s : scorers_) total += s.weight * s.scorer->Score(state, ctx, n);
   return total;
@@ -118,19 +117,22 @@ std::optional<Placement> Placer::PlaceTask(const ClusterState& state, const Plac
 
 std::string PlacementFailure::Describe(const ClusterState& state, uint32_t workload) const {
   const auto& spec = state.spec(workload);
-  static const char* kWhat[] = {"",
-                                "lack free GPUs",
-                                "lack free CPU",
-                                "lack free memory",
-                                "have no GPU of an allowed model",
-                                "lack the required node labels",
-                                "are outside the topology domain",
-                                "hold GPUs reserved for a starving gang"};
+  // What a node (singular, plural) fails by.
+  static const char* kWhat[][2] = {
+      {"", ""},
+      {"lacks free GPUs", "lack free GPUs"},
+      {"lacks free CPU", "lack free CPU"},
+      {"lacks free memory", "lack free memory"},
+      {"has no GPU of an allowed model", "have no GPU of an allowed model"},
+      {"lacks the required node labels", "lack the required node labels"},
+      {"is outside the topology domain", "are outside the topology domain"},
+      {"holds GPUs reserved for a starving gang", "hold GPUs reserved for a starving gang"}};
   std::string parts;
   for (size_t f = 1; f < nodes.size(); ++f) {
     if (nodes[f] == 0) continue;
     if (!parts.empty()) parts += ", ";
-    parts += std::to_string(nodes[f]) + (nodes[f] == 1 ? " node " : " nodes ") + kWhat[f];
+    parts += std::to_string(nodes[f]) + (nodes[f] == 1 ? " node " : " nodes ") +
+             kWhat[f][nodes[f] == 1 ? 0 : 1];
   }
   std::string models;
   for (const auto& m : spec.gpu_models) models += (models.empty() ? "" : "|") + m;
@@ -143,12 +145,12 @@ std::string PlacementFailure::Describe(const ClusterState& state, uint32_t workl
   }
   if (!models.empty()) need += " (" + models + ")";
   if (r.cpu_milli > 0) {
-    need += (need.empty() ? "" : ", ") + core::FormatAmount(core::Resource::kCpu, r.cpu_milli) +
-            " CPU";
+    need +=
+        (need.empty() ? "" : ", ") + core::FormatAmount(core::Resource::kCpu, r.cpu_milli) + " CPU";
   }
   if (r.memory_mib > 0) {
-    need += (need.empty() ? "" : ", ") +
-            core::FormatAmount(core::Resource::kMemory, r.memory_mib) + " memory";
+    need += (need.empty() ? "" : ", ") + core::FormatAmount(core::Resource::kMemory, r.memory_mib) +
+            " memory";
   }
   return "no node with enough free resources for a task (" + (need.empty() ? "nothing" : need) +
          "): " + (parts.empty() ? "the cluster has no nodes" : parts);
