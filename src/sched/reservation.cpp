@@ -109,6 +109,10 @@ void ReserveForStarvingGangs(Session& session) {
     const auto& spec = state.spec(w);
     if (spec.min_tasks < 2 || spec.request.WholeGpus() == 0) continue;
     if (state.now() - spec.submitted_at < session.config.reservation_after) continue;
+    // Holding GPUs idle is only fair for a gang its queue is entitled to:
+    // one no larger than the queue's fair share.
+    int64_t gang_gpu = state.workload(w).task_estimate.gpu() * spec.min_tasks;
+    if (gang_gpu > state.queue(state.workload(w).queue).fair_share.gpu()) continue;
     starving.push_back(w);
   }
   std::sort(starving.begin(), starving.end(), [&](uint32_t a, uint32_t b) {

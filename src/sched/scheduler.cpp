@@ -64,8 +64,9 @@ core::Plan Scheduler::Cycle(const core::Snapshot& snapshot) const {
                            : "in about " + std::to_string((r.needed_at - state.now()) / 60000) +
                                  " min";
     plan.pending_reasons[r.workload] =
-        "gang waits for " + std::to_string(r.node_gpus.size()) +
-        " nodes' GPUs reserved for it as running work ends (expected " + when + "); " +
+        "gang waits for GPUs reserved for it on " + std::to_string(r.node_gpus.size()) +
+        (r.node_gpus.size() == 1 ? " node" : " nodes") + " as running work ends (expected " +
+        when + "); " +
         plan.pending_reasons[r.workload];
   }
   plan.fair_share.resize(state.queue_count());

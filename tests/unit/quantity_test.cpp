@@ -1,0 +1,46 @@
+#include "scenario/quantity.h"
+
+#include <gtest/gtest.h>
+
+namespace allot::scenario {
+namespace {
+
+TEST(Quantity, GpusToMilli) {
+  EXPECT_EQ(*ParseMilli("0.5"), 500);
+  EXPECT_EQ(*ParseMilli("2"), 2000);
+  EXPECT_EQ(*ParseMilli("0.125"), 125);
+  EXPECT_FALSE(ParseMilli("0.0001").ok());
+  EXPECT_FALSE(ParseMilli("half").ok());
+  EXPECT_FALSE(ParseMilli("").ok());
+}
+
+TEST(Quantity, MemoryToMebibytes) {
+  EXPECT_EQ(*ParseMebibytes("80Gi"), 80 * 1024);
+  EXPECT_EQ(*ParseMebibytes("512Mi"), 512);
+  EXPECT_EQ(*ParseMebibytes("1Ti"), 1024 * 1024);
+  EXPECT_EQ(*ParseMebibytes("1.5Gi"), 1536);
+  EXPECT_EQ(*ParseMebibytes("2048Ki"), 2);
+  EXPECT_EQ(*ParseMebibytes("1048576"), 1);  // bytes
+  EXPECT_FALSE(ParseMebibytes("80GB").ok());
+}
+
+TEST(Quantity, CpuToMillicores) {
+  EXPECT_EQ(*ParseMillicores("4"), 4000);
+  EXPECT_EQ(*ParseMillicores("0.5"), 500);
+  EXPECT_EQ(*ParseMillicores("250m"), 250);
+  EXPECT_FALSE(ParseMillicores("four").ok());
+}
+
+TEST(Quantity, Durations) {
+  EXPECT_EQ(*ParseDurationMs("30s"), 30'000);
+  EXPECT_EQ(*ParseDurationMs("10m"), 600'000);
+  EXPECT_EQ(*ParseDurationMs("2h"), 7'200'000);
+  EXPECT_EQ(*ParseDurationMs("1h30m"), 5'400'000);
+  EXPECT_EQ(*ParseDurationMs("250ms"), 250);
+  EXPECT_EQ(*ParseDurationMs("45"), 45'000);
+  EXPECT_FALSE(ParseDurationMs("10 minutes").ok());
+  EXPECT_FALSE(ParseDurationMs("1h30").ok());
+}
+
+}  // namespace
+}  // namespace allot::scenario

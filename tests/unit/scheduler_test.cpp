@@ -1,0 +1,74 @@
+// The scheduler's entry point: configuration errors, determinism, reasons.
+#include "sched/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include "bench/clusters.h"
+#include "test_support.h"
+
+namespace allot::sched {
+namespace {
+
+TEST(Scheduler, RejectsUnknownActionsNamingTheValidOnes) {
+  SchedulerConfig config;
+  config.actions = {"allocate", "backfill"};
+  auto s = Scheduler::Create(config);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("unknown action 'backfill'"), std::string::npos);
+  EXPECT_NE(s.error().message.find("stale-gang"), std::string::npos);
+}
+
+TEST(Scheduler, RejectsNegativeSettings) {
+  SchedulerConfig config;
+  config.consolidation_max_moves = -1;
+  EXPECT_FALSE(Scheduler::Create(config).ok());
+}
+
+TEST(Scheduler, SamePlanForTheSameSnapshot) {
+  core::Snapshot snap = bench::BusyCluster(40, 500, 3);
+  ASSERT_TRUE(core::ValidateSnapshot(snap).ok());
+  auto a = Scheduler::Create({});
+  auto b = Scheduler::Create({});
+  core::Plan first = (*a)->Cycle(snap);
+  core::Plan second = (*b)->Cycle(snap);
+  core::Plan again = (*a)->Cycle(snap);
+  ASSERT_EQ(first.binds.size(), second.binds.size());
+  ASSERT_EQ(first.evictions.size(), second.evictions.size());
+  for (size_t i = 0; i < first.binds.size(); ++i) {
+    EXPECT_EQ(first.binds[i].task, second.binds[i].task);
+    EXPECT_EQ(first.binds[i].placement, second.binds[i].placement);
+    EXPECT_EQ(first.binds[i].placement, again.binds[i].placement);
+  }
+  EXPECT_EQ(first.pending_reasons, second.pending_reasons);
+}
+
+TEST(Scheduler, EveryPendingWorkloadHasAReason) {
+  core::Snapshot snap = bench::BusyCluster(20, 300, 5);
+  auto s = Scheduler::Create({});
+  core::Plan plan = (*s)->Cycle(snap);
+  std::vector<int32_t> placed(snap.workloads.size(), 0);
+  for (uint32_t w = 0; w < snap.workloads.size(); ++w) placed[w] = snap.workloads[w].PlacedTasks();
+  for (const auto& e : plan.evictions) --placed[e.task.workload];
+  for (const auto& b : plan.binds) ++placed[b.task.workload];
+  for (uint32_t w = 0; w < snap.workloads.size(); ++w) {
+    if (placed[w] < snap.workloads[w].spec.tasks) {
+      EXPECT_FALSE(plan.pending_reasons[w].empty()) << snap.workloads[w].spec.name;
+    } else {
+      EXPECT_TRUE(plan.pending_reasons[w].empty()) << snap.workloads[w].spec.name;
+    }
+  }
+}
+
+TEST(Scheduler, ReclaimBenchmarkCaseEvictsExactlyWhatTheGangNeeds) {
+  core::Snapshot snap = bench::ReclaimCluster(50);
+  auto s = Scheduler::Create({});
+  core::Plan plan = (*s)->Cycle(snap);
+  EXPECT_EQ(plan.binds.size(), 5u);
+  EXPECT_EQ(plan.evictions.size(), 40u);
+  for (const auto& e : plan.evictions) {
+    EXPECT_NE(e.reason.find("reclaimed"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace allot::sched
