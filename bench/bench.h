@@ -14,10 +14,10 @@
 namespace allot::bench {
 
 struct BenchOptions {
-  std::string name;             // reclaim | cycle | place
-  std::vector<int64_t> nodes;   // one configuration per entry
-  int64_t pending = 50'000;     // cycle
-  int64_t tasks = 50'000;       // place
+  std::string name;            // reclaim | cycle | place
+  std::vector<int64_t> nodes;  // one configuration per entry
+  int64_t pending = 50'000;    // cycle
+  int64_t tasks = 50'000;      // place
   int32_t repeat = 5;
   uint64_t seed = 42;
 };

@@ -29,8 +29,8 @@ Status ValidateNodes(const Snapshot& s) {
         return At(field, "node '" + n.name + "' has a GPU with no memory: give gpu_memory > 0");
       }
       if (!indices.insert(g.index).second) {
-        return At(field, "node '" + n.name + "' lists GPU index " + std::to_string(g.index) +
-                             " twice");
+        return At(field,
+                  "node '" + n.name + "' lists GPU index " + std::to_string(g.index) + " twice");
       }
     }
   }
@@ -42,8 +42,8 @@ Status ValidateQueueAmounts(const QueueSpec& q) {
   for (Resource r : kAllResources) {
     std::string res = ResourceName(r);
     if (q.deserved[r] < 0) {
-      return At(base + "deserved", "queue '" + q.name + "' has negative deserved " + res +
-                                       ": quotas are 0 or more");
+      return At(base + "deserved",
+                "queue '" + q.name + "' has negative deserved " + res + ": quotas are 0 or more");
     }
     if (q.limit[r] < 0) {
       return At(base + "limit",
@@ -69,11 +69,10 @@ Status ValidateQueueAmounts(const QueueSpec& q) {
     by_model += amount;
   }
   if (by_model > q.deserved.gpu()) {
-    return At(base + "deserved", "queue '" + q.name + "' deserves " +
-                                     FormatAmount(Resource::kGpu, by_model) +
-                                     " GPUs by model but only " +
-                                     FormatAmount(Resource::kGpu, q.deserved.gpu()) +
-                                     " in all: raise deserved gpu to at least the sum");
+    return At(base + "deserved",
+              "queue '" + q.name + "' deserves " + FormatAmount(Resource::kGpu, by_model) +
+                  " GPUs by model but only " + FormatAmount(Resource::kGpu, q.deserved.gpu()) +
+                  " in all: raise deserved gpu to at least the sum");
   }
   return Status::Ok();
 }
@@ -92,8 +91,8 @@ Status ValidateQueues(const Snapshot& s, std::unordered_map<std::string, bool>& 
     if (q.parent.empty()) continue;
     auto it = by_name.find(q.parent);
     if (it == by_name.end()) {
-      return At("queues/" + q.name + "/parent", "queue '" + q.name + "' names parent '" +
-                                                    q.parent + "', which is not a queue");
+      return At("queues/" + q.name + "/parent",
+                "queue '" + q.name + "' names parent '" + q.parent + "', which is not a queue");
     }
     is_leaf[q.parent] = false;
     // Walk up: a cycle would come back to q.
@@ -200,10 +199,9 @@ Status ValidatePlacements(const Snapshot& s) {
       std::set<int32_t> seen;
       for (int32_t g : p.gpus) {
         if (g < 0 || static_cast<size_t>(g) >= node.gpus.size()) {
-          return At(field, "workload '" + w.spec.name + "' is placed on GPU " +
-                               std::to_string(g) + " of node '" + node.name + "', which has " +
-                               std::to_string(node.gpus.size()) +
-                               " GPUs: use an index from 0 to " +
+          return At(field, "workload '" + w.spec.name + "' is placed on GPU " + std::to_string(g) +
+                               " of node '" + node.name + "', which has " +
+                               std::to_string(node.gpus.size()) + " GPUs: use an index from 0 to " +
                                std::to_string(static_cast<int64_t>(node.gpus.size()) - 1));
         }
         if (!seen.insert(g).second) {

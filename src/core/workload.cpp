@@ -41,10 +41,10 @@ const char* WorkloadKindName(WorkloadKind kind) {
 GpuShare ShareOfGpu(const TaskRequest& request, int64_t gpu_memory_mib) {
   if (!request.IsFraction()) return {kMilliPerGpu, gpu_memory_mib};
   if (request.gpu_memory_mib > 0) {
-    int64_t milli = gpu_memory_mib <= 0 ? kMilliPerGpu
-                                        : (request.gpu_memory_mib * kMilliPerGpu +
-                                           gpu_memory_mib - 1) /
-                                              gpu_memory_mib;
+    int64_t milli =
+        gpu_memory_mib <= 0
+            ? kMilliPerGpu
+            : (request.gpu_memory_mib * kMilliPerGpu + gpu_memory_mib - 1) / gpu_memory_mib;
     return {milli, request.gpu_memory_mib};
   }
   return {request.gpu_milli, request.gpu_milli * gpu_memory_mib / kMilliPerGpu};

@@ -76,9 +76,9 @@ struct WorkloadSpec {
   int32_t priority = 50;
   bool preemptible = true;
   int32_t tasks = 1;
-  int32_t min_tasks = 1;  // the gang minimum
-  TaskRequest request;    // per task
-  std::vector<std::string> gpu_models;  // allowed models; empty: any
+  int32_t min_tasks = 1;                             // the gang minimum
+  TaskRequest request;                               // per task
+  std::vector<std::string> gpu_models;               // allowed models; empty: any
   std::map<std::string, std::string> node_selector;  // required node labels
   Topology topology;
   Time submitted_at = 0;

@@ -21,7 +21,9 @@ struct LoadError {
   std::string message;
 };
 
-int LineOf(const YAML::Node& node) { return node.Mark().line + 1; }
+int LineOf(const YAML::Node& node) {
+  return node.Mark().line + 1;
+}
 
 [[noreturn]] void Fail(const YAML::Node& node, const std::string& field,
                        const std::string& message) {
@@ -105,8 +107,7 @@ void ReadResources(const YAML::Node& node, const std::string& field, core::Resou
   CheckKeys(node, field, keys);
   if (node["gpu"]) out[Resource::kGpu] = Quantity(node["gpu"], field + ".gpu", ParseMilli);
   if (node["gpu_memory"]) {
-    out[Resource::kGpuMemory] = Quantity(node["gpu_memory"], field + ".gpu_memory",
-                                         ParseMebibytes);
+    out[Resource::kGpuMemory] = Quantity(node["gpu_memory"], field + ".gpu_memory", ParseMebibytes);
   }
   if (node["cpu"]) out[Resource::kCpu] = Quantity(node["cpu"], field + ".cpu", ParseMillicores);
   if (node["memory"]) {
@@ -187,7 +188,8 @@ class Loader {
         for (const auto& k : sched::KnownActions()) known = known || k == a;
         std::string all;
         for (const auto& k : sched::KnownActions()) all += (all.empty() ? "" : ", ") + k;
-        if (!known) Fail(node["actions"], "config.actions", "unknown action '" + a + "': use " + all);
+        if (!known)
+          Fail(node["actions"], "config.actions", "unknown action '" + a + "': use " + all);
       }
     }
     if (node["stale_gang_grace"]) {
@@ -268,8 +270,8 @@ class Loader {
   void ReadWorkload(const YAML::Node& node, core::Snapshot& snap) {
     CheckKeys(node, "workloads[]",
               {"name", "queue", "kind", "priority", "preemptible", "tasks", "min", "gpu",
-               "gpu_memory", "cpu", "memory", "gpu_models", "topology", "age", "state",
-               "placement", "running_for", "node_selector", "max_runtime"});
+               "gpu_memory", "cpu", "memory", "gpu_models", "topology", "age", "state", "placement",
+               "running_for", "node_selector", "max_runtime"});
     core::Workload w;
     auto& spec = w.spec;
     if (!node["name"]) Fail(node, "workloads[].name", "missing: every workload needs a name");
@@ -327,8 +329,7 @@ class Loader {
         spec.topology.required = Scalar(node["topology"]["required"], f + ".topology.required");
       }
       if (node["topology"]["preferred"]) {
-        spec.topology.preferred =
-            Scalar(node["topology"]["preferred"], f + ".topology.preferred");
+        spec.topology.preferred = Scalar(node["topology"]["preferred"], f + ".topology.preferred");
       }
     }
     if (node["max_runtime"]) {
@@ -349,8 +350,7 @@ class Loader {
            "a pending workload has no placement: set state: running or remove placement");
     }
     if (state == "running") {
-      if (!node["placement"] || !node["placement"].IsSequence() ||
-          node["placement"].size() == 0) {
+      if (!node["placement"] || !node["placement"].IsSequence() || node["placement"].size() == 0) {
         Fail(node, f + ".placement",
              "a running workload needs placement: one {node, gpus} entry per task");
       }
@@ -374,8 +374,7 @@ class Loader {
         if (p["gpus"]) {
           if (!p["gpus"].IsSequence()) Fail(p["gpus"], f + ".placement[].gpus", "expected a list");
           for (const auto& g : p["gpus"]) {
-            placement.gpus.push_back(
-                static_cast<int32_t>(Integer(g, f + ".placement[].gpus", 0)));
+            placement.gpus.push_back(static_cast<int32_t>(Integer(g, f + ".placement[].gpus", 0)));
           }
         }
         w.tasks[t].placement = std::move(placement);
@@ -390,7 +389,8 @@ class Loader {
     CheckKeys(node, "expect",
               {"rounds", "stable_rounds", "workloads", "binds", "evictions", "fair_share"});
     auto& e = s.expect;
-    if (node["rounds"]) e.rounds = static_cast<int32_t>(Integer(node["rounds"], "expect.rounds", 1));
+    if (node["rounds"])
+      e.rounds = static_cast<int32_t>(Integer(node["rounds"], "expect.rounds", 1));
     if (node["stable_rounds"]) {
       e.stable_rounds =
           static_cast<int32_t>(Integer(node["stable_rounds"], "expect.stable_rounds", 0));

@@ -72,12 +72,12 @@ Result<int64_t> ParseMebibytes(const std::string& text) {
     const char* text;
     int64_t kib;  // KiB per unit
   };
-  static const Suffix kSuffixes[] = {{"Ki", 1}, {"Mi", 1024}, {"Gi", 1024 * 1024},
-                                     {"Ti", 1024LL * 1024 * 1024}};
+  static const Suffix kSuffixes[] = {
+      {"Ki", 1}, {"Mi", 1024}, {"Gi", 1024 * 1024}, {"Ti", 1024LL * 1024 * 1024}};
   for (const auto& s : kSuffixes) {
     if (!EndsWith(text, s.text)) continue;
-    auto number = ParseScaledDecimal(text.substr(0, text.size() - 2), 3,
-                                     "memory like 80Gi, 512Mi or 1.5Ti");
+    auto number =
+        ParseScaledDecimal(text.substr(0, text.size() - 2), 3, "memory like 80Gi, 512Mi or 1.5Ti");
     if (!number) return number.error();
     // number is in thousandths of the unit; convert to KiB, then MiB (up).
     int64_t kib_thousandths = *number * s.kib;

@@ -169,8 +169,7 @@ ScenarioOutcome RunScenario(const Scenario& scenario) {
                                std::to_string(*e.binds));
   }
   if (e.evictions && *e.evictions != evictions) {
-    outcome.failures.push_back(std::to_string(evictions) +
-                               " evictions over the rounds, expected " +
+    outcome.failures.push_back(std::to_string(evictions) + " evictions over the rounds, expected " +
                                std::to_string(*e.evictions));
   }
   for (int32_t round = 0; round < e.stable_rounds; ++round) {

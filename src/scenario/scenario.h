@@ -15,11 +15,11 @@ namespace allot::scenario {
 struct WorkloadExpectation {
   std::string workload;
   int line = 0;
-  std::optional<std::string> status;  // running | pending | partial
-  std::optional<std::string> node;    // node of the first task
-  std::optional<std::vector<int32_t>> gpus;        // GPU indices of the first task
-  std::optional<std::vector<std::string>> nodes;   // node of every task, any order
-  std::optional<std::string> reason_contains;      // case-insensitive
+  std::optional<std::string> status;              // running | pending | partial
+  std::optional<std::string> node;                // node of the first task
+  std::optional<std::vector<int32_t>> gpus;       // GPU indices of the first task
+  std::optional<std::vector<std::string>> nodes;  // node of every task, any order
+  std::optional<std::string> reason_contains;     // case-insensitive
 };
 
 struct FairShareExpectation {

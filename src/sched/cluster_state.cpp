@@ -6,7 +6,9 @@
 namespace allot::sched {
 namespace {
 
-uint64_t Key(TaskRef t) { return (static_cast<uint64_t>(t.workload) << 32) | t.task; }
+uint64_t Key(TaskRef t) {
+  return (static_cast<uint64_t>(t.workload) << 32) | t.task;
+}
 
 }  // namespace
 
@@ -113,9 +115,9 @@ ClusterState::ClusterState(const core::Snapshot& snapshot) : snapshot_(&snapshot
     const auto& req = wl.spec.request;
     core::GpuShare share = core::ShareOfGpu(req, max_gpu_memory_);
     int64_t gpus = req.IsFraction() ? 1 : req.WholeGpus();
-    state.task_estimate = Resources::Of(req.UsesGpu() ? share.milli * gpus : 0,
-                                        req.UsesGpu() ? share.memory_mib * gpus : 0,
-                                        req.cpu_milli, req.memory_mib);
+    state.task_estimate =
+        Resources::Of(req.UsesGpu() ? share.milli * gpus : 0,
+                      req.UsesGpu() ? share.memory_mib * gpus : 0, req.cpu_milli, req.memory_mib);
     for (const auto& m : wl.spec.gpu_models) {
       auto it = model_ids.find(m);
       // A model no node has can never be chosen; keep the list non-empty so

@@ -164,7 +164,7 @@ class ClusterState {
   std::vector<uint32_t> top_queues_;
   std::vector<WorkloadState> workloads_;
   std::vector<std::optional<Placement>> placements_;  // flat, per task
-  std::vector<Time> running_since_;                  // flat, per task
+  std::vector<Time> running_since_;                   // flat, per task
   std::vector<std::string> models_;
   std::vector<std::string> tracked_models_;
   Resources capacity_;

@@ -101,18 +101,17 @@ void ComputeDemand(ClusterState& state) {
     if (tracked == 0 || !spec.request.UsesGpu()) continue;
     int64_t gpu = ws.task_estimate.gpu() * spec.tasks;
     for (size_t m = 0; m < tracked; ++m) {
-      bool allowed = spec.gpu_models.empty() ||
-                     std::find(spec.gpu_models.begin(), spec.gpu_models.end(),
-                               state.tracked_models()[m]) != spec.gpu_models.end();
+      bool allowed =
+          spec.gpu_models.empty() || std::find(spec.gpu_models.begin(), spec.gpu_models.end(),
+                                               state.tracked_models()[m]) != spec.gpu_models.end();
       if (allowed) leaf.model_demand[m] += gpu;
     }
   }
   // Up the tree, deepest first, capping by limit at every level.
   std::vector<uint32_t> by_depth(state.queue_count());
   for (uint32_t q = 0; q < by_depth.size(); ++q) by_depth[q] = q;
-  std::sort(by_depth.begin(), by_depth.end(), [&](uint32_t a, uint32_t b) {
-    return state.queue(a).depth > state.queue(b).depth;
-  });
+  std::sort(by_depth.begin(), by_depth.end(),
+            [&](uint32_t a, uint32_t b) { return state.queue(a).depth > state.queue(b).depth; });
   for (uint32_t q : by_depth) {
     auto& qs = state.mutable_queue(q);
     qs.demand = Resources::Min(qs.demand, qs.limit);

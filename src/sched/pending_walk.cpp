@@ -16,9 +16,8 @@ PendingWalk::PendingWalk(const Session& session, const std::vector<uint32_t>& wo
     for (uint32_t q = leaf; q != kNone; q = state.queue(q).parent) ++remaining_[q];
   }
   for (auto& list : per_leaf_) {
-    std::sort(list.begin(), list.end(), [&](uint32_t a, uint32_t b) {
-      return session.workload_order.Before(state, a, b);
-    });
+    std::sort(list.begin(), list.end(),
+              [&](uint32_t a, uint32_t b) { return session.workload_order.Before(state, a, b); });
   }
 }
 

@@ -10,8 +10,8 @@ std::string QuotaBlocker(const ClusterState& state, uint32_t w, const Resources&
     for (core::Resource r : core::kAllResources) {
       if (add[r] == 0) continue;
       if (qs.allocated[r] + add[r] > qs.limit[r]) {
-        return "queue '" + queues[q].name + "' would exceed its limit: " +
-               core::ResourceName(r) + " " + core::FormatAmount(r, qs.allocated[r]) + " + " +
+        return "queue '" + queues[q].name + "' would exceed its limit: " + core::ResourceName(r) +
+               " " + core::FormatAmount(r, qs.allocated[r]) + " + " +
                core::FormatAmount(r, add[r]) + " > limit " + core::FormatAmount(r, qs.limit[r]);
       }
       // GPUs always count; other resources only where the queue sets a
@@ -23,16 +23,14 @@ std::string QuotaBlocker(const ClusterState& state, uint32_t w, const Resources&
                queues[q].name + "': " + core::ResourceName(r) + " " +
                core::FormatAmount(r, qs.allocated_nonpreemptible[r]) + " + " +
                core::FormatAmount(r, add[r]) + " > deserved " +
-               core::FormatAmount(r, qs.deserved[r]) +
-               "; only preemptible work may go over quota";
+               core::FormatAmount(r, qs.deserved[r]) + "; only preemptible work may go over quota";
       }
     }
   }
   return {};
 }
 
-std::vector<uint16_t> ModelsOverDeserved(const ClusterState& state, uint32_t w,
-                                         int64_t gpu_milli) {
+std::vector<uint16_t> ModelsOverDeserved(const ClusterState& state, uint32_t w, int64_t gpu_milli) {
   std::vector<uint16_t> excluded;
   if (state.spec(w).preemptible || state.tracked_models().empty()) return excluded;
   const auto& models = state.models();

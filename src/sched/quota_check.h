@@ -19,8 +19,7 @@ std::string QuotaBlocker(const ClusterState& state, uint32_t w, const Resources&
 // GPU models (ids into state.models()) that non-preemptible workload w may
 // not use, because a queue on its path declares a per-model quota that
 // `gpu_milli` more of that model would exceed. Empty for preemptible work.
-std::vector<uint16_t> ModelsOverDeserved(const ClusterState& state, uint32_t w,
-                                         int64_t gpu_milli);
+std::vector<uint16_t> ModelsOverDeserved(const ClusterState& state, uint32_t w, int64_t gpu_milli);
 
 // The resources that decide reclaim for a request: GPUs for GPU work,
 // otherwise CPU and memory.

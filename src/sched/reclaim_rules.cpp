@@ -59,8 +59,7 @@ int64_t ReclaimRules::Deserved(const QueueState& q, const Amount& a) {
 }
 
 bool ReclaimRules::MayEvict(const ClusterState& state, const VictimUnit& unit,
-                            const Resources& usage, const TakenResources& taken,
-                            uint32_t n) const {
+                            const Resources& usage, const TakenResources& taken, uint32_t n) const {
   if (!state.spec(unit.workload).preemptible) return false;
   uint32_t own_leaf = state.workload(reclaimer_).queue;
   uint32_t victim_leaf = state.workload(unit.workload).queue;
@@ -127,9 +126,8 @@ bool ReclaimRules::QueueMayLose(const ClusterState& state, uint32_t leaf) const 
 std::string ReclaimRules::EvictionReason(const ClusterState& state, uint32_t victim) const {
   const auto& queues = state.snapshot().queues;
   return "reclaimed: queue '" + queues[state.workload(victim).queue].name +
-         "' was over its fair share and queue '" +
-         queues[state.workload(reclaimer_).queue].name + "' needs its quota for '" +
-         state.spec(reclaimer_).name + "'";
+         "' was over its fair share and queue '" + queues[state.workload(reclaimer_).queue].name +
+         "' needs its quota for '" + state.spec(reclaimer_).name + "'";
 }
 
 }  // namespace allot::sched

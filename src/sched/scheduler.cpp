@@ -59,15 +59,14 @@ core::Plan Scheduler::Cycle(const core::Snapshot& snapshot) const {
     plan.pending_reasons[w] = std::move(reason);
   }
   for (const auto& r : session.reservations) {
-    std::string when = r.needed_at == core::kNever
-                           ? "when running work without a declared runtime ends"
-                           : "in about " + std::to_string((r.needed_at - state.now()) / 60000) +
-                                 " min";
+    std::string when =
+        r.needed_at == core::kNever
+            ? "when running work without a declared runtime ends"
+            : "in about " + std::to_string((r.needed_at - state.now()) / 60000) + " min";
     plan.pending_reasons[r.workload] =
         "gang waits for GPUs reserved for it on " + std::to_string(r.node_gpus.size()) +
-        (r.node_gpus.size() == 1 ? " node" : " nodes") + " as running work ends (expected " +
-        when + "); " +
-        plan.pending_reasons[r.workload];
+        (r.node_gpus.size() == 1 ? " node" : " nodes") + " as running work ends (expected " + when +
+        "); " + plan.pending_reasons[r.workload];
   }
   plan.fair_share.resize(state.queue_count());
   plan.fair_share_by_model.resize(state.queue_count());

@@ -23,8 +23,8 @@ std::string Session::ShapeKey(const char* action, uint32_t w, int32_t count) con
   auto add = [&key](int64_t v) { key += '/' + std::to_string(v); };
   // A workload with running tasks (topology members) or a reservation is
   // its own shape.
-  bool unique = ws.placed > 0 || !spec.topology.required.empty() ||
-                !spec.topology.preferred.empty();
+  bool unique =
+      ws.placed > 0 || !spec.topology.required.empty() || !spec.topology.preferred.empty();
   for (const auto& r : reservations) unique = unique || r.workload == w;
   if (unique) {
     add(-1);

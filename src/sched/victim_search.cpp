@@ -145,8 +145,7 @@ std::optional<VictimChoice> VictimSearch::OnNode(const ClusterState& state,
   return choice;
 }
 
-std::vector<bool> VictimSearch::LosingQueues(const ClusterState& state,
-                                             const VictimRules& rules) {
+std::vector<bool> VictimSearch::LosingQueues(const ClusterState& state, const VictimRules& rules) {
   std::vector<bool> losing(state.queue_count(), false);
   bool any = false;
   for (uint32_t q = 0; q < state.queue_count(); ++q) {
@@ -180,8 +179,7 @@ std::vector<VictimChoice> VictimSearch::Choices(const ClusterState& state,
     if (choice) choices.push_back(std::move(*choice));
   }
   auto near = [&](uint32_t n) {
-    return std::find(ctx.member_nodes.begin(), ctx.member_nodes.end(), n) !=
-           ctx.member_nodes.end();
+    return std::find(ctx.member_nodes.begin(), ctx.member_nodes.end(), n) != ctx.member_nodes.end();
   };
   std::stable_sort(choices.begin(), choices.end(),
                    [&](const VictimChoice& a, const VictimChoice& b) {
@@ -283,9 +281,8 @@ std::optional<int> VictimSearch::PlaceInDomain(ClusterState& state, const Placem
   return evicted;
 }
 
-std::optional<int> VictimSearch::PlaceWithVictims(ClusterState& state,
-                                                  const PlacementContext& ctx, int32_t count,
-                                                  const VictimRules& rules) const {
+std::optional<int> VictimSearch::PlaceWithVictims(ClusterState& state, const PlacementContext& ctx,
+                                                  int32_t count, const VictimRules& rules) const {
   const std::string& level = state.spec(ctx.workload).topology.required;
   if (level.empty()) return PlaceInDomain(state, ctx, count, rules);
   std::map<std::string, bool> domains;

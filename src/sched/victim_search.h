@@ -35,9 +35,7 @@ class VictimRules {
                         const TakenResources& taken, uint32_t n) const = 0;
   // A cheap necessary condition: may any work of leaf queue `leaf` be
   // evicted at all? Nodes holding none of it are not searched.
-  virtual bool QueueMayLose(const ClusterState& /*state*/, uint32_t /*leaf*/) const {
-    return true;
-  }
+  virtual bool QueueMayLose(const ClusterState& /*state*/, uint32_t /*leaf*/) const { return true; }
   // Why the unit is evicted, in plain words, for the plan.
   virtual std::string EvictionReason(const ClusterState& state, uint32_t victim) const = 0;
 };
@@ -74,8 +72,8 @@ class VictimSearch {
  private:
   std::optional<VictimChoice> OnNode(const ClusterState& state, const PlacementContext& ctx,
                                      uint32_t n, const VictimRules& rules) const;
-  std::optional<int> PlaceInDomain(ClusterState& state, const PlacementContext& ctx,
-                                   int32_t count, const VictimRules& rules) const;
+  std::optional<int> PlaceInDomain(ClusterState& state, const PlacementContext& ctx, int32_t count,
+                                   const VictimRules& rules) const;
   // Per leaf queue, whether the rules let it lose anything; empty when no
   // queue may.
   static std::vector<bool> LosingQueues(const ClusterState& state, const VictimRules& rules);

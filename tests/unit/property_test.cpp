@@ -111,7 +111,8 @@ struct Builder {
     node.cpu_milli = cpu;
     node.memory_mib = 256 * 1024;
     node.labels["zone"] = name.back() % 2 == 0 ? "a" : "b";
-    for (int g = 0; g < gpus; ++g) node.gpus.push_back({g, name + "-" + std::to_string(g), model, 80 * 1024});
+    for (int g = 0; g < gpus; ++g)
+      node.gpus.push_back({g, name + "-" + std::to_string(g), model, 80 * 1024});
     snap.nodes.push_back(node);
     gpu_used.emplace_back(static_cast<size_t>(gpus), 0);
     cpu_used.push_back(0);
@@ -159,7 +160,8 @@ core::Snapshot RandomCluster(std::mt19937_64& rng) {
   for (int d = 0; d < depts; ++d) {
     core::QueueSpec dept;
     dept.name = "d" + std::to_string(d);
-    dept.deserved[Resource::kGpu] = left > 0 ? static_cast<int64_t>(rng() % (left + 1)) / 500 * 500 : 0;
+    dept.deserved[Resource::kGpu] =
+        left > 0 ? static_cast<int64_t>(rng() % (left + 1)) / 500 * 500 : 0;
     left -= dept.deserved.gpu();
     dept.weight = core::Resources::Uniform(static_cast<int64_t>(rng() % 3));
     dept.priority = rng() % 4 == 0 ? 200 : 100;

@@ -31,7 +31,9 @@ Snapshot Base() {
   return s;
 }
 
-TEST(ValidateSnapshot, AcceptsAGoodSnapshot) { EXPECT_TRUE(ValidateSnapshot(Base()).ok()); }
+TEST(ValidateSnapshot, AcceptsAGoodSnapshot) {
+  EXPECT_TRUE(ValidateSnapshot(Base()).ok());
+}
 
 TEST(ValidateSnapshot, RejectsNegativeQuota) {
   Snapshot s = Base();

@@ -50,8 +50,7 @@ bool MoveAndPlace(Session& session, const PlacementContext& ctx, uint32_t t,
   for (const auto& unit : choice.units) {
     PlacementContext moved = session.ContextFor(unit.workload);
     moved.excluded_node = choice.node;
-    if (!session.gang_placer.Place(state, moved, static_cast<int32_t>(unit.tasks.size()))
-             .empty()) {
+    if (!session.gang_placer.Place(state, moved, static_cast<int32_t>(unit.tasks.size())).empty()) {
       state.Rollback(mark);
       return false;
     }

@@ -35,7 +35,6 @@ class PreemptRules final : public VictimRules {
   uint32_t preemptor_;
 };
 
-
 // Per leaf queue, the lowest priority of its running preemptible work
 // (INT32_MAX when none): nothing in a queue can be preempted by work of that
 // priority or lower.

@@ -19,10 +19,10 @@ void ReclaimAction::Execute(Session& session) const {
       const QueueState& q = state.queue(state.workload(w).queue);
       core::Resource r = ContestedResources(state.spec(w).request).front();
       session.reasons[w] = "queue '" + state.snapshot().queues[state.workload(w).queue].name +
-                           "' is at its quota share: fair share " + core::ResourceName(r) +
-                           " " + core::FormatAmount(r, q.fair_share[r]) + ", allocated " +
-                           core::FormatAmount(r, q.allocated[r]) +
-                           ", so it cannot reclaim; " + session.reasons[w];
+                           "' is at its quota share: fair share " + core::ResourceName(r) + " " +
+                           core::FormatAmount(r, q.fair_share[r]) + ", allocated " +
+                           core::FormatAmount(r, q.allocated[r]) + ", so it cannot reclaim; " +
+                           session.reasons[w];
       continue;
     }
     std::string key = session.ShapeKey("reclaim", w, missing);

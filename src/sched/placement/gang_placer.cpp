@@ -7,9 +7,8 @@ namespace allot::sched {
 std::vector<uint32_t> UnplacedTasks(const ClusterState& state, uint32_t w, int32_t count) {
   std::vector<uint32_t> out;
   const auto& spec = state.spec(w);
-  for (uint32_t t = 0; t < static_cast<uint32_t>(spec.tasks) &&
-                       static_cast<int32_t>(out.size()) < count;
-       ++t) {
+  for (uint32_t t = 0;
+       t < static_cast<uint32_t>(spec.tasks) && static_cast<int32_t>(out.size()) < count; ++t) {
     if (!state.IsPlaced({w, t})) out.push_back(t);
   }
   return out;
@@ -39,8 +38,8 @@ std::string GangPlacer::PlaceSequentially(ClusterState& state, PlacementContext 
       std::string why = failure.Describe(state, ctx.workload);
       if (count == 1) return why;
       return "gang of " + std::to_string(count) + " tasks does not fit whole: only " +
-             std::to_string(placed) + " of the " + std::to_string(count) +
-             " tasks fit at once; " + why;
+             std::to_string(placed) + " of the " + std::to_string(count) + " tasks fit at once; " +
+             why;
     }
     ctx.member_nodes.push_back(p->node);
     state.Bind({ctx.workload, t}, *p);
@@ -82,10 +81,9 @@ bool GangPlacer::PlaceInTightestDomain(ClusterState& state, const PlacementConte
     inner.domain_level = level;
     inner.domain_value = value;
     size_t mark = state.Mark();
-    bool ok = inner_level.empty()
-                  ? PlaceSequentially(state, inner, count).empty()
-                  : (PlaceInTightestDomain(state, inner, count, inner_level, "") ||
-                     PlaceSequentially(state, inner, count).empty());
+    bool ok = inner_level.empty() ? PlaceSequentially(state, inner, count).empty()
+                                  : (PlaceInTightestDomain(state, inner, count, inner_level, "") ||
+                                     PlaceSequentially(state, inner, count).empty());
     if (ok) {
       int64_t left = FreeMilli(state, nodes);
       if (best == nullptr || left < best_left) {

@@ -16,8 +16,7 @@ bool ModelAllowed(const ClusterState& state, const PlacementContext& ctx, uint16
 namespace {
 
 // The best partial GPU for a fraction: (position, room left after), or -1.
-std::pair<int32_t, int64_t> BestPartialGpu(const ClusterState& state,
-                                           const PlacementContext& ctx,
+std::pair<int32_t, int64_t> BestPartialGpu(const ClusterState& state, const PlacementContext& ctx,
                                            const std::vector<GpuState>& gpus) {
   const auto& request = state.spec(ctx.workload).request;
   int32_t best = -1;
@@ -38,14 +37,12 @@ std::pair<int32_t, int64_t> BestPartialGpu(const ClusterState& state,
 
 }  // namespace
 
-std::optional<std::vector<int32_t>> PickGpus(const ClusterState& state,
-                                             const PlacementContext& ctx, uint32_t n,
-                                             int32_t usable_free) {
+std::optional<std::vector<int32_t>> PickGpus(const ClusterState& state, const PlacementContext& ctx,
+                                             uint32_t n, int32_t usable_free) {
   return PickGpus(state, ctx, state.node(n).gpus, usable_free);
 }
 
-std::optional<std::vector<int32_t>> PickGpus(const ClusterState& state,
-                                             const PlacementContext& ctx,
+std::optional<std::vector<int32_t>> PickGpus(const ClusterState& state, const PlacementContext& ctx,
                                              const std::vector<GpuState>& gpus,
                                              int32_t usable_free) {
   const auto& request = state.spec(ctx.workload).request;
@@ -76,8 +73,7 @@ std::optional<std::vector<int32_t>> PickGpus(const ClusterState& state,
   return picked;
 }
 
-int64_t RoomLeftOnPartialGpu(const ClusterState& state, const PlacementContext& ctx,
-                             uint32_t n) {
+int64_t RoomLeftOnPartialGpu(const ClusterState& state, const PlacementContext& ctx, uint32_t n) {
   auto [best, room] = BestPartialGpu(state, ctx, state.node(n).gpus);
   return best < 0 ? -1 : room;
 }

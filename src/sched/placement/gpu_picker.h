@@ -18,14 +18,12 @@ bool ModelAllowed(const ClusterState& state, const PlacementContext& ctx, uint16
 // The GPUs one task of ctx.workload would take among `gpus` (a node's GPUs,
 // or a copy with some tasks taken away), using at most `usable_free` of the
 // entirely free ones; nullopt if it does not fit.
-std::optional<std::vector<int32_t>> PickGpus(const ClusterState& state,
-                                             const PlacementContext& ctx,
+std::optional<std::vector<int32_t>> PickGpus(const ClusterState& state, const PlacementContext& ctx,
                                              const std::vector<GpuState>& gpus,
                                              int32_t usable_free);
 // The same on node `n` as it is now.
-std::optional<std::vector<int32_t>> PickGpus(const ClusterState& state,
-                                             const PlacementContext& ctx, uint32_t n,
-                                             int32_t usable_free);
+std::optional<std::vector<int32_t>> PickGpus(const ClusterState& state, const PlacementContext& ctx,
+                                             uint32_t n, int32_t usable_free);
 
 // The room (in milli-GPU) left on the GPU a fraction would take, or -1 when
 // the fraction would take an entirely free GPU or does not fit.

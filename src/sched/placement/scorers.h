@@ -10,8 +10,7 @@ namespace allot::sched {
 class BinPackingScorer final : public Scorer {
  public:
   const char* Name() const override { return "bin-packing"; }
-  int64_t Score(const ClusterState& state, const PlacementContext& ctx,
-                uint32_t n) const override;
+  int64_t Score(const ClusterState& state, const PlacementContext& ctx, uint32_t n) const override;
 };
 
 // Fractions go where they fragment least: onto a GPU that already holds
@@ -20,8 +19,7 @@ class BinPackingScorer final : public Scorer {
 class FragmentationScorer final : public Scorer {
  public:
   const char* Name() const override { return "fragmentation"; }
-  int64_t Score(const ClusterState& state, const PlacementContext& ctx,
-                uint32_t n) const override;
+  int64_t Score(const ClusterState& state, const PlacementContext& ctx, uint32_t n) const override;
 };
 
 // Gang members stay close: on a node already holding a member best, then on
@@ -29,8 +27,7 @@ class FragmentationScorer final : public Scorer {
 class TopologyClosenessScorer final : public Scorer {
  public:
   const char* Name() const override { return "topology-closeness"; }
-  int64_t Score(const ClusterState& state, const PlacementContext& ctx,
-                uint32_t n) const override;
+  int64_t Score(const ClusterState& state, const PlacementContext& ctx, uint32_t n) const override;
 };
 
 }  // namespace allot::sched
