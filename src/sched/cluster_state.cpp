@@ -1,6 +1,7 @@
 #include "sched/cluster_state.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 
 namespace allot::sched {
@@ -12,7 +13,12 @@ uint64_t Key(TaskRef t) {
 
 }  // namespace
 
-ClusterState::ClusterState(const core::Snapshot& snapshot) : snapshot_(&snapshot) {
+namespace {
+std::atomic<uint64_t> next_serial{1};
+}  // namespace
+
+ClusterState::ClusterState(const core::Snapshot& snapshot)
+    : snapshot_(&snapshot), serial_(next_serial.fetch_add(1)) {
   // GPU models, and the ones some queue declares quota for.
   std::unordered_map<std::string, uint16_t> model_ids;
   auto model_id = [&](const std::string& name) {

@@ -128,6 +128,9 @@ class ClusterState {
   // bind, eviction and undo; release_count() only when capacity is given
   // back (an eviction, or the undo of a bind).
   uint64_t change_count() const { return change_count_; }
+  // Distinct for every ClusterState made in this process, so caches keyed
+  // on (serial, change_count) never mistake one cycle's state for another's.
+  uint64_t serial() const { return serial_; }
   uint64_t release_count() const { return release_count_; }
 
   // Undo: Mark() returns a point that Rollback() returns the state to.
@@ -176,6 +179,7 @@ class ClusterState {
   std::set<PartialGpu> partial_gpus_;
   std::vector<JournalEntry> journal_;
   uint64_t change_count_ = 0;
+  uint64_t serial_ = 0;
   uint64_t release_count_ = 0;
   std::unordered_map<uint64_t, std::string> eviction_reasons_;
 };

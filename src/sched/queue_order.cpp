@@ -27,10 +27,24 @@ int CompareShares(Share a, Share b) {
   return left < right ? -1 : (left > right ? 1 : 0);
 }
 
+const Share& DominantShareOrder::ShareOf(const ClusterState& state, uint32_t q) const {
+  if (serial_ != state.serial() || epoch_ != state.change_count()) {
+    serial_ = state.serial();
+    epoch_ = state.change_count();
+    shares_.resize(state.queue_count());
+    fresh_.assign(state.queue_count(), false);
+  }
+  if (!fresh_[q]) {
+    shares_[q] = DominantShare(state.queue(q));
+    fresh_[q] = true;
+  }
+  return shares_[q];
+}
+
 bool DominantShareOrder::Before(const ClusterState& state, uint32_t a, uint32_t b) const {
   const QueueState& qa = state.queue(a);
   const QueueState& qb = state.queue(b);
-  int cmp = CompareShares(DominantShare(qa), DominantShare(qb));
+  int cmp = CompareShares(ShareOf(state, a), ShareOf(state, b));
   if (cmp != 0) return cmp < 0;
   if (qa.priority != qb.priority) return qa.priority > qb.priority;
   return a < b;

@@ -3,10 +3,18 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "sched/cluster_state.h"
 
 namespace allot::sched {
+
+// A queue's dominant share as a fraction num/den; den == 0 means "infinite"
+// (something allocated against a fair share of zero).
+struct Share {
+  int64_t num = 0;
+  int64_t den = 1;
+};
 
 class QueueOrder {
  public:
@@ -23,14 +31,17 @@ class QueueOrder {
 class DominantShareOrder final : public QueueOrder {
  public:
   bool Before(const ClusterState& state, uint32_t a, uint32_t b) const override;
+
+ private:
+  // Shares are recomputed only after the state changed (a bind, eviction or
+  // undo): allocation passes compare far more often than they change.
+  const Share& ShareOf(const ClusterState& state, uint32_t q) const;
+  mutable std::vector<Share> shares_;
+  mutable std::vector<bool> fresh_;
+  mutable uint64_t epoch_ = UINT64_MAX;
+  mutable uint64_t serial_ = 0;
 };
 
-// A queue's dominant share as a fraction num/den; den == 0 means "infinite"
-// (something allocated against a fair share of zero).
-struct Share {
-  int64_t num = 0;
-  int64_t den = 1;
-};
 Share DominantShare(const QueueState& queue);
 // -1, 0, +1 as a < b, a == b, a > b.
 int CompareShares(Share a, Share b);

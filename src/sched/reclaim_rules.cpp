@@ -1,6 +1,7 @@
 #include "sched/reclaim_rules.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "sched/quota_check.h"
 
@@ -26,7 +27,51 @@ bool InSubtree(const ClusterState& state, uint32_t q, uint32_t root) {
 ReclaimRules::ReclaimRules(const ClusterState& state, uint32_t reclaimer)
     : reclaimer_(reclaimer),
       add_(state.workload(reclaimer).task_estimate),
-      contested_(ContestedResources(state.spec(reclaimer).request)) {}
+      contested_(ContestedResources(state.spec(reclaimer).request)),
+      own_path_(PathToTop(state, state.workload(reclaimer).queue)),
+      sides_(state.queue_count()) {}
+
+const ReclaimRules::Sides& ReclaimRules::SidesFor(const ClusterState& state,
+                                                  uint32_t victim_leaf) const {
+  Sides& sides = sides_[victim_leaf];
+  if (sides.b != kNone) return sides;
+  std::vector<uint32_t> victim_path = PathToTop(state, victim_leaf);
+  size_t own = own_path_.size();
+  size_t victim = victim_path.size();
+  // Strip the common ancestors; what is left ends at A and B.
+  while (own > 0 && victim > 0 && own_path_[own - 1] == victim_path[victim - 1]) {
+    --own;
+    --victim;
+  }
+  sides.a = own > 0 ? own_path_[own - 1] : kNone;
+  sides.b = victim > 0 ? victim_path[victim - 1] : kNone;
+  sides.own_levels = own;
+  return sides;
+}
+
+bool ReclaimRules::EnoughToTake(const ClusterState& state, int64_t needed_gpu) const {
+  if (contested_.front() != core::Resource::kGpu || !state.tracked_models().empty()) {
+    return true;  // the per-model and CPU rules are checked node by node only
+  }
+  int64_t available = state.capacity().gpu();
+  for (uint32_t q : state.top_queues()) available -= state.queue(q).allocated.gpu();
+  std::vector<bool> counted(state.queue_count(), false);
+  uint32_t own_leaf = state.workload(reclaimer_).queue;
+  for (uint32_t leaf = 0; leaf < state.queue_count(); ++leaf) {
+    if (!state.queue(leaf).leaf || leaf == own_leaf) continue;
+    const Sides& sides = SidesFor(state, leaf);
+    if (sides.b == kNone || counted[sides.b]) continue;
+    counted[sides.b] = true;
+    const QueueState& qa = state.queue(sides.a);
+    const QueueState& qb = state.queue(sides.b);
+    int64_t floor = qb.fair_share.gpu();
+    if (qa.allocated.gpu() + add_.gpu() <= qa.deserved.gpu()) {
+      floor = std::min(floor, qb.deserved.gpu());
+    }
+    available += std::max<int64_t>(0, qb.allocated.gpu() - floor);
+  }
+  return available >= needed_gpu;
+}
 
 bool ReclaimRules::ReclaimerWithinFairShare(const ClusterState& state) const {
   const QueueState& leaf = state.queue(state.workload(reclaimer_).queue);
@@ -36,15 +81,15 @@ bool ReclaimRules::ReclaimerWithinFairShare(const ClusterState& state) const {
   return true;
 }
 
-std::vector<ReclaimRules::Amount> ReclaimRules::AmountsOn(const ClusterState& state,
-                                                          uint32_t n) const {
+ReclaimRules::Amounts ReclaimRules::AmountsOn(const ClusterState& state, uint32_t n) const {
   const auto& gpus = state.node(n).gpus;
+  Amounts out;
   if (contested_.front() == core::Resource::kGpu && !gpus.empty() &&
       gpus.front().tracked_model >= 0) {
-    return {{core::Resource::kGpu, gpus.front().tracked_model}};
+    out.items[out.size++] = {core::Resource::kGpu, gpus.front().tracked_model};
+    return out;
   }
-  std::vector<Amount> out;
-  for (core::Resource r : contested_) out.push_back({r, -1});
+  for (core::Resource r : contested_) out.items[out.size++] = {r, -1};
   return out;
 }
 
@@ -61,33 +106,24 @@ int64_t ReclaimRules::Deserved(const QueueState& q, const Amount& a) {
 bool ReclaimRules::MayEvict(const ClusterState& state, const VictimUnit& unit,
                             const Resources& usage, const TakenResources& taken, uint32_t n) const {
   if (!state.spec(unit.workload).preemptible) return false;
-  uint32_t own_leaf = state.workload(reclaimer_).queue;
   uint32_t victim_leaf = state.workload(unit.workload).queue;
-  if (own_leaf == victim_leaf) return false;
-  std::vector<uint32_t> own_path = PathToTop(state, own_leaf);
-  std::vector<uint32_t> victim_path = PathToTop(state, victim_leaf);
-  // Strip the common ancestors; what is left ends at A and B.
-  while (!own_path.empty() && !victim_path.empty() && own_path.back() == victim_path.back()) {
-    own_path.pop_back();
-    victim_path.pop_back();
-  }
-  uint32_t a = own_path.back();
-  uint32_t b = victim_path.back();
+  if (victim_leaf == own_path_.front()) return false;
+  const Sides& sides = SidesFor(state, victim_leaf);
   // Victims on this node free GPUs of its model: per-model amounts count
   // the whole unit, which is where its GPUs are in every realistic case.
-  std::vector<Amount> amounts = AmountsOn(state, n);
-  for (uint32_t q : own_path) {
-    const QueueState& qs = state.queue(q);
+  Amounts amounts = AmountsOn(state, n);
+  for (size_t level = 0; level < sides.own_levels; ++level) {
+    const QueueState& qs = state.queue(own_path_[level]);
     for (const Amount& m : amounts) {
       if (Allocated(qs, m) + Of(add_, m) > FairShare(qs, m)) return false;
     }
   }
   Resources leaving = usage;
   for (const auto& [leaf, amount] : taken) {
-    if (InSubtree(state, leaf, b)) leaving += amount;
+    if (InSubtree(state, leaf, sides.b)) leaving += amount;
   }
-  const QueueState& qb = state.queue(b);
-  const QueueState& qa = state.queue(a);
+  const QueueState& qb = state.queue(sides.b);
+  const QueueState& qa = state.queue(sides.a);
   bool b_keeps_fair_share = true;
   bool b_keeps_deserved_a_within = true;
   for (const Amount& m : amounts) {
@@ -101,15 +137,8 @@ bool ReclaimRules::MayEvict(const ClusterState& state, const VictimUnit& unit,
 }
 
 bool ReclaimRules::QueueMayLose(const ClusterState& state, uint32_t leaf) const {
-  uint32_t own_leaf = state.workload(reclaimer_).queue;
-  if (leaf == own_leaf) return false;
-  std::vector<uint32_t> own_path = PathToTop(state, own_leaf);
-  std::vector<uint32_t> victim_path = PathToTop(state, leaf);
-  while (!own_path.empty() && !victim_path.empty() && own_path.back() == victim_path.back()) {
-    own_path.pop_back();
-    victim_path.pop_back();
-  }
-  const QueueState& qb = state.queue(victim_path.back());
+  if (leaf == own_path_.front()) return false;
+  const QueueState& qb = state.queue(SidesFor(state, leaf).b);
   for (core::Resource r : contested_) {
     if (qb.allocated[r] > qb.fair_share[r] || qb.allocated[r] > qb.deserved[r]) return true;
   }

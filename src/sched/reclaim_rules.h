@@ -14,6 +14,8 @@
 // that model's GPUs: deserved per model holds per model.
 #pragma once
 
+#include <array>
+
 #include "sched/victim_search.h"
 
 namespace allot::sched {
@@ -24,6 +26,10 @@ class ReclaimRules final : public VictimRules {
 
   bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& usage,
                 const TakenResources& taken, uint32_t n) const override;
+  // A necessary condition, checked before any node is searched: the queues
+  // that may lose GPUs hold, above what they must keep, plus the idle GPUs,
+  // at least `needed_gpu`. False means no reclaim can succeed.
+  bool EnoughToTake(const ClusterState& state, int64_t needed_gpu) const;
   // Only a queue whose side of the common ancestor holds more than its fair
   // share, or more than deserved, can lose anything.
   bool QueueMayLose(const ClusterState& state, uint32_t leaf) const override;
@@ -39,15 +45,34 @@ class ReclaimRules final : public VictimRules {
     core::Resource resource;
     int32_t model;  // -1: the resource itself
   };
-  std::vector<Amount> AmountsOn(const ClusterState& state, uint32_t n) const;
+  // At most two amounts (CPU and memory), kept inline: this is per unit.
+  struct Amounts {
+    std::array<Amount, 2> items;
+    size_t size = 0;
+    const Amount* begin() const { return items.data(); }
+    const Amount* end() const { return items.data() + size; }
+  };
+  Amounts AmountsOn(const ClusterState& state, uint32_t n) const;
   static int64_t Allocated(const QueueState& q, const Amount& a);
   static int64_t FairShare(const QueueState& q, const Amount& a);
   static int64_t Deserved(const QueueState& q, const Amount& a);
   static int64_t Of(const Resources& r, const Amount& a) { return r[a.resource]; }
 
+  // The two siblings under the lowest common ancestor of the reclaimer's
+  // queue and leaf `victim_leaf`: A on the reclaimer's side, B on the
+  // victim's (computed once per leaf), and the reclaimer's queues up to A.
+  struct Sides {
+    uint32_t a = kNone;
+    uint32_t b = kNone;
+    size_t own_levels = 0;  // own_path_[0 .. own_levels) reaches A
+  };
+  const Sides& SidesFor(const ClusterState& state, uint32_t victim_leaf) const;
+
   uint32_t reclaimer_;
   Resources add_;  // one task's resources
   std::vector<core::Resource> contested_;
+  std::vector<uint32_t> own_path_;  // the reclaimer's leaf up to the top
+  mutable std::vector<Sides> sides_;
 };
 
 }  // namespace allot::sched

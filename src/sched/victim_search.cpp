@@ -28,9 +28,9 @@ TrialNode CopyNode(const NodeState& node) {
 // Gives back to the trial node what the unit's tasks hold on node n.
 void Release(const ClusterState& state, const VictimUnit& unit, uint32_t n, TrialNode& trial) {
   const auto& request = state.spec(unit.workload).request;
-  for (uint32_t t : unit.tasks) {
+  unit.ForEachTask(state, [&](uint32_t t) {
     const auto& p = state.placement({unit.workload, t});
-    if (!p || p->node != n) continue;
+    if (p->node != n) return;
     trial.cpu_free += request.cpu_milli;
     trial.memory_free += request.memory_mib;
     for (int32_t g : p->gpus) {
@@ -40,7 +40,7 @@ void Release(const ClusterState& state, const VictimUnit& unit, uint32_t n, Tria
       gpu.memory_used -= share.memory_mib;
       if (gpu.IsFree()) ++trial.whole_free;
     }
-  }
+  });
 }
 
 bool Fits(const ClusterState& state, const PlacementContext& ctx, uint32_t n,
@@ -54,55 +54,56 @@ bool Fits(const ClusterState& state, const PlacementContext& ctx, uint32_t n,
 
 Resources UsageOfUnit(const ClusterState& state, const VictimUnit& unit) {
   Resources usage;
-  for (uint32_t t : unit.tasks) {
-    const auto& p = state.placement({unit.workload, t});
-    if (p) usage += state.UsageOf({unit.workload, t}, *p);
-  }
+  unit.ForEachTask(state, [&](uint32_t t) {
+    usage += state.UsageOf({unit.workload, t}, *state.placement({unit.workload, t}));
+  });
   return usage;
 }
 
+uint32_t FirstPlaced(const ClusterState& state, const VictimUnit& unit) {
+  uint32_t first = kNone;
+  unit.ForEachTask(state, [&](uint32_t t) { first = std::min(first, t); });
+  return first;
+}
+
 // The units holding resources on node n, in victim order: lowest priority,
-// then youngest, first.
-std::vector<VictimUnit> UnitsOnNode(const ClusterState& state, uint32_t self, uint32_t n) {
-  std::vector<VictimUnit> units;
-  std::unordered_map<uint32_t, int32_t> extra_left;  // elastic: tasks above min not yet taken
-  std::vector<uint32_t> whole_done;
-  std::vector<TaskRef> tasks = state.node(n).tasks;
-  std::sort(tasks.begin(), tasks.end(), [](TaskRef a, TaskRef b) {
-    return a.workload != b.workload ? a.workload < b.workload : a.task > b.task;
-  });
-  for (TaskRef t : tasks) {
+// then youngest, first. Fills `units` (cleared first) to reuse its storage.
+void UnitsOnNode(const ClusterState& state, uint32_t self, uint32_t n,
+                 std::vector<VictimUnit>& units) {
+  units.clear();
+  // (workload, tasks above an elastic minimum not yet taken); whole units
+  // are marked with -1 once made. Nodes hold few workloads: a flat list.
+  std::vector<std::pair<uint32_t, int32_t>> seen;
+  for (TaskRef t : state.node(n).tasks) {
     if (t.workload == self) continue;
-    const auto& spec = state.spec(t.workload);
-    int32_t placed = state.workload(t.workload).placed;
-    auto [it, inserted] = extra_left.emplace(t.workload, placed - spec.min_tasks);
+    auto it = std::find_if(seen.begin(), seen.end(),
+                           [&](const auto& e) { return e.first == t.workload; });
+    if (it == seen.end()) {
+      const auto& spec = state.spec(t.workload);
+      seen.emplace_back(t.workload, state.workload(t.workload).placed - spec.min_tasks);
+      it = seen.end() - 1;
+    }
     if (it->second > 0) {
       --it->second;
-      units.push_back({t.workload, {t.task}});
+      units.push_back({t.workload, t.task});
       continue;
     }
-    if (std::find(whole_done.begin(), whole_done.end(), t.workload) != whole_done.end()) continue;
-    whole_done.push_back(t.workload);
-    VictimUnit unit{t.workload, {}};
-    for (uint32_t task = 0; task < static_cast<uint32_t>(spec.tasks); ++task) {
-      if (state.IsPlaced({t.workload, task})) unit.tasks.push_back(task);
-    }
-    units.push_back(std::move(unit));
+    if (it->second < 0) continue;  // whole unit already made
+    it->second = -1;
+    units.push_back({t.workload, kNone});
   }
-  std::stable_sort(units.begin(), units.end(), [&](const VictimUnit& a, const VictimUnit& b) {
+  std::sort(units.begin(), units.end(), [&](const VictimUnit& a, const VictimUnit& b) {
     const auto& sa = state.spec(a.workload);
     const auto& sb = state.spec(b.workload);
     if (sa.priority != sb.priority) return sa.priority < sb.priority;
     // Tasks above an elastic minimum go before whole workloads.
-    bool a_extra = a.tasks.size() == 1 && sa.IsElastic();
-    bool b_extra = b.tasks.size() == 1 && sb.IsElastic();
-    if (a_extra != b_extra) return a_extra;
-    Time ra = state.running_since({a.workload, a.tasks.front()});
-    Time rb = state.running_since({b.workload, b.tasks.front()});
+    if (a.IsWhole() != b.IsWhole()) return !a.IsWhole();
+    Time ra = state.running_since({a.workload, a.IsWhole() ? FirstPlaced(state, a) : a.task});
+    Time rb = state.running_since({b.workload, b.IsWhole() ? FirstPlaced(state, b) : b.task});
     if (ra != rb) return ra > rb;
-    return a.workload > b.workload;
+    if (a.workload != b.workload) return a.workload > b.workload;
+    return a.task > b.task;
   });
-  return units;
 }
 
 }  // namespace
@@ -113,7 +114,8 @@ std::optional<VictimChoice> VictimSearch::OnNode(const ClusterState& state,
   const NodeState& node = state.node(n);
   TrialNode trial = CopyNode(node);
   if (Fits(state, ctx, n, trial)) return VictimChoice{n, {}, 0};
-  std::vector<VictimUnit> candidates = UnitsOnNode(state, ctx.workload, n);
+  std::vector<VictimUnit> candidates;
+  UnitsOnNode(state, ctx.workload, n, candidates);
   std::vector<VictimUnit> chosen;
   TakenResources taken;
   bool fits = false;
@@ -130,8 +132,8 @@ std::optional<VictimChoice> VictimSearch::OnNode(const ClusterState& state,
   }
   if (!fits) return std::nullopt;
   // Put back every unit the task turns out not to need, the last taken (the
-  // most valuable) first.
-  for (size_t i = chosen.size(); i-- > 0;) {
+  // most valuable) first. A single unit is needed by definition.
+  for (size_t i = chosen.size(); chosen.size() > 1 && i-- > 0;) {
     TrialNode without = CopyNode(node);
     for (size_t j = 0; j < chosen.size(); ++j) {
       if (j != i) Release(state, chosen[j], n, without);
@@ -197,9 +199,7 @@ bool VictimSearch::Apply(ClusterState& state, const PlacementContext& ctx, uint3
   size_t mark = state.Mark();
   for (const auto& unit : choice.units) {
     std::string reason = rules.EvictionReason(state, unit.workload);
-    for (uint32_t task : unit.tasks) {
-      if (state.IsPlaced({unit.workload, task})) state.Evict({unit.workload, task}, reason);
-    }
+    unit.ForEachTask(state, [&](uint32_t task) { state.Evict({unit.workload, task}, reason); });
   }
   auto gpus = Placer::GpusOn(state, ctx, choice.node);
   const auto& request = state.spec(ctx.workload).request;
@@ -259,10 +259,10 @@ std::optional<int> VictimSearch::PlaceInDomain(ClusterState& state, const Placem
       }
       std::vector<uint32_t> touched = {n};
       for (const auto& unit : fresh->units) {
-        for (uint32_t task : unit.tasks) {
-          const auto& p = state.placement({unit.workload, task});
-          if (p && p->node != n) touched.push_back(p->node);
-        }
+        unit.ForEachTask(state, [&](uint32_t task) {
+          uint32_t node = state.placement({unit.workload, task})->node;
+          if (node != n) touched.push_back(node);
+        });
       }
       if (!Apply(state, task_ctx, t, *fresh, rules)) continue;
       evicted += static_cast<int>(fresh->units.size());

@@ -20,7 +20,26 @@ namespace allot::sched {
 
 struct VictimUnit {
   uint32_t workload = 0;
-  std::vector<uint32_t> tasks;
+  // One task above an elastic minimum, or kNone for every placed task.
+  uint32_t task = kNone;
+
+  bool IsWhole() const { return task == kNone; }
+  // Calls visit(t) for each task of the unit that is placed now.
+  template <typename Visit>
+  void ForEachTask(const ClusterState& state, Visit visit) const {
+    if (!IsWhole()) {
+      if (state.IsPlaced({workload, task})) visit(task);
+      return;
+    }
+    auto tasks = static_cast<uint32_t>(state.spec(workload).tasks);
+    for (uint32_t t = 0; t < tasks; ++t) {
+      if (state.IsPlaced({workload, t})) visit(t);
+    }
+  }
+  // How many of its tasks are placed now.
+  int32_t PlacedTasks(const ClusterState& state) const {
+    return IsWhole() ? state.workload(workload).placed : 1;
+  }
 };
 
 // Resources already chosen for eviction in one trial, per leaf queue.

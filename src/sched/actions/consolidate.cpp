@@ -17,10 +17,11 @@ class MoveRules final : public VictimRules {
   bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& /*usage*/,
                 const TakenResources& /*taken*/, uint32_t n) const override {
     if (!state.spec(unit.workload).preemptible) return false;
-    return std::all_of(unit.tasks.begin(), unit.tasks.end(), [&](uint32_t t) {
-      const auto& p = state.placement({unit.workload, t});
-      return p && p->node == n;
+    bool all_here = true;
+    unit.ForEachTask(state, [&](uint32_t t) {
+      all_here = all_here && state.placement({unit.workload, t})->node == n;
     });
+    return all_here;
   }
 
   std::string EvictionReason(const ClusterState& state, uint32_t /*victim*/) const override {
@@ -46,11 +47,13 @@ bool MoveAndPlace(Session& session, const PlacementContext& ctx, uint32_t t,
                   const VictimChoice& choice, const MoveRules& rules) {
   ClusterState& state = session.state;
   size_t mark = state.Mark();
+  std::vector<int32_t> moving;  // tasks per unit, counted before they leave
+  for (const auto& unit : choice.units) moving.push_back(unit.PlacedTasks(state));
   if (!VictimSearch::Apply(state, ctx, t, choice, rules)) return false;
-  for (const auto& unit : choice.units) {
-    PlacementContext moved = session.ContextFor(unit.workload);
+  for (size_t i = 0; i < choice.units.size(); ++i) {
+    PlacementContext moved = session.ContextFor(choice.units[i].workload);
     moved.excluded_node = choice.node;
-    if (!session.gang_placer.Place(state, moved, static_cast<int32_t>(unit.tasks.size())).empty()) {
+    if (!session.gang_placer.Place(state, moved, moving[i]).empty()) {
       state.Rollback(mark);
       return false;
     }

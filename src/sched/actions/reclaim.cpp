@@ -27,6 +27,10 @@ void ReclaimAction::Execute(Session& session) const {
     }
     std::string key = session.ShapeKey("reclaim", w, missing);
     if (session.KnownToFail(key, state.change_count())) continue;
+    if (!rules.EnoughToTake(state, add.gpu())) {
+      session.RememberFailure(key, state.change_count());
+      continue;
+    }
     PlacementContext ctx = session.ContextFor(w);
     ctx.excluded_models = ModelsOverDeserved(state, w, add.gpu());
     if (search.PlaceWithVictims(state, ctx, missing, rules)) {
