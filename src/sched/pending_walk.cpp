@@ -31,9 +31,14 @@ uint32_t PendingWalk::Next() {
     }
     return best;
   };
-  uint32_t q = pick(state.top_queues());
-  if (q == kNone) return kNone;
-  while (!state.queue(q).leaf) q = pick(state.queue(q).children);
+  uint32_t q = last_leaf_;
+  if (q == kNone || last_epoch_ != state.change_count() || remaining_[q] == 0) {
+    q = pick(state.top_queues());
+    if (q == kNone) return kNone;
+    while (!state.queue(q).leaf) q = pick(state.queue(q).children);
+    last_leaf_ = q;
+    last_epoch_ = state.change_count();
+  }
   uint32_t w = per_leaf_[q][cursor_[q]++];
   for (uint32_t up = q; up != kNone; up = state.queue(up).parent) --remaining_[up];
   return w;

@@ -23,6 +23,10 @@ class PendingWalk {
   std::vector<std::vector<uint32_t>> per_leaf_;  // sorted, per queue
   std::vector<size_t> cursor_;                   // per queue
   std::vector<int64_t> remaining_;               // per queue, whole subtree
+  // While the state has not changed, queue ranks have not either: the last
+  // leaf chosen stays first as long as it has work left.
+  uint32_t last_leaf_ = kNone;
+  uint64_t last_epoch_ = 0;
 };
 
 }  // namespace allot::sched

@@ -20,7 +20,8 @@ std::string Session::ShapeKey(const char* action, uint32_t w, int32_t count) con
   const auto& spec = state.spec(w);
   const auto& ws = state.workload(w);
   std::string key = action;
-  auto add = [&key](int64_t v) { key += '/' + std::to_string(v); };
+  key.reserve(128);
+  auto add = [&key](int64_t v) { key.append(reinterpret_cast<const char*>(&v), sizeof v); };
   // A workload with running tasks (topology members) or a reservation is
   // its own shape.
   bool unique =
@@ -39,8 +40,8 @@ std::string Session::ShapeKey(const char* action, uint32_t w, int32_t count) con
   add(spec.request.cpu_milli);
   add(spec.request.memory_mib);
   add(spec.max_runtime.value_or(-1));
-  for (const auto& m : spec.gpu_models) key += '/' + m;
-  for (const auto& [k, v] : spec.node_selector) key += '/' + k + '=' + v;
+  for (const auto& m : spec.gpu_models) key.append("/").append(m);
+  for (const auto& [k, v] : spec.node_selector) key.append("/").append(k).append("=").append(v);
   return key;
 }
 

@@ -147,6 +147,54 @@ std::optional<VictimChoice> VictimSearch::OnNode(const ClusterState& state,
   return choice;
 }
 
+VictimOrder::VictimOrder(const ClusterState& state) {
+  std::vector<std::pair<Time, uint32_t>> started;  // earliest task start, workload
+  for (uint32_t w = 0; w < state.workload_count(); ++w) {
+    if (state.workload(w).placed == 0 || !state.spec(w).preemptible) continue;
+    Time since = core::kNever;
+    auto tasks = static_cast<uint32_t>(state.spec(w).tasks);
+    for (uint32_t t = 0; t < tasks; ++t) {
+      if (state.IsPlaced({w, t})) since = std::min(since, state.running_since({w, t}));
+    }
+    workloads_.push_back(w);
+    started.emplace_back(since, w);
+  }
+  std::vector<Time> since_of(state.workload_count(), 0);
+  for (const auto& [since, w] : started) since_of[w] = since;
+  std::sort(workloads_.begin(), workloads_.end(), [&](uint32_t a, uint32_t b) {
+    const auto& sa = state.spec(a);
+    const auto& sb = state.spec(b);
+    if (sa.priority != sb.priority) return sa.priority < sb.priority;
+    if (since_of[a] != since_of[b]) return since_of[a] > since_of[b];
+    return a > b;
+  });
+}
+
+bool VictimSearch::PlaceBySingleVictim(ClusterState& state, const PlacementContext& ctx, uint32_t t,
+                                       const VictimRules& rules,
+                                       const std::vector<bool>& losing) const {
+  if (visited_.size() != state.node_count()) visited_.assign(state.node_count(), 0);
+  if (++stamp_ == 0) {
+    visited_.assign(state.node_count(), 0);
+    stamp_ = 1;
+  }
+  for (uint32_t victim : order_->workloads()) {
+    if (victim == ctx.workload || state.workload(victim).placed == 0) continue;
+    if (!losing[state.workload(victim).queue]) continue;
+    std::optional<VictimChoice> found;
+    VictimUnit{victim, kNone}.ForEachTask(state, [&](uint32_t task) {
+      uint32_t n = state.placement({victim, task})->node;
+      if (found || visited_[n] == stamp_) return;
+      visited_[n] = stamp_;
+      if (placer_.Check(state, ctx, n, /*static_only=*/true) != FilterFailure::kPass) return;
+      auto choice = OnNode(state, ctx, n, rules);
+      if (choice && choice->units.size() == 1) found = std::move(choice);
+    });
+    if (found) return Apply(state, ctx, t, *found, rules);
+  }
+  return false;
+}
+
 std::vector<bool> VictimSearch::LosingQueues(const ClusterState& state, const VictimRules& rules) {
   std::vector<bool> losing(state.queue_count(), false);
   bool any = false;
@@ -231,6 +279,12 @@ std::optional<int> VictimSearch::PlaceInDomain(ClusterState& state, const Placem
   std::priority_queue<Key, std::vector<Key>, std::greater<>> heap;
   std::vector<bool> losing = LosingQueues(state, rules);
   if (losing.empty()) return std::nullopt;
+  if (count == 1 && order_ != nullptr && task_ctx.member_nodes.empty()) {
+    std::vector<uint32_t> task = UnplacedTasks(state, ctx.workload, 1);
+    if (!task.empty() && PlaceBySingleVictim(state, task_ctx, task.front(), rules, losing)) {
+      return 1;
+    }
+  }
   std::vector<bool> eligible(state.node_count(), false);
   // One task needs only the best node: the scan stops at a choice no node
   // can beat (one victim, no more GPU than the task asks for).

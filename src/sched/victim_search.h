@@ -66,9 +66,27 @@ struct VictimChoice {
   int64_t evicted_gpu_milli = 0;
 };
 
+// Running preemptible workloads in victim order (lowest priority, then
+// youngest, first), made once per action. Work bound later in the action is
+// missing from it and work evicted is skipped: it only decides where the
+// search looks first, never what it may take.
+class VictimOrder {
+ public:
+  explicit VictimOrder(const ClusterState& state);
+  const std::vector<uint32_t>& workloads() const { return workloads_; }
+
+ private:
+  std::vector<uint32_t> workloads_;
+};
+
 class VictimSearch {
  public:
-  explicit VictimSearch(const Placer& placer) : placer_(placer) {}
+  // With `order`, a single task looks first for one victim, in victim order,
+  // that makes room alone: the least disruptive choice, usually found after
+  // a few nodes. Without it, or when no single victim suffices, every node
+  // is compared.
+  explicit VictimSearch(const Placer& placer, const VictimOrder* order = nullptr)
+      : placer_(placer), order_(order) {}
 
   // For one task of ctx.workload: every node where it fits after evicting a
   // minimal set of units the rules allow, least disruptive first (fewest
@@ -93,6 +111,10 @@ class VictimSearch {
                                      uint32_t n, const VictimRules& rules) const;
   std::optional<int> PlaceInDomain(ClusterState& state, const PlacementContext& ctx, int32_t count,
                                    const VictimRules& rules) const;
+  // The fast path for one task: the first node, in victim order, where one
+  // unit makes room. True when it placed the task.
+  bool PlaceBySingleVictim(ClusterState& state, const PlacementContext& ctx, uint32_t t,
+                           const VictimRules& rules, const std::vector<bool>& losing) const;
   // Per leaf queue, whether the rules let it lose anything; empty when no
   // queue may.
   static std::vector<bool> LosingQueues(const ClusterState& state, const VictimRules& rules);
@@ -102,6 +124,9 @@ class VictimSearch {
                       const std::vector<bool>& losing) const;
 
   const Placer& placer_;
+  const VictimOrder* order_;
+  mutable std::vector<uint32_t> visited_;  // scratch: node stamps
+  mutable uint32_t stamp_ = 0;
 };
 
 }  // namespace allot::sched

@@ -53,7 +53,8 @@ std::vector<int32_t> LowestPreemptiblePriority(const ClusterState& state) {
 
 void PreemptAction::Execute(Session& session) const {
   ClusterState& state = session.state;
-  VictimSearch search(session.placer);
+  VictimOrder order(state);
+  VictimSearch search(session.placer, &order);
   std::vector<int32_t> lowest = LowestPreemptiblePriority(state);
   PendingWalk walk(session, WorkloadsBelowMin(session));
   for (uint32_t w = walk.Next(); w != kNone; w = walk.Next()) {

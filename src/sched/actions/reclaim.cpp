@@ -7,7 +7,8 @@ namespace allot::sched {
 
 void ReclaimAction::Execute(Session& session) const {
   ClusterState& state = session.state;
-  VictimSearch search(session.placer);
+  VictimOrder order(state);
+  VictimSearch search(session.placer, &order);
   PendingWalk walk(session, WorkloadsBelowMin(session));
   for (uint32_t w = walk.Next(); w != kNone; w = walk.Next()) {
     int32_t missing = session.MissingForMin(w);
