@@ -26,8 +26,9 @@ struct Timing {
   core::Plan plan;  // of the last run
 };
 
-Timing TimeCycles(const core::Snapshot& snap, int32_t repeat) {
-  auto scheduler = sched::Scheduler::Create({});
+Timing TimeCycles(const core::Snapshot& snap, int32_t repeat,
+                  const sched::SchedulerConfig& config = {}) {
+  auto scheduler = sched::Scheduler::Create(config);
   std::vector<double> ms;
   Timing timing;
   for (int32_t i = 0; i < repeat; ++i) {
@@ -42,11 +43,22 @@ Timing TimeCycles(const core::Snapshot& snap, int32_t repeat) {
   return timing;
 }
 
-nlohmann::json Line(const std::string& name, int64_t nodes, const Timing& t) {
+// The baseline, timed in the same run on the same snapshot: a cycle with
+// the allocate action only, the floor every cycle pays (reading the
+// snapshot, fair share, one placement attempt per pending workload).
+double BaselineMs(const core::Snapshot& snap, int32_t repeat) {
+  sched::SchedulerConfig allocate_only;
+  allocate_only.actions = {"allocate"};
+  return TimeCycles(snap, repeat, allocate_only).median_ms;
+}
+
+nlohmann::json Line(const std::string& name, int64_t nodes, const Timing& t, double baseline_ms) {
   return {{"name", name},
           {"nodes", nodes},
           {"median_ms", t.median_ms},
           {"p95_ms", t.p95_ms},
+          {"baseline_ms", baseline_ms},
+          {"ratio_to_baseline", t.median_ms / baseline_ms},
           {"peak_rss_mib", PeakRssMib()},
           {"binds", t.plan.binds.size()},
           {"evictions", t.plan.evictions.size()}};
@@ -64,7 +76,7 @@ Status Reclaim(const BenchOptions& o, int64_t nodes, std::ostream& out) {
                  std::to_string(t.plan.evictions.size()) + ": expected " +
                  std::to_string(gang_tasks) + " and " + std::to_string(gang_tasks * 8)};
   }
-  nlohmann::json line = Line("reclaim", nodes, t);
+  nlohmann::json line = Line("reclaim", nodes, t, BaselineMs(snap, o.repeat));
   line["gang_tasks"] = gang_tasks;
   out << line.dump() << std::endl;
   return Status::Ok();
@@ -74,7 +86,7 @@ Status Cycle(const BenchOptions& o, int64_t nodes, std::ostream& out) {
   core::Snapshot snap = BusyCluster(nodes, o.pending, o.seed);
   if (auto st = core::ValidateSnapshot(snap); !st) return st;
   Timing t = TimeCycles(snap, o.repeat);
-  nlohmann::json line = Line("cycle", nodes, t);
+  nlohmann::json line = Line("cycle", nodes, t, BaselineMs(snap, o.repeat));
   line["pending"] = o.pending;
   line["workloads"] = snap.workloads.size();
   out << line.dump() << std::endl;
@@ -90,7 +102,7 @@ Status Place(const BenchOptions& o, int64_t nodes, std::ostream& out) {
                  std::to_string(t.plan.binds.size()) + " of " + std::to_string(o.tasks) +
                  " tasks: give more nodes or fewer tasks"};
   }
-  nlohmann::json line = Line("place", nodes, t);
+  nlohmann::json line = Line("place", nodes, t, BaselineMs(snap, o.repeat));
   line["tasks"] = o.tasks;
   line["tasks_per_s"] = static_cast<double>(o.tasks) / (t.median_ms / 1000.0);
   out << line.dump() << std::endl;

@@ -1,7 +1,9 @@
 // Scale benchmarks of the scheduler core (issue 2). Each builds its cluster
 // untimed, then times whole scheduling cycles, repeated, and prints one JSON
-// line per configuration: name, nodes, median_ms, p95_ms, peak_rss_mib and
-// what the plan did (so a result that did not do the work is visible).
+// line per configuration: name, nodes, median_ms, p95_ms, peak_rss_mib, what
+// the plan did (so a result that did not do the work is visible), and a
+// baseline timed in the same run on the same snapshot: a cycle with the
+// allocate action only (baseline_ms, ratio_to_baseline).
 #pragma once
 
 #include <cstdint>

@@ -116,6 +116,11 @@ ClusterState::ClusterState(const core::Snapshot& snapshot)
     const auto& wl = snapshot.workloads[w];
     auto& state = workloads_[w];
     state.queue = queue_ids.at(wl.spec.queue);
+    state.tasks = wl.spec.tasks;
+    state.min_tasks = wl.spec.min_tasks;
+    state.priority = wl.spec.priority;
+    state.preemptible = wl.spec.preemptible;
+    state.submitted_at = wl.spec.submitted_at;
     state.first_task = offset;
     offset += static_cast<uint32_t>(wl.tasks.size());
     const auto& req = wl.spec.request;

@@ -70,6 +70,13 @@ struct QueueState {
 struct WorkloadState {
   uint32_t queue = 0;
   int32_t placed = 0;
+  // Copies of the spec's fields that every action reads for every workload,
+  // kept here, contiguous, so whole-cluster passes stay in cache.
+  int32_t tasks = 1;
+  int32_t min_tasks = 1;
+  int32_t priority = 0;
+  bool preemptible = true;
+  Time submitted_at = 0;
   // Resources of one task before placement (GPU memory fractions counted
   // at the largest GPU they may use); used for quota checks and demand.
   Resources task_estimate;

@@ -32,7 +32,7 @@ std::string QuotaBlocker(const ClusterState& state, uint32_t w, const Resources&
 
 std::vector<uint16_t> ModelsOverDeserved(const ClusterState& state, uint32_t w, int64_t gpu_milli) {
   std::vector<uint16_t> excluded;
-  if (state.spec(w).preemptible || state.tracked_models().empty()) return excluded;
+  if (state.workload(w).preemptible || state.tracked_models().empty()) return excluded;
   const auto& models = state.models();
   for (size_t m = 0; m < state.tracked_models().size(); ++m) {
     bool over = false;

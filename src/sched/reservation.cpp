@@ -97,6 +97,7 @@ void Reserve(Session& session, uint32_t w) {
     node.reserved_for = w;
     node.reserved_needed_at = reservation.needed_at;
   }
+  session.failures.Exclude(w);
   session.reservations.push_back(std::move(reservation));
 }
 

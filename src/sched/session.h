@@ -10,6 +10,7 @@
 #include "core/plan.h"
 #include "sched/cluster_state.h"
 #include "sched/config.h"
+#include "sched/failure_cache.h"
 #include "sched/placement/gang_placer.h"
 #include "sched/placement/placer.h"
 #include "sched/queue_order.h"
@@ -26,21 +27,13 @@ struct Session {
         gang_placer(placer_in),
         queue_order(queue_order_in),
         workload_order(workload_order_in),
-        reasons(snapshot.workloads.size()) {}
+        reasons(snapshot.workloads.size()),
+        failures(state) {}
 
   // The placement context for tasks of workload w: its backfill horizon.
   PlacementContext ContextFor(uint32_t w) const;
   // Tasks workload w still needs to reach its gang minimum.
   int32_t MissingForMin(uint32_t w) const;
-
-  // Workloads of one shape in one queue fare alike: once one has failed an
-  // action, the others need not be tried until the state changes. The key
-  // holds everything an attempt depends on besides the state.
-  std::string ShapeKey(const char* action, uint32_t w, int32_t count) const;
-  // The reason `key` failed if it failed at `epoch` (a ClusterState change
-  // counter) and the counter has not moved since; null otherwise.
-  const std::string* KnownToFail(const std::string& key, uint64_t epoch) const;
-  void RememberFailure(const std::string& key, uint64_t epoch, std::string reason = {});
 
   ClusterState state;
   const SchedulerConfig& config;
@@ -51,8 +44,7 @@ struct Session {
   std::vector<std::string> reasons;  // per workload, why it still waits
   std::vector<core::Reservation> reservations;
   int32_t moves_left = 0;  // consolidation budget for this cycle
-  // key -> (epoch, reason)
-  std::unordered_map<std::string, std::pair<uint64_t, std::string>> failed_shapes;
+  FailureCache failures;   // attempts known to fail until the state changes
 };
 
 }  // namespace allot::sched

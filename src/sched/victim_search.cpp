@@ -13,16 +13,12 @@
 namespace allot::sched {
 namespace {
 
-// A node's free capacity, copied so that evictions can be tried on it.
-struct TrialNode {
-  std::vector<GpuState> gpus;
-  int32_t whole_free = 0;
-  int64_t cpu_free = 0;
-  int64_t memory_free = 0;
-};
-
-TrialNode CopyNode(const NodeState& node) {
-  return {node.gpus, node.whole_free, node.cpu_free, node.memory_free};
+// Copies a node's free capacity into `trial`, reusing its storage.
+void CopyNode(const NodeState& node, TrialNode& trial) {
+  trial.gpus.assign(node.gpus.begin(), node.gpus.end());
+  trial.whole_free = node.whole_free;
+  trial.cpu_free = node.cpu_free;
+  trial.memory_free = node.memory_free;
 }
 
 // Gives back to the trial node what the unit's tasks hold on node n.
@@ -49,7 +45,7 @@ bool Fits(const ClusterState& state, const PlacementContext& ctx, uint32_t n,
   if (trial.cpu_free < request.cpu_milli || trial.memory_free < request.memory_mib) return false;
   int32_t usable = trial.whole_free;
   if (!ReservationFilter::MayUseReserved(state, ctx, n)) usable -= state.node(n).reserved_gpus;
-  return PickGpus(state, ctx, trial.gpus, std::max(usable, 0)).has_value();
+  return GpusFit(state, ctx, trial.gpus, std::max(usable, 0));
 }
 
 Resources UsageOfUnit(const ClusterState& state, const VictimUnit& unit) {
@@ -112,19 +108,22 @@ std::optional<VictimChoice> VictimSearch::OnNode(const ClusterState& state,
                                                  const PlacementContext& ctx, uint32_t n,
                                                  const VictimRules& rules) const {
   const NodeState& node = state.node(n);
-  TrialNode trial = CopyNode(node);
+  TrialNode& trial = trial_;
+  CopyNode(node, trial);
   if (Fits(state, ctx, n, trial)) return VictimChoice{n, {}, 0};
-  std::vector<VictimUnit> candidates;
+  std::vector<VictimUnit>& candidates = candidates_;
   UnitsOnNode(state, ctx.workload, n, candidates);
-  std::vector<VictimUnit> chosen;
-  TakenResources taken;
+  std::vector<VictimUnit>& chosen = chosen_;
+  chosen.clear();
+  TakenResources& taken = taken_;
+  taken.clear();
   bool fits = false;
-  for (auto& unit : candidates) {
+  for (const auto& unit : candidates) {
     Resources usage = UsageOfUnit(state, unit);
     if (!rules.MayEvict(state, unit, usage, taken, n)) continue;
     Release(state, unit, n, trial);
     taken.emplace_back(state.workload(unit.workload).queue, usage);
-    chosen.push_back(std::move(unit));
+    chosen.push_back(unit);
     if (Fits(state, ctx, n, trial)) {
       fits = true;
       break;
@@ -134,13 +133,13 @@ std::optional<VictimChoice> VictimSearch::OnNode(const ClusterState& state,
   // Put back every unit the task turns out not to need, the last taken (the
   // most valuable) first. A single unit is needed by definition.
   for (size_t i = chosen.size(); chosen.size() > 1 && i-- > 0;) {
-    TrialNode without = CopyNode(node);
+    CopyNode(node, without_);
     for (size_t j = 0; j < chosen.size(); ++j) {
-      if (j != i) Release(state, chosen[j], n, without);
+      if (j != i) Release(state, chosen[j], n, without_);
     }
-    if (Fits(state, ctx, n, without)) chosen.erase(chosen.begin() + static_cast<ptrdiff_t>(i));
+    if (Fits(state, ctx, n, without_)) chosen.erase(chosen.begin() + static_cast<ptrdiff_t>(i));
   }
-  VictimChoice choice{n, std::move(chosen), 0};
+  VictimChoice choice{n, chosen, 0};
   for (const auto& unit : choice.units) {
     choice.evicted_gpu_milli += UsageOfUnit(state, unit).gpu();
   }
@@ -150,7 +149,7 @@ std::optional<VictimChoice> VictimSearch::OnNode(const ClusterState& state,
 VictimOrder::VictimOrder(const ClusterState& state) {
   std::vector<std::pair<Time, uint32_t>> started;  // earliest task start, workload
   for (uint32_t w = 0; w < state.workload_count(); ++w) {
-    if (state.workload(w).placed == 0 || !state.spec(w).preemptible) continue;
+    if (state.workload(w).placed == 0 || !state.workload(w).preemptible) continue;
     Time since = core::kNever;
     auto tasks = static_cast<uint32_t>(state.spec(w).tasks);
     for (uint32_t t = 0; t < tasks; ++t) {
@@ -162,8 +161,8 @@ VictimOrder::VictimOrder(const ClusterState& state) {
   std::vector<Time> since_of(state.workload_count(), 0);
   for (const auto& [since, w] : started) since_of[w] = since;
   std::sort(workloads_.begin(), workloads_.end(), [&](uint32_t a, uint32_t b) {
-    const auto& sa = state.spec(a);
-    const auto& sb = state.spec(b);
+    const WorkloadState& sa = state.workload(a);
+    const WorkloadState& sb = state.workload(b);
     if (sa.priority != sb.priority) return sa.priority < sb.priority;
     if (since_of[a] != since_of[b]) return since_of[a] > since_of[b];
     return a > b;
@@ -178,7 +177,9 @@ bool VictimSearch::PlaceBySingleVictim(ClusterState& state, const PlacementConte
     visited_.assign(state.node_count(), 0);
     stamp_ = 1;
   }
-  for (uint32_t victim : order_->workloads()) {
+  const auto& order = order_->workloads();
+  for (size_t i = order_->FirstLive(state); i < order.size(); ++i) {
+    uint32_t victim = order[i];
     if (victim == ctx.workload || state.workload(victim).placed == 0) continue;
     if (!losing[state.workload(victim).queue]) continue;
     std::optional<VictimChoice> found;
@@ -209,7 +210,7 @@ bool VictimSearch::WorthSearching(const ClusterState& state, const PlacementCont
                                   uint32_t n, const std::vector<bool>& losing) const {
   for (TaskRef t : state.node(n).tasks) {
     if (t.workload != ctx.workload && losing[state.workload(t.workload).queue] &&
-        state.spec(t.workload).preemptible) {
+        state.workload(t.workload).preemptible) {
       return true;
     }
   }

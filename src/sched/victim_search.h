@@ -59,6 +59,14 @@ class VictimRules {
   virtual std::string EvictionReason(const ClusterState& state, uint32_t victim) const = 0;
 };
 
+// A node's free capacity, copied so that evictions can be tried on it.
+struct TrialNode {
+  std::vector<GpuState> gpus;
+  int32_t whole_free = 0;
+  int64_t cpu_free = 0;
+  int64_t memory_free = 0;
+};
+
 // One node and the units to evict there for one task.
 struct VictimChoice {
   uint32_t node = kNone;
@@ -74,9 +82,18 @@ class VictimOrder {
  public:
   explicit VictimOrder(const ClusterState& state);
   const std::vector<uint32_t>& workloads() const { return workloads_; }
+  // Where the walk may start: workloads before it were evicted in this
+  // action (they stay out of the fast path even if bound again).
+  size_t FirstLive(const ClusterState& state) const {
+    while (first_live_ < workloads_.size() && state.workload(workloads_[first_live_]).placed == 0) {
+      ++first_live_;
+    }
+    return first_live_;
+  }
 
  private:
   std::vector<uint32_t> workloads_;
+  mutable size_t first_live_ = 0;
 };
 
 class VictimSearch {
@@ -127,6 +144,12 @@ class VictimSearch {
   const VictimOrder* order_;
   mutable std::vector<uint32_t> visited_;  // scratch: node stamps
   mutable uint32_t stamp_ = 0;
+  // Scratch reused by OnNode(), which runs for many nodes per attempt.
+  mutable TrialNode trial_;
+  mutable TrialNode without_;
+  mutable std::vector<VictimUnit> candidates_;
+  mutable std::vector<VictimUnit> chosen_;
+  mutable TakenResources taken_;
 };
 
 }  // namespace allot::sched

@@ -16,8 +16,8 @@ class WorkloadOrder {
 class PriorityThenAgeOrder final : public WorkloadOrder {
  public:
   bool Before(const ClusterState& state, uint32_t a, uint32_t b) const override {
-    const auto& sa = state.spec(a);
-    const auto& sb = state.spec(b);
+    const WorkloadState& sa = state.workload(a);
+    const WorkloadState& sb = state.workload(b);
     if (sa.priority != sb.priority) return sa.priority > sb.priority;
     if (sa.submitted_at != sb.submitted_at) return sa.submitted_at < sb.submitted_at;
     return a < b;

@@ -33,8 +33,8 @@ bool TryAllocate(Session& session, uint32_t w, int32_t count) {
   ClusterState& state = session.state;
   // Binds only take capacity away: a shape that did not fit still does not
   // until something is released.
-  std::string key = session.ShapeKey("allocate", w, count);
-  if (const std::string* reason = session.KnownToFail(key, state.release_count())) {
+  if (const std::string* reason =
+          session.failures.KnownToFail(Attempt::kAllocate, w, state.release_count())) {
     session.reasons[w] = *reason;
     return false;
   }
@@ -48,7 +48,8 @@ bool TryAllocate(Session& session, uint32_t w, int32_t count) {
   ctx.excluded_models = ModelsOverDeserved(state, w, add.gpu());
   std::string why = session.gang_placer.Place(state, ctx, count);
   session.reasons[w] = why;
-  if (!why.empty()) session.RememberFailure(key, state.release_count(), why);
+  if (!why.empty())
+    session.failures.RememberFailure(Attempt::kAllocate, w, state.release_count(), why);
   return why.empty();
 }
 

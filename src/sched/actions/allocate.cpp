@@ -25,9 +25,8 @@ void AllocateAction::Execute(Session& session) const {
   // same queue order, after every minimum has had its turn.
   std::vector<uint32_t> elastic;
   for (uint32_t w = 0; w < state.workload_count(); ++w) {
-    const auto& spec = state.spec(w);
-    int32_t placed = state.workload(w).placed;
-    if (placed >= spec.min_tasks && placed < spec.tasks) elastic.push_back(w);
+    const WorkloadState& ws = state.workload(w);
+    if (ws.placed >= ws.min_tasks && ws.placed < ws.tasks) elastic.push_back(w);
   }
   PendingWalk extras(session, elastic);
   for (uint32_t w = extras.Next(); w != kNone; w = extras.Next()) {

@@ -16,7 +16,7 @@ class MoveRules final : public VictimRules {
 
   bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& /*usage*/,
                 const TakenResources& /*taken*/, uint32_t n) const override {
-    if (!state.spec(unit.workload).preemptible) return false;
+    if (!state.workload(unit.workload).preemptible) return false;
     bool all_here = true;
     unit.ForEachTask(state, [&](uint32_t t) {
       all_here = all_here && state.placement({unit.workload, t})->node == n;
@@ -78,8 +78,7 @@ void ConsolidateAction::Execute(Session& session) const {
     // Moves are chosen task by task; a required topology domain is for the
     // gang placer and the victim search, which keep all tasks in one.
     if (!state.spec(w).topology.required.empty()) continue;
-    std::string key = session.ShapeKey("consolidate", w, missing);
-    if (session.KnownToFail(key, state.change_count())) continue;
+    if (session.failures.KnownToFail(Attempt::kConsolidate, w, state.change_count())) continue;
     MoveRules rules(w);
     size_t mark = state.Mark();
     int32_t moves = 0;
@@ -108,7 +107,7 @@ void ConsolidateAction::Execute(Session& session) const {
       session.reasons[w].clear();
     } else {
       state.Rollback(mark);
-      session.RememberFailure(key, state.change_count());
+      session.failures.RememberFailure(Attempt::kConsolidate, w, state.change_count());
     }
   }
 }

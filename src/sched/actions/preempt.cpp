@@ -19,7 +19,7 @@ class PreemptRules final : public VictimRules {
     const auto& victim = state.spec(unit.workload);
     return victim.preemptible &&
            state.workload(unit.workload).queue == state.workload(preemptor_).queue &&
-           victim.priority < state.spec(preemptor_).priority;
+           victim.priority < state.workload(preemptor_).priority;
   }
 
   bool QueueMayLose(const ClusterState& state, uint32_t leaf) const override {
@@ -41,10 +41,10 @@ class PreemptRules final : public VictimRules {
 std::vector<int32_t> LowestPreemptiblePriority(const ClusterState& state) {
   std::vector<int32_t> lowest(state.queue_count(), INT32_MAX);
   for (uint32_t w = 0; w < state.workload_count(); ++w) {
-    const auto& spec = state.spec(w);
-    if (state.workload(w).placed == 0 || !spec.preemptible) continue;
-    int32_t& low = lowest[state.workload(w).queue];
-    low = std::min(low, spec.priority);
+    const WorkloadState& ws = state.workload(w);
+    if (ws.placed == 0 || !ws.preemptible) continue;
+    int32_t& low = lowest[ws.queue];
+    low = std::min(low, ws.priority);
   }
   return lowest;
 }
@@ -59,21 +59,20 @@ void PreemptAction::Execute(Session& session) const {
   PendingWalk walk(session, WorkloadsBelowMin(session));
   for (uint32_t w = walk.Next(); w != kNone; w = walk.Next()) {
     int32_t missing = session.MissingForMin(w);
-    if (missing == 0 || lowest[state.workload(w).queue] >= state.spec(w).priority) continue;
+    if (missing == 0 || lowest[state.workload(w).queue] >= state.workload(w).priority) continue;
     Resources add = state.workload(w).task_estimate.Times(missing);
     if (!QuotaBlocker(state, w, add).empty()) continue;
-    std::string key = session.ShapeKey("preempt", w, missing);
-    if (session.KnownToFail(key, state.change_count())) continue;
+    if (session.failures.KnownToFail(Attempt::kPreempt, w, state.change_count())) continue;
     PlacementContext ctx = session.ContextFor(w);
     ctx.excluded_models = ModelsOverDeserved(state, w, add.gpu());
     if (search.PlaceWithVictims(state, ctx, missing, PreemptRules(w))) {
       session.reasons[w].clear();
-      if (state.spec(w).preemptible) {
+      if (state.workload(w).preemptible) {
         int32_t& low = lowest[state.workload(w).queue];
-        low = std::min(low, state.spec(w).priority);
+        low = std::min(low, state.workload(w).priority);
       }
     } else {
-      session.RememberFailure(key, state.change_count());
+      session.failures.RememberFailure(Attempt::kPreempt, w, state.change_count());
     }
   }
 }

@@ -26,10 +26,9 @@ void ReclaimAction::Execute(Session& session) const {
                            session.reasons[w];
       continue;
     }
-    std::string key = session.ShapeKey("reclaim", w, missing);
-    if (session.KnownToFail(key, state.change_count())) continue;
+    if (session.failures.KnownToFail(Attempt::kReclaim, w, state.change_count())) continue;
     if (!rules.EnoughToTake(state, add.gpu())) {
-      session.RememberFailure(key, state.change_count());
+      session.failures.RememberFailure(Attempt::kReclaim, w, state.change_count());
       continue;
     }
     PlacementContext ctx = session.ContextFor(w);
@@ -37,7 +36,7 @@ void ReclaimAction::Execute(Session& session) const {
     if (search.PlaceWithVictims(state, ctx, missing, rules)) {
       session.reasons[w].clear();
     } else {
-      session.RememberFailure(key, state.change_count());
+      session.failures.RememberFailure(Attempt::kReclaim, w, state.change_count());
     }
   }
 }

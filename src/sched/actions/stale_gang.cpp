@@ -5,9 +5,9 @@ namespace allot::sched {
 void StaleGangAction::Execute(Session& session) const {
   ClusterState& state = session.state;
   for (uint32_t w = 0; w < state.workload_count(); ++w) {
+    const WorkloadState& ws = state.workload(w);
+    if (ws.placed == 0 || ws.placed >= ws.min_tasks) continue;
     const auto& spec = state.spec(w);
-    int32_t placed = state.workload(w).placed;
-    if (placed == 0 || placed >= spec.min_tasks) continue;
     Time since = state.snapshot().workloads[w].below_min_since.value_or(state.now());
     if (state.now() - since < session.config.stale_gang_grace) continue;
     std::string reason = "gang fell below its minimum of " + std::to_string(spec.min_tasks) +

@@ -73,6 +73,29 @@ std::optional<std::vector<int32_t>> PickGpus(const ClusterState& state, const Pl
   return picked;
 }
 
+bool GpusFit(const ClusterState& state, const PlacementContext& ctx,
+             const std::vector<GpuState>& gpus, int32_t usable_free) {
+  const auto& request = state.spec(ctx.workload).request;
+  if (!request.UsesGpu()) return true;
+  if (request.IsFraction()) {
+    if (BestPartialGpu(state, ctx, gpus).first >= 0) return true;
+    if (usable_free < 1) return false;
+    for (const GpuState& gpu : gpus) {
+      if (!gpu.IsFree() || !ModelAllowed(state, ctx, gpu.model)) continue;
+      core::GpuShare share = core::ShareOfGpu(request, gpu.memory_total);
+      if (share.milli <= core::kMilliPerGpu && share.memory_mib <= gpu.memory_total) return true;
+    }
+    return false;
+  }
+  int32_t want = request.WholeGpus();
+  if (want > usable_free) return false;
+  int32_t found = 0;
+  for (const GpuState& gpu : gpus) {
+    if (gpu.IsFree() && ModelAllowed(state, ctx, gpu.model) && ++found == want) return true;
+  }
+  return false;
+}
+
 int64_t RoomLeftOnPartialGpu(const ClusterState& state, const PlacementContext& ctx, uint32_t n) {
   auto [best, room] = BestPartialGpu(state, ctx, state.node(n).gpus);
   return best < 0 ? -1 : room;

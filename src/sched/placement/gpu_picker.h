@@ -21,6 +21,10 @@ bool ModelAllowed(const ClusterState& state, const PlacementContext& ctx, uint16
 std::optional<std::vector<int32_t>> PickGpus(const ClusterState& state, const PlacementContext& ctx,
                                              const std::vector<GpuState>& gpus,
                                              int32_t usable_free);
+// Whether PickGpus() would succeed, without building the list: for the
+// filters and the victim search, which only need the answer.
+bool GpusFit(const ClusterState& state, const PlacementContext& ctx,
+             const std::vector<GpuState>& gpus, int32_t usable_free);
 // The same on node `n` as it is now.
 std::optional<std::vector<int32_t>> PickGpus(const ClusterState& state, const PlacementContext& ctx,
                                              uint32_t n, int32_t usable_free);

@@ -17,8 +17,8 @@ FilterFailure ReservationFilter::Check(const ClusterState& state, const Placemen
   }
   const NodeState& node = state.node(n);
   int32_t usable = node.whole_free - node.reserved_gpus;
-  return PickGpus(state, ctx, n, usable < 0 ? 0 : usable) ? FilterFailure::kPass
-                                                          : FilterFailure::kReserved;
+  return GpusFit(state, ctx, node.gpus, usable < 0 ? 0 : usable) ? FilterFailure::kPass
+                                                                 : FilterFailure::kReserved;
 }
 
 }  // namespace allot::sched
