@@ -88,18 +88,24 @@ void UnitsOnNode(const ClusterState& state, uint32_t self, uint32_t n,
     it->second = -1;
     units.push_back({t.workload, kNone});
   }
-  std::sort(units.begin(), units.end(), [&](const VictimUnit& a, const VictimUnit& b) {
-    const auto& sa = state.spec(a.workload);
-    const auto& sb = state.spec(b.workload);
-    if (sa.priority != sb.priority) return sa.priority < sb.priority;
-    // Tasks above an elastic minimum go before whole workloads.
-    if (a.IsWhole() != b.IsWhole()) return !a.IsWhole();
-    Time ra = state.running_since({a.workload, a.IsWhole() ? FirstPlaced(state, a) : a.task});
-    Time rb = state.running_since({b.workload, b.IsWhole() ? FirstPlaced(state, b) : b.task});
-    if (ra != rb) return ra > rb;
-    if (a.workload != b.workload) return a.workload > b.workload;
-    return a.task > b.task;
-  });
+  // Victim order: lowest priority first; tasks above an elastic minimum
+  // before whole workloads; then the youngest. Keys are made once per unit.
+  struct Keyed {
+    std::tuple<int32_t, int, Time, uint32_t, uint32_t> key;
+    VictimUnit unit;
+  };
+  std::vector<Keyed> keyed;
+  keyed.reserve(units.size());
+  for (const auto& u : units) {
+    uint32_t first = u.IsWhole() ? FirstPlaced(state, u) : u.task;
+    Time since = state.running_since({u.workload, first});
+    keyed.push_back({{state.workload(u.workload).priority, u.IsWhole() ? 1 : 0, -since,
+                      UINT32_MAX - u.workload, UINT32_MAX - u.task},
+                     u});
+  }
+  std::sort(keyed.begin(), keyed.end(),
+            [](const Keyed& a, const Keyed& b) { return a.key < b.key; });
+  for (size_t i = 0; i < keyed.size(); ++i) units[i] = keyed[i].unit;
 }
 
 }  // namespace
@@ -146,6 +152,23 @@ std::optional<VictimChoice> VictimSearch::OnNode(const ClusterState& state,
   return choice;
 }
 
+namespace {
+
+// A necessary condition for the task to fit on node n once `extra` more is
+// free there: the totals suffice (where on which GPU is OnNode's business).
+bool TotalsSuffice(const ClusterState& state, const PlacementContext& ctx, uint32_t n,
+                   const Resources& extra) {
+  const Resources& need = state.workload(ctx.workload).task_estimate;
+  const NodeState& node = state.node(n);
+  int64_t free_gpu = 0;
+  for (const GpuState& gpu : node.gpus) free_gpu += core::kMilliPerGpu - gpu.milli_used;
+  return free_gpu + extra.gpu() >= need.gpu() &&
+         node.cpu_free + extra[core::Resource::kCpu] >= need[core::Resource::kCpu] &&
+         node.memory_free + extra[core::Resource::kMemory] >= need[core::Resource::kMemory];
+}
+
+}  // namespace
+
 VictimOrder::VictimOrder(const ClusterState& state) {
   std::vector<std::pair<Time, uint32_t>> started;  // earliest task start, workload
   for (uint32_t w = 0; w < state.workload_count(); ++w) {
@@ -186,7 +209,14 @@ bool VictimSearch::PlaceBySingleVictim(ClusterState& state, const PlacementConte
     VictimUnit{victim, kNone}.ForEachTask(state, [&](uint32_t task) {
       uint32_t n = state.placement({victim, task})->node;
       if (found || visited_[n] == stamp_) return;
-      visited_[n] = stamp_;
+      // This victim alone must free enough on n, or it is not the one.
+      Resources alone;
+      VictimUnit{victim, kNone}.ForEachTask(state, [&](uint32_t other) {
+        const auto& p = *state.placement({victim, other});
+        if (p.node == n) alone += state.UsageOf({victim, other}, p);
+      });
+      if (!TotalsSuffice(state, ctx, n, alone)) return;
+      visited_[n] = stamp_;  // what OnNode finds on n does not depend on the victim
       if (placer_.Check(state, ctx, n, /*static_only=*/true) != FilterFailure::kPass) return;
       auto choice = OnNode(state, ctx, n, rules);
       if (choice && choice->units.size() == 1) found = std::move(choice);
@@ -208,13 +238,14 @@ std::vector<bool> VictimSearch::LosingQueues(const ClusterState& state, const Vi
 
 bool VictimSearch::WorthSearching(const ClusterState& state, const PlacementContext& ctx,
                                   uint32_t n, const std::vector<bool>& losing) const {
+  Resources evictable;
   for (TaskRef t : state.node(n).tasks) {
     if (t.workload != ctx.workload && losing[state.workload(t.workload).queue] &&
         state.workload(t.workload).preemptible) {
-      return true;
+      evictable += state.UsageOf(t, *state.placement(t));
     }
   }
-  return placer_.Check(state, ctx, n, /*static_only=*/false) == FilterFailure::kPass;
+  return TotalsSuffice(state, ctx, n, evictable);
 }
 
 std::vector<VictimChoice> VictimSearch::Choices(const ClusterState& state,
