@@ -10,14 +10,16 @@ PendingWalk::PendingWalk(const Session& session, const std::vector<uint32_t>& wo
       cursor_(session.state.queue_count(), 0),
       remaining_(session.state.queue_count(), 0) {
   const ClusterState& state = session.state;
+  std::vector<bool> walked(state.workload_count(), false);
   for (uint32_t w : workloads) {
-    uint32_t leaf = state.workload(w).queue;
-    per_leaf_[leaf].push_back(w);
-    for (uint32_t q = leaf; q != kNone; q = state.queue(q).parent) ++remaining_[q];
+    walked[w] = true;
+    for (uint32_t q = state.workload(w).queue; q != kNone; q = state.queue(q).parent) {
+      ++remaining_[q];
+    }
   }
-  for (auto& list : per_leaf_) {
-    std::sort(list.begin(), list.end(),
-              [&](uint32_t a, uint32_t b) { return session.workload_order.Before(state, a, b); });
+  // The session's order, sorted once per cycle, filtered: no sort per walk.
+  for (uint32_t w : session.WorkloadsInOrder()) {
+    if (walked[w]) per_leaf_[state.workload(w).queue].push_back(w);
   }
 }
 

@@ -17,4 +17,14 @@ int32_t Session::MissingForMin(uint32_t w) const {
   return std::max(0, ws.min_tasks - ws.placed);
 }
 
+const std::vector<uint32_t>& Session::WorkloadsInOrder() const {
+  if (in_order_.size() != state.workload_count()) {
+    in_order_.resize(state.workload_count());
+    for (uint32_t w = 0; w < in_order_.size(); ++w) in_order_[w] = w;
+    std::sort(in_order_.begin(), in_order_.end(),
+              [&](uint32_t a, uint32_t b) { return workload_order.Before(state, a, b); });
+  }
+  return in_order_;
+}
+
 }  // namespace allot::sched

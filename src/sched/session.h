@@ -34,6 +34,9 @@ struct Session {
   PlacementContext ContextFor(uint32_t w) const;
   // Tasks workload w still needs to reach its gang minimum.
   int32_t MissingForMin(uint32_t w) const;
+  // Every workload in the workload order. It does not change within a
+  // cycle, so it is sorted once, on first use.
+  const std::vector<uint32_t>& WorkloadsInOrder() const;
 
   ClusterState state;
   const SchedulerConfig& config;
@@ -45,6 +48,9 @@ struct Session {
   std::vector<core::Reservation> reservations;
   int32_t moves_left = 0;  // consolidation budget for this cycle
   FailureCache failures;   // attempts known to fail until the state changes
+
+ private:
+  mutable std::vector<uint32_t> in_order_;
 };
 
 }  // namespace allot::sched
