@@ -64,49 +64,59 @@ nlohmann::json Line(const std::string& name, int64_t nodes, const Timing& t, dou
           {"evictions", t.plan.evictions.size()}};
 }
 
-Status Reclaim(const BenchOptions& o, int64_t nodes, std::ostream& out) {
-  core::Snapshot snap = ReclaimCluster(nodes);
-  if (auto st = core::ValidateSnapshot(snap); !st) return st;
-  Timing t = TimeCycles(snap, o.repeat);
+// What one benchmark is: its cluster, a check that the plan did the work,
+// and the fields its line adds.
+struct Case {
+  core::Snapshot snapshot;
+  std::function<Status(const core::Plan&)> check;
+  nlohmann::json extra;
+};
+
+// Validates, times, checks and prints one configuration.
+Status Run(const std::string& name, int64_t nodes, Case c, int32_t repeat, std::ostream& out) {
+  if (auto st = core::ValidateSnapshot(c.snapshot); !st) return st;
+  Timing t = TimeCycles(c.snapshot, repeat);
+  if (c.check) {
+    if (auto st = c.check(t.plan); !st) return st;
+  }
+  nlohmann::json line = Line(name, nodes, t, BaselineMs(c.snapshot, repeat));
+  line.update(c.extra);
+  if (line.contains("tasks")) {
+    line["tasks_per_s"] = line["tasks"].get<double>() / (t.median_ms / 1000.0);
+  }
+  out << line.dump() << std::endl;
+  return Status::Ok();
+}
+
+Case Reclaim(const BenchOptions& /*o*/, int64_t nodes) {
   int64_t gang_tasks = std::max<int64_t>(1, nodes / 10);
-  if (static_cast<int64_t>(t.plan.binds.size()) != gang_tasks ||
-      static_cast<int64_t>(t.plan.evictions.size()) != gang_tasks * 8) {
+  auto check = [nodes, gang_tasks](const core::Plan& plan) -> Status {
+    if (static_cast<int64_t>(plan.binds.size()) == gang_tasks &&
+        static_cast<int64_t>(plan.evictions.size()) == gang_tasks * 8) {
+      return Status::Ok();
+    }
     return Error{"reclaim at " + std::to_string(nodes) + " nodes bound " +
-                 std::to_string(t.plan.binds.size()) + " and evicted " +
-                 std::to_string(t.plan.evictions.size()) + ": expected " +
+                 std::to_string(plan.binds.size()) + " and evicted " +
+                 std::to_string(plan.evictions.size()) + ": expected " +
                  std::to_string(gang_tasks) + " and " + std::to_string(gang_tasks * 8)};
-  }
-  nlohmann::json line = Line("reclaim", nodes, t, BaselineMs(snap, o.repeat));
-  line["gang_tasks"] = gang_tasks;
-  out << line.dump() << std::endl;
-  return Status::Ok();
+  };
+  return {ReclaimCluster(nodes), check, {{"gang_tasks", gang_tasks}}};
 }
 
-Status Cycle(const BenchOptions& o, int64_t nodes, std::ostream& out) {
+Case Cycle(const BenchOptions& o, int64_t nodes) {
   core::Snapshot snap = BusyCluster(nodes, o.pending, o.seed);
-  if (auto st = core::ValidateSnapshot(snap); !st) return st;
-  Timing t = TimeCycles(snap, o.repeat);
-  nlohmann::json line = Line("cycle", nodes, t, BaselineMs(snap, o.repeat));
-  line["pending"] = o.pending;
-  line["workloads"] = snap.workloads.size();
-  out << line.dump() << std::endl;
-  return Status::Ok();
+  nlohmann::json extra = {{"pending", o.pending}, {"workloads", snap.workloads.size()}};
+  return {std::move(snap), nullptr, extra};
 }
 
-Status Place(const BenchOptions& o, int64_t nodes, std::ostream& out) {
-  core::Snapshot snap = EmptyClusterWithTasks(nodes, o.tasks, o.seed);
-  if (auto st = core::ValidateSnapshot(snap); !st) return st;
-  Timing t = TimeCycles(snap, o.repeat);
-  if (static_cast<int64_t>(t.plan.binds.size()) != o.tasks) {
+Case Place(const BenchOptions& o, int64_t nodes) {
+  auto check = [nodes, tasks = o.tasks](const core::Plan& plan) -> Status {
+    if (static_cast<int64_t>(plan.binds.size()) == tasks) return Status::Ok();
     return Error{"place at " + std::to_string(nodes) + " nodes bound " +
-                 std::to_string(t.plan.binds.size()) + " of " + std::to_string(o.tasks) +
+                 std::to_string(plan.binds.size()) + " of " + std::to_string(tasks) +
                  " tasks: give more nodes or fewer tasks"};
-  }
-  nlohmann::json line = Line("place", nodes, t, BaselineMs(snap, o.repeat));
-  line["tasks"] = o.tasks;
-  line["tasks_per_s"] = static_cast<double>(o.tasks) / (t.median_ms / 1000.0);
-  out << line.dump() << std::endl;
-  return Status::Ok();
+  };
+  return {EmptyClusterWithTasks(nodes, o.tasks, o.seed), check, {{"tasks", o.tasks}}};
 }
 
 }  // namespace
@@ -117,17 +127,19 @@ const std::vector<std::string>& BenchNames() {
 }
 
 Status RunBench(const BenchOptions& options, std::ostream& out) {
-  std::function<Status(const BenchOptions&, int64_t, std::ostream&)> run;
-  if (options.name == "reclaim") run = Reclaim;
-  if (options.name == "cycle") run = Cycle;
-  if (options.name == "place") run = Place;
-  if (!run) {
+  std::function<Case(const BenchOptions&, int64_t)> make;
+  if (options.name == "reclaim") make = Reclaim;
+  if (options.name == "cycle") make = Cycle;
+  if (options.name == "place") make = Place;
+  if (!make) {
     return Error{"unknown benchmark '" + options.name + "': use reclaim, cycle or place", "name"};
   }
   if (options.repeat < 1) return Error{"--repeat must be at least 1", "repeat"};
   for (int64_t nodes : options.nodes) {
     if (nodes < 1) return Error{"--nodes must be at least 1", "nodes"};
-    if (auto st = run(options, nodes, out); !st) return st;
+    if (auto st = Run(options.name, nodes, make(options, nodes), options.repeat, out); !st) {
+      return st;
+    }
   }
   return Status::Ok();
 }
