@@ -126,7 +126,31 @@ std::optional<VictimChoice> VictimSearch::OnNode(const ClusterState& state,
   bool fits = false;
   for (const auto& unit : candidates) {
     Resources usage = UsageOfUnit(state, unit);
-    if (!rules.MayEvict(state, unit, usage, taken, n)) continue;
+    // A whole workload includes its tasks above the minimum that may have
+    // been taken already: it replaces them, and they are not counted twice.
+    bool supersedes = unit.IsWhole() && std::any_of(chosen.begin(), chosen.end(), [&](auto& c) {
+                        return c.workload == unit.workload;
+                      });
+    if (supersedes) {
+      TakenResources others;
+      for (size_t i = 0; i < chosen.size(); ++i) {
+        if (chosen[i].workload != unit.workload) others.push_back(taken[i]);
+      }
+      if (!rules.MayEvict(state, unit, usage, others, n)) continue;
+      size_t kept = 0;
+      for (size_t i = 0; i < chosen.size(); ++i) {
+        if (chosen[i].workload == unit.workload) continue;
+        chosen[kept] = chosen[i];
+        taken[kept] = taken[i];
+        ++kept;
+      }
+      chosen.resize(kept);
+      taken.resize(kept);
+      CopyNode(node, trial);
+      for (const auto& c : chosen) Release(state, c, n, trial);
+    } else if (!rules.MayEvict(state, unit, usage, taken, n)) {
+      continue;
+    }
     Release(state, unit, n, trial);
     taken.emplace_back(state.workload(unit.workload).queue, usage);
     chosen.push_back(unit);
