@@ -152,6 +152,12 @@ const std::string& ClusterState::node_label(uint32_t n, const std::string& key) 
   return it == labels.end() ? kEmpty : it->second;
 }
 
+int64_t ClusterState::FreeGpuMilli() const {
+  int64_t free = capacity_.gpu();
+  for (uint32_t q : top_queues_) free -= queues_[q].allocated.gpu();
+  return free;
+}
+
 Resources ClusterState::UsageOf(TaskRef t, const Placement& p) const {
   const auto& req = spec(t.workload).request;
   Resources usage;

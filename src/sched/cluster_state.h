@@ -110,6 +110,8 @@ class ClusterState {
   // Models that some queue declares per-model quota for, in a fixed order.
   const std::vector<std::string>& tracked_models() const { return tracked_models_; }
   const Resources& capacity() const { return capacity_; }
+  // GPU capacity (milli-GPU) not allocated to anyone, across the cluster.
+  int64_t FreeGpuMilli() const;
   const ModelAmounts& model_capacity() const { return model_capacity_; }
   int32_t max_gpus_per_node() const { return max_gpus_per_node_; }
   int64_t max_gpu_memory() const { return max_gpu_memory_; }

@@ -53,8 +53,7 @@ bool ReclaimRules::EnoughToTake(const ClusterState& state, int64_t needed_gpu) c
   if (contested_.front() != core::Resource::kGpu || !state.tracked_models().empty()) {
     return true;  // the per-model and CPU rules are checked node by node only
   }
-  int64_t available = state.capacity().gpu();
-  for (uint32_t q : state.top_queues()) available -= state.queue(q).allocated.gpu();
+  int64_t available = state.FreeGpuMilli();
   std::vector<bool> counted(state.queue_count(), false);
   uint32_t own_leaf = state.workload(reclaimer_).queue;
   for (uint32_t leaf = 0; leaf < state.queue_count(); ++leaf) {

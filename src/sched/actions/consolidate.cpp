@@ -32,15 +32,6 @@ class MoveRules final : public VictimRules {
   uint32_t mover_;
 };
 
-// Free GPU capacity in milli-GPU across the cluster.
-int64_t FreeGpuMilli(const ClusterState& state) {
-  return state.capacity().gpu() - [&] {
-    int64_t used = 0;
-    for (uint32_t q : state.top_queues()) used += state.queue(q).allocated.gpu();
-    return used;
-  }();
-}
-
 // Binds task t of ctx.workload on the choice's node after moving the
 // choice's units elsewhere. False, state unchanged, when a unit cannot move.
 bool MoveAndPlace(Session& session, const PlacementContext& ctx, uint32_t t,
@@ -74,7 +65,7 @@ void ConsolidateAction::Execute(Session& session) const {
     // Only a fragmentation problem is solved by moving work: the quota must
     // allow it and the cluster must have the GPUs free, just not together.
     if (missing == 0 || !QuotaBlocker(state, w, add).empty()) continue;
-    if (add.gpu() == 0 || add.gpu() > FreeGpuMilli(state)) continue;
+    if (add.gpu() == 0 || add.gpu() > state.FreeGpuMilli()) continue;
     // Moves are chosen task by task; a required topology domain is for the
     // gang placer and the victim search, which keep all tasks in one.
     if (!state.spec(w).topology.required.empty()) continue;
