@@ -15,20 +15,27 @@ void ReclaimAction::Execute(Session& session) const {
     if (missing == 0) continue;
     Resources add = state.workload(w).task_estimate.Times(missing);
     if (!QuotaBlocker(state, w, add).empty()) continue;  // its reason stands
+    // A shape that failed since the last change fails again, for the same
+    // reason (remembered as the prefix it added, possibly empty).
+    uint64_t epoch = state.change_count();
+    if (const std::string* prefix = session.failures.KnownToFail(Attempt::kReclaim, w, epoch)) {
+      session.reasons[w] = *prefix + session.reasons[w];
+      continue;
+    }
     ReclaimRules rules(state, w);
     if (!rules.ReclaimerWithinFairShare(state) && state.tracked_models().empty()) {
       const QueueState& q = state.queue(state.workload(w).queue);
       core::Resource r = ContestedResources(state.spec(w).request).front();
-      session.reasons[w] = "queue '" + state.snapshot().queues[state.workload(w).queue].name +
+      std::string prefix = "queue '" + state.snapshot().queues[state.workload(w).queue].name +
                            "' is at its quota share: fair share " + core::ResourceName(r) + " " +
                            core::FormatAmount(r, q.fair_share[r]) + ", allocated " +
-                           core::FormatAmount(r, q.allocated[r]) + ", so it cannot reclaim; " +
-                           session.reasons[w];
+                           core::FormatAmount(r, q.allocated[r]) + ", so it cannot reclaim; ";
+      session.reasons[w] = prefix + session.reasons[w];
+      session.failures.RememberFailure(Attempt::kReclaim, w, epoch, std::move(prefix));
       continue;
     }
-    if (session.failures.KnownToFail(Attempt::kReclaim, w, state.change_count())) continue;
     if (!rules.EnoughToTake(state, add.gpu())) {
-      session.failures.RememberFailure(Attempt::kReclaim, w, state.change_count());
+      session.failures.RememberFailure(Attempt::kReclaim, w, epoch);
       continue;
     }
     PlacementContext ctx = session.ContextFor(w);
@@ -36,6 +43,8 @@ void ReclaimAction::Execute(Session& session) const {
     if (search.PlaceWithVictims(state, ctx, missing, rules)) {
       session.reasons[w].clear();
     } else {
+      // A failed search rolled back: the state is as before, under a newer
+      // counter.
       session.failures.RememberFailure(Attempt::kReclaim, w, state.change_count());
     }
   }
