@@ -14,13 +14,6 @@ Resources& Resources::operator-=(const Resources& other) {
   return *this;
 }
 
-bool Resources::FitsWithin(const Resources& bound) const {
-  for (int i = 0; i < kResourceCount; ++i) {
-    if (amounts[i] > bound.amounts[i]) return false;
-  }
-  return true;
-}
-
 Resources Resources::Times(int64_t n) const {
   Resources out = *this;
   for (auto& a : out.amounts) a *= n;
@@ -81,16 +74,6 @@ std::string FormatAmount(Resource r, int64_t amount) {
       return sign + FormatMebibytes(magnitude);
   }
   return std::to_string(amount);
-}
-
-std::string FormatResources(const Resources& resources) {
-  std::string out;
-  for (Resource r : kAllResources) {
-    if (resources[r] == 0) continue;
-    if (!out.empty()) out += ", ";
-    out += std::string(ResourceName(r)) + " " + FormatAmount(r, resources[r]);
-  }
-  return out.empty() ? "nothing" : out;
 }
 
 }  // namespace allot::core

@@ -43,20 +43,15 @@ struct Resources {
   friend Resources operator-(Resources a, const Resources& b) { return a -= b; }
   friend bool operator==(const Resources&, const Resources&) = default;
 
-  // True when every amount is at most the other's.
-  bool FitsWithin(const Resources& bound) const;
   // Scales every amount by n (for n tasks of one shape).
   Resources Times(int64_t n) const;
   // The resource-wise minimum.
   static Resources Min(const Resources& a, const Resources& b);
-  bool IsZero() const { return *this == Resources{}; }
 };
 
 // "gpu", "gpu_memory", "cpu", "memory".
 const char* ResourceName(Resource r);
 // An amount as a person reads it: "2.5" GPUs, "40Gi", "1.5" cores, "unlimited".
 std::string FormatAmount(Resource r, int64_t amount);
-// "gpu 2, cpu 4" listing the non-zero amounts (or "nothing").
-std::string FormatResources(const Resources& resources);
 
 }  // namespace allot::core
