@@ -124,8 +124,10 @@ void ReserveForStarvingGangs(Session& session) {
   int32_t reserved = 0;
   for (uint32_t w : starving) {
     if (reserved >= session.config.max_reservations) break;
-    if (TryAllocate(session, w, session.MissingForMin(w))) continue;
-    if (!QuotaBlocker(state, w, state.workload(w).task_estimate).empty()) continue;
+    int32_t missing = session.MissingForMin(w);
+    if (TryAllocate(session, w, missing)) continue;
+    // A gang its quota forbids would hold GPUs it can never use.
+    if (!QuotaBlocker(state, w, state.workload(w).task_estimate.Times(missing)).empty()) continue;
     size_t before = session.reservations.size();
     Reserve(session, w);
     if (session.reservations.size() > before) ++reserved;

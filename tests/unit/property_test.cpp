@@ -49,6 +49,13 @@ struct Builder {
     auto saved_gpu = gpu_used;
     auto saved_cpu = cpu_used;
     auto saved_mem = mem_used;
+    auto undo = [&] {
+      gpu_used = saved_gpu;
+      cpu_used = saved_cpu;
+      mem_used = saved_mem;
+      for (auto& t : w.tasks) t.placement.reset();
+      return false;
+    };
     const auto& req = w.spec.request;
     int64_t gpu_total = 0;
     for (auto& task : w.tasks) {
@@ -82,23 +89,11 @@ struct Builder {
         task.running_since = w.spec.submitted_at;
         placed = true;
       }
-      if (!placed) {
-        gpu_used = saved_gpu;
-        cpu_used = saved_cpu;
-        mem_used = saved_mem;
-        for (auto& t : w.tasks) t.placement.reset();
-        return false;
-      }
+      if (!placed) return undo();
     }
     if (!w.spec.preemptible) {
       for (const auto& q : PathOf(w.spec.queue)) {
-        if (nonpreemptible[q] + gpu_total > Deserved(q)) {
-          gpu_used = saved_gpu;
-          cpu_used = saved_cpu;
-          mem_used = saved_mem;
-          for (auto& t : w.tasks) t.placement.reset();
-          return false;
-        }
+        if (nonpreemptible[q] + gpu_total > Deserved(q)) return undo();
       }
       for (const auto& q : PathOf(w.spec.queue)) nonpreemptible[q] += gpu_total;
     }
