@@ -1,11 +1,12 @@
-// allot: one executable, subcommands. This issue brings `scenario` and
-// `bench`; the server, agent and client commands arrive with later issues.
+// allot: one executable, subcommands: `scenario`, `bench` and `sim`; the
+// server, agent and client commands arrive with later issues.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 #include <sstream>
 
 #include "bench/bench.h"
+#include "cli/sim_command.h"
 #include "scenario/runner.h"
 
 namespace {
@@ -52,7 +53,11 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   bench->add_option("--seed", bench_options.seed, "Seed of the synthetic cluster");
 
+  allot::cli::AddSimCommand(app);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (int status = allot::cli::RunSimCommand(); status >= 0) return status;
 
   if (*scenario) return allot::scenario::RunScenarioFiles(files, std::cout);
   if (*bench) {
