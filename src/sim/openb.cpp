@@ -98,11 +98,10 @@ Result<std::vector<OpenbTask>> LoadOpenbTasks(const std::string& path,
     auto milli = reader->Integer("gpu_milli", 0, kMilliPerGpu);
     auto spec = reader->Text("gpu_spec");
     auto qos = reader->Text("qos");
-    for (const auto* error :
-         {name ? nullptr : &name.error(), cpu ? nullptr : &cpu.error(),
-          memory ? nullptr : &memory.error(), gpus ? nullptr : &gpus.error(),
-          milli ? nullptr : &milli.error(), spec ? nullptr : &spec.error(),
-          qos ? nullptr : &qos.error()}) {
+    for (const auto* error : {name ? nullptr : &name.error(), cpu ? nullptr : &cpu.error(),
+                              memory ? nullptr : &memory.error(), gpus ? nullptr : &gpus.error(),
+                              milli ? nullptr : &milli.error(), spec ? nullptr : &spec.error(),
+                              qos ? nullptr : &qos.error()}) {
       if (error) return *error;
     }
     task.name = *name;
@@ -113,7 +112,8 @@ Result<std::vector<OpenbTask>> LoadOpenbTasks(const std::string& path,
     task.gpu_spec = *spec;
     task.qos = *qos;
     if (task.gpus == 0 && task.gpu_milli != 0) {
-      return Error(reader->Where("gpu_milli") + "a task with num_gpu 0 must have gpu_milli 0, got " +
+      return Error(reader->Where("gpu_milli") +
+                   "a task with num_gpu 0 must have gpu_milli 0, got " +
                    std::to_string(task.gpu_milli));
     }
     if (task.gpus > 0 && task.gpu_milli == 0) {
@@ -147,9 +147,8 @@ Result<std::vector<OpenbTask>> LoadOpenbTasks(const std::string& path,
 }
 
 std::string WorkloadName(const std::string& path) {
-  std::string base = path.substr(path.find_last_of('/') == std::string::npos
-                                     ? 0
-                                     : path.find_last_of('/') + 1);
+  std::string base =
+      path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
   if (base.size() > 4 && base.substr(base.size() - 4) == ".csv") base.resize(base.size() - 4);
   return base;
 }

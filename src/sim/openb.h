@@ -40,11 +40,11 @@ struct OpenbTask {
   std::string name;
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;
-  int gpus = 0;            // 0: CPU only
-  int64_t gpu_milli = 0;   // per GPU; < 1000 only when gpus == 1
-  std::string gpu_spec;    // raw "A|B" list, "" for any model
-  uint32_t allowed = 0;    // mask over model numbers; 0 = any model
-  std::string qos;         // LS, BE, Burstable, Guaranteed, or "" when absent
+  int gpus = 0;             // 0: CPU only
+  int64_t gpu_milli = 0;    // per GPU; < 1000 only when gpus == 1
+  std::string gpu_spec;     // raw "A|B" list, "" for any model
+  uint32_t allowed = 0;     // mask over model numbers; 0 = any model
+  std::string qos;          // LS, BE, Burstable, Guaranteed, or "" when absent
   int64_t creation_s = -1;  // seconds; -1 when the file has no timestamps
   int64_t deletion_s = -1;
 
@@ -63,8 +63,7 @@ Result<OpenbCluster> LoadOpenbNodes(const std::string& path);
 
 // Reads a task list. Every GPU model a task names must exist in `cluster`
 // (a task that could never run is reported before anything runs).
-Result<std::vector<OpenbTask>> LoadOpenbTasks(const std::string& path,
-                                              const OpenbCluster& cluster);
+Result<std::vector<OpenbTask>> LoadOpenbTasks(const std::string& path, const OpenbCluster& cluster);
 
 // "openb_pod_list_default" for ".../openb_pod_list_default.csv".
 std::string WorkloadName(const std::string& path);

@@ -1,6 +1,8 @@
 #include "sched/placement/fragmentation_model.h"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <tuple>
 
 namespace allot::sched {
@@ -28,8 +30,18 @@ ShapeMix ShapeMix::FromCounts(std::vector<TaskShape> counted, double coverage) {
 
 double NodeFragmentation(const NodeFree& node, const ShapeMix& mix,
                          const FragmentationRules& rules) {
+  // The node's GPUs by free milli, most free first, with running sums, so
+  // that each typical task costs a short scan.
+  std::array<int64_t, 32> free{};
+  const int count = std::min(node.gpu_count, static_cast<int>(free.size()));
   int64_t idle = 0;
-  for (int g = 0; g < node.gpu_count; ++g) idle += node.gpu_free[g];
+  for (int g = 0; g < count; ++g) {
+    int64_t value = node.gpu_free[g];
+    idle += value;
+    int at = g;
+    for (; at > 0 && free[at - 1] < value; --at) free[at] = free[at - 1];
+    free[at] = value;
+  }
   if (idle == 0) return 0;
   double fragment = 0;
   for (const auto& shape : mix.shapes()) {
@@ -39,24 +51,24 @@ double NodeFragmentation(const NodeFree& node, const ShapeMix& mix,
       if (rules.cpu_tasks_fragment_all || !fits_host) fragment += shape.weight * double(idle);
       continue;
     }
-    bool model_ok = shape.allowed_models == 0 ||
-                    (node.model >= 0 && (shape.allowed_models >> node.model) & 1u);
-    int32_t usable_gpus = 0;
-    int64_t too_small = 0;  // idle milli on GPUs with less free than the task needs
-    for (int g = 0; g < node.gpu_count; ++g) {
-      if (node.gpu_free[g] >= shape.gpu_milli) {
-        ++usable_gpus;
-      } else {
-        too_small += node.gpu_free[g];
-      }
-    }
-    if (!model_ok || !fits_host || usable_gpus < shape.gpus) {
+    bool model_ok =
+        shape.allowed_models == 0 || (node.model >= 0 && (shape.allowed_models >> node.model) & 1u);
+    if (!model_ok || !fits_host) {
       fragment += shape.weight * double(idle);
-    } else {
-      fragment += shape.weight * double(too_small);
+      continue;
     }
+    // GPUs with at least the task's share free come first; the rest is
+    // idle milli the task cannot use.
+    int usable = 0;
+    int64_t usable_milli = 0;
+    while (usable < count && free[usable] >= shape.gpu_milli) usable_milli += free[usable++];
+    fragment += shape.weight * double(usable < shape.gpus ? idle : idle - usable_milli);
   }
   return fragment;
+}
+
+double FragmentationScore(double growth) {
+  return std::floor(100.0 / (1.0 + std::exp(growth / 1000.0)));
 }
 
 }  // namespace allot::sched

@@ -22,10 +22,10 @@ namespace allot::sched {
 struct TaskShape {
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;
-  int32_t gpus = 0;              // 0: CPU only
-  int64_t gpu_milli = 0;         // per GPU: 1000 for whole GPUs, less for a fraction
-  uint32_t allowed_models = 0;   // bit mask over model numbers; 0 = any model
-  double weight = 0;             // share of all tasks (the mix's weights sum to 1)
+  int32_t gpus = 0;             // 0: CPU only
+  int64_t gpu_milli = 0;        // per GPU: 1000 for whole GPUs, less for a fraction
+  uint32_t allowed_models = 0;  // bit mask over model numbers; 0 = any model
+  double weight = 0;            // share of all tasks (the mix's weights sum to 1)
 };
 
 // The typical tasks: the most frequent shapes that together cover a given
@@ -66,6 +66,13 @@ struct FragmentationRules {
 };
 
 // The node's fragmentation in milli-GPU.
-double NodeFragmentation(const NodeFree& node, const ShapeMix& mix, const FragmentationRules& rules);
+double NodeFragmentation(const NodeFree& node, const ShapeMix& mix,
+                         const FragmentationRules& rules);
+
+// The score of a move that grows a node's fragmentation by `growth` milli-GPU:
+// 0..100 in sigmoid steps, 50 for no change, higher when fragmentation
+// shrinks. The coarse steps make near-equal moves tie, and a consistent
+// tie-break among them packs (measured in docs/simulation.md).
+double FragmentationScore(double growth);
 
 }  // namespace allot::sched

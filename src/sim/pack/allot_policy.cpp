@@ -1,48 +1,19 @@
-// allot: the placement the scheduler core uses, in the packing experiment.
-// Fragmentation gradient descent on the core's fragmentation model, with the
-// growth compared exactly (the published FGD truncates it to 100 integer
-// steps, so unlike moves tie) and memory counted when judging whether a
-// typical task still fits.
-#include "sim/pack/fragmentation_moves.h"
+// allot: the scheduler core's fragmentation model and score (sched/placement/
+// fragmentation_model.h) placing one task at a time: the node and GPUs whose
+// choice grows the node's fragmentation least against the typical tasks of
+// the task list. Growth is scored in 100 sigmoid steps and ties go to the
+// first node in order, a consistent first-fit among near-equal moves.
+//
+// Variants measured on the default workload (seeds 42-51, median at 100 %
+// arrived), all below these rules' 95.26 %: exact growth with best-fit ties
+// 94.3-95.1, memory counted 94.9, 1000 steps 94.3, ties to the node with the
+// fewest GPUs 95.2, or the least CPU left 86.9. See docs/simulation.md.
 #include "sim/pack/pack_policy.h"
 
 namespace allot::sim {
-namespace {
 
-class AllotPolicy final : public PackPolicy {
- public:
-  const char* Name() const override { return "allot"; }
-
-  void Prepare(const PackCluster& cluster, const std::vector<OpenbTask>& task_list) override {
-    sched::FragmentationRules rules;
-    rules.count_memory = true;
-    moves_.Prepare(cluster, TypicalShapes(task_list, true), rules);
-  }
-
-  std::optional<PackChoice> Choose(const PackCluster& cluster, const OpenbTask& task,
-                                   Rng&) override {
-    std::optional<PackChoice> best;
-    double best_score = 0;
-    for (uint32_t n = 0; n < cluster.size(); ++n) {
-      if (!cluster.Fits(n, task)) continue;
-      FragmentationMove move =
-          moves_.BestMove(cluster, n, task, [](double growth) { return -growth; });
-      if (!best || move.score > best_score + 1e-9) {
-        best = PackChoice{n, move.gpus};
-        best_score = move.score;
-      }
-    }
-    return best;
-  }
-
-  void Bound(const PackCluster& cluster, uint32_t n) override { moves_.Refresh(cluster, n); }
-
- private:
-  FragmentationMoves moves_;
-};
-
-}  // namespace
-
-std::unique_ptr<PackPolicy> MakeAllotPolicy() { return std::make_unique<AllotPolicy>(); }
+std::unique_ptr<PackPolicy> MakeAllotPolicy() {
+  return MakeFragmentationGradientPolicy("allot");
+}
 
 }  // namespace allot::sim

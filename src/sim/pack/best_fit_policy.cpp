@@ -27,6 +27,8 @@ class BestFitPolicy final : public PackPolicy {
 
 }  // namespace
 
-std::unique_ptr<PackPolicy> MakeBestFitPolicy() { return std::make_unique<BestFitPolicy>(); }
+std::unique_ptr<PackPolicy> MakeBestFitPolicy() {
+  return std::make_unique<BestFitPolicy>();
+}
 
 }  // namespace allot::sim

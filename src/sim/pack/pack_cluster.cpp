@@ -70,7 +70,8 @@ GpuList TightestGpus(const PackNode& node, const OpenbTask& task) {
   if (!task.IsFraction()) return LowestFreeGpus(node, task);
   int best = -1;
   for (int g = 0; g < node.gpu_count; ++g) {
-    if (node.gpu_free[g] >= task.gpu_milli && (best < 0 || node.gpu_free[g] < node.gpu_free[best])) {
+    if (node.gpu_free[g] >= task.gpu_milli &&
+        (best < 0 || node.gpu_free[g] < node.gpu_free[best])) {
       best = g;
     }
   }

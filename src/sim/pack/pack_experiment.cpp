@@ -145,8 +145,9 @@ Result<std::vector<uint64_t>> ParseSeeds(const std::string& text) {
   std::stringstream in(text);
   std::string item;
   auto bad = [&] {
-    return Error("--seeds: '" + text + "' is not a seed list: use a range like 42-51 or a list like 42,43",
-                 "seeds");
+    return Error(
+        "--seeds: '" + text + "' is not a seed list: use a range like 42-51 or a list like 42,43",
+        "seeds");
   };
   while (std::getline(in, item, ',')) {
     auto dash = item.find('-');
@@ -303,8 +304,9 @@ Status RunPackExperiment(const PackOptions& options, std::ostream& out) {
   std::vector<PackRun> runs(jobs.size());
   std::vector<std::string> errors(jobs.size());
   std::atomic<size_t> next{0};
-  int threads = options.threads > 0 ? options.threads
-                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = options.threads > 0
+                    ? options.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {

@@ -38,6 +38,8 @@ class RandomPolicy final : public PackPolicy {
 
 }  // namespace
 
-std::unique_ptr<PackPolicy> MakeRandomPolicy() { return std::make_unique<RandomPolicy>(); }
+std::unique_ptr<PackPolicy> MakeRandomPolicy() {
+  return std::make_unique<RandomPolicy>();
+}
 
 }  // namespace allot::sim
