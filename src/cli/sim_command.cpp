@@ -1,9 +1,12 @@
 #include "cli/sim_command.h"
 
 #include <iostream>
+#include <sstream>
 
 #include "sim/pack/pack_experiment.h"
 #include "sim/pack/pack_policy.h"
+#include "sim/replay/make_trace.h"
+#include "sim/replay/replay.h"
 
 namespace allot::cli {
 namespace {
@@ -14,6 +17,11 @@ struct SimArgs {
   sim::PackOptions pack_options;
   std::string pack_policy = "all";
   std::string pack_seeds = "42-51";
+  CLI::App* replay = nullptr;
+  sim::ReplayOptions replay_options;
+  std::string replay_policy = "all";
+  CLI::App* make_trace = nullptr;
+  sim::MakeTraceOptions trace_options;
 };
 
 SimArgs& Args() {
@@ -22,8 +30,8 @@ SimArgs& Args() {
 }
 
 // "all" or "fgd,allot" -> the policy names.
-std::vector<std::string> PolicyList(const std::string& text) {
-  if (text == "all") return sim::PackPolicyNames();
+std::vector<std::string> PolicyList(const std::string& text, const std::vector<std::string>& all) {
+  if (text == "all") return all;
   std::vector<std::string> names;
   std::stringstream in(text);
   std::string item;
@@ -39,13 +47,33 @@ int RunPack() {
     return 2;
   }
   args.pack_options.seeds = *seeds;
-  args.pack_options.policies = PolicyList(args.pack_policy);
+  args.pack_options.policies = PolicyList(args.pack_policy, sim::PackPolicyNames());
   auto status = sim::RunPackExperiment(args.pack_options, std::cout);
   if (!status) {
     std::cerr << "allot sim pack: " << status.error().message << "\n";
     return 1;
   }
   std::cout << "wrote " << args.pack_options.out_dir << "/curve.csv, summary.csv, allocation.svg\n";
+  return 0;
+}
+
+int RunReplay() {
+  auto& args = Args();
+  args.replay_options.policies = PolicyList(args.replay_policy, sim::ReplayPolicyNames());
+  auto status = sim::RunReplayExperiment(args.replay_options, std::cout);
+  if (!status) {
+    std::cerr << "allot sim replay: " << status.error().message << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int RunMakeTrace() {
+  auto status = sim::MakeTrace(Args().trace_options, std::cout);
+  if (!status) {
+    std::cerr << "allot sim make-trace: " << status.error().message << "\n";
+    return 1;
+  }
   return 0;
 }
 
@@ -72,12 +100,51 @@ void AddSimCommand(CLI::App& app) {
   args.pack->add_option("--out", po.out_dir, "Directory for curve.csv, summary.csv, allocation.svg")
       ->required();
   args.pack->add_option("--threads", po.threads, "Parallel runs (default: one per CPU)");
+
+  args.replay = args.sim->add_subcommand(
+      "replay", "Replay a trace on the scheduler core under static, allot or fifo quotas");
+  auto& ro = args.replay_options;
+  args.replay->add_option("--nodes", ro.nodes_path, "Node list CSV (make-trace writes nodes.csv)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  args.replay->add_option("--trace", ro.trace_path, "Trace CSV (see docs/simulation.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  args.replay->add_option("--quotas", ro.quotas_path, "Quota CSV: project,gpus")
+      ->required()
+      ->check(CLI::ExistingFile);
+  args.replay->add_option("--policy", args.replay_policy,
+                          "static, allot, fifo; a comma list, or all");
+  args.replay->add_option("--cycle", ro.cycle_s, "Seconds between scheduling cycles (default 60)");
+  args.replay->add_option("--out", ro.out_dir, "Directory for the CSV and SVG results")->required();
+
+  args.make_trace = args.sim->add_subcommand(
+      "make-trace", "Build a replay trace from an openb task list and the Helios team quotas");
+  auto& to = args.trace_options;
+  args.make_trace->add_option("--nodes", to.nodes_path, "openb node list CSV")
+      ->required()
+      ->check(CLI::ExistingFile);
+  args.make_trace->add_option("--tasks", to.tasks_path, "openb task list CSV with timestamps")
+      ->required()
+      ->check(CLI::ExistingFile);
+  args.make_trace->add_option("--helios", to.helios_path, "Helios earth_vc_gpu_quota_daily.csv")
+      ->required()
+      ->check(CLI::ExistingFile);
+  args.make_trace->add_option("--gpus", to.gpus, "Cluster size in GPUs (nodes sampled; 0: all)");
+  args.make_trace->add_option("--load", to.load, "Offered load: GPU-time asked / capacity (1.2)");
+  args.make_trace->add_option("--days", to.days, "Days of arrivals (2)");
+  args.make_trace->add_option("--max-duration", to.max_duration_h, "Cap on durations, hours (24)");
+  args.make_trace->add_option("--seed", to.seed, "Seed (42)");
+  args.make_trace->add_option("--out", to.out_dir, "Directory for nodes.csv, quotas.csv, trace.csv")
+      ->required();
 }
 
 int RunSimCommand() {
   auto& args = Args();
   if (!args.sim || !*args.sim) return -1;
   if (*args.pack) return RunPack();
+  if (*args.replay) return RunReplay();
+  if (*args.make_trace) return RunMakeTrace();
   return 2;
 }
 

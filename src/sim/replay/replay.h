@@ -1,0 +1,63 @@
+// Time-driven replay of a trace on the scheduler core (the same Cycle() the
+// server runs): workloads arrive, the core decides every cycle with all its
+// actions, placed work runs for its duration, evicted work returns to the
+// queue and keeps the progress it made (checkpointed training). Compares
+// quota policies on one trace:
+//   static  each project owns its guaranteed GPUs; no lending
+//   allot   guarantees with over-quota borrowing and reclaim
+//   fifo    one shared queue in arrival order, no quotas
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "sim/openb.h"
+#include "sim/replay/trace.h"
+
+namespace allot::sim {
+
+const std::vector<std::string>& ReplayPolicyNames();
+
+struct TeamResult {
+  std::string project;
+  int64_t quota_gpus = 0;
+  double hours_below_guarantee = 0;  // allocated < guarantee while work was pending
+  double mean_gpus = 0;              // time-averaged GPUs allocated
+};
+
+struct ReplayResult {
+  std::string policy;
+  double hours = 0;                                    // simulated time
+  double mean_alloc_pct = 0;                           // time-averaged GPUs allocated / capacity
+  double mean_completion_h = 0, p95_completion_h = 0;  // arrival to finish
+  double mean_wait_h = 0, p95_wait_h = 0;              // arrival to first start
+  int64_t completed = 0, unfinished = 0, never_started = 0;
+  int64_t preemptions = 0;  // workloads evicted (consolidation moves excluded)
+  int64_t cycles = 0;
+  double cycle_ms_mean = 0;
+  std::vector<TeamResult> teams;
+  // Per sample: hours, allocation %, GPUs per team (in `teams` order).
+  std::vector<std::pair<double, double>> allocation;
+  std::vector<std::vector<double>> team_gpus;
+};
+
+Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<TraceRow>& trace,
+                               const std::vector<ProjectQuota>& quotas, const std::string& policy,
+                               int64_t cycle_s);
+
+struct ReplayOptions {
+  std::string nodes_path;
+  std::string trace_path;
+  std::string quotas_path;
+  std::vector<std::string> policies;
+  std::string out_dir;
+  int64_t cycle_s = 60;
+};
+
+// Runs each policy and writes DIR/summary.csv, DIR/teams.csv,
+// DIR/timeline.csv, DIR/allocation.svg and DIR/teams.svg.
+Status RunReplayExperiment(const ReplayOptions& options, std::ostream& out);
+
+}  // namespace allot::sim
