@@ -1,0 +1,287 @@
+// The trace simulator: loaders and their errors, the packing experiment's
+// workload and policies, the fragmentation model, and the replay.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "sched/placement/fragmentation_model.h"
+#include "sim/openb.h"
+#include "sim/pack/pack_experiment.h"
+#include "sim/pack/pack_policy.h"
+#include "sim/replay/replay.h"
+#include "sim/replay/trace.h"
+
+namespace allot::sim {
+namespace {
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  auto path = std::filesystem::temp_directory_path() / ("allot_sim_test_" + name);
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+const char* kNodes =
+    "sn,cpu_milli,memory_mib,gpu,model\n"
+    "n0,32000,131072,2,T4\n"
+    "n1,32000,131072,2,T4\n"
+    "n2,64000,262144,4,V100\n";
+
+OpenbCluster Cluster() {
+  return *LoadOpenbNodes(WriteTemp("nodes.csv", kNodes));
+}
+
+TEST(SimLoader, NodesAndTasks) {
+  OpenbCluster cluster = Cluster();
+  ASSERT_EQ(cluster.nodes.size(), 3u);
+  EXPECT_EQ(cluster.TotalGpuMilli(), 8000);
+  auto tasks = LoadOpenbTasks(WriteTemp("tasks.csv",
+                                        "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\n"
+                                        "a,4000,1024,1,500,\n"
+                                        "b,4000,1024,2,1000,V100\n"),
+                              cluster);
+  ASSERT_TRUE(tasks) << tasks.error().message;
+  EXPECT_TRUE((*tasks)[0].IsFraction());
+  EXPECT_EQ((*tasks)[1].allowed, 1u << cluster.models.Find("V100"));
+}
+
+TEST(SimLoader, BadRowNamesFileLineColumnAndExpectation) {
+  OpenbCluster cluster = Cluster();
+  auto tasks = LoadOpenbTasks(WriteTemp("bad.csv",
+                                        "name,cpu_milli,memory_mib,num_gpu,gpu_milli\n"
+                                        "a,4000,1024,1,500\n"
+                                        "b,four,1024,1,500\n"),
+                              cluster);
+  ASSERT_FALSE(tasks);
+  EXPECT_NE(tasks.error().message.find("bad.csv:3: column 'cpu_milli' (2)"), std::string::npos)
+      << tasks.error().message;
+  EXPECT_NE(tasks.error().message.find("expected a whole number, got 'four'"), std::string::npos);
+}
+
+TEST(SimLoader, UnknownGpuModelIsReportedBeforeRunning) {
+  OpenbCluster cluster = Cluster();
+  auto tasks = LoadOpenbTasks(WriteTemp("model.csv",
+                                        "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\n"
+                                        "a,4000,1024,1,1000,H100\n"),
+                              cluster);
+  ASSERT_FALSE(tasks);
+  EXPECT_NE(tasks.error().message.find("no node has the GPU model 'H100'"), std::string::npos);
+  EXPECT_NE(tasks.error().message.find("T4, V100"), std::string::npos);
+}
+
+TEST(SimLoader, UnknownPolicyListsTheValidOnes) {
+  auto policy = MakePackPolicy("tetris");
+  ASSERT_FALSE(policy);
+  EXPECT_NE(policy.error().message.find("random, dotprod, gpuclustering, gpupacking, bestfit, fgd, "
+                                        "allot"),
+            std::string::npos);
+}
+
+TEST(SimLoader, SeedRanges) {
+  EXPECT_EQ(ParseSeeds("42-45")->size(), 4u);
+  EXPECT_EQ((*ParseSeeds("1,7"))[1], 7u);
+  EXPECT_FALSE(ParseSeeds("9-3"));
+  EXPECT_FALSE(ParseSeeds("x"));
+}
+
+std::vector<OpenbTask> Tasks(int count, int64_t milli) {
+  std::vector<OpenbTask> tasks;
+  for (int i = 0; i < count; ++i) {
+    OpenbTask t;
+    t.name = "t" + std::to_string(i);
+    t.cpu_milli = 1000;
+    t.memory_mib = 1024;
+    t.gpus = 1;
+    t.gpu_milli = milli;
+    tasks.push_back(t);
+  }
+  return tasks;
+}
+
+TEST(SimPack, WorkloadGrowsToJustUnder130Percent) {
+  auto workload = BuildWorkload(Tasks(3, 700), 8000, 42);
+  int64_t request = 0;
+  for (const auto& t : workload) request += t.TotalGpuMilli();
+  EXPECT_LE(request, 10400);
+  EXPECT_GT(request + 700, 10400);  // the next task would pass 130 %
+}
+
+TEST(SimPack, WorkloadShrinksToAtMost130Percent) {
+  auto workload = BuildWorkload(Tasks(40, 1000), 8000, 42);
+  EXPECT_EQ(workload.size(), 10u);
+}
+
+TEST(SimPack, TightestGpuAndFit) {
+  OpenbCluster cluster = Cluster();
+  PackCluster state(cluster, {0, 1, 2});
+  OpenbTask half = Tasks(1, 500)[0];
+  GpuList first;
+  first.Add(1);
+  state.Bind(2, half, first);
+  OpenbTask quarter = Tasks(1, 250)[0];
+  // GPU 1 of node 2 has 500 free: the tightest fit for a quarter.
+  EXPECT_EQ(TightestGpus(state.node(2), quarter).index[0], 1);
+  OpenbTask four = Tasks(1, 1000)[0];
+  four.gpus = 4;
+  EXPECT_FALSE(state.Fits(2, four));  // only 3 entirely free GPUs left
+  EXPECT_FALSE(state.Fits(0, four));
+}
+
+TEST(SimPack, EveryPolicyPlacesOnlyWhereTasksFit) {
+  OpenbCluster cluster = Cluster();
+  auto tasks = Tasks(30, 300);
+  for (int i = 0; i < 30; i += 3) tasks[i].gpu_milli = 1000;
+  for (const auto& name : PackPolicyNames()) {
+    auto run = RunPack(cluster, tasks, "w", name, 42);
+    ASSERT_TRUE(run) << name;
+    EXPECT_GT(run->alloc_pct[100], 0) << name;
+    EXPECT_LE(run->alloc_pct[kMaxArrivedPercent], 100.0 + 1e-9) << name;
+    for (int p = 1; p <= kMaxArrivedPercent; ++p) {
+      EXPECT_GE(run->alloc_pct[p], run->alloc_pct[p - 1]) << name;  // nothing ever leaves
+      EXPECT_LE(run->alloc_pct[p], double(p) + 1e-9) << name;       // never above arrived
+    }
+  }
+}
+
+TEST(SimPack, FragmentationCountsWhatTypicalTasksCannotUse) {
+  // Typical tasks: half of them want 600 milli on one GPU, half one whole GPU.
+  sched::TaskShape fraction{1000, 0, 1, 600, 0, 1};
+  sched::TaskShape whole{1000, 0, 1, 1000, 0, 1};
+  auto mix = sched::ShapeMix::FromCounts({fraction, whole}, 1.0);
+  int64_t free[2] = {1000, 400};
+  sched::NodeFree node{0, 8000, 0, free, 2};
+  // The fraction cannot use the 400 left on GPU 1; the whole GPU cannot
+  // either: (0.5 x 400) + (0.5 x 400).
+  EXPECT_DOUBLE_EQ(sched::NodeFragmentation(node, mix, {}), 400);
+  node.cpu_free = 500;  // neither fits the CPU: all 1400 idle milli is fragment
+  EXPECT_DOUBLE_EQ(sched::NodeFragmentation(node, mix, {}), 1400);
+  EXPECT_EQ(sched::FragmentationScore(0), 50);
+  EXPECT_GT(sched::FragmentationScore(-500), sched::FragmentationScore(500));
+}
+
+TEST(SimPack, FragmentationGradientPrefersTheSharedGpu) {
+  OpenbCluster cluster = Cluster();
+  auto tasks = Tasks(4, 500);
+  auto policy = MakePackPolicy("allot");
+  std::vector<uint32_t> order = {0, 1, 2};
+  PackCluster state(cluster, order);
+  (*policy)->Prepare(state, tasks);
+  Rng rng(1);
+  auto first = (*policy)->Choose(state, tasks[0], rng);
+  ASSERT_TRUE(first);
+  state.Bind(first->node, tasks[0], first->gpus);
+  (*policy)->Bound(state, first->node);
+  auto second = (*policy)->Choose(state, tasks[1], rng);
+  ASSERT_TRUE(second);
+  // The second half GPU completes the half-used GPU rather than breaking a free one.
+  EXPECT_EQ(second->node, first->node);
+  EXPECT_EQ(second->gpus.index[0], first->gpus.index[0]);
+}
+
+// A two-team cluster of 4 GPUs: team a owns 3, team b 1. Team b asks for 4
+// one-GPU jobs first; then team a for 3.
+struct ReplayFixture {
+  OpenbCluster cluster;
+  std::vector<TraceRow> trace;
+  std::vector<ProjectQuota> quotas = {{"a", 3}, {"b", 1}};
+  ReplayFixture() {
+    cluster = *LoadOpenbNodes(WriteTemp("replay_nodes.csv",
+                                        "sn,cpu_milli,memory_mib,gpu,model\n"
+                                        "n0,64000,262144,4,A100\n"));
+    auto job = [](int64_t at, const char* project) {
+      TraceRow r;
+      r.arrival_s = at;
+      r.project = project;
+      r.gpu_milli = 1000;
+      r.cpu_milli = 1000;
+      r.memory_mib = 1024;
+      r.duration_s = 3600;
+      return r;
+    };
+    for (int i = 0; i < 4; ++i) trace.push_back(job(0, "b"));
+    for (int i = 0; i < 3; ++i) trace.push_back(job(600, "a"));
+    trace.push_back(job(4 * 3600, "a"));  // keeps the replay running past the first jobs
+  }
+};
+
+TEST(SimReplay, BorrowingUsesIdleGpusAndReclaimGivesThemBack) {
+  ReplayFixture f;
+  auto lent = RunReplay(f.cluster, f.trace, f.quotas, "allot", 60);
+  auto owned = RunReplay(f.cluster, f.trace, f.quotas, "static", 60);
+  ASSERT_TRUE(lent && owned);
+  // Static: b runs one job at a time on its one GPU; allot lends b all four,
+  // so b's jobs start at once and everything finishes sooner.
+  EXPECT_LE(owned->teams[1].mean_gpus, 1.0 + 1e-9);
+  EXPECT_LT(lent->mean_wait_h, owned->mean_wait_h);
+  // a arrives while b holds its GPUs: reclaim preempts b's borrowed jobs.
+  EXPECT_GE(lent->preemptions, 3);
+  EXPECT_EQ(owned->preemptions, 0);
+  // Under allot a waits a cycle or two for reclaim; below its guarantee only briefly.
+  EXPECT_LT(lent->teams[0].hours_below_guarantee, 0.1);
+  EXPECT_LT(lent->mean_completion_h, owned->mean_completion_h);
+}
+
+TEST(SimReplay, FifoRunsInArrivalOrderWithoutPreemption) {
+  ReplayFixture f;
+  auto fifo = RunReplay(f.cluster, f.trace, f.quotas, "fifo", 60);
+  ASSERT_TRUE(fifo);
+  EXPECT_EQ(fifo->preemptions, 0);
+  // a's jobs wait for b's four to finish: a is below its guarantee about an hour.
+  EXPECT_GT(fifo->teams[0].hours_below_guarantee, 0.8);
+}
+
+TEST(SimReplay, BadTraceAndQuotaInput) {
+  OpenbCluster cluster = Cluster();
+  auto bad_kind = LoadTrace(WriteTemp("trace_kind.csv",
+                                      "arrival_s,project,kind,tasks,min_tasks,gpu,cpu_milli,"
+                                      "memory_mib,duration_s\n"
+                                      "0,a,batch,1,1,1,1000,1024,60\n"),
+                            cluster);
+  ASSERT_FALSE(bad_kind);
+  EXPECT_NE(bad_kind.error().message.find(":2: column 'kind' (3): expected training"),
+            std::string::npos)
+      << bad_kind.error().message;
+  auto bad_model = LoadTrace(WriteTemp("trace_model.csv",
+                                       "arrival_s,project,kind,tasks,min_tasks,gpu,cpu_milli,"
+                                       "memory_mib,duration_s,gpu_model\n"
+                                       "0,a,training,1,1,1,1000,1024,60,H100\n"),
+                             cluster);
+  ASSERT_FALSE(bad_model);
+  EXPECT_NE(bad_model.error().message.find("no node has the GPU model 'H100'"), std::string::npos);
+  auto bad_gang = LoadTrace(WriteTemp("trace_gang.csv",
+                                      "arrival_s,project,kind,tasks,min_tasks,gpu,cpu_milli,"
+                                      "memory_mib,duration_s\n"
+                                      "0,a,training,2,3,1,1000,1024,60\n"),
+                            cluster);
+  ASSERT_FALSE(bad_gang);
+  EXPECT_NE(bad_gang.error().message.find("min_tasks"), std::string::npos);
+  ReplayFixture f;
+  f.quotas = {{"a", 3}};
+  auto missing = RunReplay(f.cluster, f.trace, f.quotas, "allot", 60);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("project 'b' has no line in the quota file"),
+            std::string::npos);
+  auto policy = RunReplay(f.cluster, f.trace, {{"a", 3}, {"b", 1}}, "drf", 60);
+  ASSERT_FALSE(policy);
+  EXPECT_NE(policy.error().message.find("use static, allot or fifo"), std::string::npos);
+}
+
+TEST(SimReplay, TraceRoundTrips) {
+  OpenbCluster cluster = *LoadOpenbNodes(WriteTemp("rt_nodes.csv",
+                                                   "sn,cpu_milli,memory_mib,gpu,model\n"
+                                                   "n0,64000,262144,4,A100\n"));
+  ReplayFixture f;
+  f.trace[0].gpu_milli = 250;
+  f.trace[1].gpu_model = "A100";
+  auto back = LoadTrace(WriteTemp("rt.csv", FormatTrace(f.trace)), cluster);
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_EQ(back->size(), f.trace.size());
+  EXPECT_EQ((*back)[0].gpu_milli, 250);
+  EXPECT_EQ((*back)[1].gpu_model, "A100");
+  EXPECT_EQ((*back)[3].duration_s, 3600);
+}
+
+}  // namespace
+}  // namespace allot::sim
