@@ -19,6 +19,12 @@ int ModelNames::Find(const std::string& name) const {
   return it == names_.end() ? -1 : static_cast<int>(it - names_.begin());
 }
 
+std::string ModelNames::Joined() const {
+  std::string joined;
+  for (const auto& name : names_) joined.append(joined.empty() ? "" : ", ").append(name);
+  return joined;
+}
+
 int64_t OpenbCluster::TotalGpuMilli() const {
   int64_t total = 0;
   for (const auto& node : nodes) total += node.gpus * kMilliPerGpu;
@@ -70,12 +76,8 @@ Result<uint32_t> AllowedModels(const CsvReader& reader, const std::string& spec,
     if (model.empty()) continue;
     int id = cluster.models.Find(model);
     if (id < 0) {
-      std::string known;
-      for (int m = 0; m < cluster.models.size(); ++m) {
-        known.append(known.empty() ? "" : ", ").append(cluster.models.Name(m));
-      }
       return Error(reader.Where("gpu_spec") + "no node has the GPU model '" + model +
-                   "': the nodes have " + known);
+                   "': the nodes have " + cluster.models.Joined());
     }
     mask |= uint32_t{1} << id;
   }

@@ -23,6 +23,8 @@ class ModelNames {
   int Find(const std::string& name) const;
   const std::string& Name(int id) const { return names_[id]; }
   int size() const { return static_cast<int>(names_.size()); }
+  // "T4, V100": every name, for error messages.
+  std::string Joined() const;
 
  private:
   std::vector<std::string> names_;

@@ -82,12 +82,8 @@ Result<std::vector<TraceRow>> LoadTrace(const std::string& path, const OpenbClus
     row.gpu_model = *model;
     for (const auto& name : SplitCsvLine(row.gpu_model, '|')) {
       if (name.empty() || cluster.models.Find(name) >= 0) continue;
-      std::string known;
-      for (int m = 0; m < cluster.models.size(); ++m) {
-        known.append(known.empty() ? "" : ", ").append(cluster.models.Name(m));
-      }
       return Error(reader->Where("gpu_model") + "no node has the GPU model '" + name +
-                   "': the nodes have " + known);
+                   "': the nodes have " + cluster.models.Joined());
     }
     rows.push_back(std::move(row));
   }
