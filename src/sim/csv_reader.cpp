@@ -35,6 +35,7 @@ Result<CsvReader> CsvReader::Open(const std::string& path,
   }
   auto header = SplitCsvLine(reader.lines_[0]);
   reader.header_fields_ = header.size();
+  reader.columns_ = header;
   for (size_t i = 0; i < header.size(); ++i) reader.index_[header[i]] = i;
   for (const auto& column : required) {
     if (!reader.Has(column)) {

@@ -25,6 +25,8 @@ class CsvReader {
   bool Next();
 
   bool Has(const std::string& column) const { return index_.count(column) > 0; }
+  // The header's column names, in file order.
+  const std::vector<std::string>& columns() const { return columns_; }
   int line() const { return line_; }
   const std::string& path() const { return path_; }
 
@@ -42,6 +44,7 @@ class CsvReader {
   std::string path_;
   std::vector<std::string> lines_;
   std::unordered_map<std::string, size_t> index_;
+  std::vector<std::string> columns_;
   size_t header_fields_ = 0;
   size_t next_line_ = 1;  // index into lines_ of the next row to read
   int line_ = 1;          // 1-based line number of the current row

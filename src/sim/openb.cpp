@@ -42,11 +42,11 @@ Result<OpenbCluster> LoadOpenbNodes(const std::string& path) {
     auto memory = reader->Integer("memory_mib", 0, int64_t{1} << 40);
     auto gpus = reader->Integer("gpu", 0, kMaxGpusPerNode);
     auto model = reader->Text("model");
-    for (const auto* error : {name ? nullptr : &name.error(), cpu ? nullptr : &cpu.error(),
-                              memory ? nullptr : &memory.error(), gpus ? nullptr : &gpus.error(),
-                              model ? nullptr : &model.error()}) {
-      if (error) return *error;
-    }
+    if (!name) return name.error();
+    if (!cpu) return cpu.error();
+    if (!memory) return memory.error();
+    if (!gpus) return gpus.error();
+    if (!model) return model.error();
     if (name->empty()) return Error(reader->Where("sn") + "expected a node name, got nothing");
     node.name = *name;
     node.cpu_milli = *cpu;
@@ -100,12 +100,13 @@ Result<std::vector<OpenbTask>> LoadOpenbTasks(const std::string& path,
     auto milli = reader->Integer("gpu_milli", 0, kMilliPerGpu);
     auto spec = reader->Text("gpu_spec");
     auto qos = reader->Text("qos");
-    for (const auto* error : {name ? nullptr : &name.error(), cpu ? nullptr : &cpu.error(),
-                              memory ? nullptr : &memory.error(), gpus ? nullptr : &gpus.error(),
-                              milli ? nullptr : &milli.error(), spec ? nullptr : &spec.error(),
-                              qos ? nullptr : &qos.error()}) {
-      if (error) return *error;
-    }
+    if (!name) return name.error();
+    if (!cpu) return cpu.error();
+    if (!memory) return memory.error();
+    if (!gpus) return gpus.error();
+    if (!milli) return milli.error();
+    if (!spec) return spec.error();
+    if (!qos) return qos.error();
     task.name = *name;
     task.cpu_milli = *cpu;
     task.memory_mib = *memory;

@@ -57,7 +57,6 @@ class FragmentationMoves {
   }
 
   double Fragmentation(uint32_t n) const { return current_[n]; }
-  const sched::ShapeMix& mix() const { return mix_; }
 
  private:
   double GrowthOf(const PackNode& node, const OpenbTask& task, const GpuList& gpus,

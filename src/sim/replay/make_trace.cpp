@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -22,11 +21,8 @@ Result<std::vector<ProjectQuota>> HeliosQuotas(const std::string& path) {
   auto reader = CsvReader::Open(path, {"date", "total"});
   if (!reader) return reader.error();
   if (!reader->Next()) return Error(path + ": no rows: expected one line per day");
-  std::ifstream in(path);
-  std::string header;
-  std::getline(in, header);
   std::vector<ProjectQuota> quotas;
-  for (const auto& column : SplitCsvLine(header)) {
+  for (const auto& column : reader->columns()) {
     if (column == "date" || column == "total") continue;
     auto gpus = reader->Integer(column, 0, int64_t{1} << 30);
     if (!gpus) return gpus.error();
