@@ -5,8 +5,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
+#include "sched/placement/fragmentation_memo.h"
 #include "sched/placement/fragmentation_model.h"
 #include "sim/openb.h"
 #include "sim/pack/pack_experiment.h"
@@ -159,6 +161,71 @@ TEST(SimPack, FragmentationCountsWhatTypicalTasksCannotUse) {
   EXPECT_DOUBLE_EQ(sched::NodeFragmentation(node, mix, {}), 1400);
   EXPECT_EQ(sched::FragmentationScore(0), 50);
   EXPECT_GT(sched::FragmentationScore(-500), sched::FragmentationScore(500));
+}
+
+TEST(SimPack, CpuAwareFragmentationCountsGpusTheFreeCpuCannotFeed) {
+  sched::TaskShape whole{8000, 0, 1, 1000, 0, 1};
+  auto mix = sched::ShapeMix::FromCounts({whole}, 1.0);
+  int64_t free[2] = {1000, 1000};
+  sched::NodeFree node{0, 10000, 0, free, 2};
+  // One copy fits, so the published measure sees no fragment; the CPU feeds
+  // only one of the two GPUs, so the CPU-aware measure counts the other.
+  EXPECT_DOUBLE_EQ(sched::NodeFragmentation(node, mix, {}), 0);
+  sched::FragmentationRules cpu_aware;
+  cpu_aware.cpu_feeds_copies = true;
+  EXPECT_DOUBLE_EQ(sched::NodeFragmentation(node, mix, cpu_aware), 1000);
+  node.cpu_free = 16000;
+  EXPECT_DOUBLE_EQ(sched::NodeFragmentation(node, mix, cpu_aware), 0);
+}
+
+TEST(SimPack, FragmentationMemoAnswersAsComputing) {
+  sched::TaskShape fraction{4000, 0, 1, 500, 0, 3};
+  sched::TaskShape whole{12000, 0, 1, 1000, 0b10, 2};
+  sched::TaskShape cpu_only{2000, 0, 0, 0, 0, 1};
+  auto mix = sched::ShapeMix::FromCounts({fraction, whole, cpu_only}, 1.0);
+  sched::FragmentationRules rules;
+  rules.cpu_feeds_copies = true;
+  sched::FragmentationMemo memo(mix, rules, 64);  // small: also exercises forgetting
+  std::mt19937 rng(7);
+  const int64_t steps[] = {0, 250, 500, 750, 1000};
+  for (int i = 0; i < 2000; ++i) {
+    int64_t free[10];
+    int count = 1 + static_cast<int>(rng() % 10);  // past kMaxGpus too
+    for (int g = 0; g < count; ++g) free[g] = steps[rng() % 5];
+    sched::NodeFree node{static_cast<int>(rng() % 2), 4000 * static_cast<int64_t>(rng() % 6), 0,
+                         free, count};
+    double expected = sched::NodeFragmentation(node, mix, rules);
+    ASSERT_DOUBLE_EQ(memo.Of(node), expected) << "case " << i;
+    std::reverse(free, free + count);  // the same state in another GPU order
+    ASSERT_DOUBLE_EQ(memo.Of(node), expected) << "case " << i << " reversed";
+  }
+}
+
+TEST(SimPack, AllotBreaksTiesTowardNodesWhoseCpuFeedsTheirGpus) {
+  OpenbCluster cluster = *LoadOpenbNodes(WriteTemp("tie_nodes.csv",
+                                                   "sn,cpu_milli,memory_mib,gpu,model\n"
+                                                   "lean,24000,131072,3,T4\n"
+                                                   "other_model,64000,131072,3,V100\n"
+                                                   "rich,40000,131072,3,T4\n"));
+  // Typical: one GPU with 8 cores. The probe takes one GPU with 16 cores.
+  std::vector<OpenbTask> tasks = Tasks(20, 1000);
+  for (auto& task : tasks) task.cpu_milli = 8000;
+  OpenbTask probe = tasks[0];
+  probe.cpu_milli = 16000;
+  tasks.push_back(probe);
+  auto place = [&](const char* name) {
+    auto policy = MakePackPolicy(name);
+    PackCluster state(cluster, {0, 1, 2});
+    (*policy)->Prepare(state, tasks);
+    Rng rng(1);
+    auto choice = (*policy)->Choose(state, probe, rng);
+    return choice ? cluster.nodes[choice->node].name : std::string("none");
+  };
+  // Either node keeps one copy's CPU, so the published measure ties them and
+  // fgd takes the first; on `lean` the CPU left feeds one of its two free
+  // GPUs, so allot takes `rich`, and not the other model's node.
+  EXPECT_EQ(place("fgd"), "lean");
+  EXPECT_EQ(place("allot"), "rich");
 }
 
 TEST(SimPack, FragmentationGradientPrefersTheSharedGpu) {

@@ -61,7 +61,12 @@ double NodeFragmentation(const NodeFree& node, const ShapeMix& mix,
     // idle milli the task cannot use.
     int usable = 0;
     int64_t usable_milli = 0;
-    while (usable < count && free[usable] >= shape.gpu_milli) usable_milli += free[usable++];
+    int limit = count;
+    if (rules.cpu_feeds_copies && shape.cpu_milli > 0) {
+      int64_t copies = node.cpu_free / shape.cpu_milli;
+      limit = static_cast<int>(std::min<int64_t>(count, copies * shape.gpus));
+    }
+    while (usable < limit && free[usable] >= shape.gpu_milli) usable_milli += free[usable++];
     fragment += shape.weight * double(usable < shape.gpus ? idle : idle - usable_milli);
   }
   return fragment;

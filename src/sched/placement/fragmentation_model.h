@@ -63,6 +63,12 @@ struct FragmentationRules {
   // fragment for them, whether or not they fit. When false, they count idle
   // GPU as fragment only when they cannot run on the node.
   bool cpu_tasks_fragment_all = true;
+  // A GPU counts as usable by a typical task only as far as the node's free
+  // CPU can feed copies of it: with CPU for k copies of a task of g GPUs,
+  // at most k x g of the GPUs it fits on are usable (the published measure
+  // asks only whether one copy fits, so CPU drained by other tasks strands
+  // GPUs unseen).
+  bool cpu_feeds_copies = false;
 };
 
 // The node's fragmentation in milli-GPU.

@@ -12,8 +12,7 @@ namespace {
 
 class FragmentationGradientPolicy final : public PackPolicy {
  public:
-  explicit FragmentationGradientPolicy(const char* name) : name_(name) {}
-  const char* Name() const override { return name_; }
+  const char* Name() const override { return "fgd"; }
 
   void Prepare(const PackCluster& cluster, const std::vector<OpenbTask>& task_list) override {
     moves_.Prepare(cluster, TypicalShapes(task_list, false), sched::FragmentationRules{});
@@ -38,18 +37,13 @@ class FragmentationGradientPolicy final : public PackPolicy {
   void Bound(const PackCluster& cluster, uint32_t n) override { moves_.Refresh(cluster, n); }
 
  private:
-  const char* name_;
   FragmentationMoves moves_;
 };
 
 }  // namespace
 
-std::unique_ptr<PackPolicy> MakeFragmentationGradientPolicy(const char* name) {
-  return std::make_unique<FragmentationGradientPolicy>(name);
-}
-
 std::unique_ptr<PackPolicy> MakeFgdPolicy() {
-  return MakeFragmentationGradientPolicy("fgd");
+  return std::make_unique<FragmentationGradientPolicy>();
 }
 
 }  // namespace allot::sim

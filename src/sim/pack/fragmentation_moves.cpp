@@ -4,14 +4,13 @@ namespace allot::sim {
 
 void FragmentationMoves::Prepare(const PackCluster& cluster, sched::ShapeMix mix,
                                  sched::FragmentationRules rules) {
-  mix_ = std::move(mix);
-  rules_ = rules;
+  memo_ = sched::FragmentationMemo(std::move(mix), rules);
   current_.assign(cluster.size(), 0);
   for (uint32_t n = 0; n < cluster.size(); ++n) Refresh(cluster, n);
 }
 
 void FragmentationMoves::Refresh(const PackCluster& cluster, uint32_t n) {
-  current_[n] = sched::NodeFragmentation(cluster.node(n).View(), mix_, rules_);
+  current_[n] = memo_.Of(cluster.node(n).View());
 }
 
 double FragmentationMoves::GrowthOf(const PackNode& node, const OpenbTask& task,
@@ -20,7 +19,7 @@ double FragmentationMoves::GrowthOf(const PackNode& node, const OpenbTask& task,
   for (int i = 0; i < gpus.count; ++i) after[gpus.index[i]] -= task.gpu_milli;
   sched::NodeFree view{node.model, node.cpu_free - task.cpu_milli,
                        node.memory_free - task.memory_mib, after.data(), node.gpu_count};
-  return sched::NodeFragmentation(view, mix_, rules_) - current_[n];
+  return memo_.Of(view) - current_[n];
 }
 
 }  // namespace allot::sim

@@ -1,12 +1,13 @@
 // The moves a fragmentation-aware policy weighs: for one task on one node,
 // each distinct way to take GPUs and how much it grows the node's
 // fragmentation. Keeps every node's current fragmentation so that a move
-// costs one evaluation of the node after it.
+// costs one evaluation of the node after it, and remembers evaluations by
+// node state (sched::FragmentationMemo), since alike nodes recur.
 #pragma once
 
 #include <vector>
 
-#include "sched/placement/fragmentation_model.h"
+#include "sched/placement/fragmentation_memo.h"
 #include "sim/pack/pack_cluster.h"
 
 namespace allot::sim {
@@ -57,13 +58,18 @@ class FragmentationMoves {
   }
 
   double Fragmentation(uint32_t n) const { return current_[n]; }
+  // How much node n's fragmentation grows when `task` takes `gpus` there.
+  double Growth(const PackCluster& cluster, uint32_t n, const OpenbTask& task,
+                const GpuList& gpus) const {
+    return GrowthOf(cluster.node(n), task, gpus, n);
+  }
 
  private:
   double GrowthOf(const PackNode& node, const OpenbTask& task, const GpuList& gpus,
                   uint32_t n) const;
 
-  sched::ShapeMix mix_;
-  sched::FragmentationRules rules_;
+  // A cache: answers exactly as computing, so const methods may fill it.
+  mutable sched::FragmentationMemo memo_;
   std::vector<double> current_;
 };
 

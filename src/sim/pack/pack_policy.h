@@ -77,7 +77,5 @@ std::unique_ptr<PackPolicy> MakeGpuPackingPolicy();
 std::unique_ptr<PackPolicy> MakeBestFitPolicy();
 std::unique_ptr<PackPolicy> MakeFgdPolicy();
 std::unique_ptr<PackPolicy> MakeAllotPolicy();
-// The fragmentation-gradient policy (fgd_policy.cpp) under a name.
-std::unique_ptr<PackPolicy> MakeFragmentationGradientPolicy(const char* name);
 
 }  // namespace allot::sim
