@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake ninja-build g++ pkg-config clang-format libgtest-dev libgmock-dev
-          libbenchmark-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev)
+          libbenchmark-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
+          libsqlite3-dev libcpp-httplib-dev libssl-dev)
 
 deps() {
   local missing=()

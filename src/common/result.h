@@ -14,8 +14,16 @@ namespace allot {
 struct Error {
   Error(std::string message_in, std::string field_in = {})
       : message(std::move(message_in)), field(std::move(field_in)) {}
+  // An error with a stable machine-readable code ("not_found", "conflict",
+  // "invalid", ...), which the API returns and clients branch on.
+  static Error Coded(std::string code_in, std::string message_in, std::string field_in = {}) {
+    Error error(std::move(message_in), std::move(field_in));
+    error.code = std::move(code_in);
+    return error;
+  }
   std::string message;
   std::string field;
+  std::string code;  // empty where no caller branches on the kind of error
 };
 
 template <typename T>

@@ -1,0 +1,347 @@
+#include "store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <array>
+
+namespace allot::store {
+namespace {
+
+// One migration per schema version: the statements that take a database
+// from version i to i + 1 (index i).
+constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
+    // 0 -> 1: objects, their change log, the audit log.
+    "CREATE TABLE objects ("
+    "  kind TEXT NOT NULL, name TEXT NOT NULL, revision INTEGER NOT NULL,"
+    "  created_revision INTEGER NOT NULL, body TEXT NOT NULL,"
+    "  PRIMARY KEY (kind, name)) WITHOUT ROWID;"
+    "CREATE TABLE changes ("
+    "  revision INTEGER PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL,"
+    "  deleted INTEGER NOT NULL, body TEXT NOT NULL);"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
+    "  source TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
+    "  allowed INTEGER NOT NULL, status INTEGER NOT NULL, detail TEXT NOT NULL);"
+    "CREATE INDEX audit_actor ON audit (actor, id);"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT INTO meta VALUES ('revision', 0);",
+};
+
+Error SqlError(sqlite3* db, const std::string& what) {
+  return Error::Coded("internal", "store: " + what + ": " + sqlite3_errmsg(db));
+}
+
+// A prepared statement, finalized on scope exit.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool ok() const { return stmt_ != nullptr; }
+  void Bind(int at, const std::string& text) {
+    sqlite3_bind_text(stmt_, at, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  }
+  void Bind(int at, int64_t value) { sqlite3_bind_int64(stmt_, at, value); }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return sqlite3_step(stmt_); }
+  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+  std::string Text(int col) {
+    const unsigned char* text = sqlite3_column_text(stmt_, col);
+    return text ? std::string(reinterpret_cast<const char*>(text),
+                              static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+                : std::string();
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+Status Exec(sqlite3* db, const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : "unknown error";
+    sqlite3_free(message);
+    return Error::Coded("internal", std::string("store: ") + text);
+  }
+  return Status::Ok();
+}
+
+// Rolls back an open transaction unless Commit() was reached.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {}
+  ~Transaction() {
+    if (open_) (void)Exec(db_, "ROLLBACK");
+  }
+  Status Begin() {
+    Status status = Exec(db_, "BEGIN IMMEDIATE");
+    open_ = status.ok();
+    return status;
+  }
+  Status Commit() {
+    Status status = Exec(db_, "COMMIT");
+    if (status) open_ = false;
+    return status;
+  }
+
+ private:
+  sqlite3* db_;
+  bool open_ = false;
+};
+
+Object ReadObject(Statement& row, const std::string& kind) {
+  return Object{kind, row.Text(0), row.Int(1), row.Int(2), row.Text(3)};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Error::Coded("internal", "store: cannot open '" + path + "': " + message, "data-dir");
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  sqlite3_busy_timeout(db, 5000);
+  // WAL lets readers run beside the writer; FULL syncs the WAL on every
+  // commit, so an acknowledged change survives a power cut, not only a crash.
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+    if (Status status = Exec(db, pragma); !status) return status.error();
+  }
+  if (Status status = store->Migrate(); !status) return status.error();
+  return store;
+}
+
+SqliteStore::~SqliteStore() {
+  sqlite3_close(db_);
+}
+
+Status SqliteStore::Migrate() {
+  Statement version_query(db_, "PRAGMA user_version");
+  if (!version_query.ok() || version_query.Step() != SQLITE_ROW) {
+    return SqlError(db_, "reading the schema version");
+  }
+  int64_t version = version_query.Int(0);
+  if (version > kSchemaVersion) {
+    return Error::Coded("internal",
+                        "store: the database has schema version " + std::to_string(version) +
+                            ", newer than this allot's " + std::to_string(kSchemaVersion) +
+                            ": run a newer allot, or restore a backup",
+                        "data-dir");
+  }
+  if (version == kSchemaVersion) return Status::Ok();
+  Transaction tx(db_);
+  if (Status status = tx.Begin(); !status) return status;
+  for (int64_t v = version; v < kSchemaVersion; ++v) {
+    if (Status status = Exec(db_, kMigrations[static_cast<size_t>(v)]); !status) return status;
+  }
+  std::string set_version = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
+  if (Status status = Exec(db_, set_version.c_str()); !status) return status;
+  return tx.Commit();
+}
+
+Result<Object> SqliteStore::Get(const std::string& kind, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_,
+              "SELECT name, revision, created_revision, body FROM objects"
+              " WHERE kind = ?1 AND name = ?2");
+  if (!q.ok()) return SqlError(db_, "get");
+  q.Bind(1, kind);
+  q.Bind(2, name);
+  int rc = q.Step();
+  if (rc == SQLITE_ROW) return ReadObject(q, kind);
+  if (rc != SQLITE_DONE) return SqlError(db_, "get");
+  return Error::Coded("not_found", kind + " '" + name + "' does not exist", "name");
+}
+
+Result<Page> SqliteStore::List(const ListQuery& query) {
+  std::lock_guard lock(mutex_);
+  std::string sql =
+      "SELECT name, revision, created_revision, body FROM objects WHERE kind = ?1 AND name > ?2";
+  int at = 4;
+  for (size_t i = 0; i < query.equals.size(); ++i, at += 2) {
+    sql += " AND json_extract(body, ?" + std::to_string(at) + ") = ?" + std::to_string(at + 1);
+  }
+  sql += " ORDER BY name LIMIT ?3";
+  // Writes take the same lock, so the page and its revision agree.
+  Statement q(db_, sql.c_str());
+  if (!q.ok()) return SqlError(db_, "list");
+  q.Bind(1, query.kind);
+  q.Bind(2, query.after);
+  q.Bind(3, query.limit + 1);
+  at = 4;
+  for (const auto& [field, value] : query.equals) {
+    q.Bind(at++, "$." + field);
+    q.Bind(at++, value);
+  }
+  Page page;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    if (static_cast<int64_t>(page.items.size()) == query.limit) {
+      page.more = true;
+      break;
+    }
+    page.items.push_back(ReadObject(q, query.kind));
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(db_, "list");
+  Result<int64_t> revision = RevisionLocked();
+  if (!revision) return revision.error();
+  page.revision = *revision;
+  return page;
+}
+
+Result<int64_t> SqliteStore::RevisionLocked() {
+  Statement q(db_, "SELECT value FROM meta WHERE key = 'revision'");
+  if (!q.ok() || q.Step() != SQLITE_ROW) return SqlError(db_, "revision");
+  return q.Int(0);
+}
+
+Result<int64_t> SqliteStore::Revision() {
+  std::lock_guard lock(mutex_);
+  return RevisionLocked();
+}
+
+Result<int64_t> SqliteStore::Commit(const std::vector<Write>& writes) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  if (Status status = tx.Begin(); !status) return status.error();
+  Result<int64_t> revision = RevisionLocked();
+  if (!revision) return revision.error();
+  int64_t next = *revision;
+  for (const Write& write : writes) {
+    Statement current(db_,
+                      "SELECT revision, created_revision, body FROM objects"
+                      " WHERE kind = ?1 AND name = ?2");
+    if (!current.ok()) return SqlError(db_, "commit");
+    current.Bind(1, write.kind);
+    current.Bind(2, write.name);
+    int rc = current.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(db_, "commit");
+    bool exists = rc == SQLITE_ROW;
+    std::string what = write.kind + " '" + write.name + "'";
+    if (write.op == Write::Op::kCreate && exists) {
+      return Error::Coded("already_exists", what + " already exists: pick another name", "name");
+    }
+    if (write.op != Write::Op::kCreate) {
+      if (!exists) return Error::Coded("not_found", what + " does not exist", "name");
+      if (write.expected_revision != 0 && current.Int(0) != write.expected_revision) {
+        return Error::Coded("conflict",
+                            what + " changed since revision " +
+                                std::to_string(write.expected_revision) + ": read it again",
+                            "revision");
+      }
+    }
+    ++next;
+    bool deleted = write.op == Write::Op::kDelete;
+    std::string body = deleted ? current.Text(2) : write.body;
+    if (deleted) {
+      Statement del(db_, "DELETE FROM objects WHERE kind = ?1 AND name = ?2");
+      del.Bind(1, write.kind);
+      del.Bind(2, write.name);
+      if (del.Step() != SQLITE_DONE) return SqlError(db_, "delete");
+    } else {
+      Statement put(db_,
+                    "INSERT INTO objects (kind, name, revision, created_revision, body)"
+                    " VALUES (?1, ?2, ?3, ?3, ?4) ON CONFLICT (kind, name)"
+                    " DO UPDATE SET revision = ?3, body = ?4");
+      put.Bind(1, write.kind);
+      put.Bind(2, write.name);
+      put.Bind(3, next);
+      put.Bind(4, write.body);
+      if (put.Step() != SQLITE_DONE) return SqlError(db_, "put");
+    }
+    Statement log(db_,
+                  "INSERT INTO changes (revision, kind, name, deleted, body)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5)");
+    log.Bind(1, next);
+    log.Bind(2, write.kind);
+    log.Bind(3, write.name);
+    log.Bind(4, int64_t{deleted ? 1 : 0});
+    log.Bind(5, body);
+    if (log.Step() != SQLITE_DONE) return SqlError(db_, "change log");
+  }
+  Statement bump(db_, "UPDATE meta SET value = ?1 WHERE key = 'revision'");
+  bump.Bind(1, next);
+  if (bump.Step() != SQLITE_DONE) return SqlError(db_, "revision");
+  if (next % 1000 < static_cast<int64_t>(writes.size())) {  // now and then, trim the log
+    Statement trim(db_, "DELETE FROM changes WHERE revision <= ?1");
+    trim.Bind(1, next - kChangeLogLength);
+    if (trim.Step() != SQLITE_DONE) return SqlError(db_, "trim");
+  }
+  if (Status status = tx.Commit(); !status) return status.error();
+  return next;
+}
+
+Result<std::vector<Change>> SqliteStore::ChangesSince(int64_t revision, int64_t limit) {
+  std::lock_guard lock(mutex_);
+  Statement oldest(db_, "SELECT MIN(revision) FROM changes");
+  if (!oldest.ok() || oldest.Step() != SQLITE_ROW) return SqlError(db_, "changes");
+  Result<int64_t> now = RevisionLocked();
+  if (!now) return now.error();
+  if (revision < *now && oldest.Int(0) > revision + 1) {
+    return Error::Coded("gone",
+                        "revision " + std::to_string(revision) +
+                            " is older than the change log keeps: list again and watch from "
+                            "the list's revision",
+                        "revision");
+  }
+  Statement q(db_,
+              "SELECT revision, kind, name, deleted, body FROM changes WHERE revision > ?1"
+              " ORDER BY revision LIMIT ?2");
+  if (!q.ok()) return SqlError(db_, "changes");
+  q.Bind(1, revision);
+  q.Bind(2, limit);
+  std::vector<Change> changes;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    changes.push_back(Change{q.Int(0), q.Text(1), q.Text(2), q.Int(3) != 0, q.Text(4)});
+  }
+  if (rc != SQLITE_DONE) return SqlError(db_, "changes");
+  return changes;
+}
+
+Status SqliteStore::AppendAudit(const AuditEntry& entry) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_,
+              "INSERT INTO audit (time_ms, actor, source, method, path, allowed, status, detail)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!q.ok()) return SqlError(db_, "audit");
+  q.Bind(1, entry.time_ms);
+  q.Bind(2, entry.actor);
+  q.Bind(3, entry.source);
+  q.Bind(4, entry.method);
+  q.Bind(5, entry.path);
+  q.Bind(6, int64_t{entry.allowed ? 1 : 0});
+  q.Bind(7, int64_t{entry.status});
+  q.Bind(8, entry.detail);
+  if (q.Step() != SQLITE_DONE) return SqlError(db_, "audit");
+  return Status::Ok();
+}
+
+Result<std::vector<AuditEntry>> SqliteStore::ListAudit(const AuditQuery& query) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_,
+              "SELECT id, time_ms, actor, source, method, path, allowed, status, detail"
+              " FROM audit WHERE id > ?1 AND (?2 = '' OR actor = ?2) ORDER BY id LIMIT ?3");
+  if (!q.ok()) return SqlError(db_, "audit");
+  q.Bind(1, query.after_id);
+  q.Bind(2, query.actor);
+  q.Bind(3, query.limit);
+  std::vector<AuditEntry> entries;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    entries.push_back(AuditEntry{q.Int(0), q.Int(1), q.Text(2), q.Text(3), q.Text(4), q.Text(5),
+                                 q.Int(6) != 0, static_cast<int32_t>(q.Int(7)), q.Text(8)});
+  }
+  if (rc != SQLITE_DONE) return SqlError(db_, "audit");
+  return entries;
+}
+
+}  // namespace allot::store

@@ -1,0 +1,108 @@
+// Durable state of the control plane (design.md §5). Every API resource is
+// an object: a kind ("workloads"), a unique name within the kind and a JSON
+// body. Every change of an object gets the next revision number of the whole
+// store, and is kept in a change log so that clients can list and then watch
+// from the list's revision, as with Kubernetes. The audit log is kept beside
+// the objects. A change is durable before Commit() returns.
+//
+// Implementations: SqliteStore (sqlite_store.h); PostgreSQL follows for HA.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace allot::store {
+
+struct Object {
+  std::string kind;
+  std::string name;
+  int64_t revision = 0;          // of its last change
+  int64_t created_revision = 0;  // of its creation
+  std::string body;              // JSON
+};
+
+// One write of a Commit().
+struct Write {
+  enum class Op { kCreate, kUpdate, kDelete };
+  Op op = Op::kCreate;
+  std::string kind;
+  std::string name;
+  std::string body;  // JSON; ignored for kDelete
+  // kUpdate and kDelete: the revision the writer read; the write fails with
+  // "conflict" when the object changed since. 0 means "whatever it is now".
+  int64_t expected_revision = 0;
+};
+
+struct Change {
+  int64_t revision = 0;
+  std::string kind;
+  std::string name;
+  bool deleted = false;
+  std::string body;  // the body after the change (before it, for a delete)
+};
+
+struct ListQuery {
+  std::string kind;
+  std::string after;  // names greater than this (the previous page's last)
+  int64_t limit = 100;
+  // Only objects whose top-level JSON field equals the value (as text).
+  std::vector<std::pair<std::string, std::string>> equals;
+};
+
+struct Page {
+  std::vector<Object> items;
+  bool more = false;     // another page follows; ask with after = last name
+  int64_t revision = 0;  // the store's revision the page was read at
+};
+
+struct AuditEntry {
+  int64_t id = 0;  // assigned by the store, increasing
+  int64_t time_ms = 0;
+  std::string actor;   // user name, or "anonymous" for a refused token
+  std::string source;  // the client's address
+  std::string method;  // "POST"
+  std::string path;    // "/api/v1/workloads"
+  bool allowed = false;
+  int32_t status = 0;  // HTTP status returned
+  std::string detail;  // what was refused, or what changed
+};
+
+struct AuditQuery {
+  int64_t after_id = 0;
+  int64_t limit = 100;
+  std::string actor;  // empty: anyone
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The object, or an error with code "not_found".
+  virtual Result<Object> Get(const std::string& kind, const std::string& name) = 0;
+
+  // One page of a kind in name order.
+  virtual Result<Page> List(const ListQuery& query) = 0;
+
+  // Applies all writes or none, and returns the revision of the last one.
+  // Errors: "already_exists" (create of an existing name), "not_found"
+  // (update or delete of a missing one), "conflict" (expected_revision did
+  // not match). Durable once it returns.
+  virtual Result<int64_t> Commit(const std::vector<Write>& writes) = 0;
+
+  // Changes after `revision`, oldest first, at most `limit`. Error "gone"
+  // when the log no longer reaches back that far: list again.
+  virtual Result<std::vector<Change>> ChangesSince(int64_t revision, int64_t limit) = 0;
+
+  // The revision of the latest change (0 for an empty store).
+  virtual Result<int64_t> Revision() = 0;
+
+  virtual Status AppendAudit(const AuditEntry& entry) = 0;
+  virtual Result<std::vector<AuditEntry>> ListAudit(const AuditQuery& query) = 0;
+};
+
+}  // namespace allot::store
