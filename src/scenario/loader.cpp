@@ -7,7 +7,7 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "scenario/quantity.h"
+#include "common/quantity.h"
 
 namespace allot::scenario {
 namespace {

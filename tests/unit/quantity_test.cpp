@@ -1,4 +1,4 @@
-#include "scenario/quantity.h"
+#include "common/quantity.h"
 
 #include <gtest/gtest.h>
 

@@ -1,9 +1,9 @@
-#include "scenario/quantity.h"
+#include "common/quantity.h"
 
 #include <cctype>
 #include <limits>
 
-namespace allot::scenario {
+namespace allot {
 namespace {
 
 // Parses "12.345" into value * 10^scale_digits exactly.
@@ -134,4 +134,4 @@ Result<int64_t> ParseDurationMs(const std::string& text) {
   return total;
 }
 
-}  // namespace allot::scenario
+}  // namespace allot

@@ -1,4 +1,4 @@
-// Parsing the quantities of scenario files (scenario-format.md): GPUs as a
+// Parsing quantities (scenario files, API requests, CLI flags): GPUs as a
 // number (fractions allowed) to milli-GPU, memory with Ki/Mi/Gi/Ti suffixes
 // to MiB, CPU cores (or "500m") to millicores, durations with s/m/h.
 // Exact decimal parsing: no floating point.
@@ -9,7 +9,7 @@
 
 #include "common/result.h"
 
-namespace allot::scenario {
+namespace allot {
 
 // "0.5" -> 500, "2" -> 2000. At most three decimals.
 Result<int64_t> ParseMilli(const std::string& text);
@@ -20,4 +20,4 @@ Result<int64_t> ParseMillicores(const std::string& text);
 // "10m" -> 600000, "1h30m" -> 5400000, "45s"; a plain number is seconds.
 Result<int64_t> ParseDurationMs(const std::string& text);
 
-}  // namespace allot::scenario
+}  // namespace allot
