@@ -134,4 +134,26 @@ Result<int64_t> ParseDurationMs(const std::string& text) {
   return total;
 }
 
+std::string FormatMilli(int64_t milli) {
+  std::string text = std::to_string(milli / 1000);
+  int64_t frac = (milli < 0 ? -milli : milli) % 1000;
+  if (frac == 0) return text;
+  if (milli < 0 && milli > -1000) text = "-0";
+  std::string digits = std::to_string(1000 + frac).substr(1);
+  while (digits.back() == '0') digits.pop_back();
+  return text + "." + digits;
+}
+
+std::string FormatMebibytes(int64_t mib) {
+  if (mib != 0 && mib % (1024 * 1024) == 0) return std::to_string(mib / (1024 * 1024)) + "Ti";
+  if (mib != 0 && mib % 1024 == 0) return std::to_string(mib / 1024) + "Gi";
+  return std::to_string(mib) + "Mi";
+}
+
+std::string FormatMillicores(int64_t millicores) {
+  if (millicores % 1000 == 0) return std::to_string(millicores / 1000);
+  if (millicores % 100 == 0) return FormatMilli(millicores);
+  return std::to_string(millicores) + "m";
+}
+
 }  // namespace allot

@@ -20,4 +20,10 @@ Result<int64_t> ParseMillicores(const std::string& text);
 // "10m" -> 600000, "1h30m" -> 5400000, "45s"; a plain number is seconds.
 Result<int64_t> ParseDurationMs(const std::string& text);
 
+// The inverse, in the canonical form the API returns: 500 -> "0.5",
+// 2000 -> "2"; 81920 -> "80Gi", 1536 -> "1536Mi"; 1500 -> "1.5", 250 -> "250m".
+std::string FormatMilli(int64_t milli);
+std::string FormatMebibytes(int64_t mib);
+std::string FormatMillicores(int64_t millicores);
+
 }  // namespace allot

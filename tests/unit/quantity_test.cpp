@@ -5,6 +5,24 @@
 namespace allot::scenario {
 namespace {
 
+TEST(Quantity, FormatsRoundTrip) {
+  EXPECT_EQ(FormatMilli(500), "0.5");
+  EXPECT_EQ(FormatMilli(2000), "2");
+  EXPECT_EQ(FormatMilli(1250), "1.25");
+  EXPECT_EQ(FormatMilli(5), "0.005");
+  EXPECT_EQ(FormatMebibytes(81920), "80Gi");
+  EXPECT_EQ(FormatMebibytes(1536), "1536Mi");
+  EXPECT_EQ(FormatMebibytes(2 * 1024 * 1024), "2Ti");
+  EXPECT_EQ(FormatMillicores(1500), "1.5");
+  EXPECT_EQ(FormatMillicores(250), "250m");
+  EXPECT_EQ(FormatMillicores(4000), "4");
+  for (int64_t milli : {0, 1, 999, 1000, 1001, 123456}) {
+    EXPECT_EQ(*ParseMilli(FormatMilli(milli)), milli);
+    EXPECT_EQ(*ParseMillicores(FormatMillicores(milli)), milli);
+    EXPECT_EQ(*ParseMebibytes(FormatMebibytes(milli)), milli);
+  }
+}
+
 TEST(Quantity, GpusToMilli) {
   EXPECT_EQ(*ParseMilli("0.5"), 500);
   EXPECT_EQ(*ParseMilli("2"), 2000);

@@ -1,0 +1,586 @@
+#include "api/http_api.h"
+
+#include <httplib.h>
+
+#include <map>
+#include <mutex>
+
+#include "api/auth.h"
+#include "api/json_reader.h"
+#include "api/openapi_document.h"
+#include "api/resources.h"
+#include "core/snapshot.h"
+
+namespace allot::api {
+namespace {
+
+using nlohmann::json;
+using store::Write;
+using Op = store::Write::Op;
+
+int HttpStatusOf(const std::string& code) {
+  static const std::map<std::string, int> statuses = {
+      {"invalid", 400},   {"unknown_field", 400}, {"malformed_json", 400}, {"unauthenticated", 401},
+      {"forbidden", 403}, {"not_found", 404},     {"already_exists", 409}, {"conflict", 409},
+      {"gone", 410},      {"too_large", 413}};
+  auto found = statuses.find(code);
+  return found == statuses.end() ? 500 : found->second;
+}
+
+json ErrorBody(const Error& error) {
+  return {{"error",
+           {{"code", error.code.empty() ? "internal" : error.code},
+            {"message", error.message},
+            {"field", error.field}}}};
+}
+
+// What a handler returns: a status and a JSON body.
+struct Reply {
+  int status = 200;
+  json body;
+};
+
+// The caller of a request, once authenticated.
+struct Caller {
+  User user;
+  std::string source;
+};
+
+// Departments and projects share the scheduler's queue namespace, so
+// departments are named "department/<name>" there.
+core::QueueSpec TreeQueue(core::QueueSpec spec, bool is_project) {
+  if (is_project) {
+    spec.parent = "department/" + spec.parent;
+  } else {
+    spec.name = "department/" + spec.name;
+  }
+  return spec;
+}
+
+// The name in a route's path ("/api/v1/workloads/([^/]+)").
+std::string PathName(const httplib::Request& req) {
+  return req.matches.size() > 1 ? std::string(req.matches[1]) : std::string();
+}
+
+Error Forbidden(const std::string& what) {
+  return Error::Coded("forbidden", "your roles do not allow " + what);
+}
+
+}  // namespace
+
+class HttpApi::Impl {
+ public:
+  Impl(store::Store& store, ApiOptions options) : store_(store), options_(std::move(options)) {
+    if (!options_.now_ms) {
+      options_.now_ms = [] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+      };
+    }
+    // httplib refuses bodies past this itself; the JSON error handler below
+    // gives those the API's error form.
+    server_.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
+    server_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      std::string code = res.status == 413   ? "too_large"
+                         : res.status == 404 ? "not_found"
+                                             : "invalid";
+      std::string message = res.status == 413   ? "the request body is over the size limit"
+                            : res.status == 404 ? "no such route: see /api/v1/openapi.json"
+                                                : "the request could not be read";
+      res.set_content(ErrorBody(Error::Coded(code, message)).dump(), "application/json");
+    });
+    Routes();
+  }
+
+  Result<int> Bind(const std::string& host, int port) {
+    int bound =
+        port == 0 ? server_.bind_to_any_port(host) : (server_.bind_to_port(host, port) ? port : -1);
+    if (bound < 0) {
+      return Error::Coded("internal",
+                          "cannot listen on " + host + ":" + std::to_string(port) +
+                              ": the port is taken or not allowed; pick another with --port",
+                          "port");
+    }
+    return bound;
+  }
+  void Serve() { server_.listen_after_bind(); }
+  void Stop() { server_.stop(); }
+
+ private:
+  using Handler = std::function<Result<Reply>(const httplib::Request&, const Caller&)>;
+
+  // Registers a route: authentication, the handler, errors as JSON, audit.
+  void Route(const char* method, const std::string& pattern, Handler handler) {
+    auto wrapped = [this, handler, method = std::string(method)](const httplib::Request& req,
+                                                                 httplib::Response& res) {
+      bool mutating = method != "GET";
+      Caller caller;
+      caller.source = req.remote_addr;
+      Result<User> user = Authenticate(req);
+      Reply reply;
+      if (!user) {
+        reply = {401, ErrorBody(user.error())};
+        Audit(req, "anonymous", caller.source, false, reply.status, user.error().message);
+      } else {
+        caller.user = std::move(*user);
+        Result<Reply> result = handler(req, caller);
+        reply = result ? std::move(*result)
+                       : Reply{HttpStatusOf(result.error().code), ErrorBody(result.error())};
+        bool allowed = reply.status != 401 && reply.status != 403;
+        if (mutating || !allowed) {
+          std::string detail = result ? "ok" : result.error().message;
+          Audit(req, caller.user.name, caller.source, allowed, reply.status, detail);
+        }
+        if (result && mutating && reply.status < 300 && options_.on_change) options_.on_change();
+      }
+      res.status = reply.status;
+      res.set_content(reply.body.dump(), "application/json");
+    };
+    if (std::string(method) == "GET") server_.Get(pattern, wrapped);
+    if (std::string(method) == "POST") server_.Post(pattern, wrapped);
+    if (std::string(method) == "PUT") server_.Put(pattern, wrapped);
+    if (std::string(method) == "DELETE") server_.Delete(pattern, wrapped);
+  }
+
+  void Audit(const httplib::Request& req, const std::string& actor, const std::string& source,
+             bool allowed, int status, const std::string& detail) {
+    (void)store_.AppendAudit(
+        {0, options_.now_ms(), actor, source, req.method, req.path, allowed, status, detail});
+  }
+
+  Result<User> Authenticate(const httplib::Request& req) {
+    std::string header = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    if (header.rfind(prefix, 0) != 0) {
+      return Error::Coded("unauthenticated",
+                          "no bearer token: send 'Authorization: Bearer <token>' (allot login)");
+    }
+    auto parts = SplitToken(header.substr(prefix.size()));
+    Error refused = Error::Coded("unauthenticated", "the token is not valid: log in again");
+    if (!parts) return refused;
+    Result<store::Object> stored = store_.Get("tokens", parts->first);
+    if (!stored) return refused;
+    Result<TokenRecord> token = DecodeToken(stored->body);
+    if (!token || !ConstantTimeEquals(token->secret_hash, Sha256Hex(parts->second))) {
+      return refused;
+    }
+    return LoadUser(token->user);
+  }
+
+  Result<User> LoadUser(const std::string& name) {
+    Result<store::Object> stored = store_.Get("users", name);
+    if (!stored) return Error::Coded("unauthenticated", "the token's user no longer exists");
+    return DecodeUser(json::parse(stored->body));
+  }
+
+  // The scope of a project: itself and its department.
+  Result<Scope> ProjectScope(const std::string& project) {
+    Result<store::Object> stored = store_.Get("projects", project);
+    if (!stored) {
+      return Error::Coded(
+          "not_found", "project '" + project + "' does not exist: see allot quota get", "project");
+    }
+    return Scope{json::parse(stored->body).value("department", ""), project};
+  }
+
+  static Result<json> Body(const httplib::Request& req) { return ParseJsonObject(req.body); }
+
+  // GET lists: ?limit=&after=, plus equality filters on the given fields.
+  Result<Reply> List(const httplib::Request& req, const std::string& kind,
+                     const std::vector<std::string>& filters,
+                     const std::function<bool(const json&)>& visible) {
+    store::ListQuery query;
+    query.kind = kind;
+    query.after = req.get_param_value("after");
+    if (req.has_param("limit")) {
+      try {
+        query.limit = std::stoll(req.get_param_value("limit"));
+      } catch (const std::exception&) {
+        query.limit = -1;
+      }
+      if (query.limit < 1 || query.limit > 1000) {
+        return Error::Coded("invalid", "limit: use a whole number from 1 to 1000", "limit");
+      }
+    }
+    for (const auto& field : filters) {
+      if (req.has_param(field)) query.equals.emplace_back(field, req.get_param_value(field));
+    }
+    Result<store::Page> page = store_.List(query);
+    if (!page) return page.error();
+    json items = json::array();
+    for (const auto& object : page->items) {
+      json body = json::parse(object.body);
+      if (!visible(body)) continue;
+      body["revision"] = object.revision;
+      items.push_back(std::move(body));
+    }
+    json out = {{"items", items}, {"revision", page->revision}};
+    out["next"] = page->more ? json(page->items.back().name) : json(nullptr);
+    return Reply{200, out};
+  }
+
+  Result<Reply> GetOne(const std::string& kind, const std::string& name) {
+    Result<store::Object> stored = store_.Get(kind, name);
+    if (!stored) return stored.error();
+    json body = json::parse(stored->body);
+    body["revision"] = stored->revision;
+    return Reply{200, body};
+  }
+
+  // Checks the quota tree with `changed` put in place (or removed when
+  // `removed`), by the scheduler core's own validation.
+  Status CheckQuotaTree(const core::QueueSpec& changed, bool is_project, bool removed) {
+    core::Snapshot tree;
+    for (const char* kind : {"departments", "projects"}) {
+      store::ListQuery query{kind, "", 1000000, {}};
+      Result<store::Page> page = store_.List(query);
+      if (!page) return page.error();
+      bool projects = std::string(kind) == "projects";
+      for (const auto& object : page->items) {
+        auto queue = DecodeQueue(json::parse(object.body), projects);
+        if (!queue) return queue.error();
+        if (projects == is_project && queue->spec.name == changed.name) continue;
+        tree.queues.push_back(TreeQueue(queue->spec, projects));
+      }
+    }
+    if (!removed) tree.queues.push_back(TreeQueue(changed, is_project));
+    Status valid = core::ValidateSnapshot(tree);
+    if (!valid) {
+      std::string message = valid.error().message;
+      return Error::Coded("invalid", message, "deserved");
+    }
+    return Status::Ok();
+  }
+
+  Result<Reply> PutQueue(const httplib::Request& req, const Caller& caller, bool is_project,
+                         bool create) {
+    const char* kind = is_project ? "projects" : "departments";
+    Result<json> body = Body(req);
+    if (!body) return body.error();
+    Result<QueueResource> queue = DecodeQueue(*body, is_project);
+    if (!queue) return queue.error();
+    if (!create && queue->spec.name != PathName(req)) {
+      return Error::Coded("invalid", "name: the body's name must match the path", "name");
+    }
+    Scope scope{is_project ? queue->spec.parent : queue->spec.name, ""};
+    if (!Allows(caller.user, is_project ? Access::kSetQuota : Access::kAdminister, scope)) {
+      return Forbidden(std::string(create ? "creating " : "changing ") + kind + " here");
+    }
+    std::lock_guard lock(tree_mutex_);  // one quota-tree change at a time
+    if (is_project && !store_.Get("departments", queue->spec.parent)) {
+      return Error::Coded("not_found", "department '" + queue->spec.parent + "' does not exist",
+                          "department");
+    }
+    if (Status s = CheckQuotaTree(queue->spec, is_project, false); !s) return s.error();
+    Result<int64_t> revision =
+        store_.Commit({{create ? Op::kCreate : Op::kUpdate, kind, queue->spec.name,
+                        EncodeQueue(*queue, is_project).dump(), 0}});
+    if (!revision) return revision.error();
+    json out = EncodeQueue(*queue, is_project);
+    out["revision"] = *revision;
+    return Reply{create ? 201 : 200, out};
+  }
+
+  Result<Reply> DeleteQueue(const httplib::Request& req, const Caller& caller, bool is_project) {
+    const char* kind = is_project ? "projects" : "departments";
+    std::string name = PathName(req);
+    Result<store::Object> stored = store_.Get(kind, name);
+    if (!stored) return stored.error();
+    auto queue = DecodeQueue(json::parse(stored->body), is_project);
+    if (!queue) return queue.error();
+    Scope scope{is_project ? queue->spec.parent : name, ""};
+    if (!Allows(caller.user, is_project ? Access::kSetQuota : Access::kAdminister, scope)) {
+      return Forbidden(std::string("deleting ") + kind + " here");
+    }
+    std::lock_guard lock(tree_mutex_);
+    std::string child_kind = is_project ? "workloads" : "projects";
+    std::string link = is_project ? "project" : "department";
+    Result<store::Page> children = store_.List({child_kind, "", 1, {{link, name}}});
+    if (!children) return children.error();
+    if (!children->items.empty()) {
+      return Error::Coded("conflict",
+                          std::string(kind) + " '" + name + "' still has " + child_kind +
+                              " (for example '" + children->items[0].name + "'): delete them first",
+                          "name");
+    }
+    Result<int64_t> revision = store_.Commit({{Op::kDelete, kind, name, "", 0}});
+    if (!revision) return revision.error();
+    return Reply{200, {{"deleted", name}, {"revision", *revision}}};
+  }
+
+  Result<Reply> Submit(const httplib::Request& req, const Caller& caller) {
+    Result<json> body = Body(req);
+    if (!body) return body.error();
+    Result<WorkloadResource> workload = DecodeWorkloadSubmission(*body);
+    if (!workload) return workload.error();
+    Result<Scope> scope = ProjectScope(workload->spec.queue);
+    if (!scope) return scope.error();
+    if (!Allows(caller.user, Access::kSubmit, *scope)) {
+      return Forbidden("submitting to project '" + workload->spec.queue + "'");
+    }
+    bool sets_priority = workload->priority_given &&
+                         workload->spec.priority != core::DefaultsFor(workload->spec.kind).priority;
+    if (sets_priority && !Allows(caller.user, Access::kManageOthers, *scope)) {
+      return Forbidden("setting a priority in project '" + workload->spec.queue +
+                       "' (project admins set priorities): drop priority");
+    }
+    workload->owner = caller.user.name;
+    workload->status = WorkloadStatus::kPending;
+    workload->created_ms = options_.now_ms();
+    json encoded = EncodeWorkload(*workload);
+    Result<int64_t> revision =
+        store_.Commit({{Op::kCreate, "workloads", workload->spec.name, encoded.dump(), 0}});
+    if (!revision) return revision.error();
+    encoded["revision"] = *revision;
+    return Reply{201, encoded};
+  }
+
+  Result<Reply> DeleteWorkload(const httplib::Request& req, const Caller& caller) {
+    std::string name = PathName(req);
+    Result<store::Object> stored = store_.Get("workloads", name);
+    if (!stored) return stored.error();
+    Result<WorkloadResource> workload = DecodeStoredWorkload(stored->body);
+    if (!workload) return workload.error();
+    Result<Scope> scope = ProjectScope(workload->spec.queue);
+    if (!scope) return scope.error();
+    bool own = workload->owner == caller.user.name;
+    if (!Allows(caller.user, own ? Access::kManageOwn : Access::kManageOthers, *scope)) {
+      return Forbidden("deleting workload '" + name + "'");
+    }
+    // The record stays, marked deleted, so that describe and audit can
+    // still show it; the scheduling loop releases its GPUs.
+    workload->status = WorkloadStatus::kDeleted;
+    workload->pending_reason.clear();
+    for (auto& task : workload->assignments) task = {};
+    Result<int64_t> revision = store_.Commit(
+        {{Op::kUpdate, "workloads", name, EncodeWorkload(*workload).dump(), stored->revision}});
+    if (!revision) return revision.error();
+    return Reply{200, {{"deleted", name}, {"revision", *revision}}};
+  }
+
+  Result<Reply> PutNode(const httplib::Request& req, const Caller& caller) {
+    if (!Allows(caller.user, Access::kAdminister, {})) return Forbidden("registering nodes");
+    Result<json> body = Body(req);
+    if (!body) return body.error();
+    Result<NodeResource> node = DecodeNode(*body);
+    if (!node) return node.error();
+    json encoded = EncodeNode(*node);
+    Result<int64_t> revision =
+        store_.Commit({{Op::kCreate, "nodes", node->spec.name, encoded.dump(), 0}});
+    if (!revision) return revision.error();
+    encoded["revision"] = *revision;
+    return Reply{201, encoded};
+  }
+
+  Result<Reply> CreateUser(const httplib::Request& req, const Caller& caller) {
+    Result<json> body = Body(req);
+    if (!body) return body.error();
+    Result<User> user = DecodeUser(*body);
+    if (!user) return user.error();
+    for (const auto& binding : user->roles) {
+      std::string department = binding.department;
+      if (!binding.project.empty()) {
+        Result<Scope> scope = ProjectScope(binding.project);
+        if (!scope) return scope.error();
+        department = scope->department;
+      }
+      if (!MayGrant(caller.user, binding, department)) {
+        return Forbidden(std::string("granting the role ") + RoleName(binding.role) + " there");
+      }
+    }
+    if (user->roles.empty() && !Allows(caller.user, Access::kAdminister, {})) {
+      return Forbidden("creating users without roles");
+    }
+    json encoded = EncodeUser(*user);
+    Result<int64_t> revision =
+        store_.Commit({{Op::kCreate, "users", user->name, encoded.dump(), 0}});
+    if (!revision) return revision.error();
+    return Reply{201, encoded};
+  }
+
+  Result<Reply> CreateToken(const httplib::Request& req, const Caller& caller) {
+    Result<json> body = Body(req);
+    if (!body) return body.error();
+    JsonReader reader(*body);
+    std::string user = caller.user.name;
+    if (Status s = reader.String("user", user); !s) return s.error();
+    if (Status s = reader.Finish(); !s) return s.error();
+    if (user != caller.user.name && !Allows(caller.user, Access::kAdminister, {})) {
+      return Forbidden("issuing tokens for other users");
+    }
+    if (!store_.Get("users", user)) {
+      return Error::Coded("not_found", "user '" + user + "' does not exist", "user");
+    }
+    Result<NewToken> token = IssueToken(user, options_.now_ms());
+    if (!token) return token.error();
+    Result<int64_t> revision = store_.Commit(
+        {{Op::kCreate, "tokens", token->record.id, EncodeToken(token->record).dump(), 0}});
+    if (!revision) return revision.error();
+    return Reply{201,
+                 {{"id", token->record.id},
+                  {"user", user},
+                  {"token", token->text},
+                  {"note", "shown once: store it now (allot login --token)"}}};
+  }
+
+  Result<Reply> ListAudit(const httplib::Request& req, const Caller& caller) {
+    if (!Allows(caller.user, Access::kAdminister, {})) return Forbidden("reading the audit log");
+    store::AuditQuery query;
+    try {
+      if (req.has_param("after")) query.after_id = std::stoll(req.get_param_value("after"));
+      if (req.has_param("limit")) query.limit = std::stoll(req.get_param_value("limit"));
+    } catch (const std::exception&) {
+      return Error::Coded("invalid", "after and limit must be whole numbers", "after");
+    }
+    query.actor = req.get_param_value("actor");
+    auto entries = store_.ListAudit(query);
+    if (!entries) return entries.error();
+    json items = json::array();
+    for (const auto& e : *entries) {
+      items.push_back({{"id", e.id},
+                       {"time_ms", e.time_ms},
+                       {"actor", e.actor},
+                       {"source", e.source},
+                       {"method", e.method},
+                       {"path", e.path},
+                       {"allowed", e.allowed},
+                       {"status", e.status},
+                       {"detail", e.detail}});
+    }
+    return Reply{200, {{"items", items}}};
+  }
+
+  // Whether the caller may read a workload of `project`.
+  bool MayRead(const Caller& caller, const std::string& project) {
+    if (Allows(caller.user, Access::kRead, {})) return true;
+    Result<Scope> scope = ProjectScope(project);
+    return scope && Allows(caller.user, Access::kRead, *scope);
+  }
+
+  void Routes() {
+    server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"status":"ok"})", "application/json");
+    });
+    server_.Get("/api/v1/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(kOpenApiDocument, "application/json");
+    });
+    auto anyone = [](const json&) { return true; };
+    for (bool is_project : {false, true}) {
+      std::string base = is_project ? "/api/v1/projects" : "/api/v1/departments";
+      std::string kind = is_project ? "projects" : "departments";
+      std::vector<std::string> filters;
+      if (is_project) filters.push_back("department");
+      Route("GET", base, [this, kind, filters, anyone](const auto& req, const Caller&) {
+        return List(req, kind, filters, anyone);
+      });
+      Route("GET", base + "/([^/]+)",
+            [this, kind](const auto& req, const Caller&) { return GetOne(kind, PathName(req)); });
+      Route("POST", base, [this, is_project](const auto& req, const Caller& caller) {
+        return PutQueue(req, caller, is_project, true);
+      });
+      Route("PUT", base + "/([^/]+)", [this, is_project](const auto& req, const Caller& caller) {
+        return PutQueue(req, caller, is_project, false);
+      });
+      Route("DELETE", base + "/([^/]+)", [this, is_project](const auto& req, const Caller& caller) {
+        return DeleteQueue(req, caller, is_project);
+      });
+    }
+    Route("GET", "/api/v1/workloads", [this](const auto& req, const Caller& caller) {
+      return List(req, "workloads", {"project", "status", "owner"},
+                  [&](const json& w) { return MayRead(caller, w.value("project", "")); });
+    });
+    Route("GET", "/api/v1/workloads/([^/]+)", [this](const auto& req, const Caller& caller) {
+      Result<Reply> reply = GetOne("workloads", PathName(req));
+      if (reply && !MayRead(caller, reply->body.value("project", ""))) {
+        return Result<Reply>(Forbidden("reading this workload"));
+      }
+      return reply;
+    });
+    Route("POST", "/api/v1/workloads",
+          [this](const auto& req, const Caller& caller) { return Submit(req, caller); });
+    Route("DELETE", "/api/v1/workloads/([^/]+)",
+          [this](const auto& req, const Caller& caller) { return DeleteWorkload(req, caller); });
+    Route("GET", "/api/v1/nodes", [this, anyone](const auto& req, const Caller&) {
+      return List(req, "nodes", {"pool", "state"}, anyone);
+    });
+    Route("GET", "/api/v1/nodes/([^/]+)",
+          [this](const auto& req, const Caller&) { return GetOne("nodes", PathName(req)); });
+    Route("POST", "/api/v1/nodes",
+          [this](const auto& req, const Caller& caller) { return PutNode(req, caller); });
+    Route("GET", "/api/v1/users", [this](const auto& req, const Caller& caller) {
+      if (!Allows(caller.user, Access::kAdminister, {})) {
+        return Result<Reply>(Forbidden("listing users"));
+      }
+      return List(req, "users", {}, [](const json&) { return true; });
+    });
+    Route("GET", "/api/v1/users/([^/]+)", [this](const auto& req, const Caller& caller) {
+      std::string name = PathName(req);
+      if (name != caller.user.name && !Allows(caller.user, Access::kAdminister, {})) {
+        return Result<Reply>(Forbidden("reading other users"));
+      }
+      return GetOne("users", name);
+    });
+    Route("POST", "/api/v1/users",
+          [this](const auto& req, const Caller& caller) { return CreateUser(req, caller); });
+    Route("POST", "/api/v1/tokens",
+          [this](const auto& req, const Caller& caller) { return CreateToken(req, caller); });
+    Route("GET", "/api/v1/audit",
+          [this](const auto& req, const Caller& caller) { return ListAudit(req, caller); });
+    Route("GET", "/api/v1/events", [this](const auto& req, const Caller& caller) {
+      return List(req, "events", {"workload", "project"},
+                  [&](const json& e) { return MayRead(caller, e.value("project", "")); });
+    });
+  }
+
+  store::Store& store_;
+  ApiOptions options_;
+  httplib::Server server_;
+  std::mutex tree_mutex_;
+};
+
+HttpApi::HttpApi(store::Store& store, ApiOptions options)
+    : impl_(std::make_unique<Impl>(store, std::move(options))) {}
+HttpApi::~HttpApi() = default;
+Result<int> HttpApi::Bind(const std::string& host, int port) {
+  return impl_->Bind(host, port);
+}
+void HttpApi::Serve() {
+  impl_->Serve();
+}
+void HttpApi::Stop() {
+  impl_->Stop();
+}
+
+Result<std::string> BootstrapAdmin(store::Store& store, int64_t now_ms) {
+  Result<store::Page> users = store.List({"users", "", 1, {}});
+  if (!users) return users.error();
+  if (!users->items.empty()) return std::string();
+  User admin{"admin", {RoleBinding{Role::kAdmin, "", ""}}};
+  Result<NewToken> token = IssueToken(admin.name, now_ms);
+  if (!token) return token.error();
+  Result<int64_t> revision = store.Commit(
+      {{Op::kCreate, "users", admin.name, EncodeUser(admin).dump(), 0},
+       {Op::kCreate, "tokens", token->record.id, EncodeToken(token->record).dump(), 0}});
+  if (!revision) return revision.error();
+  return token->text;
+}
+
+Status BootstrapDefaultProject(store::Store& store) {
+  Result<store::Page> departments = store.List({"departments", "", 1, {}});
+  if (!departments) return departments.error();
+  if (!departments->items.empty()) return Status::Ok();
+  QueueResource department;
+  department.spec.name = "default";
+  QueueResource project;
+  project.spec.name = "default";
+  project.spec.parent = "default";
+  Result<int64_t> revision = store.Commit(
+      {{Op::kCreate, "departments", "default", EncodeQueue(department, false).dump(), 0},
+       {Op::kCreate, "projects", "default", EncodeQueue(project, true).dump(), 0}});
+  if (!revision) return revision.error();
+  return Status::Ok();
+}
+
+}  // namespace allot::api

@@ -1,0 +1,52 @@
+// The HTTP/JSON API under /api/v1 (docs/api.md, docs/api/openapi.json).
+// Every request but /healthz and the OpenAPI document carries a bearer
+// token; every mutating request and every refused authentication is
+// audited. Errors are {"error": {"code", "message", "field"}} with a 4xx or
+// 5xx status, and a refused request changes nothing.
+//
+// The API only reads and writes the store; the scheduling loop
+// (src/server) reads what it wrote. `on_change` tells the loop to look.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "store/store.h"
+
+namespace allot::api {
+
+struct ApiOptions {
+  int64_t max_body_bytes = 1 << 20;
+  std::function<int64_t()> now_ms;  // wall clock in ms since the epoch
+  std::function<void()> on_change;  // called after every committed change
+};
+
+class HttpApi {
+ public:
+  HttpApi(store::Store& store, ApiOptions options);
+  ~HttpApi();
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
+
+  // Binds host:port (port 0: any free port) and returns the port.
+  Result<int> Bind(const std::string& host, int port);
+  // Serves on the bound socket until Stop(); blocks.
+  void Serve();
+  void Stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Creates the first admin user and a token for it when the store has no
+// users yet; returns the token text then, or an empty string.
+Result<std::string> BootstrapAdmin(store::Store& store, int64_t now_ms);
+
+// Creates the `default` department and project (no quota limits) when the
+// store has no departments yet, so that a newcomer can submit at once.
+Status BootstrapDefaultProject(store::Store& store);
+
+}  // namespace allot::api

@@ -1,0 +1,372 @@
+#include "api/resources.h"
+
+#include <array>
+
+#include "api/json_reader.h"
+#include "common/quantity.h"
+
+namespace allot::api {
+namespace {
+
+using core::Resource;
+using core::Resources;
+using nlohmann::json;
+
+// Reads {gpu, gpu_memory, cpu, memory} into `out`; absent entries keep
+// their value.
+Status ReadResources(const json& object, const std::string& prefix, Resources& out) {
+  JsonReader reader(object, prefix);
+  if (Status s = reader.Quantity("gpu", out[Resource::kGpu], ParseMilli); !s) return s;
+  if (Status s = reader.Quantity("gpu_memory", out[Resource::kGpuMemory], ParseMebibytes); !s) {
+    return s;
+  }
+  if (Status s = reader.Quantity("cpu", out[Resource::kCpu], ParseMillicores); !s) return s;
+  if (Status s = reader.Quantity("memory", out[Resource::kMemory], ParseMebibytes); !s) return s;
+  const char* keys[] = {"gpu", "gpu_memory", "cpu", "memory"};
+  for (Resource r : core::kAllResources) {
+    if (out[r] < 0) {
+      std::string field = prefix + keys[static_cast<int>(r)];
+      return Error::Coded("invalid", field + " must not be negative", field);
+    }
+  }
+  return reader.Finish();
+}
+
+json EncodeResources(const Resources& amounts, bool skip_unlimited) {
+  json out = json::object();
+  auto put = [&](const char* key, Resource r, std::string (*format)(int64_t)) {
+    if (skip_unlimited && amounts[r] >= core::kUnlimited) return;
+    out[key] = format(amounts[r]);
+  };
+  put("gpu", Resource::kGpu, FormatMilli);
+  put("gpu_memory", Resource::kGpuMemory, FormatMebibytes);
+  put("cpu", Resource::kCpu, FormatMillicores);
+  put("memory", Resource::kMemory, FormatMebibytes);
+  return out;
+}
+
+constexpr std::array<const char*, 7> kStatusNames = {"pending", "running", "succeeded", "failed",
+                                                     "evicted", "lost",    "deleted"};
+
+const char* KindName(core::WorkloadKind kind) {
+  switch (kind) {
+    case core::WorkloadKind::kTraining:
+      return "training";
+    case core::WorkloadKind::kDistributed:
+      return "distributed";
+    case core::WorkloadKind::kInteractive:
+      return "interactive";
+    case core::WorkloadKind::kInference:
+      return "inference";
+  }
+  return "training";
+}
+
+// The fields a submitter sets; shared by submissions and the stored form.
+Status ReadWorkloadSpec(JsonReader& reader, WorkloadResource& w) {
+  core::WorkloadSpec& spec = w.spec;
+  if (Status s = reader.String("name", spec.name, true); !s) return s;
+  if (Status s = CheckName(spec.name); !s) return s;
+  if (Status s = reader.String("project", spec.queue, true); !s) return s;
+  if (Status s = CheckName(spec.queue, "project"); !s) return s;
+  std::string kind = "training";
+  if (Status s = reader.String("kind", kind); !s) return s;
+  auto parsed_kind = core::ParseWorkloadKind(kind);
+  if (!parsed_kind) {
+    return Error::Coded(
+        "invalid",
+        "kind: '" + kind + "' is not a kind: use training, distributed, interactive or inference",
+        "kind");
+  }
+  spec.kind = *parsed_kind;
+  core::TaskRequest& request = spec.request;
+  if (Status s = reader.Quantity("gpu", request.gpu_milli, ParseMilli); !s) return s;
+  if (Status s = reader.Quantity("gpu_memory", request.gpu_memory_mib, ParseMebibytes); !s) {
+    return s;
+  }
+  if (Status s = reader.Quantity("cpu", request.cpu_milli, ParseMillicores); !s) return s;
+  if (Status s = reader.Quantity("memory", request.memory_mib, ParseMebibytes); !s) return s;
+  for (auto [field, amount] : {std::pair{"gpu", request.gpu_milli},
+                               {"gpu_memory", request.gpu_memory_mib},
+                               {"cpu", request.cpu_milli},
+                               {"memory", request.memory_mib}}) {
+    if (amount < 0) {
+      return Error::Coded("invalid", std::string(field) + " must not be negative", field);
+    }
+  }
+  if (request.gpu_milli > core::kMilliPerGpu && request.gpu_milli % core::kMilliPerGpu != 0) {
+    return Error::Coded("invalid",
+                        "gpu: " + FormatMilli(request.gpu_milli) +
+                            " mixes whole GPUs and a fraction: a fraction is a share of one GPU "
+                            "(below 1); above 1 ask for whole GPUs",
+                        "gpu");
+  }
+  if (request.gpu_milli > 0 && request.gpu_memory_mib > 0) {
+    return Error::Coded("invalid", "give either gpu or gpu_memory, not both", "gpu_memory");
+  }
+  int64_t workers = 1;
+  if (Status s = reader.Int("workers", workers, 1, 10000); !s) return s;
+  spec.tasks = static_cast<int32_t>(workers);
+  int64_t min_workers = spec.kind == core::WorkloadKind::kDistributed ? workers : 1;
+  if (Status s = reader.Int("min_workers", min_workers, 1, workers); !s) return s;
+  spec.min_tasks = static_cast<int32_t>(min_workers);
+  core::KindDefaults defaults = core::DefaultsFor(spec.kind);
+  spec.priority = defaults.priority;
+  spec.preemptible = defaults.preemptible;
+  w.priority_given = reader.Find("priority") != nullptr;
+  w.preemptible_given = reader.Find("preemptible") != nullptr;
+  if (Status s = reader.Int32("priority", spec.priority, 0, 1000); !s) return s;
+  if (Status s = reader.Bool("preemptible", spec.preemptible); !s) return s;
+  if (Status s = reader.StringList("gpu_models", spec.gpu_models); !s) return s;
+  if (Status s = reader.StringMap("node_selector", spec.node_selector); !s) return s;
+  if (Status s = reader.StringMap("env", w.env); !s) return s;
+  if (Status s = reader.StringList("command", w.command); !s) return s;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckName(const std::string& name, const std::string& field) {
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  bool ok = !name.empty() && name.size() <= 63 && alnum(name.front()) && alnum(name.back());
+  for (char c : name) ok = ok && (alnum(c) || c == '-');
+  if (ok) return Status::Ok();
+  return Error::Coded("invalid",
+                      field + ": '" + name +
+                          "' is not a valid name: use 1 to 63 lowercase letters, digits and '-', "
+                          "starting and ending with a letter or digit",
+                      field);
+}
+
+Result<QueueResource> DecodeQueue(const json& body, bool is_project) {
+  JsonReader reader(body);
+  QueueResource queue;
+  core::QueueSpec& spec = queue.spec;
+  if (Status s = reader.String("name", spec.name, true); !s) return s.error();
+  if (Status s = CheckName(spec.name); !s) return s.error();
+  if (is_project) {
+    if (Status s = reader.String("department", spec.parent, true); !s) return s.error();
+    if (Status s = CheckName(spec.parent, "department"); !s) return s.error();
+  }
+  auto deserved = reader.Object("deserved");
+  if (!deserved) return deserved.error();
+  if (*deserved) {
+    if (Status s = ReadResources(**deserved, "deserved.", spec.deserved); !s) return s.error();
+  }
+  auto limit = reader.Object("limit");
+  if (!limit) return limit.error();
+  if (*limit) {
+    if (Status s = ReadResources(**limit, "limit.", spec.limit); !s) return s.error();
+  }
+  int64_t weight = 1;
+  if (Status s = reader.Int("over_quota_weight", weight, 0, 1000000); !s) return s.error();
+  spec.weight = Resources::Uniform(weight);
+  if (Status s = reader.Int32("priority", spec.priority, 0, 1000); !s) return s.error();
+  if (Status s = reader.Finish(); !s) return s.error();
+  for (Resource r : core::kAllResources) {
+    if (spec.deserved[r] > spec.limit[r]) {
+      return Error::Coded("invalid", "deserved is above limit: raise the limit or lower deserved",
+                          "deserved");
+    }
+  }
+  return queue;
+}
+
+json EncodeQueue(const QueueResource& queue, bool is_project) {
+  const core::QueueSpec& spec = queue.spec;
+  json out = {{"name", spec.name}};
+  if (is_project) out["department"] = spec.parent;
+  out["deserved"] = EncodeResources(spec.deserved, false);
+  json limit = EncodeResources(spec.limit, true);
+  if (!limit.empty()) out["limit"] = limit;
+  out["over_quota_weight"] = spec.weight[Resource::kGpu];
+  out["priority"] = spec.priority;
+  return out;
+}
+
+const char* StatusName(WorkloadStatus status) {
+  return kStatusNames[static_cast<size_t>(status)];
+}
+
+std::optional<WorkloadStatus> ParseStatus(const std::string& text) {
+  for (size_t i = 0; i < kStatusNames.size(); ++i) {
+    if (text == kStatusNames[i]) return static_cast<WorkloadStatus>(i);
+  }
+  return std::nullopt;
+}
+
+bool IsActive(WorkloadStatus status) {
+  return status == WorkloadStatus::kPending || status == WorkloadStatus::kRunning ||
+         status == WorkloadStatus::kEvicted;
+}
+
+Result<WorkloadResource> DecodeWorkloadSubmission(const json& body) {
+  JsonReader reader(body);
+  WorkloadResource workload;
+  if (Status s = ReadWorkloadSpec(reader, workload); !s) return s.error();
+  if (Status s = reader.Finish(); !s) return s.error();
+  workload.assignments.resize(static_cast<size_t>(workload.spec.tasks));
+  return workload;
+}
+
+Result<WorkloadResource> DecodeStoredWorkload(const std::string& body) {
+  Result<json> parsed = ParseJsonObject(body);
+  if (!parsed) return parsed.error();
+  JsonReader reader(*parsed);
+  WorkloadResource workload;
+  if (Status s = ReadWorkloadSpec(reader, workload); !s) return s.error();
+  std::string status = "pending";
+  if (Status s = reader.String("owner", workload.owner); !s) return s.error();
+  if (Status s = reader.String("status", status); !s) return s.error();
+  auto parsed_status = ParseStatus(status);
+  if (!parsed_status) return Error::Coded("internal", "stored workload has status " + status);
+  workload.status = *parsed_status;
+  if (Status s = reader.String("pending_reason", workload.pending_reason); !s) return s.error();
+  if (Status s = reader.Int("created_ms", workload.created_ms, 0, INT64_MAX); !s) {
+    return s.error();
+  }
+  workload.spec.submitted_at = workload.created_ms;
+  workload.assignments.resize(static_cast<size_t>(workload.spec.tasks));
+  if (const json* tasks = reader.Find("assignments"); tasks && tasks->is_array()) {
+    for (size_t i = 0; i < tasks->size() && i < workload.assignments.size(); ++i) {
+      const json& task = (*tasks)[i];
+      workload.assignments[i].node = task.value("node", "");
+      workload.assignments[i].gpus = task.value("gpus", std::vector<int32_t>{});
+    }
+  }
+  return workload;
+}
+
+json EncodeWorkload(const WorkloadResource& w) {
+  const core::WorkloadSpec& spec = w.spec;
+  json out = {{"name", spec.name},
+              {"project", spec.queue},
+              {"kind", KindName(spec.kind)},
+              {"workers", spec.tasks},
+              {"min_workers", spec.min_tasks},
+              {"priority", spec.priority},
+              {"preemptible", spec.preemptible}};
+  if (spec.request.gpu_milli > 0) out["gpu"] = FormatMilli(spec.request.gpu_milli);
+  if (spec.request.gpu_memory_mib > 0) {
+    out["gpu_memory"] = FormatMebibytes(spec.request.gpu_memory_mib);
+  }
+  out["cpu"] = FormatMillicores(spec.request.cpu_milli);
+  out["memory"] = FormatMebibytes(spec.request.memory_mib);
+  if (!spec.gpu_models.empty()) out["gpu_models"] = spec.gpu_models;
+  if (!spec.node_selector.empty()) out["node_selector"] = spec.node_selector;
+  if (!w.env.empty()) out["env"] = w.env;
+  out["command"] = w.command;
+  out["owner"] = w.owner;
+  out["status"] = StatusName(w.status);
+  out["pending_reason"] = w.pending_reason;
+  json assignments = json::array();
+  for (const auto& task : w.assignments) {
+    assignments.push_back({{"node", task.node}, {"gpus", task.gpus}});
+  }
+  out["assignments"] = assignments;
+  out["created_ms"] = w.created_ms;
+  return out;
+}
+
+Result<NodeResource> DecodeNode(const json& body) {
+  JsonReader reader(body);
+  NodeResource node;
+  core::NodeSpec& spec = node.spec;
+  if (Status s = reader.String("name", spec.name, true); !s) return s.error();
+  if (Status s = CheckName(spec.name); !s) return s.error();
+  if (Status s = reader.String("pool", spec.pool); !s) return s.error();
+  if (Status s = reader.StringMap("labels", spec.labels); !s) return s.error();
+  if (Status s = reader.Quantity("cpu", spec.cpu_milli, ParseMillicores); !s) return s.error();
+  if (Status s = reader.Quantity("memory", spec.memory_mib, ParseMebibytes); !s) return s.error();
+  if (Status s = reader.Bool("simulated", node.simulated); !s) return s.error();
+  if (Status s = reader.String("state", node.state); !s) return s.error();
+  std::string simulate;
+  if (Status s = reader.String("simulate_gpus", simulate); !s) return s.error();
+  const json* gpus = reader.Find("gpus");
+  if (Status s = reader.Finish(); !s) return s.error();
+  if (spec.cpu_milli <= 0 || spec.memory_mib <= 0) {
+    return Error::Coded("invalid", "cpu and memory must be given and above 0",
+                        spec.cpu_milli <= 0 ? "cpu" : "memory");
+  }
+  if (node.state != "ready" && node.state != "lost") {
+    return Error::Coded("invalid", "state: use ready or lost", "state");
+  }
+  if (!simulate.empty()) {
+    if (gpus) return Error::Coded("invalid", "give gpus or simulate_gpus, not both", "gpus");
+    auto simulated = ParseSimulatedGpus(simulate, spec.name);
+    if (!simulated) return simulated.error();
+    spec.gpus = std::move(*simulated);
+    node.simulated = true;
+  } else if (gpus) {
+    if (!gpus->is_array()) return Error::Coded("invalid", "gpus: expected a list", "gpus");
+    for (size_t i = 0; i < gpus->size(); ++i) {
+      std::string prefix = "gpus[" + std::to_string(i) + "].";
+      if (!(*gpus)[i].is_object()) return Error::Coded("invalid", prefix + ": expected an object");
+      JsonReader gpu_reader((*gpus)[i], prefix);
+      core::GpuSpec gpu;
+      gpu.index = static_cast<int32_t>(i);
+      if (Status s = gpu_reader.Int32("index", gpu.index, 0, 1023); !s) return s.error();
+      if (Status s = gpu_reader.String("uuid", gpu.uuid, true); !s) return s.error();
+      if (Status s = gpu_reader.String("model", gpu.model, true); !s) return s.error();
+      if (Status s = gpu_reader.Quantity("memory", gpu.memory_mib, ParseMebibytes); !s) {
+        return s.error();
+      }
+      if (Status s = gpu_reader.Finish(); !s) return s.error();
+      if (gpu.memory_mib <= 0) {
+        return Error::Coded("invalid", prefix + "memory must be above 0", prefix + "memory");
+      }
+      spec.gpus.push_back(gpu);
+    }
+  }
+  return node;
+}
+
+json EncodeNode(const NodeResource& node) {
+  const core::NodeSpec& spec = node.spec;
+  json gpus = json::array();
+  for (const auto& gpu : spec.gpus) {
+    gpus.push_back({{"index", gpu.index},
+                    {"uuid", gpu.uuid},
+                    {"model", gpu.model},
+                    {"memory", FormatMebibytes(gpu.memory_mib)}});
+  }
+  return {{"name", spec.name},
+          {"pool", spec.pool},
+          {"labels", spec.labels},
+          {"cpu", FormatMillicores(spec.cpu_milli)},
+          {"memory", FormatMebibytes(spec.memory_mib)},
+          {"gpus", gpus},
+          {"simulated", node.simulated},
+          {"state", node.state}};
+}
+
+Result<std::vector<core::GpuSpec>> ParseSimulatedGpus(const std::string& text,
+                                                      const std::string& node_name) {
+  auto fail = [&] {
+    return Error::Coded(
+        "invalid",
+        "simulate_gpus: '" + text + "' is not COUNTxMODEL-MEMORY: use a form like 4xA100-80GB",
+        "simulate_gpus");
+  };
+  size_t x = text.find('x');
+  size_t dash = text.rfind('-');
+  if (x == std::string::npos || x == 0 || dash == std::string::npos || dash < x + 2) return fail();
+  int count = 0;
+  for (size_t i = 0; i < x; ++i) {
+    if (text[i] < '0' || text[i] > '9') return fail();
+    count = count * 10 + (text[i] - '0');
+    if (count > 64) return fail();
+  }
+  std::string memory = text.substr(dash + 1);
+  if (memory.size() < 3 || memory.substr(memory.size() - 2) != "GB") return fail();
+  Result<int64_t> gib = ParseMilli(memory.substr(0, memory.size() - 2));
+  if (!gib || *gib <= 0 || *gib % 1000 != 0 || count == 0) return fail();
+  std::vector<core::GpuSpec> gpus;
+  for (int i = 0; i < count; ++i) {
+    gpus.push_back({i, "GPU-sim-" + node_name + "-" + std::to_string(i), text.substr(x + 1),
+                    *gib / 1000 * 1024});
+  }
+  return gpus;
+}
+
+}  // namespace allot::api

@@ -1,0 +1,77 @@
+// The API's resources and their JSON form (docs/api.md). Decode*() reads a
+// request strictly and checks everything that does not need the store;
+// Encode*() writes the form the API returns and the store keeps.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "core/node.h"
+#include "core/queue.h"
+#include "core/workload.h"
+
+namespace allot::api {
+
+// Names: lowercase letters, digits and '-', starting and ending with a
+// letter or digit, at most 63 characters (a DNS label, as in Kubernetes).
+Status CheckName(const std::string& name, const std::string& field = "name");
+
+// A department or a project: a queue of the quota tree. Projects name their
+// department as parent; departments have none.
+struct QueueResource {
+  core::QueueSpec spec;
+};
+Result<QueueResource> DecodeQueue(const nlohmann::json& body, bool is_project);
+nlohmann::json EncodeQueue(const QueueResource& queue, bool is_project);
+
+// The status of a workload (issue 4): pending, running, succeeded, failed,
+// evicted (waiting to run again), lost, deleted.
+enum class WorkloadStatus { kPending, kRunning, kSucceeded, kFailed, kEvicted, kLost, kDeleted };
+const char* StatusName(WorkloadStatus status);
+std::optional<WorkloadStatus> ParseStatus(const std::string& text);
+// Whether the scheduler still considers the workload (it waits or runs).
+bool IsActive(WorkloadStatus status);
+
+struct TaskAssignment {
+  std::string node;           // empty while the task waits
+  std::vector<int32_t> gpus;  // positions in the node's GPU list
+};
+
+struct WorkloadResource {
+  core::WorkloadSpec spec;  // spec.queue is the project
+  std::map<std::string, std::string> env;
+  std::vector<std::string> command;
+  bool priority_given = false;
+  bool preemptible_given = false;
+  // Set by the server.
+  std::string owner;
+  WorkloadStatus status = WorkloadStatus::kPending;
+  std::string pending_reason;
+  std::vector<TaskAssignment> assignments;  // one per task
+  int64_t created_ms = 0;
+};
+// A submission: what the user may set. Kind defaults (priority,
+// preemptible) are applied here.
+Result<WorkloadResource> DecodeWorkloadSubmission(const nlohmann::json& body);
+// The stored form, server fields included.
+Result<WorkloadResource> DecodeStoredWorkload(const std::string& body);
+nlohmann::json EncodeWorkload(const WorkloadResource& workload);
+
+struct NodeResource {
+  core::NodeSpec spec;
+  bool simulated = false;
+  std::string state = "ready";  // ready, lost
+};
+Result<NodeResource> DecodeNode(const nlohmann::json& body);
+nlohmann::json EncodeNode(const NodeResource& node);
+
+// "4xA100-80GB" -> four simulated GPUs of model A100-80GB with 80 GiB each.
+Result<std::vector<core::GpuSpec>> ParseSimulatedGpus(const std::string& text,
+                                                      const std::string& node_name);
+
+}  // namespace allot::api

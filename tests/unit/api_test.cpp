@@ -1,0 +1,261 @@
+// The HTTP API on loopback: auth, roles, bad input, paging, audit.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "api/http_api.h"
+#include "store/sqlite_store.h"
+
+namespace allot::api {
+namespace {
+
+using nlohmann::json;
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = store::SqliteStore::Open(":memory:");
+    ASSERT_TRUE(opened);
+    store_ = std::move(opened.value());
+    api_ = std::make_unique<HttpApi>(*store_, ApiOptions{1 << 16, [] { return 1000; }, {}});
+    auto port = api_->Bind("127.0.0.1", 0);
+    ASSERT_TRUE(port) << port.error().message;
+    port_ = *port;
+    thread_ = std::thread([this] { api_->Serve(); });
+    admin_ = *BootstrapAdmin(*store_, 1000);
+    ASSERT_TRUE(BootstrapDefaultProject(*store_));
+    ASSERT_FALSE(admin_.empty());
+  }
+  void TearDown() override {
+    api_->Stop();
+    thread_.join();
+  }
+
+  struct Response {
+    int status = 0;
+    json body;
+  };
+  Response Call(const std::string& method, const std::string& path, const std::string& token,
+                const std::string& body = "") {
+    httplib::Client client("127.0.0.1", port_);
+    httplib::Headers headers;
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    httplib::Result res = method == "GET"    ? client.Get(path, headers)
+                          : method == "POST" ? client.Post(path, headers, body, "application/json")
+                          : method == "PUT"  ? client.Put(path, headers, body, "application/json")
+                                             : client.Delete(path, headers);
+    if (!res) return {};
+    return {res->status, json::parse(res->body, nullptr, false)};
+  }
+  // Creates a user with one role binding and returns a token for it.
+  std::string UserWith(const std::string& name, const json& role) {
+    auto created =
+        Call("POST", "/api/v1/users", admin_, json{{"name", name}, {"roles", {role}}}.dump());
+    EXPECT_EQ(created.status, 201) << created.body.dump();
+    auto token = Call("POST", "/api/v1/tokens", admin_, json{{"user", name}}.dump());
+    EXPECT_EQ(token.status, 201) << token.body.dump();
+    return token.body.value("token", "");
+  }
+  void MakeTree() {
+    ASSERT_EQ(
+        Call("POST", "/api/v1/departments", admin_, R"({"name":"research","deserved":{"gpu":8}})")
+            .status,
+        201);
+    ASSERT_EQ(Call("POST", "/api/v1/projects", admin_,
+                   R"({"name":"vision","department":"research","deserved":{"gpu":4}})")
+                  .status,
+              201);
+  }
+
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<HttpApi> api_;
+  std::thread thread_;
+  int port_ = 0;
+  std::string admin_;
+};
+
+TEST_F(ApiTest, HealthAndOpenApiNeedNoToken) {
+  EXPECT_EQ(Call("GET", "/healthz", "").status, 200);
+  auto doc = Call("GET", "/api/v1/openapi.json", "");
+  EXPECT_EQ(doc.status, 200);
+  EXPECT_TRUE(doc.body.contains("paths"));
+}
+
+TEST_F(ApiTest, MissingOrWrongTokenIsRefusedAndAudited) {
+  auto none = Call("GET", "/api/v1/workloads", "");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(none.body["error"]["code"], "unauthenticated");
+  auto forged = Call("GET", "/api/v1/workloads", "allot_0000_ffff");
+  EXPECT_EQ(forged.status, 401);
+  auto audit = store_->ListAudit({0, 100, "anonymous"});
+  ASSERT_TRUE(audit);
+  EXPECT_EQ(audit->size(), 2u);
+  EXPECT_FALSE((*audit)[0].allowed);
+  EXPECT_EQ((*audit)[0].source, "127.0.0.1");
+}
+
+TEST_F(ApiTest, SubmitListDescribeDelete) {
+  auto submitted = Call("POST", "/api/v1/workloads", admin_,
+                        R"({"name":"train-1","project":"default","gpu":"0.5","cpu":2,
+                            "memory":"4Gi","command":["python","train.py"]})");
+  ASSERT_EQ(submitted.status, 201) << submitted.body.dump();
+  EXPECT_EQ(submitted.body["status"], "pending");
+  EXPECT_EQ(submitted.body["owner"], "admin");
+  EXPECT_EQ(submitted.body["gpu"], "0.5");
+  auto listed = Call("GET", "/api/v1/workloads?project=default", admin_);
+  ASSERT_EQ(listed.status, 200);
+  ASSERT_EQ(listed.body["items"].size(), 1u);
+  EXPECT_TRUE(listed.body["next"].is_null());
+  auto one = Call("GET", "/api/v1/workloads/train-1", admin_);
+  EXPECT_EQ(one.body["memory"], "4Gi");
+  EXPECT_EQ(Call("DELETE", "/api/v1/workloads/train-1", admin_).status, 200);
+  EXPECT_EQ(Call("GET", "/api/v1/workloads/train-1", admin_).body["status"], "deleted");
+  auto audit = store_->ListAudit({0, 100, "admin"});
+  ASSERT_TRUE(audit);
+  ASSERT_EQ(audit->size(), 2u);  // the two mutating requests
+  EXPECT_EQ((*audit)[0].method, "POST");
+  EXPECT_EQ((*audit)[1].method, "DELETE");
+}
+
+TEST_F(ApiTest, ListsArePaged) {
+  for (int i = 0; i < 5; ++i) {
+    auto r = Call("POST", "/api/v1/workloads", admin_,
+                  json{{"name", "w" + std::to_string(i)}, {"project", "default"}}.dump());
+    ASSERT_EQ(r.status, 201);
+  }
+  auto first = Call("GET", "/api/v1/workloads?limit=2", admin_);
+  ASSERT_EQ(first.body["items"].size(), 2u);
+  EXPECT_EQ(first.body["next"], "w1");
+  auto second = Call("GET", "/api/v1/workloads?limit=2&after=w1", admin_);
+  EXPECT_EQ(second.body["items"][0]["name"], "w2");
+  EXPECT_EQ(Call("GET", "/api/v1/workloads?limit=0", admin_).body["error"]["field"], "limit");
+}
+
+TEST_F(ApiTest, BadInputGetsCodeMessageFieldAndChangesNothing) {
+  struct Case {
+    std::string body;
+    std::string code;
+    std::string field;
+  };
+  std::vector<Case> cases = {
+      {"{not json", "malformed_json", ""},
+      {R"(["a"])", "malformed_json", ""},
+      {R"({"name":"a","project":"default","gpus":1})", "unknown_field", "gpus"},
+      {R"({"name":"a","project":"default","gpu":"1.5"})", "invalid", "gpu"},
+      {R"({"name":"a","project":"default","gpu":true})", "invalid", "gpu"},
+      {R"({"name":"a","project":"default","cpu":"-1"})", "invalid", "cpu"},
+      {R"({"name":"Bad_Name","project":"default"})", "invalid", "name"},
+      {R"({"name":"a","project":"nope"})", "not_found", "project"},
+      {R"({"name":"a","project":"default","kind":"batch"})", "invalid", "kind"},
+      {R"({"name":"a","project":"default","workers":0})", "invalid", "workers"},
+  };
+  for (const auto& c : cases) {
+    auto r = Call("POST", "/api/v1/workloads", admin_, c.body);
+    EXPECT_GE(r.status, 400) << c.body;
+    EXPECT_LT(r.status, 500) << c.body;
+    EXPECT_EQ(r.body["error"]["code"], c.code) << c.body << " -> " << r.body.dump();
+    EXPECT_EQ(r.body["error"]["field"], c.field) << c.body << " -> " << r.body.dump();
+    EXPECT_FALSE(r.body["error"]["message"].get<std::string>().empty());
+  }
+  std::string huge =
+      R"({"name":"a","project":"default","command":[")" + std::string(1 << 17, 'x') + R"("]})";
+  auto big = Call("POST", "/api/v1/workloads", admin_, huge);
+  EXPECT_EQ(big.status, 413);
+  EXPECT_EQ(big.body["error"]["code"], "too_large");
+  EXPECT_EQ(Call("GET", "/api/v1/workloads", admin_).body["items"].size(), 0u);
+}
+
+TEST_F(ApiTest, QuotasStayWithinTheParentAndAreNeverNegative) {
+  MakeTree();
+  auto over = Call("POST", "/api/v1/projects", admin_,
+                   R"({"name":"nlp","department":"research","deserved":{"gpu":5}})");
+  EXPECT_EQ(over.status, 400);
+  EXPECT_EQ(over.body["error"]["field"], "deserved");
+  auto negative = Call("POST", "/api/v1/projects", admin_,
+                       R"({"name":"nlp","department":"research","deserved":{"gpu":-1}})");
+  EXPECT_EQ(negative.status, 400);
+  EXPECT_EQ(Call("GET", "/api/v1/projects/nlp", admin_).status, 404);
+  auto shrink = Call("PUT", "/api/v1/departments/research", admin_,
+                     R"({"name":"research","deserved":{"gpu":2}})");
+  EXPECT_EQ(shrink.status, 400) << shrink.body.dump();
+  EXPECT_EQ(Call("GET", "/api/v1/departments/research", admin_).body["deserved"]["gpu"], "8");
+}
+
+TEST_F(ApiTest, RolesAllowAndForbidPerRoute) {
+  MakeTree();
+  ASSERT_EQ(
+      Call("POST", "/api/v1/projects", admin_, R"({"name":"other","department":"default"})").status,
+      201);
+  std::string researcher = UserWith("ada", {{"role", "researcher"}, {"project", "vision"}});
+  std::string viewer = UserWith("vic", {{"role", "viewer"}, {"project", "vision"}});
+  std::string dept_admin =
+      UserWith("dee", {{"role", "department-admin"}, {"department", "research"}});
+  std::string lead = UserWith("lee", {{"role", "project-admin"}, {"project", "vision"}});
+  auto submit = [&](const std::string& token, const std::string& name, const std::string& project,
+                    const std::string& extra = "") {
+    return Call("POST", "/api/v1/workloads", token,
+                R"({"name":")" + name + R"(","project":")" + project + "\"" + extra + "}")
+        .status;
+  };
+  // Workloads: researcher in own project only; viewer never; lead sets priorities.
+  EXPECT_EQ(submit(researcher, "a1", "vision"), 201);
+  EXPECT_EQ(submit(researcher, "a2", "other"), 403);
+  EXPECT_EQ(submit(researcher, "a3", "vision", R"(,"priority":90)"), 403);
+  EXPECT_EQ(submit(lead, "l1", "vision", R"(,"priority":90)"), 201);
+  EXPECT_EQ(submit(viewer, "v1", "vision"), 403);
+  EXPECT_EQ(submit(dept_admin, "d1", "vision"), 201);
+  EXPECT_EQ(Call("GET", "/api/v1/workloads/a1", viewer).status, 200);
+  EXPECT_EQ(Call("DELETE", "/api/v1/workloads/l1", researcher).status, 403);  // not its own
+  EXPECT_EQ(Call("DELETE", "/api/v1/workloads/a1", lead).status, 200);
+  // A viewer of vision sees only vision's workloads.
+  ASSERT_EQ(submit(admin_, "x1", "other"), 201);
+  for (const auto& item : Call("GET", "/api/v1/workloads", viewer).body["items"]) {
+    EXPECT_EQ(item["project"], "vision");
+  }
+  // Quotas: department admin within its department; not researchers.
+  EXPECT_EQ(Call("PUT", "/api/v1/projects/vision", dept_admin,
+                 R"({"name":"vision","department":"research","deserved":{"gpu":6}})")
+                .status,
+            200);
+  EXPECT_EQ(Call("PUT", "/api/v1/projects/other", dept_admin,
+                 R"({"name":"other","department":"default","deserved":{"gpu":1}})")
+                .status,
+            403);
+  EXPECT_EQ(Call("PUT", "/api/v1/projects/vision", researcher,
+                 R"({"name":"vision","department":"research"})")
+                .status,
+            403);
+  // Departments, nodes, audit, users: admin.
+  EXPECT_EQ(Call("POST", "/api/v1/departments", dept_admin, R"({"name":"d2"})").status, 403);
+  EXPECT_EQ(Call("POST", "/api/v1/nodes", dept_admin,
+                 R"({"name":"n1","cpu":8,"memory":"32Gi","simulate_gpus":"2xA100-80GB"})")
+                .status,
+            403);
+  EXPECT_EQ(Call("POST", "/api/v1/nodes", admin_,
+                 R"({"name":"n1","cpu":8,"memory":"32Gi","simulate_gpus":"2xA100-80GB"})")
+                .status,
+            201);
+  EXPECT_EQ(Call("GET", "/api/v1/nodes", viewer).status, 200);
+  EXPECT_EQ(Call("GET", "/api/v1/audit", dept_admin).status, 403);
+  EXPECT_EQ(Call("GET", "/api/v1/audit", admin_).status, 200);
+  EXPECT_EQ(Call("GET", "/api/v1/users", researcher).status, 403);
+  // Granting: a lead may add researchers to its project, not admins.
+  EXPECT_EQ(Call("POST", "/api/v1/users", lead,
+                 R"({"name":"bob","roles":[{"role":"researcher","project":"vision"}]})")
+                .status,
+            201);
+  EXPECT_EQ(
+      Call("POST", "/api/v1/users", lead, R"({"name":"eve","roles":[{"role":"admin"}]})").status,
+      403);
+  EXPECT_EQ(Call("POST", "/api/v1/tokens", researcher, R"({"user":"lee"})").status, 403);
+  // Every refusal is in the audit log.
+  auto refused = store_->ListAudit({0, 1000, ""});
+  int denied = 0;
+  for (const auto& entry : *refused) denied += entry.allowed ? 0 : 1;
+  EXPECT_EQ(denied, 12);
+}
+
+}  // namespace
+}  // namespace allot::api
