@@ -46,17 +46,6 @@ struct Caller {
   std::string source;
 };
 
-// Departments and projects share the scheduler's queue namespace, so
-// departments are named "department/<name>" there.
-core::QueueSpec TreeQueue(core::QueueSpec spec, bool is_project) {
-  if (is_project) {
-    spec.parent = "department/" + spec.parent;
-  } else {
-    spec.name = "department/" + spec.name;
-  }
-  return spec;
-}
-
 // The name in a route's path ("/api/v1/workloads/([^/]+)").
 std::string PathName(const httplib::Request& req) {
   return req.matches.size() > 1 ? std::string(req.matches[1]) : std::string();
@@ -242,10 +231,10 @@ class HttpApi::Impl {
         auto queue = DecodeQueue(json::parse(object.body), projects);
         if (!queue) return queue.error();
         if (projects == is_project && queue->spec.name == changed.name) continue;
-        tree.queues.push_back(TreeQueue(queue->spec, projects));
+        tree.queues.push_back(SchedulerQueue(queue->spec, projects));
       }
     }
-    if (!removed) tree.queues.push_back(TreeQueue(changed, is_project));
+    if (!removed) tree.queues.push_back(SchedulerQueue(changed, is_project));
     Status valid = core::ValidateSnapshot(tree);
     if (!valid) {
       std::string message = valid.error().message;

@@ -138,6 +138,15 @@ Status CheckName(const std::string& name, const std::string& field) {
                       field);
 }
 
+core::QueueSpec SchedulerQueue(core::QueueSpec spec, bool is_project) {
+  if (is_project) {
+    spec.parent = "department/" + spec.parent;
+  } else {
+    spec.name = "department/" + spec.name;
+  }
+  return spec;
+}
+
 Result<QueueResource> DecodeQueue(const json& body, bool is_project) {
   JsonReader reader(body);
   QueueResource queue;

@@ -26,6 +26,9 @@ Status CheckName(const std::string& name, const std::string& field = "name");
 struct QueueResource {
   core::QueueSpec spec;
 };
+// The queue as the scheduler core sees it: departments and projects share
+// its queue namespace, so departments are named "department/<name>" there.
+core::QueueSpec SchedulerQueue(core::QueueSpec spec, bool is_project);
 Result<QueueResource> DecodeQueue(const nlohmann::json& body, bool is_project);
 nlohmann::json EncodeQueue(const QueueResource& queue, bool is_project);
 

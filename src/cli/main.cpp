@@ -1,11 +1,12 @@
-// allot: one executable, subcommands: `scenario`, `bench` and `sim`; the
-// server, agent and client commands arrive with later issues.
+// allot: one executable, subcommands: `scenario`, `bench`, `sim`, `server`
+// and `up`; the agent and the client commands arrive with later work.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 #include <sstream>
 
 #include "bench/bench.h"
+#include "cli/server_command.h"
 #include "cli/sim_command.h"
 #include "scenario/runner.h"
 
@@ -54,10 +55,12 @@ int main(int argc, char** argv) {
   bench->add_option("--seed", bench_options.seed, "Seed of the synthetic cluster");
 
   allot::cli::AddSimCommand(app);
+  allot::cli::AddServerCommands(app);
 
   CLI11_PARSE(app, argc, argv);
 
   if (int status = allot::cli::RunSimCommand(); status >= 0) return status;
+  if (int status = allot::cli::RunServerCommand(); status >= 0) return status;
 
   if (*scenario) return allot::scenario::RunScenarioFiles(files, std::cout);
   if (*bench) {

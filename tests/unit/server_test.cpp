@@ -1,0 +1,79 @@
+// The scheduling loop: store -> scheduler core -> plan written back.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "api/http_api.h"
+#include "api/resources.h"
+#include "server/scheduling_loop.h"
+#include "store/sqlite_store.h"
+
+namespace allot::server {
+namespace {
+
+using nlohmann::json;
+using Op = store::Write::Op;
+
+class LoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = store::SqliteStore::Open(":memory:");
+    ASSERT_TRUE(opened);
+    store_ = std::move(opened.value());
+    ASSERT_TRUE(api::BootstrapDefaultProject(*store_));
+    auto node = api::DecodeNode(
+        json{{"name", "n1"}, {"cpu", 16}, {"memory", "64Gi"}, {"simulate_gpus", "2xA100-80GB"}});
+    ASSERT_TRUE(node);
+    ASSERT_TRUE(store_->Commit({{Op::kCreate, "nodes", "n1", api::EncodeNode(*node).dump(), 0}}));
+  }
+  void Submit(const std::string& name, const std::string& gpu) {
+    auto w = api::DecodeWorkloadSubmission(
+        json{{"name", name}, {"project", "default"}, {"gpu", gpu}, {"cpu", 1}, {"memory", "1Gi"}});
+    ASSERT_TRUE(w) << w.error().message;
+    ASSERT_TRUE(
+        store_->Commit({{Op::kCreate, "workloads", name, api::EncodeWorkload(*w).dump(), 0}}));
+  }
+  api::WorkloadResource Get(const std::string& name) {
+    return *api::DecodeStoredWorkload(store_->Get("workloads", name)->body);
+  }
+
+  std::unique_ptr<store::SqliteStore> store_;
+  int64_t now_ = 1000;
+};
+
+TEST_F(LoopTest, BindsWritesReasonsAndIsStable) {
+  Submit("a", "1");
+  Submit("b", "2");
+  SchedulingLoop loop(*store_, [this] { return now_; });
+  auto first = loop.RunCycle();
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->binds, 1);
+  EXPECT_EQ(Get("a").status, api::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("a").assignments[0].node, "n1");
+  EXPECT_EQ(Get("b").status, api::WorkloadStatus::kPending);
+  EXPECT_FALSE(Get("b").pending_reason.empty());
+  int64_t revision = *store_->Revision();
+  auto second = loop.RunCycle();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->workloads_written, 0);
+  EXPECT_EQ(*store_->Revision(), revision);  // nothing new: nothing written
+}
+
+TEST_F(LoopTest, ADeletedWorkloadFreesItsGpus) {
+  Submit("a", "2");
+  SchedulingLoop loop(*store_, [this] { return now_; });
+  ASSERT_TRUE(loop.RunCycle());
+  Submit("b", "2");
+  ASSERT_TRUE(loop.RunCycle());
+  EXPECT_EQ(Get("b").status, api::WorkloadStatus::kPending);
+  auto a = Get("a");
+  a.status = api::WorkloadStatus::kDeleted;
+  a.assignments.assign(1, {});
+  ASSERT_TRUE(store_->Commit({{Op::kUpdate, "workloads", "a", api::EncodeWorkload(a).dump(), 0}}));
+  ASSERT_TRUE(loop.RunCycle());
+  EXPECT_EQ(Get("b").status, api::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("a").status, api::WorkloadStatus::kDeleted);
+}
+
+}  // namespace
+}  // namespace allot::server
