@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The developer entry point.
-#   scripts/dev.sh up     install build dependencies, build allot, run the sample scenarios
+#   scripts/dev.sh up     install build dependencies, build allot, start it standalone (allot up)
 #   scripts/dev.sh test   build and run every test: unit, property, scenarios, format
 #   scripts/dev.sh deps   install the Debian 12 packages the build needs
 #   scripts/dev.sh build  configure and build into build/
@@ -35,11 +35,8 @@ case "${1:-}" in
   up)
     deps
     build
-    echo
-    echo "allot is built: build/src/cli/allot. The API server arrives with a later issue;"
-    echo "until then, here is the scheduler at work on the sample scenarios:"
-    echo
-    build/src/cli/allot scenario examples/*.yaml
+    echo "allot is built: build/src/cli/allot. Starting it standalone (Ctrl-C stops it):"
+    exec build/src/cli/allot up "${@:2}"
     ;;
   test)
     deps
