@@ -48,20 +48,6 @@ json EncodeResources(const Resources& amounts, bool skip_unlimited) {
 constexpr std::array<const char*, 7> kStatusNames = {"pending", "running", "succeeded", "failed",
                                                      "evicted", "lost",    "deleted"};
 
-const char* KindName(core::WorkloadKind kind) {
-  switch (kind) {
-    case core::WorkloadKind::kTraining:
-      return "training";
-    case core::WorkloadKind::kDistributed:
-      return "distributed";
-    case core::WorkloadKind::kInteractive:
-      return "interactive";
-    case core::WorkloadKind::kInference:
-      return "inference";
-  }
-  return "training";
-}
-
 // The fields a submitter sets; shared by submissions and the stored form.
 Status ReadWorkloadSpec(JsonReader& reader, WorkloadResource& w) {
   core::WorkloadSpec& spec = w.spec;
@@ -250,7 +236,7 @@ json EncodeWorkload(const WorkloadResource& w) {
   const core::WorkloadSpec& spec = w.spec;
   json out = {{"name", spec.name},
               {"project", spec.queue},
-              {"kind", KindName(spec.kind)},
+              {"kind", core::WorkloadKindName(spec.kind)},
               {"workers", spec.tasks},
               {"min_workers", spec.min_tasks},
               {"priority", spec.priority},

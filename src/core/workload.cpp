@@ -24,6 +24,20 @@ std::optional<WorkloadKind> ParseWorkloadKind(std::string_view text) {
   return std::nullopt;
 }
 
+const char* WorkloadKindName(WorkloadKind kind) {
+  switch (kind) {
+    case WorkloadKind::kTraining:
+      return "training";
+    case WorkloadKind::kDistributed:
+      return "distributed";
+    case WorkloadKind::kInteractive:
+      return "interactive";
+    case WorkloadKind::kInference:
+      return "inference";
+  }
+  return "training";
+}
+
 GpuShare ShareOfGpu(const TaskRequest& request, int64_t gpu_memory_mib) {
   if (!request.IsFraction()) return {kMilliPerGpu, gpu_memory_mib};
   if (request.gpu_memory_mib > 0) {

@@ -24,6 +24,8 @@ struct KindDefaults {
 };
 KindDefaults DefaultsFor(WorkloadKind kind);
 std::optional<WorkloadKind> ParseWorkloadKind(std::string_view text);
+// The inverse of ParseWorkloadKind: "training", "distributed", ...
+const char* WorkloadKindName(WorkloadKind kind);
 
 // What one task asks for. GPUs are either whole (gpu_milli a multiple of
 // 1000), one fraction of one GPU by milli-GPU (gpu_milli < 1000), or one

@@ -7,23 +7,7 @@
 #include "sim/csv_reader.h"
 
 namespace allot::sim {
-namespace {
-
-const char* KindName(core::WorkloadKind kind) {
-  switch (kind) {
-    case core::WorkloadKind::kTraining:
-      return "training";
-    case core::WorkloadKind::kDistributed:
-      return "distributed";
-    case core::WorkloadKind::kInteractive:
-      return "interactive";
-    case core::WorkloadKind::kInference:
-      return "inference";
-  }
-  return "training";
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<std::vector<TraceRow>> LoadTrace(const std::string& path, const OpenbCluster& cluster) {
   auto reader = CsvReader::Open(path, {"arrival_s", "project", "kind", "tasks", "min_tasks", "gpu",
@@ -119,8 +103,8 @@ std::string FormatTrace(const std::vector<TraceRow>& rows) {
   std::ostringstream out;
   out << "arrival_s,project,kind,tasks,min_tasks,gpu,cpu_milli,memory_mib,duration_s,gpu_model\n";
   for (const auto& r : rows) {
-    out << r.arrival_s << "," << r.project << "," << KindName(r.kind) << "," << r.tasks << ","
-        << r.min_tasks << ",";
+    out << r.arrival_s << "," << r.project << "," << core::WorkloadKindName(r.kind) << ","
+        << r.tasks << "," << r.min_tasks << ",";
     if (r.gpu_milli % kMilliPerGpu == 0) {
       out << r.gpu_milli / kMilliPerGpu;
     } else {
