@@ -1,5 +1,6 @@
 #include "server/scheduling_loop.h"
 
+#include <cstdio>
 #include <iostream>
 #include <map>
 
@@ -31,7 +32,83 @@ struct ReadState {
   std::vector<std::string> node_names;
   std::vector<WorkloadResource> workloads;
   std::vector<int64_t> revisions;
+  std::vector<bool> queue_is_project;  // per snapshot queue
 };
+
+// Events are named by time and a sequence, so that names sort by time.
+std::string EventName(int64_t now_ms, int64_t sequence) {
+  char name[48];
+  std::snprintf(name, sizeof name, "%013lld-%06lld", static_cast<long long>(now_ms),
+                static_cast<long long>(sequence % 1000000));
+  return name;
+}
+
+double Gpus(int64_t milli) {
+  return static_cast<double>(milli) / static_cast<double>(core::kMilliPerGpu);
+}
+
+// The cluster's status after a plan: totals and, per queue, deserved, fair
+// share and allocated GPUs and pending workloads.
+json ClusterStatus(const ReadState& state, const core::Plan& plan,
+                   const std::vector<WorkloadResource>& after) {
+  const core::Snapshot& snapshot = state.snapshot;
+  int64_t gpus = 0;
+  for (const auto& node : snapshot.nodes) gpus += static_cast<int64_t>(node.gpus.size());
+  std::map<std::string, size_t> queue_index;
+  for (size_t q = 0; q < snapshot.queues.size(); ++q) queue_index[snapshot.queues[q].name] = q;
+  std::vector<int64_t> allocated(snapshot.queues.size(), 0);
+  std::vector<int64_t> pending(snapshot.queues.size(), 0);
+  std::map<std::string, int64_t> by_status;
+  int64_t allocated_total = 0;
+  for (size_t w = 0; w < after.size(); ++w) {
+    const WorkloadResource& workload = after[w];
+    ++by_status[api::StatusName(workload.status)];
+    auto queue = queue_index.find(workload.spec.queue);
+    if (queue == queue_index.end()) continue;
+    if (workload.status != WorkloadStatus::kRunning) ++pending[queue->second];
+    for (const auto& task : workload.assignments) {
+      if (task.node.empty()) continue;
+      int64_t milli = workload.spec.request.gpu_milli;
+      if (workload.spec.request.gpu_memory_mib > 0 && !task.gpus.empty()) {
+        // A memory-sized fraction counts as the share of the GPU it takes.
+        for (size_t n = 0; n < state.node_names.size(); ++n) {
+          if (state.node_names[n] != task.node) continue;
+          auto gpu = static_cast<size_t>(task.gpus[0]);
+          milli =
+              core::ShareOfGpu(workload.spec.request, snapshot.nodes[n].gpus[gpu].memory_mib).milli;
+        }
+      }
+      allocated[queue->second] += milli;
+      allocated_total += milli;
+    }
+  }
+  // A department holds what its projects hold.
+  for (size_t q = 0; q < snapshot.queues.size(); ++q) {
+    auto parent = queue_index.find(snapshot.queues[q].parent);
+    if (parent == queue_index.end()) continue;
+    allocated[parent->second] += allocated[q];
+    pending[parent->second] += pending[q];
+  }
+  json queues = json::array();
+  const std::string department_prefix = "department/";
+  for (size_t q = 0; q < snapshot.queues.size(); ++q) {
+    const core::QueueSpec& queue = snapshot.queues[q];
+    bool is_project = state.queue_is_project[q];
+    json item = {
+        {"name", is_project ? queue.name : queue.name.substr(department_prefix.size())},
+        {"type", is_project ? "project" : "department"},
+        {"deserved", Gpus(queue.deserved[core::Resource::kGpu])},
+        {"fair_share",
+         q < plan.fair_share.size() ? Gpus(plan.fair_share[q][core::Resource::kGpu]) : 0.0},
+        {"allocated", Gpus(allocated[q])},
+        {"pending", pending[q]}};
+    if (is_project) item["department"] = queue.parent.substr(department_prefix.size());
+    queues.push_back(std::move(item));
+  }
+  return {{"name", "cluster"},      {"nodes", snapshot.nodes.size()},
+          {"gpus", gpus},           {"gpus_allocated", Gpus(allocated_total)},
+          {"workloads", by_status}, {"queues", queues}};
+}
 
 Result<ReadState> Read(store::Store& store, int64_t now_ms) {
   ReadState state;
@@ -55,6 +132,7 @@ Result<ReadState> Read(store::Store& store, int64_t now_ms) {
       auto queue = api::DecodeQueue(json::parse(object.body), projects);
       if (!queue) return queue.error();
       state.snapshot.queues.push_back(api::SchedulerQueue(queue->spec, projects));
+      state.queue_is_project.push_back(projects);
     }
   }
   auto workloads = ListAll(store, "workloads");
@@ -112,7 +190,30 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
         api::TaskAssignment{state.node_names[bind.placement.node], bind.placement.gpus};
     ++outcome.binds;
   }
+  int64_t now_ms = state.snapshot.now;
   std::vector<store::Write> writes;
+  std::vector<json> events;
+  auto add_event = [&](const WorkloadResource& workload, const char* type,
+                       const std::string& message) {
+    events.push_back({{"name", EventName(now_ms, event_sequence_++)},
+                      {"time_ms", now_ms},
+                      {"workload", workload.spec.name},
+                      {"project", workload.spec.queue},
+                      {"type", type},
+                      {"message", message}});
+  };
+  for (const auto& eviction : plan.evictions) {
+    add_event(after[eviction.task.workload], "Evicted",
+              "task " + std::to_string(eviction.task.task) + ": " + eviction.reason);
+  }
+  for (const auto& bind : plan.binds) {
+    const auto& assignment = after[bind.task.workload].assignments[bind.task.task];
+    std::string gpus;
+    for (int32_t gpu : assignment.gpus) gpus += (gpus.empty() ? "" : ",") + std::to_string(gpu);
+    add_event(after[bind.task.workload], "Bound",
+              "task " + std::to_string(bind.task.task) + " bound to node " + assignment.node +
+                  (gpus.empty() ? std::string() : ", GPUs " + gpus));
+  }
   for (size_t w = 0; w < after.size(); ++w) {
     WorkloadResource& workload = after[w];
     int placed = 0;
@@ -126,6 +227,10 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
       workload.status = WorkloadStatus::kPending;
     }
     workload.pending_reason = w < plan.pending_reasons.size() ? plan.pending_reasons[w] : "";
+    if (!workload.pending_reason.empty() &&
+        workload.pending_reason != state.workloads[w].pending_reason) {
+      add_event(workload, "Pending", workload.pending_reason);
+    }
     std::string before = api::EncodeWorkload(state.workloads[w]).dump();
     std::string now = api::EncodeWorkload(workload).dump();
     if (before == now) continue;  // stable: an unchanged cycle writes nothing
@@ -133,6 +238,16 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
         {store::Write::Op::kUpdate, "workloads", workload.spec.name, now, state.revisions[w]});
   }
   outcome.workloads_written = static_cast<int>(writes.size());
+  outcome.events_written = static_cast<int>(events.size());
+  for (const json& event : events) {
+    writes.push_back({store::Write::Op::kCreate, "events", event["name"], event.dump(), 0});
+  }
+  std::string status = ClusterStatus(state, plan, after).dump();
+  Result<store::Object> stored_status = store_.Get("status", "cluster");
+  if (!stored_status || stored_status->body != status) {
+    writes.push_back({stored_status ? store::Write::Op::kUpdate : store::Write::Op::kCreate,
+                      "status", "cluster", status, stored_status ? stored_status->revision : 0});
+  }
   if (!writes.empty()) {
     Result<int64_t> committed = store_.Commit(writes);
     if (!committed) return committed.error();

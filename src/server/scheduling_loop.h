@@ -3,6 +3,11 @@
 // (assignments, statuses, pending reasons) in one commit. Agents pick up
 // their assignments from the store through the API (docs/agent-protocol.md).
 //
+// Beside the workloads, a cycle writes events (kind "events": a task bound
+// or evicted, a new pending reason) and the cluster's status (kind "status",
+// name "cluster": per queue deserved, fair share and allocated GPUs, which
+// `allot top` shows), each only when something changed.
+//
 // A cycle runs when woken (a change through the API) and at least every
 // `interval`. A cycle whose commit conflicts with a concurrent change (a
 // workload deleted meanwhile) writes nothing and runs again.
@@ -26,6 +31,7 @@ struct CycleOutcome {
   int binds = 0;
   int evictions = 0;
   int workloads_written = 0;
+  int events_written = 0;
 };
 
 class SchedulingLoop {
@@ -45,6 +51,7 @@ class SchedulingLoop {
   store::Store& store_;
   std::function<int64_t()> now_ms_;
   std::unique_ptr<sched::Scheduler> scheduler_;
+  int64_t event_sequence_ = 0;  // makes event names unique within a ms
   std::mutex mutex_;
   std::condition_variable wake_;
   bool woken_ = false;

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <array>
+#include <vector>
 
 namespace allot::store {
 namespace {
@@ -116,6 +117,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
     if (Status status = Exec(db, pragma); !status) return status.error();
   }
   if (Status status = store->Migrate(); !status) return status.error();
+  Result<int64_t> revision = store->RevisionLocked();
+  if (!revision) return revision.error();
+  store->revision_ = *revision;
   return store;
 }
 
@@ -209,12 +213,89 @@ Result<int64_t> SqliteStore::Revision() {
 }
 
 Result<int64_t> SqliteStore::Commit(const std::vector<Write>& writes) {
+  if (writes.empty()) return Revision();
+  Request request;
+  request.writes = &writes;
+  return Submit(request);
+}
+
+Status SqliteStore::AppendAudit(const AuditEntry& entry) {
+  Request request;
+  request.audit = &entry;
+  Result<int64_t> result = Submit(request);
+  if (!result) return result.error();
+  return Status::Ok();
+}
+
+Result<int64_t> SqliteStore::Submit(Request& request) {
+  std::unique_lock lock(group_mutex_);
+  waiting_.push_back(&request);
+  while (!request.done) {
+    if (group_running_) {
+      group_done_.wait(lock);
+      continue;
+    }
+    // Lead the next group: everything that queued up while the previous
+    // group was syncing goes into this one.
+    group_running_ = true;
+    std::vector<Request*> group(waiting_.begin(), waiting_.end());
+    waiting_.clear();
+    lock.unlock();
+    CommitGroup(group);
+    lock.lock();
+    for (Request* member : group) member->done = true;
+    group_running_ = false;
+    group_done_.notify_all();
+  }
+  return std::move(request.result);
+}
+
+void SqliteStore::CommitGroup(const std::vector<Request*>& group) {
   std::lock_guard lock(mutex_);
+  auto fail_all = [&](const Error& error) {
+    for (Request* member : group) member->result = error;
+  };
   Transaction tx(db_);
-  if (Status status = tx.Begin(); !status) return status.error();
-  Result<int64_t> revision = RevisionLocked();
-  if (!revision) return revision.error();
-  int64_t next = *revision;
+  if (Status status = tx.Begin(); !status) return fail_all(status.error());
+  Result<int64_t> start = RevisionLocked();
+  if (!start) return fail_all(start.error());
+  int64_t revision = *start;
+  for (Request* member : group) {
+    if (member->audit) {
+      Status status = AppendAuditLocked(*member->audit);
+      member->result = status ? Result<int64_t>(revision) : Result<int64_t>(status.error());
+      continue;
+    }
+    // A savepoint per caller: its failure undoes its writes only.
+    if (Status status = Exec(db_, "SAVEPOINT caller"); !status) return fail_all(status.error());
+    int64_t before = revision;
+    member->result = ApplyLocked(*member->writes, revision);
+    if (!member->result) {
+      revision = before;
+      if (Status status = Exec(db_, "ROLLBACK TO caller"); !status) {
+        return fail_all(status.error());
+      }
+    }
+    if (Status status = Exec(db_, "RELEASE caller"); !status) return fail_all(status.error());
+  }
+  if (revision != *start) {
+    Statement bump(db_, "UPDATE meta SET value = ?1 WHERE key = 'revision'");
+    bump.Bind(1, revision);
+    if (bump.Step() != SQLITE_DONE) return fail_all(SqlError(db_, "revision"));
+    if (revision / 1000 != *start / 1000) {  // now and then, trim the log
+      Statement trim(db_, "DELETE FROM changes WHERE revision <= ?1");
+      trim.Bind(1, revision - kChangeLogLength);
+      if (trim.Step() != SQLITE_DONE) return fail_all(SqlError(db_, "trim"));
+    }
+  }
+  if (Status status = tx.Commit(); !status) return fail_all(status.error());
+  std::lock_guard watch(revision_mutex_);
+  revision_ = revision;
+  revision_changed_.notify_all();
+}
+
+Result<int64_t> SqliteStore::ApplyLocked(const std::vector<Write>& writes, int64_t& revision) {
+  int64_t next = revision;
   for (const Write& write : writes) {
     Statement current(db_,
                       "SELECT revision, created_revision, body FROM objects"
@@ -267,16 +348,14 @@ Result<int64_t> SqliteStore::Commit(const std::vector<Write>& writes) {
     log.Bind(5, body);
     if (log.Step() != SQLITE_DONE) return SqlError(db_, "change log");
   }
-  Statement bump(db_, "UPDATE meta SET value = ?1 WHERE key = 'revision'");
-  bump.Bind(1, next);
-  if (bump.Step() != SQLITE_DONE) return SqlError(db_, "revision");
-  if (next % 1000 < static_cast<int64_t>(writes.size())) {  // now and then, trim the log
-    Statement trim(db_, "DELETE FROM changes WHERE revision <= ?1");
-    trim.Bind(1, next - kChangeLogLength);
-    if (trim.Step() != SQLITE_DONE) return SqlError(db_, "trim");
-  }
-  if (Status status = tx.Commit(); !status) return status.error();
+  revision = next;
   return next;
+}
+
+int64_t SqliteStore::WaitForChange(int64_t revision, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(revision_mutex_);
+  revision_changed_.wait_for(lock, timeout, [&] { return revision_ > revision; });
+  return revision_;
 }
 
 Result<std::vector<Change>> SqliteStore::ChangesSince(int64_t revision, int64_t limit) {
@@ -307,8 +386,7 @@ Result<std::vector<Change>> SqliteStore::ChangesSince(int64_t revision, int64_t 
   return changes;
 }
 
-Status SqliteStore::AppendAudit(const AuditEntry& entry) {
-  std::lock_guard lock(mutex_);
+Status SqliteStore::AppendAuditLocked(const AuditEntry& entry) {
   Statement q(db_,
               "INSERT INTO audit (time_ms, actor, source, method, path, allowed, status, detail)"
               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");

@@ -3,8 +3,16 @@
 // schema carries its version (PRAGMA user_version) and Open() migrates an
 // older file forward in one transaction; a newer file is refused. Safe to
 // use from many threads: calls are serialised on one connection.
+//
+// Group commit: concurrent Commit() and AppendAudit() calls are gathered
+// into one SQLite transaction, one sync for all of them, each call in a
+// savepoint of its own so that one caller's conflict fails only that call.
+// Every caller still returns only after its change is durable.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,16 +42,43 @@ class SqliteStore final : public Store {
   Result<int64_t> Commit(const std::vector<Write>& writes) override;
   Result<std::vector<Change>> ChangesSince(int64_t revision, int64_t limit) override;
   Result<int64_t> Revision() override;
+  int64_t WaitForChange(int64_t revision, std::chrono::milliseconds timeout) override;
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> ListAudit(const AuditQuery& query) override;
 
  private:
+  // One caller's request to the group commit: writes, or an audit entry.
+  struct Request {
+    const std::vector<Write>* writes = nullptr;
+    const AuditEntry* audit = nullptr;
+    Result<int64_t> result = int64_t{0};
+    bool done = false;
+  };
+
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   Status Migrate();
   Result<int64_t> RevisionLocked();
+  // Queues the request and returns once a group holding it is committed;
+  // the first caller to find no commit running leads the next group.
+  Result<int64_t> Submit(Request& request);
+  // Runs one group in one transaction and sets every request's result.
+  void CommitGroup(const std::vector<Request*>& group);
+  // Applies one caller's writes inside the open transaction; `revision` is
+  // the store's revision before them and after them on success.
+  Result<int64_t> ApplyLocked(const std::vector<Write>& writes, int64_t& revision);
+  Status AppendAuditLocked(const AuditEntry& entry);
 
-  std::mutex mutex_;
+  std::mutex mutex_;  // the connection
   sqlite3* db_;
+
+  std::mutex group_mutex_;  // the requests waiting for the next group
+  std::condition_variable group_done_;
+  std::deque<Request*> waiting_;
+  bool group_running_ = false;
+
+  std::mutex revision_mutex_;  // watchers of the revision
+  std::condition_variable revision_changed_;
+  int64_t revision_ = 0;
 };
 
 }  // namespace allot::store

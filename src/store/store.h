@@ -8,6 +8,7 @@
 // Implementations: SqliteStore (sqlite_store.h); PostgreSQL follows for HA.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -100,6 +101,10 @@ class Store {
 
   // The revision of the latest change (0 for an empty store).
   virtual Result<int64_t> Revision() = 0;
+
+  // Blocks until the store's revision is past `revision` or `timeout` has
+  // passed, and returns the revision then (watchers long-poll with this).
+  virtual int64_t WaitForChange(int64_t revision, std::chrono::milliseconds timeout) = 0;
 
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
   virtual Result<std::vector<AuditEntry>> ListAudit(const AuditQuery& query) = 0;

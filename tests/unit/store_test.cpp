@@ -4,6 +4,8 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <set>
+#include <thread>
 
 #include "store/sqlite_store.h"
 
@@ -146,6 +148,79 @@ TEST(SqliteStore, RefusesADatabaseFromANewerAllot) {
   auto store = SqliteStore::Open(path);
   ASSERT_FALSE(store);
   EXPECT_NE(store.error().message.find("schema version 99"), std::string::npos);
+}
+
+// Group commit: many threads commit at once on a file store; every success
+// gets its own revision, every duplicate name fails alone, and a conflict of
+// one caller does not undo another's writes in the same group.
+TEST(SqliteStore, ConcurrentCommitsAreEachAppliedOrRefusedAlone) {
+  auto opened = SqliteStore::Open(TempDb("group"));
+  ASSERT_TRUE(opened);
+  SqliteStore& store = **opened;
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 40;
+  std::vector<std::vector<int64_t>> revisions(kThreads);
+  std::vector<int> duplicates(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        // Every thread also tries a name that thread 0 creates: only one wins.
+        std::string name = "w" + std::to_string(t) + "-" + std::to_string(i);
+        auto mine = store.Commit({{Op::kCreate, "workloads", name, "{}", 0}});
+        if (mine) revisions[static_cast<size_t>(t)].push_back(*mine);
+        auto shared = store.Commit({{Op::kCreate, "workloads", "s" + std::to_string(i), "{}", 0}});
+        if (!shared) {
+          EXPECT_EQ(shared.error().code, "already_exists");
+          ++duplicates[static_cast<size_t>(t)];
+        }
+        AuditEntry entry;
+        entry.actor = name;
+        EXPECT_TRUE(store.AppendAudit(entry));
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::set<int64_t> distinct;
+  int duplicate_total = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(revisions[static_cast<size_t>(t)].size(), static_cast<size_t>(kPerThread));
+    distinct.insert(revisions[static_cast<size_t>(t)].begin(),
+                    revisions[static_cast<size_t>(t)].end());
+    duplicate_total += duplicates[static_cast<size_t>(t)];
+  }
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(duplicate_total, (kThreads - 1) * kPerThread);
+  // Every revision is accounted for: own creates plus one winner per shared name.
+  EXPECT_EQ(*store.Revision(), kThreads * kPerThread + kPerThread);
+  auto all = store.List({"workloads", "", 100000, {}});
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->items.size(), static_cast<size_t>(kThreads * kPerThread + kPerThread));
+  auto audit = store.ListAudit({0, 100000, ""});
+  ASSERT_TRUE(audit);
+  EXPECT_EQ(audit->size(), static_cast<size_t>(kThreads * kPerThread));
+}
+
+TEST(SqliteStore, ACallerConflictFailsOnlyItsOwnWrites) {
+  auto store = Memory();
+  ASSERT_TRUE(store->Commit({{Op::kCreate, "projects", "a", "{}", 0}}));
+  // Both writes of one call fail together, the store is unchanged.
+  auto failed = store->Commit(
+      {{Op::kCreate, "projects", "b", "{}", 0}, {Op::kCreate, "projects", "a", "{}", 0}});
+  ASSERT_FALSE(failed);
+  EXPECT_FALSE(store->Get("projects", "b"));
+  EXPECT_EQ(*store->Revision(), 1);
+}
+
+TEST(SqliteStore, WaitForChangeWakesOnCommitAndTimesOut) {
+  auto store = Memory();
+  EXPECT_EQ(store->WaitForChange(0, std::chrono::milliseconds(10)), 0);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(store->Commit({{Op::kCreate, "projects", "a", "{}", 0}}));
+  });
+  EXPECT_EQ(store->WaitForChange(0, std::chrono::seconds(30)), 1);
+  writer.join();
 }
 
 }  // namespace
