@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,10 +37,22 @@ json ErrorBody(const Error& error) {
             {"field", error.field}}}};
 }
 
-// What a handler returns: a status and a JSON body.
+// What a handler returns: a status and a JSON body, or a body of another
+// type (the audit export's JSON lines).
 struct Reply {
+  Reply() = default;
+  Reply(int status_code, json json_body) : status(status_code), body(std::move(json_body)) {}
+  static Reply Raw(std::string text, std::string type) {
+    Reply reply;
+    reply.raw = std::move(text);
+    reply.content_type = std::move(type);
+    return reply;
+  }
+
   int status = 200;
   json body;
+  std::string raw;
+  std::string content_type;  // empty: the body is JSON
 };
 
 // The caller of a request, once authenticated.
@@ -71,6 +85,11 @@ class HttpApi::Impl {
     // httplib refuses bodies past this itself; the JSON error handler below
     // gives those the API's error form.
     server_.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
+    // A kept-alive connection holds a worker thread, and watchers hold one
+    // while they wait: size the pool for many clients, not for the cores.
+    server_.new_task_queue = [threads = options_.worker_threads] {
+      return new httplib::ThreadPool(static_cast<size_t>(threads));
+    };
     server_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return;
       std::string code = res.status == 413   ? "too_large"
@@ -126,11 +145,16 @@ class HttpApi::Impl {
         if (result && mutating && reply.status < 300 && options_.on_change) options_.on_change();
       }
       res.status = reply.status;
-      res.set_content(reply.body.dump(), "application/json");
+      if (!reply.content_type.empty()) {
+        res.set_content(reply.raw, reply.content_type);
+      } else {
+        res.set_content(reply.body.dump(), "application/json");
+      }
     };
     if (std::string(method) == "GET") server_.Get(pattern, wrapped);
     if (std::string(method) == "POST") server_.Post(pattern, wrapped);
     if (std::string(method) == "PUT") server_.Put(pattern, wrapped);
+    if (std::string(method) == "PATCH") server_.Patch(pattern, wrapped);
     if (std::string(method) == "DELETE") server_.Delete(pattern, wrapped);
   }
 
@@ -425,6 +449,13 @@ class HttpApi::Impl {
       return Error::Coded("invalid", "after and limit must be whole numbers", "after");
     }
     query.actor = req.get_param_value("actor");
+    std::string format = req.has_param("format") ? req.get_param_value("format") : "json";
+    if (format != "json" && format != "jsonl") {
+      return Error::Coded("invalid", "format: use json or jsonl", "format");
+    }
+    if (query.limit < 1 || query.limit > 10000) {
+      return Error::Coded("invalid", "limit: use a whole number from 1 to 10000", "limit");
+    }
     auto entries = store_.ListAudit(query);
     if (!entries) return entries.error();
     json items = json::array();
@@ -439,7 +470,122 @@ class HttpApi::Impl {
                        {"status", e.status},
                        {"detail", e.detail}});
     }
-    return Reply{200, {{"items", items}}};
+    if (format == "jsonl") {
+      // One entry per line; page on with after = the last line's id.
+      std::string lines;
+      for (const auto& item : items) lines.append(item.dump()).append("\n");
+      return Reply::Raw(std::move(lines), "application/x-ndjson");
+    }
+    json next = entries->size() == static_cast<size_t>(query.limit) ? json(entries->back().id)
+                                                                    : json(nullptr);
+    return Reply{200, {{"items", items}, {"next", next}}};
+  }
+
+  // PATCH a workload: its priority, which project admins set.
+  Result<Reply> PatchWorkload(const httplib::Request& req, const Caller& caller) {
+    std::string name = PathName(req);
+    Result<json> body = Body(req);
+    if (!body) return body.error();
+    JsonReader reader(*body);
+    int32_t priority = -1;
+    if (Status s = reader.Int32("priority", priority, 0, 1000); !s) return s.error();
+    if (Status s = reader.Finish(); !s) return s.error();
+    if (priority < 0) {
+      return Error::Coded("invalid", "priority: give the new priority (0 to 1000)", "priority");
+    }
+    Result<store::Object> stored = store_.Get("workloads", name);
+    if (!stored) return stored.error();
+    Result<WorkloadResource> workload = DecodeStoredWorkload(stored->body);
+    if (!workload) return workload.error();
+    Result<Scope> scope = ProjectScope(workload->spec.queue);
+    if (!scope) return scope.error();
+    if (!Allows(caller.user, Access::kManageOthers, *scope)) {
+      return Forbidden("setting priorities in project '" + workload->spec.queue +
+                       "' (project admins set priorities)");
+    }
+    if (!IsActive(workload->status)) {
+      return Error::Coded("conflict",
+                          "workload '" + name + "' is " + StatusName(workload->status) +
+                              ": only pending or running work can change priority",
+                          "priority");
+    }
+    workload->spec.priority = priority;
+    json encoded = EncodeWorkload(*workload);
+    Result<int64_t> revision =
+        store_.Commit({{Op::kUpdate, "workloads", name, encoded.dump(), stored->revision}});
+    if (!revision) return revision.error();
+    encoded["revision"] = *revision;
+    return Reply{200, encoded};
+  }
+
+  Result<Reply> DeleteNode(const httplib::Request& req, const Caller& caller) {
+    if (!Allows(caller.user, Access::kAdminister, {})) return Forbidden("removing nodes");
+    std::string name = PathName(req);
+    // Tasks bound to the node are evicted by the next scheduling cycle.
+    Result<int64_t> revision = store_.Commit({{Op::kDelete, "nodes", name, "", 0}});
+    if (!revision) return revision.error();
+    return Reply{200, {{"deleted", name}, {"revision", *revision}}};
+  }
+
+  // Long-polls the change log: the changes after `since` that the caller
+  // may read, as soon as there is one, or none after `timeout_s`.
+  Result<Reply> Watch(const httplib::Request& req, const Caller& caller) {
+    int64_t since = -1;
+    int64_t timeout_s = 30;
+    try {
+      if (req.has_param("since")) since = std::stoll(req.get_param_value("since"));
+      if (req.has_param("timeout_s")) timeout_s = std::stoll(req.get_param_value("timeout_s"));
+    } catch (const std::exception&) {
+      return Error::Coded("invalid", "since and timeout_s must be whole numbers", "since");
+    }
+    if (since < 0) {
+      return Error::Coded("invalid",
+                          "since: give the revision of a list (or of the previous watch reply)",
+                          "since");
+    }
+    if (timeout_s < 0 || timeout_s > 60) {
+      return Error::Coded("invalid", "timeout_s: use 0 to 60 seconds", "timeout_s");
+    }
+    std::string kind = req.get_param_value("kind");
+    static const std::vector<std::string> kWatchable = {
+        "departments", "projects", "workloads", "nodes", "events", "status", "users"};
+    if (!kind.empty() &&
+        std::find(kWatchable.begin(), kWatchable.end(), kind) == kWatchable.end()) {
+      return Error::Coded("invalid",
+                          "kind: use departments, projects, workloads, nodes, events, status or "
+                          "users",
+                          "kind");
+    }
+    if (kind == "users" && !Allows(caller.user, Access::kAdminister, {})) {
+      return Forbidden("watching users");
+    }
+    bool admin = Allows(caller.user, Access::kAdminister, {});
+    auto readable = ReadableByProject(caller);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    json items = json::array();
+    for (;;) {
+      Result<std::vector<store::Change>> changes = store_.ChangesSince(since, 1000);
+      if (!changes) return changes.error();
+      for (const auto& change : *changes) {
+        since = change.revision;
+        if (change.kind == "tokens" || (change.kind == "users" && !admin)) continue;
+        if (!kind.empty() && change.kind != kind) continue;
+        json object = json::parse(change.body, nullptr, false);
+        if ((change.kind == "workloads" || change.kind == "events") && !readable(object)) continue;
+        object["revision"] = change.revision;
+        items.push_back({{"type", change.deleted ? "deleted" : "changed"},
+                         {"kind", change.kind},
+                         {"revision", change.revision},
+                         {"object", std::move(object)}});
+      }
+      if (!items.empty() || changes->size() == 1000) break;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      store_.WaitForChange(since, left);  // then one more look
+    }
+    // `revision`: where the caller watches on from, past what it may not see.
+    return Reply{200, {{"items", items}, {"revision", since}}};
   }
 
   // Whether the caller may read a workload of `project`.
@@ -532,6 +678,22 @@ class HttpApi::Impl {
           [this](const auto& req, const Caller& caller) { return ListAudit(req, caller); });
     Route("GET", "/api/v1/events", [this](const auto& req, const Caller& caller) {
       return List(req, "events", {"workload", "project"}, ReadableByProject(caller));
+    });
+    Route("PATCH", "/api/v1/workloads/([^/]+)",
+          [this](const auto& req, const Caller& caller) { return PatchWorkload(req, caller); });
+    Route("DELETE", "/api/v1/nodes/([^/]+)",
+          [this](const auto& req, const Caller& caller) { return DeleteNode(req, caller); });
+    Route("GET", "/api/v1/watch",
+          [this](const auto& req, const Caller& caller) { return Watch(req, caller); });
+    Route("GET", "/api/v1/cluster", [this](const auto&, const Caller&) -> Result<Reply> {
+      Result<store::Object> stored = store_.Get("status", "cluster");
+      if (!stored) {
+        return Error::Coded("not_found",
+                            "no scheduling cycle has run yet: the status appears within seconds");
+      }
+      json body = json::parse(stored->body);
+      body["revision"] = stored->revision;
+      return Reply{200, body};
     });
   }
 

@@ -21,6 +21,7 @@ struct ApiOptions {
   int64_t max_body_bytes = 1 << 20;
   std::function<int64_t()> now_ms;  // wall clock in ms since the epoch
   std::function<void()> on_change;  // called after every committed change
+  int worker_threads = 128;         // connections served at once
 };
 
 class HttpApi {

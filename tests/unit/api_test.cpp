@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "api/http_api.h"
@@ -45,7 +46,9 @@ class ApiTest : public ::testing::Test {
     httplib::Result res = method == "GET"    ? client.Get(path, headers)
                           : method == "POST" ? client.Post(path, headers, body, "application/json")
                           : method == "PUT"  ? client.Put(path, headers, body, "application/json")
-                                             : client.Delete(path, headers);
+                          : method == "PATCH"
+                              ? client.Patch(path, headers, body, "application/json")
+                              : client.Delete(path, headers);
     if (!res) return {};
     return {res->status, json::parse(res->body, nullptr, false)};
   }
@@ -255,6 +258,88 @@ TEST_F(ApiTest, RolesAllowAndForbidPerRoute) {
   int denied = 0;
   for (const auto& entry : *refused) denied += entry.allowed ? 0 : 1;
   EXPECT_EQ(denied, 12);
+}
+
+TEST_F(ApiTest, PriorityIsSetByProjectAdminsOnly) {
+  MakeTree();
+  std::string researcher = UserWith("ada", {{"role", "researcher"}, {"project", "vision"}});
+  std::string lead = UserWith("lee", {{"role", "project-admin"}, {"project", "vision"}});
+  ASSERT_EQ(
+      Call("POST", "/api/v1/workloads", researcher, R"({"name":"a1","project":"vision"})").status,
+      201);
+  EXPECT_EQ(Call("PATCH", "/api/v1/workloads/a1", researcher, R"({"priority":90})").status, 403);
+  auto changed = Call("PATCH", "/api/v1/workloads/a1", lead, R"({"priority":90})");
+  EXPECT_EQ(changed.status, 200) << changed.body.dump();
+  EXPECT_EQ(Call("GET", "/api/v1/workloads/a1", researcher).body["priority"], 90);
+  auto wrong = Call("PATCH", "/api/v1/workloads/a1", lead, R"({"gpu":2})");
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_EQ(wrong.body["error"]["field"], "gpu");
+  EXPECT_EQ(Call("PATCH", "/api/v1/workloads/a1", lead, R"({"priority":5000})").status, 400);
+  EXPECT_EQ(Call("PATCH", "/api/v1/workloads/nope", lead, R"({"priority":1})").status, 404);
+}
+
+TEST_F(ApiTest, NodesAreRemovedByAdminsOnly) {
+  std::string viewer = UserWith("vic", {{"role", "viewer"}});
+  ASSERT_EQ(Call("POST", "/api/v1/nodes", admin_,
+                 R"({"name":"n1","cpu":8,"memory":"32Gi","simulate_gpus":"2xA100-80GB"})")
+                .status,
+            201);
+  EXPECT_EQ(Call("DELETE", "/api/v1/nodes/n1", viewer).status, 403);
+  EXPECT_EQ(Call("DELETE", "/api/v1/nodes/n1", admin_).status, 200);
+  EXPECT_EQ(Call("GET", "/api/v1/nodes/n1", admin_).status, 404);
+  EXPECT_EQ(Call("DELETE", "/api/v1/nodes/n1", admin_).status, 404);
+}
+
+TEST_F(ApiTest, WatchReturnsReadableChangesAfterARevision) {
+  MakeTree();
+  std::string viewer = UserWith("vic", {{"role", "viewer"}, {"project", "vision"}});
+  auto listed = Call("GET", "/api/v1/workloads", viewer);
+  int64_t since = listed.body["revision"];
+  // A change in another project is not shown to vision's viewer; the
+  // watch waits on past it and returns vision's change.
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    Call("POST", "/api/v1/workloads", admin_, R"({"name":"hidden","project":"default"})");
+    Call("POST", "/api/v1/workloads", admin_, R"({"name":"seen","project":"vision"})");
+  });
+  auto watched = Call(
+      "GET", "/api/v1/watch?kind=workloads&timeout_s=10&since=" + std::to_string(since), viewer);
+  writer.join();
+  ASSERT_EQ(watched.status, 200) << watched.body.dump();
+  ASSERT_EQ(watched.body["items"].size(), 1u);
+  EXPECT_EQ(watched.body["items"][0]["object"]["name"], "seen");
+  EXPECT_EQ(watched.body["items"][0]["type"], "changed");
+  int64_t next = watched.body["revision"];
+  EXPECT_GT(next, since);
+  // Nothing new: an empty answer after the timeout, at the same revision.
+  auto idle = Call("GET", "/api/v1/watch?timeout_s=0&since=" + std::to_string(next), viewer);
+  EXPECT_EQ(idle.status, 200);
+  EXPECT_TRUE(idle.body["items"].empty());
+  EXPECT_EQ(idle.body["revision"], next);
+  // Tokens are never watched; users only by admins; since is required.
+  auto admin_view = Call("GET", "/api/v1/watch?timeout_s=0&since=0", admin_);
+  for (const auto& item : admin_view.body["items"]) EXPECT_NE(item["kind"], "tokens");
+  EXPECT_EQ(Call("GET", "/api/v1/watch?kind=users&since=0", viewer).status, 403);
+  EXPECT_EQ(Call("GET", "/api/v1/watch", viewer).body["error"]["field"], "since");
+  EXPECT_EQ(Call("GET", "/api/v1/watch?since=0&kind=tokens", admin_).status, 400);
+}
+
+TEST_F(ApiTest, AuditExportsAsJsonLines) {
+  Call("POST", "/api/v1/departments", admin_, R"({"name":"d1"})");
+  Call("POST", "/api/v1/departments", "allot_bad_token", R"({"name":"d2"})");
+  httplib::Client client("127.0.0.1", port_);
+  auto res = client.Get("/api/v1/audit?format=jsonl",
+                        httplib::Headers{{"Authorization", "Bearer " + admin_}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/x-ndjson");
+  std::vector<json> lines;
+  std::stringstream text(res->body);
+  for (std::string line; std::getline(text, line);) lines.push_back(json::parse(line));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["actor"], "admin");
+  EXPECT_EQ(lines[1]["actor"], "anonymous");
+  EXPECT_FALSE(lines[1]["allowed"]);
+  EXPECT_EQ(Call("GET", "/api/v1/audit?format=xml", admin_).status, 400);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The scheduling loop: store -> scheduler core -> plan written back.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "api/http_api.h"
@@ -73,6 +74,43 @@ TEST_F(LoopTest, ADeletedWorkloadFreesItsGpus) {
   ASSERT_TRUE(loop.RunCycle());
   EXPECT_EQ(Get("b").status, api::WorkloadStatus::kRunning);
   EXPECT_EQ(Get("a").status, api::WorkloadStatus::kDeleted);
+}
+
+TEST_F(LoopTest, WritesEventsAndTheClusterStatusOnlyWhenTheyChange) {
+  Submit("a", "1");
+  Submit("b", "0.5");
+  Submit("c", "2");
+  SchedulingLoop loop(*store_, [this] { return now_; });
+  auto first = loop.RunCycle();
+  ASSERT_TRUE(first);
+  auto events = store_->List({"events", "", 100, {}});
+  ASSERT_TRUE(events);
+  std::map<std::string, std::vector<std::string>> types;
+  for (const auto& object : events->items) {
+    json event = json::parse(object.body);
+    types[event["workload"]].push_back(event["type"]);
+  }
+  EXPECT_EQ(types["a"], std::vector<std::string>{"Bound"});
+  EXPECT_EQ(types["b"], std::vector<std::string>{"Bound"});
+  EXPECT_EQ(types["c"], std::vector<std::string>{"Pending"});
+  json status = json::parse(store_->Get("status", "cluster")->body);
+  EXPECT_EQ(status["gpus"], 2);
+  EXPECT_DOUBLE_EQ(status["gpus_allocated"].get<double>(), 1.5);
+  EXPECT_EQ(status["workloads"]["running"], 2);
+  EXPECT_EQ(status["workloads"]["pending"], 1);
+  bool saw_project = false;
+  for (const auto& queue : status["queues"]) {
+    if (queue["type"] != "project") continue;
+    saw_project = true;
+    EXPECT_EQ(queue["name"], "default");
+    EXPECT_EQ(queue["department"], "default");
+    EXPECT_DOUBLE_EQ(queue["allocated"].get<double>(), 1.5);
+    EXPECT_EQ(queue["pending"], 1);
+  }
+  EXPECT_TRUE(saw_project);
+  int64_t revision = *store_->Revision();
+  ASSERT_TRUE(loop.RunCycle());
+  EXPECT_EQ(*store_->Revision(), revision);  // same reasons, same status: no writes
 }
 
 }  // namespace
