@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake ninja-build g++ pkg-config clang-format libgtest-dev libgmock-dev
           libbenchmark-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
-          libsqlite3-dev libcpp-httplib-dev libssl-dev)
+          libsqlite3-dev libcpp-httplib-dev libssl-dev zsh)
 
 deps() {
   local missing=()

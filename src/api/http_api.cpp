@@ -683,6 +683,9 @@ class HttpApi::Impl {
           [this](const auto& req, const Caller& caller) { return PatchWorkload(req, caller); });
     Route("DELETE", "/api/v1/nodes/([^/]+)",
           [this](const auto& req, const Caller& caller) { return DeleteNode(req, caller); });
+    Route("GET", "/api/v1/whoami", [](const auto&, const Caller& caller) -> Result<Reply> {
+      return Reply{200, EncodeUser(caller.user)};
+    });
     Route("GET", "/api/v1/watch",
           [this](const auto& req, const Caller& caller) { return Watch(req, caller); });
     Route("GET", "/api/v1/cluster", [this](const auto&, const Caller&) -> Result<Reply> {
@@ -730,14 +733,14 @@ Result<std::string> BootstrapAdmin(store::Store& store, int64_t now_ms) {
   return token->text;
 }
 
-Status BootstrapDefaultProject(store::Store& store) {
+Status BootstrapDefaultProject(store::Store& store, int64_t deserved_gpu_milli) {
   Result<store::Page> departments = store.List({"departments", "", 1, {}});
   if (!departments) return departments.error();
   if (!departments->items.empty()) return Status::Ok();
   QueueResource department;
   department.spec.name = "default";
-  QueueResource project;
-  project.spec.name = "default";
+  department.spec.deserved[core::Resource::kGpu] = deserved_gpu_milli;
+  QueueResource project = department;
   project.spec.parent = "default";
   Result<int64_t> revision = store.Commit(
       {{Op::kCreate, "departments", "default", EncodeQueue(department, false).dump(), 0},

@@ -46,8 +46,9 @@ class HttpApi {
 // users yet; returns the token text then, or an empty string.
 Result<std::string> BootstrapAdmin(store::Store& store, int64_t now_ms);
 
-// Creates the `default` department and project (no quota limits) when the
-// store has no departments yet, so that a newcomer can submit at once.
-Status BootstrapDefaultProject(store::Store& store);
+// Creates the `default` department and project (no quota limits, the given
+// deserved GPUs) when the store has no departments yet, so that a newcomer
+// can submit at once.
+Status BootstrapDefaultProject(store::Store& store, int64_t deserved_gpu_milli = 0);
 
 }  // namespace allot::api

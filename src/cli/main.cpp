@@ -1,11 +1,13 @@
-// allot: one executable, subcommands: `scenario`, `bench`, `sim`, `server`
-// and `up`; the agent and the client commands arrive with later work.
+// allot: one executable. Subcommands: `up` and `server` (the control
+// plane), the client commands (login, submit, list, describe, delete, quota,
+// top, nodes, audit, completion), `sim`, `scenario` and `bench`.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 #include <sstream>
 
 #include "bench/bench.h"
+#include "cli/client_commands.h"
 #include "cli/server_command.h"
 #include "cli/sim_command.h"
 #include "scenario/runner.h"
@@ -32,7 +34,7 @@ bool ParseNodeList(const std::string& text, std::vector<int64_t>& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"allot: a GPU cluster orchestrator (scheduler core, scenario runner, benchmarks)"};
+  CLI::App app{"allot: a GPU cluster orchestrator"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("allot ") + "0.1.0");
 
@@ -56,11 +58,17 @@ int main(int argc, char** argv) {
 
   allot::cli::AddSimCommand(app);
   allot::cli::AddServerCommands(app);
+  allot::cli::AddWorkloadCommands(app);
+  allot::cli::AddClusterCommands(app);
+  allot::cli::AddCompletionCommand(app);
 
   CLI11_PARSE(app, argc, argv);
 
   if (int status = allot::cli::RunSimCommand(); status >= 0) return status;
   if (int status = allot::cli::RunServerCommand(); status >= 0) return status;
+  if (int status = allot::cli::RunWorkloadCommands(); status >= 0) return status;
+  if (int status = allot::cli::RunClusterCommands(); status >= 0) return status;
+  if (int status = allot::cli::RunCompletionCommand(app); status >= 0) return status;
 
   if (*scenario) return allot::scenario::RunScenarioFiles(files, std::cout);
   if (*bench) {

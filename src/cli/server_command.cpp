@@ -13,6 +13,7 @@
 
 #include "api/http_api.h"
 #include "api/resources.h"
+#include "common/client_config.h"
 #include "server/scheduling_loop.h"
 #include "store/sqlite_store.h"
 
@@ -30,13 +31,6 @@ struct ServerOptions {
 ServerOptions options;
 CLI::App* server_command = nullptr;
 CLI::App* up_command = nullptr;
-
-std::string DefaultDataDir() {
-  const char* xdg = std::getenv("XDG_DATA_HOME");
-  if (xdg && *xdg) return std::string(xdg) + "/allot";
-  const char* home = std::getenv("HOME");
-  return std::string(home && *home ? home : ".") + "/.local/share/allot";
-}
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -95,7 +89,18 @@ int Serve(bool standalone) {
       return 1;
     }
   }
-  if (Status status = api::BootstrapDefaultProject(**store); !status) {
+  // Standalone, the default project is guaranteed the local GPUs, so that
+  // non-preemptible (interactive) work can start there too.
+  int64_t default_deserved = 0;
+  if (standalone) {
+    auto gpus = api::ParseSimulatedGpus(options.simulate_gpus, "local");
+    if (!gpus) {
+      std::cerr << "allot: --simulate-gpus: " << gpus.error().message << "\n";
+      return 2;
+    }
+    default_deserved = static_cast<int64_t>(gpus->size()) * core::kMilliPerGpu;
+  }
+  if (Status status = api::BootstrapDefaultProject(**store, default_deserved); !status) {
     std::cerr << "allot: " << status.error().message << "\n";
     return 1;
   }

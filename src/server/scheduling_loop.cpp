@@ -227,8 +227,10 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
       workload.status = WorkloadStatus::kPending;
     }
     workload.pending_reason = w < plan.pending_reasons.size() ? plan.pending_reasons[w] : "";
-    if (!workload.pending_reason.empty() &&
-        workload.pending_reason != state.workloads[w].pending_reason) {
+    // An event when the workload starts waiting; the reason's details
+    // (counts that move with every change in the cluster) stay in the
+    // workload's pending_reason, not in a stream of events.
+    if (!workload.pending_reason.empty() && state.workloads[w].pending_reason.empty()) {
       add_event(workload, "Pending", workload.pending_reason);
     }
     std::string before = api::EncodeWorkload(state.workloads[w]).dump();

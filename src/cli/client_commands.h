@@ -1,0 +1,28 @@
+// The client commands: they talk to the server's API (docs/api.md) with the
+// server and token of common/client_config.h.
+//
+//   login                          save server and token
+//   submit, list, describe, delete workloads
+//   quota get|set, top, nodes      quotas and the cluster
+//   audit                          the audit log (admins)
+//   completion bash|zsh            shell completion
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace allot::cli {
+
+// Add the commands to `app`; after parsing, Run*() runs whichever was
+// chosen and returns its exit status, or -1 when none of its commands was.
+void AddWorkloadCommands(CLI::App& app);
+int RunWorkloadCommands();
+
+void AddClusterCommands(CLI::App& app);
+int RunClusterCommands();
+
+// `allot completion bash|zsh`: a script generated from `app`'s commands
+// and options, so that it never falls behind them.
+void AddCompletionCommand(CLI::App& app);
+int RunCompletionCommand(const CLI::App& app);
+
+}  // namespace allot::cli

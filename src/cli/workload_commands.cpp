@@ -1,0 +1,288 @@
+// allot submit | list | describe | delete.
+#include <iostream>
+#include <random>
+
+#include "cli/client_commands.h"
+#include "cli/client_session.h"
+#include "cli/output.h"
+
+namespace allot::cli {
+namespace {
+
+using nlohmann::json;
+
+struct SubmitOptions {
+  std::string name;
+  std::string project;
+  std::string kind = "training";
+  std::string gpu;
+  std::string gpu_memory;
+  std::string cpu;
+  std::string memory;
+  int64_t workers = 1;
+  int64_t min_workers = 0;
+  int64_t priority = -1;
+  bool preemptible = false;
+  bool non_preemptible = false;
+  std::vector<std::string> env;
+  std::vector<std::string> gpu_models;
+  std::vector<std::string> command;
+};
+
+SubmitOptions submit_options;
+std::string list_project;
+std::string list_status;
+std::string list_owner;
+int64_t list_limit = INT64_MAX;
+std::vector<std::string> names;  // describe, delete
+std::string output = "table";
+
+CLI::App* submit_command = nullptr;
+CLI::App* list_command = nullptr;
+CLI::App* describe_command = nullptr;
+CLI::App* delete_command = nullptr;
+
+// "training-x7k2q": a name for a submission that gave none.
+std::string GeneratedName(const std::string& kind) {
+  static const char kLetters[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device device;
+  std::uniform_int_distribution<size_t> pick(0, sizeof kLetters - 2);
+  std::string name = kind + "-";
+  for (int i = 0; i < 5; ++i) name += kLetters[pick(device)];
+  return name;
+}
+
+// The submission body from the flags; the server checks every value.
+Result<json> SubmissionBody(const SubmitOptions& o, const ClientConfig& config) {
+  json body = {{"name", o.name.empty() ? GeneratedName(o.kind) : o.name},
+               {"project", o.project.empty() ? config.project : o.project},
+               {"kind", o.kind},
+               {"workers", o.workers},
+               {"command", o.command}};
+  if (o.min_workers > 0) body["min_workers"] = o.min_workers;
+  if (!o.gpu.empty()) body["gpu"] = o.gpu;
+  if (!o.gpu_memory.empty()) body["gpu_memory"] = o.gpu_memory;
+  if (!o.cpu.empty()) body["cpu"] = o.cpu;
+  if (!o.memory.empty()) body["memory"] = o.memory;
+  if (o.priority >= 0) body["priority"] = o.priority;
+  if (o.preemptible) body["preemptible"] = true;
+  if (o.non_preemptible) body["preemptible"] = false;
+  if (!o.gpu_models.empty()) body["gpu_models"] = o.gpu_models;
+  json env = json::object();
+  for (const auto& pair : o.env) {
+    size_t equals = pair.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return Error::Coded("invalid", "--env: '" + pair + "' is not NAME=VALUE", "env");
+    }
+    env[pair.substr(0, equals)] = pair.substr(equals + 1);
+  }
+  if (!env.empty()) body["env"] = env;
+  return body;
+}
+
+std::string GpuColumn(const json& w) {
+  std::string gpu = w.contains("gpu") ? w["gpu"].get<std::string>() : "";
+  if (w.contains("gpu_memory"))
+    gpu += (gpu.empty() ? "" : "/") + w["gpu_memory"].get<std::string>();
+  return gpu.empty() ? "-" : gpu;
+}
+
+std::string WorkersColumn(const json& w) {
+  int64_t placed = 0;
+  const json assignments = w.value("assignments", json::array());
+  for (const auto& task : assignments) {
+    placed += task.value("node", "").empty() ? 0 : 1;
+  }
+  return std::to_string(placed) + "/" + std::to_string(w.value("workers", 1));
+}
+
+int Submit() {
+  Result<Session> session = Connect();
+  if (!session) return ReportError("submit", session.error());
+  Result<json> body = SubmissionBody(submit_options, session->config);
+  if (!body) return ReportError("submit", body.error());
+  Result<json> created = session->http->Call("POST", "/api/v1/workloads", &*body);
+  if (!created) return ReportError("submit", created.error());
+  OutputFormat format = ParseOutputFormat(output);
+  if (format != OutputFormat::kTable) {
+    PrintDocument(std::cout, *created, format);
+  } else {
+    std::cout << "workload '" << (*created)["name"].get<std::string>() << "' submitted to project '"
+              << (*created)["project"].get<std::string>() << "': see allot describe "
+              << (*created)["name"].get<std::string>() << "\n";
+  }
+  return 0;
+}
+
+int List() {
+  Result<Session> session = Connect();
+  if (!session) return ReportError("list", session.error());
+  std::string path = "/api/v1/workloads";
+  std::string query;
+  if (!list_project.empty()) query += "&project=" + UrlEncode(list_project);
+  if (!list_status.empty()) query += "&status=" + UrlEncode(list_status);
+  if (!list_owner.empty()) query += "&owner=" + UrlEncode(list_owner);
+  if (!query.empty()) path += "?" + query.substr(1);
+  Result<std::vector<json>> items = ListAll(*session->http, path, list_limit);
+  if (!items) return ReportError("list", items.error());
+  OutputFormat format = ParseOutputFormat(output);
+  if (format != OutputFormat::kTable) {
+    PrintDocument(std::cout, json{{"items", *items}}, format);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  int64_t now = NowMs();
+  for (const auto& w : *items) {
+    rows.push_back({w["name"], w["project"], w["kind"], w["status"], GpuColumn(w), WorkersColumn(w),
+                    FormatAge(w.value("created_ms", now), now), w.value("owner", "")});
+  }
+  PrintTable(std::cout, {"NAME", "PROJECT", "KIND", "STATUS", "GPU", "WORKERS", "AGE", "OWNER"},
+             rows);
+  return 0;
+}
+
+int Describe() {
+  Result<Session> session = Connect();
+  if (!session) return ReportError("describe", session.error());
+  const std::string& name = names[0];
+  Result<json> workload = session->http->Call("GET", "/api/v1/workloads/" + UrlEncode(name));
+  if (!workload) return ReportError("describe", workload.error());
+  Result<std::vector<json>> events =
+      ListAll(*session->http, "/api/v1/events?workload=" + UrlEncode(name));
+  if (!events) return ReportError("describe", events.error());
+  OutputFormat format = ParseOutputFormat(output);
+  if (format != OutputFormat::kTable) {
+    json document = *workload;
+    document["events"] = *events;
+    PrintDocument(std::cout, document, format);
+    return 0;
+  }
+  const json& w = *workload;
+  int64_t now = NowMs();
+  auto line = [](const std::string& key, const std::string& value) {
+    std::cout << key << ":" << std::string(16 - key.size(), ' ') << value << "\n";
+  };
+  line("Name", w["name"]);
+  line("Project", w["project"]);
+  line("Kind", w["kind"]);
+  line("Owner", w.value("owner", ""));
+  line("Status", w["status"]);
+  if (!w.value("pending_reason", "").empty()) line("Pending reason", w["pending_reason"]);
+  line("Priority", std::to_string(w.value("priority", 0)));
+  line("Preemptible", w.value("preemptible", false) ? "yes" : "no");
+  line("Per worker", "gpu " + GpuColumn(w) + ", cpu " + w.value("cpu", "0") + ", memory " +
+                         w.value("memory", "0"));
+  line("Workers", WorkersColumn(w) + " placed (at least " +
+                      std::to_string(w.value("min_workers", 1)) + " to run)");
+  std::string command;
+  const json parts = w.value("command", json::array());
+  for (const auto& part : parts) {
+    // Quoted where the shell would split or expand it.
+    std::string text = part.get<std::string>();
+    bool plain = !text.empty() && text.find_first_of(" \t'\"$\\*?;&|<>()") == std::string::npos;
+    std::string quoted = plain ? text : "'" + text + "'";
+    if (!plain && text.find('\'') != std::string::npos) quoted = json(text).dump();
+    command += (command.empty() ? "" : " ") + quoted;
+  }
+  line("Command", command.empty() ? "-" : command);
+  line("Age", FormatAge(w.value("created_ms", now), now));
+  std::vector<std::vector<std::string>> tasks;
+  int task = 0;
+  const json assignments = w.value("assignments", json::array());
+  for (const auto& assignment : assignments) {
+    std::string gpus;
+    const json assigned_gpus = assignment.value("gpus", json::array());
+    for (const auto& gpu : assigned_gpus) {
+      gpus += (gpus.empty() ? "" : ",") + std::to_string(gpu.get<int>());
+    }
+    std::string node = assignment.value("node", "");
+    tasks.push_back({std::to_string(task++), node.empty() ? "-" : node, gpus.empty() ? "-" : gpus});
+  }
+  std::cout << "\nTasks:\n";
+  PrintTable(std::cout, {"TASK", "NODE", "GPUS"}, tasks);
+  std::cout << "\nEvents:\n";
+  if (events->empty()) {
+    std::cout << "(none)\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& e : *events) {
+      rows.push_back({FormatAge(e.value("time_ms", now), now), e["type"], e["message"]});
+    }
+    PrintTable(std::cout, {"AGE", "TYPE", "MESSAGE"}, rows);
+  }
+  return 0;
+}
+
+int Delete() {
+  Result<Session> session = Connect();
+  if (!session) return ReportError("delete", session.error());
+  int status = 0;
+  for (const auto& name : names) {
+    Result<json> deleted = session->http->Call("DELETE", "/api/v1/workloads/" + UrlEncode(name));
+    if (!deleted) {
+      status = ReportError("delete", deleted.error());
+      continue;
+    }
+    std::cout << "workload '" << name << "' deleted\n";
+  }
+  return status;
+}
+
+}  // namespace
+
+void AddWorkloadCommands(CLI::App& app) {
+  SubmitOptions& o = submit_options;
+  submit_command = app.add_subcommand("submit", "Submit a workload: allot submit [flags] -- CMD");
+  submit_command->add_option("--name", o.name, "Workload name (default: KIND-<random>)");
+  submit_command->add_option("--project", o.project, "Project (default: from allot login)");
+  submit_command
+      ->add_option("--kind", o.kind, "interactive, training (default), distributed, inference")
+      ->check(CLI::IsMember({"interactive", "training", "distributed", "inference"}));
+  submit_command->add_option("--gpu", o.gpu, "GPUs per worker: a fraction like 0.5 or whole GPUs");
+  submit_command->add_option("--gpu-memory", o.gpu_memory, "GPU memory per worker, e.g. 20G");
+  submit_command->add_option("--cpu", o.cpu, "CPU per worker, e.g. 4 or 500m");
+  submit_command->add_option("--memory", o.memory, "Memory per worker, e.g. 16Gi");
+  submit_command->add_option("--workers", o.workers, "Workers (replicas for inference)")
+      ->check(CLI::PositiveNumber);
+  submit_command
+      ->add_option("--min-workers", o.min_workers,
+                   "Gang minimum: workers that must start together (default: all)")
+      ->check(CLI::PositiveNumber);
+  submit_command->add_option("--priority", o.priority, "Priority 0-1000 (project admins)");
+  auto* preemptible = submit_command->add_flag("--preemptible", o.preemptible,
+                                               "May be preempted (borrows idle GPUs)");
+  auto* non_preemptible = submit_command->add_flag(
+      "--non-preemptible", o.non_preemptible, "Never preempted (runs within the project's quota)");
+  preemptible->excludes(non_preemptible);
+  submit_command->add_option("--env", o.env, "Environment variable NAME=VALUE (repeatable)");
+  submit_command->add_option("--gpu-model", o.gpu_models, "Acceptable GPU model (repeatable)");
+  submit_command->add_option("command", o.command, "The command to run, after --");
+  AddOutputOption(submit_command, output);
+
+  list_command = app.add_subcommand("list", "List workloads");
+  list_command->add_option("--project", list_project, "Only this project's");
+  list_command->add_option("--status", list_status, "Only workloads in this status")
+      ->check(CLI::IsMember(
+          {"pending", "running", "succeeded", "failed", "evicted", "lost", "deleted"}));
+  list_command->add_option("--owner", list_owner, "Only this user's");
+  list_command->add_option("--limit", list_limit, "At most this many")->check(CLI::PositiveNumber);
+  AddOutputOption(list_command, output);
+
+  describe_command = app.add_subcommand(
+      "describe", "Show one workload: status, pending reason, placement, events");
+  describe_command->add_option("name", names, "Workload name")->required()->expected(1);
+  AddOutputOption(describe_command, output);
+
+  delete_command = app.add_subcommand("delete", "Delete workloads (running work is stopped)");
+  delete_command->add_option("names", names, "Workload names")->required();
+}
+
+int RunWorkloadCommands() {
+  if (submit_command && *submit_command) return Submit();
+  if (list_command && *list_command) return List();
+  if (describe_command && *describe_command) return Describe();
+  if (delete_command && *delete_command) return Delete();
+  return -1;
+}
+
+}  // namespace allot::cli

@@ -1,0 +1,103 @@
+#include "common/http_client.h"
+
+#include <httplib.h>
+
+#include <cctype>
+
+namespace allot {
+
+struct HttpClient::Impl {
+  explicit Impl(const std::string& base_url) : client(base_url), server(base_url) {}
+  httplib::Client client;
+  httplib::Headers headers;
+  std::string server;
+};
+
+HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpClient::~HttpClient() = default;
+
+Result<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& server,
+                                                       const std::string& token) {
+  std::string base = server;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  if (base.rfind("http://", 0) != 0 && base.rfind("https://", 0) != 0) {
+    return Error::Coded("invalid",
+                        "server: '" + server + "' is not a URL: use a form like http://host:7070",
+                        "server");
+  }
+  auto impl = std::make_unique<Impl>(base);
+  if (!impl->client.is_valid()) {
+    return Error::Coded("invalid", "server: '" + server + "' cannot be used", "server");
+  }
+  impl->client.set_connection_timeout(std::chrono::seconds(5));
+  impl->client.set_read_timeout(std::chrono::seconds(30));
+  impl->client.set_keep_alive(true);
+  if (!token.empty()) impl->headers.emplace("Authorization", "Bearer " + token);
+  return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
+}
+
+void HttpClient::SetReadTimeout(std::chrono::seconds timeout) {
+  impl_->client.set_read_timeout(timeout);
+}
+
+namespace {
+
+Error Unreachable(const std::string& server, httplib::Error error) {
+  return Error::Coded("unreachable", "cannot reach the allot server at " + server + " (" +
+                                         httplib::to_string(error) +
+                                         "): is it running (allot up)? Set the address with "
+                                         "ALLOT_SERVER or allot login --server");
+}
+
+}  // namespace
+
+Result<HttpReply> HttpClient::GetRaw(const std::string& path) {
+  httplib::Result res = impl_->client.Get(path, impl_->headers);
+  if (!res) return Unreachable(impl_->server, res.error());
+  return HttpReply{res->status, res->get_header_value("Content-Type"), res->body};
+}
+
+Result<nlohmann::json> HttpClient::Call(const std::string& method, const std::string& path,
+                                        const nlohmann::json* body) {
+  std::string text = body ? body->dump() : std::string();
+  const char* type = "application/json";
+  httplib::Client& c = impl_->client;
+  const httplib::Headers& h = impl_->headers;
+  httplib::Result res = method == "GET"     ? c.Get(path, h)
+                        : method == "POST"  ? c.Post(path, h, text, type)
+                        : method == "PUT"   ? c.Put(path, h, text, type)
+                        : method == "PATCH" ? c.Patch(path, h, text, type)
+                                            : c.Delete(path, h, text, type);
+  if (!res) return Unreachable(impl_->server, res.error());
+  nlohmann::json parsed = nlohmann::json::parse(res->body, nullptr, false);
+  if (res->status >= 200 && res->status < 300) {
+    if (parsed.is_discarded()) {
+      return Error::Coded("internal", "the server sent a reply that is not JSON: " + res->body);
+    }
+    return parsed;
+  }
+  if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
+    const nlohmann::json& error = parsed["error"];
+    return Error::Coded(error.value("code", "internal"), error.value("message", res->body),
+                        error.value("field", ""));
+  }
+  return Error::Coded("internal",
+                      "HTTP " + std::to_string(res->status) + " from the server: " + res->body);
+}
+
+std::string UrlEncode(const std::string& text) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace allot

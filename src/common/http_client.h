@@ -1,0 +1,52 @@
+// A small JSON-over-HTTP client for allot's API (the CLI, and later the
+// agent). One place holds the HTTP library; callers see JSON and errors as
+// values: an API error {"error": {"code", "message", "field"}} comes back as
+// that Error, a connection failure as code "unreachable".
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+
+namespace allot {
+
+struct HttpReply {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+class HttpClient {
+ public:
+  // `server`: "http://host:port" (a trailing '/' is allowed); `token`: the
+  // bearer token, sent when not empty.
+  static Result<std::unique_ptr<HttpClient>> Create(const std::string& server,
+                                                    const std::string& token);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // How long to wait for a reply (watches wait longer than the default 30 s).
+  void SetReadTimeout(std::chrono::seconds timeout);
+
+  // method: GET, POST, PUT, PATCH or DELETE. A 2xx JSON reply is returned
+  // parsed; anything else becomes an Error.
+  Result<nlohmann::json> Call(const std::string& method, const std::string& path,
+                              const nlohmann::json* body = nullptr);
+  // The raw reply of a GET (for bodies that are not one JSON document).
+  Result<HttpReply> GetRaw(const std::string& path);
+
+ private:
+  struct Impl;
+  explicit HttpClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// "a b/c" -> "a%20b%2Fc": a value for a query string or a path segment.
+std::string UrlEncode(const std::string& text);
+
+}  // namespace allot

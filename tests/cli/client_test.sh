@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The CLI end to end: `allot up` on a free port with a private HOME, then
+# every client command against it, human and machine output, bad input,
+# and the completion scripts. Usage: client_test.sh PATH_TO_ALLOT
+set -euo pipefail
+ALLOT="$1"
+WORK="$(mktemp -d)"
+export HOME="$WORK" XDG_CONFIG_HOME="" XDG_DATA_HOME=""
+unset ALLOT_SERVER ALLOT_TOKEN ALLOT_PROJECT
+cleanup() {
+  [[ -n "${SERVER_PID:-}" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect_in() {  # expect_in TEXT PATTERN WHAT
+  grep -qE -- "$2" <<<"$1" || fail "$3: expected /$2/ in:"$'\n'"$1"
+}
+
+"$ALLOT" up --port 0 >"$WORK/up.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 50); do grep -q "^allot up: http" "$WORK/up.log" && break; sleep 0.1; done
+URL="$(sed -n 's/^allot up: \(http[^ ]*\).*/\1/p' "$WORK/up.log")"
+[[ -n "$URL" ]] || fail "allot up printed no URL: $(cat "$WORK/up.log")"
+expect_in "$(cat "$WORK/up.log")" "admin token: $WORK/.local/share/allot/admin-token" "up names the token file"
+
+# Without login the local admin token is used only for the default port;
+# log in to the test server with it.
+TOKEN="$(cat "$WORK/.local/share/allot/admin-token")"
+out="$("$ALLOT" login --server "$URL" --token "$TOKEN")"
+expect_in "$out" "logged in to $URL as admin" "login"
+[[ "$(stat -c %a "$WORK/.config/allot/config")" == 600 ]] || fail "config is not 0600"
+echo "$TOKEN" | "$ALLOT" login --server "$URL" >/dev/null || fail "login with the token on stdin"
+
+# Submit: whole GPUs, a fraction, one that cannot fit; the command after --.
+"$ALLOT" submit --name hello -- sh -c 'echo hello' >/dev/null
+"$ALLOT" submit --name frac --gpu 0.5 --kind interactive --env A=1 >/dev/null
+"$ALLOT" submit --name big --gpu 8 >/dev/null
+out="$("$ALLOT" submit --gpu 1 --cpu 1 --memory 1Gi -o json)"
+expect_in "$out" '"name": "training-[a-z0-9]{5}"' "a generated name"
+for _ in $(seq 50); do
+  "$ALLOT" list --status running | grep -q '^frac ' && break
+  sleep 0.1
+done
+out="$("$ALLOT" list)"
+expect_in "$out" "^NAME +PROJECT +KIND +STATUS +GPU +WORKERS +AGE +OWNER" "list header"
+expect_in "$out" "^frac +default +interactive +running +0.5 +1/1 " "the fraction runs"
+expect_in "$out" "^big +default +training +pending +8 +0/1 " "the 8-GPU workload waits"
+out="$("$ALLOT" list --status pending -o json)"
+expect_in "$out" '"name": "big"' "list -o json"
+if grep -q '"name": "frac"' <<<"$out"; then fail "status filter"; fi
+out="$("$ALLOT" list --limit 1 -o yaml)"
+expect_in "$out" 'name: "big"' "list -o yaml"
+
+out="$("$ALLOT" describe big)"
+expect_in "$out" "^Status: +pending" "describe status"
+expect_in "$out" "^Pending reason: +.*8 GPU" "describe shows the pending reason"
+expect_in "$out" "Pending +queue" "describe shows the pending event"
+out="$("$ALLOT" describe hello)"
+expect_in "$out" "^Command: +sh -c 'echo hello'" "describe shows the command"
+expect_in "$out" "Bound +task 0 bound to node local" "describe shows the bind event"
+
+out="$("$ALLOT" top)"
+expect_in "$out" "^GPUs 4, allocated 1.5 \(38%\)" "top cluster line"
+expect_in "$out" "^  default +4 +4 +1.5 +- +1" "top project row"
+out="$("$ALLOT" nodes)"
+expect_in "$out" "^local +default +4xA100-80GB .* ready +yes" "nodes"
+
+# Quotas: a department and a project in it, then a change.
+"$ALLOT" quota set department/research --gpu 2 >/dev/null
+"$ALLOT" quota set vision --department research --gpu 1 --limit-gpu 2 >/dev/null
+"$ALLOT" quota set vision --gpu 2 >/dev/null
+out="$("$ALLOT" quota get)"
+expect_in "$out" "^  vision +2 +2 " "quota get shows the change"
+
+# Bad input: named field, exit 2, nothing changed.
+set +e
+err="$("$ALLOT" submit --name bad --gpu 1.5 2>&1)"; rc=$?
+set -e
+[[ $rc == 2 ]] || fail "bad gpu: exit $rc"
+expect_in "$err" "^allot submit: gpu: " "bad gpu names the field"
+set +e
+err="$("$ALLOT" quota set vision --gpu 5 2>&1)"; rc=$?
+set -e
+[[ $rc == 2 ]] || fail "quota past the department: exit $rc"
+if "$ALLOT" describe bad >/dev/null 2>&1; then fail "a refused submission was stored"; fi
+set +e
+err="$(ALLOT_TOKEN=allot_x_y "$ALLOT" list 2>&1)"; rc=$?
+set -e
+[[ $rc == 2 ]] || fail "bad token: exit $rc"
+expect_in "$err" "token is not valid" "bad token message"
+set +e
+err="$(ALLOT_SERVER=http://127.0.0.1:1 "$ALLOT" list 2>&1)"; rc=$?
+set -e
+[[ $rc == 1 ]] || fail "unreachable: exit $rc"
+expect_in "$err" "cannot reach the allot server" "unreachable message"
+
+"$ALLOT" delete hello >/dev/null
+out="$("$ALLOT" list --status deleted)"
+expect_in "$out" "^hello " "delete marks deleted"
+
+# Audit: the table and the JSON-lines export (refusals included).
+out="$("$ALLOT" audit --limit 100)"
+expect_in "$out" "anonymous .*NO +401" "audit shows the refused token"
+lines="$("$ALLOT" audit --export | grep -c '"path":')"
+(( lines >= 8 )) || fail "audit export has $lines lines"
+
+# Completion: bash completes commands and options; zsh parses and loads.
+"$ALLOT" completion bash >"$WORK/allot.bash"
+# shellcheck disable=SC1091
+source "$WORK/allot.bash"
+COMP_WORDS=(allot su); COMP_CWORD=1; _allot
+[[ "${COMPREPLY[*]}" == "submit" ]] || fail "bash completion of su: ${COMPREPLY[*]}"
+COMP_WORDS=(allot quota set vision --lim); COMP_CWORD=4; _allot
+[[ "${COMPREPLY[*]}" == "--limit-gpu" ]] || fail "bash completion of --lim: ${COMPREPLY[*]}"
+if command -v zsh >/dev/null; then
+  "$ALLOT" completion zsh >"$WORK/_allot"
+  zsh -n "$WORK/_allot" || fail "zsh completion syntax"
+  zsh -c "autoload -U compinit; compinit -u -d $WORK/zcomp; source $WORK/_allot; whence -w _allot" \
+    | grep -q "function" || fail "zsh completion does not load"
+fi
+echo "cli end to end: ok"

@@ -1,0 +1,134 @@
+// The client side: config precedence and errors, output formats, the HTTP
+// client's error mapping.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli/output.h"
+#include "common/client_config.h"
+#include "common/http_client.h"
+
+namespace allot {
+namespace {
+
+// A private HOME with no ALLOT_* variables, restored afterwards.
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    home_ = std::filesystem::temp_directory_path() / "allot_client_test_home";
+    std::filesystem::remove_all(home_);
+    std::filesystem::create_directories(home_);
+    for (const char* name : {"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "ALLOT_SERVER",
+                             "ALLOT_TOKEN", "ALLOT_PROJECT"}) {
+      const char* value = std::getenv(name);
+      saved_.emplace_back(name, value ? std::optional<std::string>(value) : std::nullopt);
+      unsetenv(name);
+    }
+    setenv("HOME", home_.c_str(), 1);
+  }
+  void TearDown() override {
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        unsetenv(name.c_str());
+      }
+    }
+    std::filesystem::remove_all(home_);
+  }
+  void WriteFile(const std::filesystem::path& path, const std::string& text) {
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+  }
+
+  std::filesystem::path home_;
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+TEST_F(ConfigTest, DefaultsThenFileThenEnvironment) {
+  auto config = LoadClientConfig();
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->server, "http://127.0.0.1:7070");
+  EXPECT_EQ(config->project, "default");
+  EXPECT_TRUE(config->token.empty());
+
+  ClientConfig saved{"http://cluster:7070", "allot_a_b", "vision", ""};
+  ASSERT_TRUE(SaveClientConfig(saved));
+  EXPECT_EQ(std::filesystem::status(home_ / ".config/allot/config").permissions() &
+                std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  config = LoadClientConfig();
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->server, "http://cluster:7070");
+  EXPECT_EQ(config->token, "allot_a_b");
+  EXPECT_EQ(config->project, "vision");
+
+  setenv("ALLOT_SERVER", "http://other:1", 1);
+  setenv("ALLOT_TOKEN", "allot_c_d", 1);
+  config = LoadClientConfig();
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->server, "http://other:1");
+  EXPECT_EQ(config->token, "allot_c_d");
+  EXPECT_EQ(config->token_source, "ALLOT_TOKEN");
+}
+
+TEST_F(ConfigTest, TheLocalAdminTokenIsUsedOnlyForALocalServer) {
+  WriteFile(home_ / ".local/share/allot/admin-token", "allot_x_y\n");
+  auto config = LoadClientConfig();
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->token, "allot_x_y");
+  setenv("ALLOT_SERVER", "http://cluster:7070", 1);
+  config = LoadClientConfig();
+  ASSERT_TRUE(config);
+  EXPECT_TRUE(config->token.empty());
+}
+
+TEST_F(ConfigTest, AMalformedFileNamesTheFileAndTheKey) {
+  WriteFile(home_ / ".config/allot/config", "server: http://a\ncolour: blue\n");
+  auto config = LoadClientConfig();
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().field, "colour");
+  EXPECT_NE(config.error().message.find(".config/allot/config"), std::string::npos);
+  WriteFile(home_ / ".config/allot/config", "server: [unclosed\n");
+  config = LoadClientConfig();
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("line"), std::string::npos);
+}
+
+TEST(HttpClient, RefusesANonUrlAndReportsAnUnreachableServer) {
+  auto bad = HttpClient::Create("cluster:7070", "");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().field, "server");
+  auto client = HttpClient::Create("http://127.0.0.1:1/", "t");
+  ASSERT_TRUE(client);
+  auto reply = (*client)->Call("GET", "/healthz");
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error().code, "unreachable");
+  EXPECT_EQ(UrlEncode("a b/c"), "a%20b%2Fc");
+}
+
+TEST(Output, TablesAlignAndDocumentsPrintAsJsonOrYaml) {
+  std::ostringstream table;
+  cli::PrintTable(table, {"NAME", "GPU"}, {{"a-long-name", "1"}, {"b", "0.5"}});
+  EXPECT_EQ(table.str(), "NAME         GPU\na-long-name  1\nb            0.5\n");
+  nlohmann::json doc = {{"name", "w1"}, {"gpu", "1"}, {"workers", 2}, {"env", {{"A", "true"}}}};
+  std::ostringstream yaml;
+  cli::PrintDocument(yaml, doc, cli::OutputFormat::kYaml);
+  // Strings stay strings: "1" and "true" are quoted.
+  EXPECT_NE(yaml.str().find("gpu: \"1\""), std::string::npos) << yaml.str();
+  EXPECT_NE(yaml.str().find("A: \"true\""), std::string::npos) << yaml.str();
+  EXPECT_NE(yaml.str().find("workers: 2"), std::string::npos) << yaml.str();
+  std::ostringstream json_out;
+  cli::PrintDocument(json_out, doc, cli::OutputFormat::kJson);
+  EXPECT_EQ(nlohmann::json::parse(json_out.str()), doc);
+  EXPECT_EQ(cli::FormatGpus(1.5), "1.5");
+  EXPECT_EQ(cli::FormatGpus(4.0), "4");
+  EXPECT_EQ(cli::FormatAge(0, 90 * 1000), "90s");
+  EXPECT_EQ(cli::FormatAge(0, 3 * 86400 * 1000LL), "3d");
+}
+
+}  // namespace
+}  // namespace allot
