@@ -3,9 +3,11 @@
 // top, nodes, audit, completion), `sim`, `scenario` and `bench`.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 
+#include "bench/api_bench.h"
 #include "bench/bench.h"
 #include "cli/client_commands.h"
 #include "cli/server_command.h"
@@ -44,11 +46,30 @@ int main(int argc, char** argv) {
   scenario->add_option("files", files, "Scenario YAML files")->required()->check(CLI::ExistingFile);
 
   allot::bench::BenchOptions bench_options;
+  allot::bench::ApiBenchOptions api_bench_options;
   std::string nodes_text = "1000";
-  auto* bench = app.add_subcommand("bench", "Run a scheduler benchmark; one JSON line per config");
-  bench->add_option("name", bench_options.name, "reclaim | cycle | place")
+  std::vector<std::string> bench_names = allot::bench::BenchNames();
+  for (const auto& name : allot::bench::ApiBenchNames()) bench_names.push_back(name);
+  auto* bench = app.add_subcommand(
+      "bench", "Run a benchmark (docs/benchmarks.md); one JSON line per configuration");
+  bench
+      ->add_option("name", bench_options.name,
+                   "Scheduler: reclaim | cycle | place; control plane: api-submit | api-list | "
+                   "submit-to-bound")
       ->required()
-      ->check(CLI::IsMember(allot::bench::BenchNames()));
+      ->check(CLI::IsMember(bench_names));
+  bench
+      ->add_option("--clients", api_bench_options.clients,
+                   "Concurrent HTTP clients (api-submit, submit-to-bound)")
+      ->check(CLI::PositiveNumber);
+  bench
+      ->add_option("--rate", api_bench_options.rate,
+                   "api-submit: offered submissions per second (default: as fast as possible)")
+      ->check(CLI::NonNegativeNumber);
+  bench
+      ->add_option("--workloads", api_bench_options.workloads,
+                   "Workloads submitted or listed (control-plane benchmarks)")
+      ->check(CLI::PositiveNumber);
   bench->add_option("--nodes", nodes_text, "Node counts, comma separated (e.g. 100,500,1000)");
   bench->add_option("--pending", bench_options.pending, "Pending workloads (cycle)");
   bench->add_option("--tasks", bench_options.tasks, "Tasks to place (place)");
@@ -72,6 +93,24 @@ int main(int argc, char** argv) {
 
   if (*scenario) return allot::scenario::RunScenarioFiles(files, std::cout);
   if (*bench) {
+    bool api_bench =
+        std::find(allot::bench::ApiBenchNames().begin(), allot::bench::ApiBenchNames().end(),
+                  bench_options.name) != allot::bench::ApiBenchNames().end();
+    if (api_bench) {
+      api_bench_options.name = bench_options.name;
+      std::vector<int64_t> nodes;
+      if (!ParseNodeList(nodes_text, nodes) || nodes.size() != 1) {
+        std::cerr << "allot bench: --nodes: give one node count for " << bench_options.name << "\n";
+        return 2;
+      }
+      api_bench_options.nodes = nodes[0];
+      auto status = allot::bench::RunApiBench(api_bench_options, std::cout);
+      if (!status) {
+        std::cerr << "allot bench: " << status.error().message << "\n";
+        return 1;
+      }
+      return 0;
+    }
     if (!ParseNodeList(nodes_text, bench_options.nodes)) {
       std::cerr << "allot bench: --nodes: '" << nodes_text
                 << "' is not a list of positive counts: use a form like 100,500,1000\n";

@@ -32,6 +32,7 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& server
   impl->client.set_connection_timeout(std::chrono::seconds(5));
   impl->client.set_read_timeout(std::chrono::seconds(30));
   impl->client.set_keep_alive(true);
+  impl->client.set_tcp_nodelay(true);
   if (!token.empty()) impl->headers.emplace("Authorization", "Bearer " + token);
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }

@@ -94,11 +94,66 @@ class Transaction {
   bool open_ = false;
 };
 
+Result<int64_t> RevisionOn(sqlite3* db) {
+  Statement q(db, "SELECT value FROM meta WHERE key = 'revision'");
+  if (!q.ok() || q.Step() != SQLITE_ROW) return SqlError(db, "revision");
+  return q.Int(0);
+}
+
 Object ReadObject(Statement& row, const std::string& kind) {
   return Object{kind, row.Text(0), row.Int(1), row.Int(2), row.Text(3)};
 }
 
 }  // namespace
+
+class SqliteStore::ReadLease {
+ public:
+  explicit ReadLease(SqliteStore& store) : store_(store) {
+    std::unique_lock lock(store_.readers_mutex_);
+    if (store_.readers_.empty()) {
+      lock.unlock();
+      writer_lock_ = std::unique_lock(store_.mutex_);
+      db_ = store_.db_;
+      return;
+    }
+    store_.reader_free_.wait(lock, [&] { return !store_.idle_readers_.empty(); });
+    db_ = store_.idle_readers_.back();
+    store_.idle_readers_.pop_back();
+  }
+  ~ReadLease() {
+    if (writer_lock_.owns_lock()) return;
+    std::lock_guard lock(store_.readers_mutex_);
+    store_.idle_readers_.push_back(db_);
+    store_.reader_free_.notify_one();
+  }
+  ReadLease(const ReadLease&) = delete;
+  ReadLease& operator=(const ReadLease&) = delete;
+
+  sqlite3* db() const { return db_; }
+
+ private:
+  SqliteStore& store_;
+  sqlite3* db_ = nullptr;
+  std::unique_lock<std::mutex> writer_lock_;
+};
+
+Status SqliteStore::OpenReaders(const std::string& path) {
+  if (path == ":memory:" || path.empty()) return Status::Ok();
+  for (int i = 0; i < kReaders; ++i) {
+    sqlite3* reader = nullptr;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &reader, flags, nullptr) != SQLITE_OK) {
+      std::string message = reader ? sqlite3_errmsg(reader) : "out of memory";
+      sqlite3_close(reader);
+      return Error::Coded("internal", "store: cannot open '" + path + "': " + message);
+    }
+    readers_.push_back(reader);
+    sqlite3_busy_timeout(reader, 5000);
+    if (Status status = Exec(reader, "PRAGMA query_only=1"); !status) return status;
+  }
+  idle_readers_ = readers_;
+  return Status::Ok();
+}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
   sqlite3* db = nullptr;
@@ -120,10 +175,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
   Result<int64_t> revision = store->RevisionLocked();
   if (!revision) return revision.error();
   store->revision_ = *revision;
+  if (Status status = store->OpenReaders(path); !status) return status.error();
   return store;
 }
 
 SqliteStore::~SqliteStore() {
+  for (sqlite3* reader : readers_) sqlite3_close(reader);
   sqlite3_close(db_);
 }
 
@@ -152,21 +209,23 @@ Status SqliteStore::Migrate() {
 }
 
 Result<Object> SqliteStore::Get(const std::string& kind, const std::string& name) {
-  std::lock_guard lock(mutex_);
-  Statement q(db_,
+  ReadLease lease(*this);
+  sqlite3* db = lease.db();
+  Statement q(db,
               "SELECT name, revision, created_revision, body FROM objects"
               " WHERE kind = ?1 AND name = ?2");
-  if (!q.ok()) return SqlError(db_, "get");
+  if (!q.ok()) return SqlError(db, "get");
   q.Bind(1, kind);
   q.Bind(2, name);
   int rc = q.Step();
   if (rc == SQLITE_ROW) return ReadObject(q, kind);
-  if (rc != SQLITE_DONE) return SqlError(db_, "get");
+  if (rc != SQLITE_DONE) return SqlError(db, "get");
   return Error::Coded("not_found", kind + " '" + name + "' does not exist", "name");
 }
 
 Result<Page> SqliteStore::List(const ListQuery& query) {
-  std::lock_guard lock(mutex_);
+  ReadLease lease(*this);
+  sqlite3* db = lease.db();
   std::string sql =
       "SELECT name, revision, created_revision, body FROM objects WHERE kind = ?1 AND name > ?2";
   int at = 4;
@@ -174,18 +233,27 @@ Result<Page> SqliteStore::List(const ListQuery& query) {
     sql += " AND json_extract(body, ?" + std::to_string(at) + ") = ?" + std::to_string(at + 1);
   }
   sql += " ORDER BY name LIMIT ?3";
-  // Writes take the same lock, so the page and its revision agree.
-  Statement q(db_, sql.c_str());
-  if (!q.ok()) return SqlError(db_, "list");
+  // One read transaction: the page and its revision are of one snapshot.
+  if (Status status = Exec(db, "BEGIN"); !status) return status.error();
+  Page page;
+  Status read = ReadPage(db, sql, query, page);
+  (void)Exec(db, "COMMIT");
+  if (!read) return read.error();
+  return page;
+}
+
+Status SqliteStore::ReadPage(sqlite3* db, const std::string& sql, const ListQuery& query,
+                             Page& page) {
+  Statement q(db, sql.c_str());
+  if (!q.ok()) return SqlError(db, "list");
   q.Bind(1, query.kind);
   q.Bind(2, query.after);
   q.Bind(3, query.limit + 1);
-  at = 4;
+  int at = 4;
   for (const auto& [field, value] : query.equals) {
     q.Bind(at++, "$." + field);
     q.Bind(at++, value);
   }
-  Page page;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {
     if (static_cast<int64_t>(page.items.size()) == query.limit) {
@@ -194,28 +262,34 @@ Result<Page> SqliteStore::List(const ListQuery& query) {
     }
     page.items.push_back(ReadObject(q, query.kind));
   }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(db_, "list");
-  Result<int64_t> revision = RevisionLocked();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(db, "list");
+  Result<int64_t> revision = RevisionOn(db);
   if (!revision) return revision.error();
   page.revision = *revision;
-  return page;
+  return Status::Ok();
 }
 
 Result<int64_t> SqliteStore::RevisionLocked() {
-  Statement q(db_, "SELECT value FROM meta WHERE key = 'revision'");
-  if (!q.ok() || q.Step() != SQLITE_ROW) return SqlError(db_, "revision");
-  return q.Int(0);
+  return RevisionOn(db_);
 }
 
 Result<int64_t> SqliteStore::Revision() {
-  std::lock_guard lock(mutex_);
-  return RevisionLocked();
+  ReadLease lease(*this);
+  return RevisionOn(lease.db());
 }
 
 Result<int64_t> SqliteStore::Commit(const std::vector<Write>& writes) {
   if (writes.empty()) return Revision();
   Request request;
   request.writes = &writes;
+  return Submit(request);
+}
+
+Result<int64_t> SqliteStore::CommitAudited(const std::vector<Write>& writes,
+                                           const AuditEntry& audit) {
+  Request request;
+  request.writes = &writes;
+  request.audit = &audit;
   return Submit(request);
 }
 
@@ -261,7 +335,7 @@ void SqliteStore::CommitGroup(const std::vector<Request*>& group) {
   if (!start) return fail_all(start.error());
   int64_t revision = *start;
   for (Request* member : group) {
-    if (member->audit) {
+    if (!member->writes) {
       Status status = AppendAuditLocked(*member->audit);
       member->result = status ? Result<int64_t>(revision) : Result<int64_t>(status.error());
       continue;
@@ -270,6 +344,11 @@ void SqliteStore::CommitGroup(const std::vector<Request*>& group) {
     if (Status status = Exec(db_, "SAVEPOINT caller"); !status) return fail_all(status.error());
     int64_t before = revision;
     member->result = ApplyLocked(*member->writes, revision);
+    if (member->result && member->audit) {
+      if (Status status = AppendAuditLocked(*member->audit); !status) {
+        member->result = status.error();
+      }
+    }
     if (!member->result) {
       revision = before;
       if (Status status = Exec(db_, "ROLLBACK TO caller"); !status) {
@@ -359,10 +438,19 @@ int64_t SqliteStore::WaitForChange(int64_t revision, std::chrono::milliseconds t
 }
 
 Result<std::vector<Change>> SqliteStore::ChangesSince(int64_t revision, int64_t limit) {
-  std::lock_guard lock(mutex_);
-  Statement oldest(db_, "SELECT MIN(revision) FROM changes");
-  if (!oldest.ok() || oldest.Step() != SQLITE_ROW) return SqlError(db_, "changes");
-  Result<int64_t> now = RevisionLocked();
+  ReadLease lease(*this);
+  sqlite3* db = lease.db();
+  // One read transaction: the log's start and its end are of one snapshot.
+  if (Status status = Exec(db, "BEGIN"); !status) return status.error();
+  Result<std::vector<Change>> changes = ReadChanges(db, revision, limit);
+  (void)Exec(db, "COMMIT");
+  return changes;
+}
+
+Result<std::vector<Change>> SqliteStore::ReadChanges(sqlite3* db, int64_t revision, int64_t limit) {
+  Statement oldest(db, "SELECT MIN(revision) FROM changes");
+  if (!oldest.ok() || oldest.Step() != SQLITE_ROW) return SqlError(db, "changes");
+  Result<int64_t> now = RevisionOn(db);
   if (!now) return now.error();
   if (revision < *now && oldest.Int(0) > revision + 1) {
     return Error::Coded("gone",
@@ -371,10 +459,10 @@ Result<std::vector<Change>> SqliteStore::ChangesSince(int64_t revision, int64_t 
                             "the list's revision",
                         "revision");
   }
-  Statement q(db_,
+  Statement q(db,
               "SELECT revision, kind, name, deleted, body FROM changes WHERE revision > ?1"
               " ORDER BY revision LIMIT ?2");
-  if (!q.ok()) return SqlError(db_, "changes");
+  if (!q.ok()) return SqlError(db, "changes");
   q.Bind(1, revision);
   q.Bind(2, limit);
   std::vector<Change> changes;
@@ -382,7 +470,7 @@ Result<std::vector<Change>> SqliteStore::ChangesSince(int64_t revision, int64_t 
   while ((rc = q.Step()) == SQLITE_ROW) {
     changes.push_back(Change{q.Int(0), q.Text(1), q.Text(2), q.Int(3) != 0, q.Text(4)});
   }
-  if (rc != SQLITE_DONE) return SqlError(db_, "changes");
+  if (rc != SQLITE_DONE) return SqlError(db, "changes");
   return changes;
 }
 
@@ -404,11 +492,12 @@ Status SqliteStore::AppendAuditLocked(const AuditEntry& entry) {
 }
 
 Result<std::vector<AuditEntry>> SqliteStore::ListAudit(const AuditQuery& query) {
-  std::lock_guard lock(mutex_);
-  Statement q(db_,
+  ReadLease lease(*this);
+  sqlite3* db = lease.db();
+  Statement q(db,
               "SELECT id, time_ms, actor, source, method, path, allowed, status, detail"
               " FROM audit WHERE id > ?1 AND (?2 = '' OR actor = ?2) ORDER BY id LIMIT ?3");
-  if (!q.ok()) return SqlError(db_, "audit");
+  if (!q.ok()) return SqlError(db, "audit");
   q.Bind(1, query.after_id);
   q.Bind(2, query.actor);
   q.Bind(3, query.limit);
@@ -418,7 +507,7 @@ Result<std::vector<AuditEntry>> SqliteStore::ListAudit(const AuditQuery& query) 
     entries.push_back(AuditEntry{q.Int(0), q.Int(1), q.Text(2), q.Text(3), q.Text(4), q.Text(5),
                                  q.Int(6) != 0, static_cast<int32_t>(q.Int(7)), q.Text(8)});
   }
-  if (rc != SQLITE_DONE) return SqlError(db_, "audit");
+  if (rc != SQLITE_DONE) return SqlError(db, "audit");
   return entries;
 }
 

@@ -2,7 +2,9 @@
 // so a committed change survives a crash of the process or the machine. The
 // schema carries its version (PRAGMA user_version) and Open() migrates an
 // older file forward in one transaction; a newer file is refused. Safe to
-// use from many threads: calls are serialised on one connection.
+// use from many threads: writes are serialised on one connection; reads run
+// on a small pool of connections of their own (WAL readers never wait for
+// the writer's sync), except for an in-memory store, which has one.
 //
 // Group commit: concurrent Commit() and AppendAudit() calls are gathered
 // into one SQLite transaction, one sync for all of them, each call in a
@@ -16,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "store/store.h"
 
@@ -40,6 +43,7 @@ class SqliteStore final : public Store {
   Result<Object> Get(const std::string& kind, const std::string& name) override;
   Result<Page> List(const ListQuery& query) override;
   Result<int64_t> Commit(const std::vector<Write>& writes) override;
+  Result<int64_t> CommitAudited(const std::vector<Write>& writes, const AuditEntry& audit) override;
   Result<std::vector<Change>> ChangesSince(int64_t revision, int64_t limit) override;
   Result<int64_t> Revision() override;
   int64_t WaitForChange(int64_t revision, std::chrono::milliseconds timeout) override;
@@ -47,7 +51,8 @@ class SqliteStore final : public Store {
   Result<std::vector<AuditEntry>> ListAudit(const AuditQuery& query) override;
 
  private:
-  // One caller's request to the group commit: writes, or an audit entry.
+  // One caller's request to the group commit: writes, an audit entry, or
+  // both (the entry recorded when the writes succeed).
   struct Request {
     const std::vector<Write>* writes = nullptr;
     const AuditEntry* audit = nullptr;
@@ -55,9 +60,19 @@ class SqliteStore final : public Store {
     bool done = false;
   };
 
+  // A connection to read on, held for one call: one of the pool, or the
+  // writer's (under its lock) when there is no pool.
+  class ReadLease;
+
+  // Read connections per file store.
+  static constexpr int kReaders = 4;
+
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   Status Migrate();
+  Status OpenReaders(const std::string& path);
   Result<int64_t> RevisionLocked();
+  Status ReadPage(sqlite3* db, const std::string& sql, const ListQuery& query, Page& page);
+  Result<std::vector<Change>> ReadChanges(sqlite3* db, int64_t revision, int64_t limit);
   // Queues the request and returns once a group holding it is committed;
   // the first caller to find no commit running leads the next group.
   Result<int64_t> Submit(Request& request);
@@ -70,6 +85,11 @@ class SqliteStore final : public Store {
 
   std::mutex mutex_;  // the connection
   sqlite3* db_;
+
+  std::mutex readers_mutex_;  // the read connections
+  std::condition_variable reader_free_;
+  std::vector<sqlite3*> readers_;
+  std::vector<sqlite3*> idle_readers_;
 
   std::mutex group_mutex_;  // the requests waiting for the next group
   std::condition_variable group_done_;

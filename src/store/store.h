@@ -94,6 +94,10 @@ class Store {
   // (update or delete of a missing one), "conflict" (expected_revision did
   // not match). Durable once it returns.
   virtual Result<int64_t> Commit(const std::vector<Write>& writes) = 0;
+  // Commit() and, when the writes succeed, AppendAudit(audit) in the same
+  // transaction: the change and its record are durable together.
+  virtual Result<int64_t> CommitAudited(const std::vector<Write>& writes,
+                                        const AuditEntry& audit) = 0;
 
   // Changes after `revision`, oldest first, at most `limit`. Error "gone"
   // when the log no longer reaches back that far: list again.

@@ -1,0 +1,345 @@
+#include "bench/api_bench.h"
+
+#include <httplib.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "api/http_api.h"
+#include "api/resources.h"
+#include "server/scheduling_loop.h"
+#include "store/sqlite_store.h"
+
+namespace allot::bench {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double Ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  size_t at = static_cast<size_t>(p / 100.0 * static_cast<double>(values.size() - 1) + 0.5);
+  return values[std::min(at, values.size() - 1)];
+}
+
+double PeakRssMib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+// A server on loopback over a store in a fresh temporary directory.
+class Server {
+ public:
+  explicit Server(bool with_loop) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("allot_api_bench_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    store_ = std::move(store::SqliteStore::Open((dir_ / "allot.db").string()).value());
+    token_ = *api::BootstrapAdmin(*store_, 0);
+    (void)api::BootstrapDefaultProject(*store_);
+    auto now = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+    if (with_loop) loop_ = std::make_unique<server::SchedulingLoop>(*store_, now);
+    api::ApiOptions options;
+    options.now_ms = now;
+    if (loop_) options.on_change = [this] { loop_->Wake(); };
+    api_ = std::make_unique<api::HttpApi>(*store_, options);
+    port_ = *api_->Bind("127.0.0.1", 0);
+    thread_ = std::thread([this] { api_->Serve(); });
+  }
+  ~Server() {
+    if (loop_) loop_->Stop();
+    api_->Stop();
+    thread_.join();
+    api_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void StartLoop() { loop_->Start(std::chrono::milliseconds(1000)); }
+
+  store::SqliteStore& store() { return *store_; }
+  const std::string& token() const { return token_; }
+  int port() const { return port_; }
+
+ private:
+  static inline std::atomic<int> counter_{0};
+  std::filesystem::path dir_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<server::SchedulingLoop> loop_;
+  std::unique_ptr<api::HttpApi> api_;
+  std::thread thread_;
+  std::string token_;
+  int port_ = 0;
+};
+
+json Submission(int64_t i, const char* gpu) {
+  return {{"name", "w" + std::to_string(i)},
+          {"project", "default"},
+          {"gpu", gpu},
+          {"cpu", "100m"},
+          {"memory", "256Mi"},
+          {"command", {"python", "train.py"}}};
+}
+
+struct LoadResult {
+  double seconds = 0;
+  std::vector<double> latencies_ms;
+  int64_t failures = 0;
+  std::string first_failure;
+};
+
+// `clients` threads, each with one kept-alive connection, submit workloads
+// [0, count) between them: as fast as they can (rate 0), or paced to `rate`
+// submissions per second in all, each client on a fixed schedule, with
+// latency measured from when a request was due (so a stall counts against
+// every request it delays, as in wrk2).
+LoadResult SubmitLoad(const Server& server, int64_t clients, int64_t count, const char* gpu,
+                      double rate = 0) {
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(clients));
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> failures{0};
+  std::mutex first_failure_mutex;
+  std::string first_failure;
+  std::vector<std::thread> threads;
+  auto start = Clock::now() + std::chrono::milliseconds(100);  // all connected by then
+  for (int64_t c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      httplib::Client client("127.0.0.1", server.port());
+      client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);
+      client.set_read_timeout(std::chrono::seconds(60));
+      httplib::Headers headers{{"Authorization", "Bearer " + server.token()}};
+      auto interval = rate > 0
+                          ? std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(static_cast<double>(clients) / rate))
+                          : Clock::duration::zero();
+      auto due = start + interval * c / clients;
+      for (int64_t i = next++; i < count; i = next++) {
+        std::string body = Submission(i, gpu).dump();
+        if (rate > 0) {
+          std::this_thread::sleep_until(due);
+        } else {
+          due = Clock::now();
+        }
+        auto sent = due;
+        due += interval;
+        auto res = client.Post("/api/v1/workloads", headers, body, "application/json");
+        latencies[static_cast<size_t>(c)].push_back(Ms(Clock::now() - sent));
+        if (!res || res->status != 201) {
+          if (failures++ == 0) {
+            std::lock_guard lock(first_failure_mutex);
+            first_failure = res ? std::to_string(res->status) + " " + res->body
+                                : "no reply: " + httplib::to_string(res.error());
+          }
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  LoadResult result;
+  result.seconds = Ms(Clock::now() - start) / 1000.0;
+  for (auto& list : latencies) {
+    result.latencies_ms.insert(result.latencies_ms.end(), list.begin(), list.end());
+  }
+  result.failures = failures;
+  result.first_failure = first_failure;
+  return result;
+}
+
+// The same submissions straight into the store, from as many threads.
+double StoreOnlySeconds(store::Store& store, int64_t threads_count, int64_t count) {
+  std::atomic<int64_t> next{0};
+  std::vector<std::thread> threads;
+  auto start = Clock::now();
+  for (int64_t c = 0; c < threads_count; ++c) {
+    threads.emplace_back([&] {
+      for (int64_t i = next++; i < count; i = next++) {
+        auto workload = api::DecodeWorkloadSubmission(Submission(i, "1"));
+        (void)store.Commit({{store::Write::Op::kCreate, "workloads", workload->spec.name,
+                             api::EncodeWorkload(*workload).dump(), 0}});
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  return Ms(Clock::now() - start) / 1000.0;
+}
+
+Status ApiSubmit(const ApiBenchOptions& o, std::ostream& out) {
+  LoadResult load;
+  {
+    Server server(false);
+    load = SubmitLoad(server, o.clients, o.workloads, "1", o.rate);
+  }
+  double baseline_seconds;
+  {
+    Server server(false);
+    baseline_seconds = StoreOnlySeconds(server.store(), o.clients, o.workloads);
+  }
+  if (load.failures > 0) {
+    return Error{
+        std::to_string(load.failures) + " submissions failed, first: " + load.first_failure, ""};
+  }
+  double rate = static_cast<double>(o.workloads) / load.seconds;
+  double baseline_rate = static_cast<double>(o.workloads) / baseline_seconds;
+  out << json{{"name", "api-submit"},
+              {"clients", o.clients},
+              {"offered_per_second", o.rate > 0 ? json(o.rate) : json("max")},
+              {"workloads", o.workloads},
+              {"per_second", rate},
+              {"p50_ms", Percentile(load.latencies_ms, 50)},
+              {"p99_ms", Percentile(load.latencies_ms, 99)},
+              {"baseline_store_per_second", baseline_rate},
+              {"ratio_to_baseline", rate / baseline_rate},
+              {"peak_rss_mib", PeakRssMib()}}
+             .dump()
+      << "\n";
+  return Status::Ok();
+}
+
+Status ApiList(const ApiBenchOptions& o, std::ostream& out) {
+  Server server(false);
+  // Filled straight through the store in batches: the list is measured.
+  for (int64_t i = 0; i < o.workloads;) {
+    std::vector<store::Write> writes;
+    for (int64_t b = 0; b < 1000 && i < o.workloads; ++b, ++i) {
+      auto workload = api::DecodeWorkloadSubmission(Submission(i, "1"));
+      workload->owner = "admin";
+      writes.push_back({store::Write::Op::kCreate, "workloads", workload->spec.name,
+                        api::EncodeWorkload(*workload).dump(), 0});
+    }
+    if (auto committed = server.store().Commit(writes); !committed) return committed.error();
+  }
+  httplib::Client client("127.0.0.1", server.port());
+  client.set_keep_alive(true);
+  client.set_tcp_nodelay(true);
+  client.set_read_timeout(std::chrono::seconds(60));
+  httplib::Headers headers{{"Authorization", "Bearer " + server.token()}};
+  std::vector<double> pages_ms;
+  std::string after;
+  int64_t seen = 0;
+  for (;;) {
+    std::string path = "/api/v1/workloads?limit=1000";
+    if (!after.empty()) path += "&after=" + after;
+    auto sent = Clock::now();
+    auto res = client.Get(path, headers);
+    double ms = Ms(Clock::now() - sent);
+    if (!res || res->status != 200) return Error{"list failed", ""};
+    json page = json::parse(res->body);
+    pages_ms.push_back(ms);
+    seen += static_cast<int64_t>(page["items"].size());
+    if (!page["next"].is_string()) break;
+    after = page["next"];
+  }
+  if (seen != o.workloads) {
+    return Error{"listed " + std::to_string(seen) + " of " + std::to_string(o.workloads), ""};
+  }
+  std::vector<double> store_ms;
+  store::ListQuery query{"workloads", "", 1000, {}};
+  for (;;) {
+    auto sent = Clock::now();
+    auto page = server.store().List(query);
+    store_ms.push_back(Ms(Clock::now() - sent));
+    if (!page || !page->more) break;
+    query.after = page->items.back().name;
+  }
+  double median = Percentile(pages_ms, 50);
+  double baseline = Percentile(store_ms, 50);
+  out << json{{"name", "api-list"},
+              {"workloads", o.workloads},
+              {"page_size", 1000},
+              {"pages", pages_ms.size()},
+              {"page_median_ms", median},
+              {"page_p99_ms", Percentile(pages_ms, 99)},
+              {"page_max_ms", Percentile(pages_ms, 100)},
+              {"baseline_store_page_ms", baseline},
+              {"ratio_to_baseline", median / baseline},
+              {"peak_rss_mib", PeakRssMib()}}
+             .dump()
+      << "\n";
+  return Status::Ok();
+}
+
+Status SubmitToBound(const ApiBenchOptions& o, std::ostream& out) {
+  Server server(true);
+  for (int64_t n = 0; n < o.nodes;) {
+    std::vector<store::Write> writes;
+    for (int64_t b = 0; b < 1000 && n < o.nodes; ++b, ++n) {
+      std::string name = "node-" + std::to_string(n);
+      auto node = api::DecodeNode(json{
+          {"name", name}, {"cpu", 128}, {"memory", "1024Gi"}, {"simulate_gpus", "8xA100-80GB"}});
+      writes.push_back(
+          {store::Write::Op::kCreate, "nodes", name, api::EncodeNode(*node).dump(), 0});
+    }
+    if (auto committed = server.store().Commit(writes); !committed) return committed.error();
+  }
+  server.StartLoop();
+  auto start = Clock::now();
+  LoadResult load = SubmitLoad(server, o.clients, o.workloads, "0.5");
+  if (load.failures > 0) {
+    return Error{
+        std::to_string(load.failures) + " submissions failed, first: " + load.first_failure, ""};
+  }
+  // Bound: the loop has written every workload as running.
+  int64_t running = 0;
+  int64_t cycles_seen = 0;
+  auto deadline = Clock::now() + std::chrono::minutes(5);
+  while (running < o.workloads && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto status = server.store().Get("status", "cluster");
+    if (!status) continue;
+    json body = json::parse(status->body);
+    running = body["workloads"].value("running", int64_t{0});
+    ++cycles_seen;
+  }
+  double seconds = Ms(Clock::now() - start) / 1000.0;
+  if (running < o.workloads) {
+    return Error{"only " + std::to_string(running) + " of " + std::to_string(o.workloads) +
+                     " workloads bound within 5 minutes",
+                 ""};
+  }
+  out << json{{"name", "submit-to-bound"},
+              {"nodes", o.nodes},
+              {"clients", o.clients},
+              {"workloads", o.workloads},
+              {"per_second", static_cast<double>(o.workloads) / seconds},
+              {"seconds", seconds},
+              {"baseline_submit_per_second", static_cast<double>(o.workloads) / load.seconds},
+              {"ratio_to_baseline", load.seconds / seconds},
+              {"submit_p99_ms", Percentile(load.latencies_ms, 99)},
+              {"peak_rss_mib", PeakRssMib()}}
+             .dump()
+      << "\n";
+  return Status::Ok();
+}
+
+}  // namespace
+
+const std::vector<std::string>& ApiBenchNames() {
+  static const std::vector<std::string> names = {"api-submit", "api-list", "submit-to-bound"};
+  return names;
+}
+
+Status RunApiBench(const ApiBenchOptions& options, std::ostream& out) {
+  if (options.name == "api-submit") return ApiSubmit(options, out);
+  if (options.name == "api-list") return ApiList(options, out);
+  if (options.name == "submit-to-bound") return SubmitToBound(options, out);
+  return Error{"unknown benchmark '" + options.name + "'", "name"};
+}
+
+}  // namespace allot::bench
