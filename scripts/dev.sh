@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The developer entry point.
 #   scripts/dev.sh up     install build dependencies, build allot, start it standalone (allot up)
-#   scripts/dev.sh test   build and run every test: unit, property, scenarios, format
+#   scripts/dev.sh test   build and run every test: unit, property, scenarios, CLI, crash,
+#                         format, then the request-decoding fuzzer for FUZZ_SECONDS (60)
 #   scripts/dev.sh deps   install the Debian 12 packages the build needs
 #   scripts/dev.sh build  configure and build into build/
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake ninja-build g++ pkg-config clang-format libgtest-dev libgmock-dev
           libbenchmark-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
-          libsqlite3-dev libcpp-httplib-dev libssl-dev zsh)
+          libsqlite3-dev libcpp-httplib-dev libssl-dev zsh clang-14 libclang-rt-14-dev)
 
 deps() {
   local missing=()
@@ -29,6 +30,22 @@ build() {
   cmake --build build -j "$(nproc)"
 }
 
+# The libFuzzer target (clang, sanitizers) in a build of its own, run for a
+# bounded time on a copy of the seed corpus; a crash fails the run.
+fuzz() {
+  cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++-14 -DALLOT_FUZZ=ON >/dev/null
+  cmake --build build-fuzz -j "$(nproc)" --target request_decoding_fuzzer
+  local corpus
+  corpus="$(mktemp -d)"
+  cp tests/fuzz/corpus/* "$corpus"/
+  build-fuzz/tests/request_decoding_fuzzer -max_total_time="${FUZZ_SECONDS:-60}" \
+    -max_len=4096 -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
+  local status=${PIPESTATUS[0]}
+  rm -rf "$corpus"
+  return "$status"
+}
+
 case "${1:-}" in
   deps) deps ;;
   build) deps; build ;;
@@ -42,7 +59,9 @@ case "${1:-}" in
     deps
     build
     ctest --test-dir build --output-on-failure -j "$(nproc)"
+    fuzz
     ;;
+  fuzz) deps; fuzz ;;
   *)
     sed -n '2,7p' "$0"
     exit 2
