@@ -278,6 +278,26 @@ TEST_F(ApiTest, PriorityIsSetByProjectAdminsOnly) {
   EXPECT_EQ(Call("PATCH", "/api/v1/workloads/nope", lead, R"({"priority":1})").status, 404);
 }
 
+TEST_F(ApiTest, WhoamiAndClusterStatusAreForEveryoneSignedIn) {
+  std::string viewer = UserWith("vic", {{"role", "viewer"}});
+  auto me = Call("GET", "/api/v1/whoami", viewer);
+  EXPECT_EQ(me.status, 200);
+  EXPECT_EQ(me.body["name"], "vic");
+  EXPECT_EQ(me.body["roles"][0]["role"], "viewer");
+  EXPECT_EQ(Call("GET", "/api/v1/whoami", "").status, 401);
+  // No cycle has run: a clear 404; then the status the loop wrote.
+  auto before = Call("GET", "/api/v1/cluster", viewer);
+  EXPECT_EQ(before.status, 404);
+  EXPECT_NE(before.body["error"]["message"].get<std::string>().find("no scheduling cycle"),
+            std::string::npos);
+  ASSERT_TRUE(store_->Commit(
+      {{store::Write::Op::kCreate, "status", "cluster", R"({"name":"cluster","gpus":4})", 0}}));
+  auto after = Call("GET", "/api/v1/cluster", viewer);
+  EXPECT_EQ(after.status, 200);
+  EXPECT_EQ(after.body["gpus"], 4);
+  EXPECT_EQ(Call("GET", "/api/v1/cluster", "allot_x_y").status, 401);
+}
+
 TEST_F(ApiTest, NodesAreRemovedByAdminsOnly) {
   std::string viewer = UserWith("vic", {{"role", "viewer"}});
   ASSERT_EQ(Call("POST", "/api/v1/nodes", admin_,
