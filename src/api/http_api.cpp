@@ -404,16 +404,30 @@ class HttpApi::Impl {
     return Reply{201, encoded};
   }
 
-  Result<Reply> DeleteWorkload(const httplib::Request& req, const Caller& caller) {
-    std::string name = PathName(req);
+  // A stored workload with the revision it was read at and its project's
+  // scope (for the role checks).
+  struct StoredWorkload {
+    WorkloadResource workload;
+    int64_t revision = 0;
+    Scope scope;
+  };
+  Result<StoredWorkload> LoadWorkload(const std::string& name) {
     Result<store::Object> stored = store_.Get("workloads", name);
     if (!stored) return stored.error();
     Result<WorkloadResource> workload = DecodeStoredWorkload(stored->body);
     if (!workload) return workload.error();
     Result<Scope> scope = ProjectScope(workload->spec.queue);
     if (!scope) return scope.error();
+    return StoredWorkload{std::move(*workload), stored->revision, std::move(*scope)};
+  }
+
+  Result<Reply> DeleteWorkload(const httplib::Request& req, const Caller& caller) {
+    std::string name = PathName(req);
+    Result<StoredWorkload> stored = LoadWorkload(name);
+    if (!stored) return stored.error();
+    WorkloadResource* workload = &stored->workload;
     bool own = workload->owner == caller.user.name;
-    if (!Allows(caller.user, own ? Access::kManageOwn : Access::kManageOthers, *scope)) {
+    if (!Allows(caller.user, own ? Access::kManageOwn : Access::kManageOthers, stored->scope)) {
       return Forbidden("deleting workload '" + name + "'");
     }
     // The record stays, marked deleted, so that describe and audit can
@@ -549,13 +563,10 @@ class HttpApi::Impl {
     if (priority < 0) {
       return Error::Coded("invalid", "priority: give the new priority (0 to 1000)", "priority");
     }
-    Result<store::Object> stored = store_.Get("workloads", name);
+    Result<StoredWorkload> stored = LoadWorkload(name);
     if (!stored) return stored.error();
-    Result<WorkloadResource> workload = DecodeStoredWorkload(stored->body);
-    if (!workload) return workload.error();
-    Result<Scope> scope = ProjectScope(workload->spec.queue);
-    if (!scope) return scope.error();
-    if (!Allows(caller.user, Access::kManageOthers, *scope)) {
+    WorkloadResource* workload = &stored->workload;
+    if (!Allows(caller.user, Access::kManageOthers, stored->scope)) {
       return Forbidden("setting priorities in project '" + workload->spec.queue +
                        "' (project admins set priorities)");
     }

@@ -17,6 +17,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 expect_in() {  # expect_in TEXT PATTERN WHAT
   grep -qE -- "$2" <<<"$1" || fail "$3: expected /$2/ in:"$'\n'"$1"
 }
+expect_exit() {  # expect_exit STATUS WHAT COMMAND...: runs it, keeps its stderr in $err
+  local want="$1" what="$2" rc=0
+  shift 2
+  err="$("$@" 2>&1 >/dev/null)" || rc=$?
+  [[ $rc == "$want" ]] || fail "$what: exit $rc, not $want: $err"
+}
 
 "$ALLOT" up --port 0 >"$WORK/up.log" 2>&1 &
 SERVER_PID=$!
@@ -75,25 +81,13 @@ out="$("$ALLOT" quota get)"
 expect_in "$out" "^  vision +2 +2 " "quota get shows the change"
 
 # Bad input: named field, exit 2, nothing changed.
-set +e
-err="$("$ALLOT" submit --name bad --gpu 1.5 2>&1)"; rc=$?
-set -e
-[[ $rc == 2 ]] || fail "bad gpu: exit $rc"
+expect_exit 2 "bad gpu" "$ALLOT" submit --name bad --gpu 1.5
 expect_in "$err" "^allot submit: gpu: " "bad gpu names the field"
-set +e
-err="$("$ALLOT" quota set vision --gpu 5 2>&1)"; rc=$?
-set -e
-[[ $rc == 2 ]] || fail "quota past the department: exit $rc"
+expect_exit 2 "quota past the department" "$ALLOT" quota set vision --gpu 5
 if "$ALLOT" describe bad >/dev/null 2>&1; then fail "a refused submission was stored"; fi
-set +e
-err="$(ALLOT_TOKEN=allot_x_y "$ALLOT" list 2>&1)"; rc=$?
-set -e
-[[ $rc == 2 ]] || fail "bad token: exit $rc"
+expect_exit 2 "bad token" env ALLOT_TOKEN=allot_x_y "$ALLOT" list
 expect_in "$err" "token is not valid" "bad token message"
-set +e
-err="$(ALLOT_SERVER=http://127.0.0.1:1 "$ALLOT" list 2>&1)"; rc=$?
-set -e
-[[ $rc == 1 ]] || fail "unreachable: exit $rc"
+expect_exit 1 "unreachable" env ALLOT_SERVER=http://127.0.0.1:1 "$ALLOT" list
 expect_in "$err" "cannot reach the allot server" "unreachable message"
 
 "$ALLOT" delete hello >/dev/null
