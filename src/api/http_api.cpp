@@ -519,6 +519,12 @@ class HttpApi::Impl {
       return Error::Coded("invalid", "after and limit must be whole numbers", "after");
     }
     query.actor = req.get_param_value("actor");
+    std::string order = req.has_param("order") ? req.get_param_value("order") : "oldest";
+    if (order != "oldest" && order != "newest") {
+      return Error::Coded("invalid", "order: use oldest (to page on with after) or newest",
+                          "order");
+    }
+    query.newest_first = order == "newest";
     std::string format = req.has_param("format") ? req.get_param_value("format") : "json";
     if (format != "json" && format != "jsonl") {
       return Error::Coded("invalid", "format: use json or jsonl", "format");

@@ -2,6 +2,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "cli/client_commands.h"
@@ -281,8 +282,9 @@ int Audit() {
       after = last["id"].get<int64_t>();
     }
   }
-  Result<json> page =
-      session->http->Call("GET", "/api/v1/audit?limit=" + std::to_string(audit_limit) + filter);
+  // The latest entries, shown oldest first like a log.
+  Result<json> page = session->http->Call(
+      "GET", "/api/v1/audit?order=newest&limit=" + std::to_string(audit_limit) + filter);
   if (!page) return ReportError("audit", page.error());
   OutputFormat format = ParseOutputFormat(output);
   if (format != OutputFormat::kTable) {
@@ -291,7 +293,9 @@ int Audit() {
   }
   std::vector<std::vector<std::string>> rows;
   int64_t now = NowMs();
-  for (const auto& e : (*page)["items"]) {
+  json& items = (*page)["items"];
+  std::reverse(items.begin(), items.end());
+  for (const auto& e : items) {
     rows.push_back({std::to_string(e["id"].get<int64_t>()), FormatAge(e["time_ms"], now),
                     e["actor"], e["source"], e["method"], e["path"],
                     e["allowed"].get<bool>() ? "yes" : "NO", std::to_string(e["status"].get<int>()),
@@ -341,7 +345,8 @@ void AddClusterCommands(CLI::App& app) {
 
   audit_command = app.add_subcommand("audit", "Show the audit log (admins)");
   audit_command->add_option("--actor", audit_actor, "Only this user's requests");
-  audit_command->add_option("--limit", audit_limit, "Entries to show (1-10000, default 50)")
+  audit_command
+      ->add_option("--limit", audit_limit, "The latest entries to show (1-10000, default 50)")
       ->check(CLI::Range(1, 10000));
   audit_command->add_flag("--export", audit_export, "Every entry as JSON lines, for archiving");
   AddOutputOption(audit_command, output);

@@ -34,6 +34,7 @@ std::string list_project;
 std::string list_status;
 std::string list_owner;
 int64_t list_limit = INT64_MAX;
+bool list_all = false;
 std::vector<std::string> names;  // describe, delete
 std::string output = "table";
 
@@ -125,6 +126,10 @@ int List() {
   if (!query.empty()) path += "?" + query.substr(1);
   Result<std::vector<json>> items = ListAll(*session->http, path, list_limit);
   if (!items) return ReportError("list", items.error());
+  if (list_status.empty() && !list_all) {
+    // Deleted workloads stay on record (describe, audit) but not in the list.
+    std::erase_if(*items, [](const json& w) { return w.value("status", "") == "deleted"; });
+  }
   OutputFormat format = ParseOutputFormat(output);
   if (format != OutputFormat::kTable) {
     PrintDocument(std::cout, json{{"items", *items}}, format);
@@ -266,6 +271,7 @@ void AddWorkloadCommands(CLI::App& app) {
           {"pending", "running", "succeeded", "failed", "evicted", "lost", "deleted"}));
   list_command->add_option("--owner", list_owner, "Only this user's");
   list_command->add_option("--limit", list_limit, "At most this many")->check(CLI::PositiveNumber);
+  list_command->add_flag("-a,--all", list_all, "Deleted workloads too");
   AddOutputOption(list_command, output);
 
   describe_command = app.add_subcommand(

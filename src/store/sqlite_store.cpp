@@ -494,9 +494,11 @@ Status SqliteStore::AppendAuditLocked(const AuditEntry& entry) {
 Result<std::vector<AuditEntry>> SqliteStore::ListAudit(const AuditQuery& query) {
   ReadLease lease(*this);
   sqlite3* db = lease.db();
-  Statement q(db,
-              "SELECT id, time_ms, actor, source, method, path, allowed, status, detail"
-              " FROM audit WHERE id > ?1 AND (?2 = '' OR actor = ?2) ORDER BY id LIMIT ?3");
+  std::string sql =
+      "SELECT id, time_ms, actor, source, method, path, allowed, status, detail"
+      " FROM audit WHERE id > ?1 AND (?2 = '' OR actor = ?2) ORDER BY id";
+  sql += query.newest_first ? " DESC LIMIT ?3" : " LIMIT ?3";
+  Statement q(db, sql.c_str());
   if (!q.ok()) return SqlError(db, "audit");
   q.Bind(1, query.after_id);
   q.Bind(2, query.actor);

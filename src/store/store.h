@@ -76,7 +76,8 @@ struct AuditEntry {
 struct AuditQuery {
   int64_t after_id = 0;
   int64_t limit = 100;
-  std::string actor;  // empty: anyone
+  std::string actor;          // empty: anyone
+  bool newest_first = false;  // the latest `limit` entries, newest first
 };
 
 class Store {

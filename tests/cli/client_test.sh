@@ -93,10 +93,14 @@ expect_in "$err" "cannot reach the allot server" "unreachable message"
 "$ALLOT" delete hello >/dev/null
 out="$("$ALLOT" list --status deleted)"
 expect_in "$out" "^hello " "delete marks deleted"
+if "$ALLOT" list | grep -q "^hello "; then fail "list shows a deleted workload"; fi
+expect_in "$("$ALLOT" list --all)" "^hello .* deleted " "list --all shows it"
 
 # Audit: the table and the JSON-lines export (refusals included).
 out="$("$ALLOT" audit --limit 100)"
 expect_in "$out" "anonymous .*NO +401" "audit shows the refused token"
+out="$("$ALLOT" audit --limit 1)"
+expect_in "$out" "DELETE +/api/v1/workloads/hello" "audit shows the latest entry"
 lines="$("$ALLOT" audit --export | grep -c '"path":')"
 (( lines >= 8 )) || fail "audit export has $lines lines"
 

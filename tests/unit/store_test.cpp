@@ -124,6 +124,23 @@ TEST(SqliteStore, AuditIsAppendedAndQueriedByActor) {
   EXPECT_TRUE((*ada)[0].allowed);
 }
 
+TEST(SqliteStore, AuditListsTheNewestFirstOnRequest) {
+  auto store = Memory();
+  for (const char* actor : {"a", "b", "c"}) {
+    AuditEntry entry;
+    entry.actor = actor;
+    ASSERT_TRUE(store->AppendAudit(entry));
+  }
+  AuditQuery newest;
+  newest.limit = 2;
+  newest.newest_first = true;
+  auto entries = store->ListAudit(newest);
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].actor, "c");
+  EXPECT_EQ((*entries)[1].actor, "b");
+}
+
 TEST(SqliteStore, CommittedChangesSurviveReopen) {
   std::string path = TempDb("reopen");
   {
