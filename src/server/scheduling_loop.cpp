@@ -32,7 +32,8 @@ struct ReadState {
   std::vector<std::string> node_names;
   std::vector<WorkloadResource> workloads;
   std::vector<int64_t> revisions;
-  std::vector<bool> queue_is_project;  // per snapshot queue
+  std::vector<bool> queue_is_project;          // per snapshot queue
+  std::map<std::string, uint32_t> node_index;  // name -> snapshot node
 };
 
 // Events are named by time and a sequence, so that names sort by time.
@@ -69,14 +70,12 @@ json ClusterStatus(const ReadState& state, const core::Plan& plan,
     for (const auto& task : workload.assignments) {
       if (task.node.empty()) continue;
       int64_t milli = workload.spec.request.gpu_milli;
-      if (workload.spec.request.gpu_memory_mib > 0 && !task.gpus.empty()) {
+      auto node = state.node_index.find(task.node);
+      if (workload.spec.request.gpu_memory_mib > 0 && !task.gpus.empty() &&
+          node != state.node_index.end()) {
         // A memory-sized fraction counts as the share of the GPU it takes.
-        for (size_t n = 0; n < state.node_names.size(); ++n) {
-          if (state.node_names[n] != task.node) continue;
-          auto gpu = static_cast<size_t>(task.gpus[0]);
-          milli =
-              core::ShareOfGpu(workload.spec.request, snapshot.nodes[n].gpus[gpu].memory_mib).milli;
-        }
+        const auto& gpu = snapshot.nodes[node->second].gpus[static_cast<size_t>(task.gpus[0])];
+        milli = core::ShareOfGpu(workload.spec.request, gpu.memory_mib).milli;
       }
       allocated[queue->second] += milli;
       allocated_total += milli;
@@ -115,7 +114,7 @@ Result<ReadState> Read(store::Store& store, int64_t now_ms) {
   state.snapshot.now = now_ms;
   auto nodes = ListAll(store, "nodes");
   if (!nodes) return nodes.error();
-  std::map<std::string, uint32_t> node_index;
+  std::map<std::string, uint32_t>& node_index = state.node_index;
   for (const auto& object : *nodes) {
     auto node = api::DecodeNode(json::parse(object.body));
     if (!node) return node.error();

@@ -113,5 +113,20 @@ TEST_F(LoopTest, WritesEventsAndTheClusterStatusOnlyWhenTheyChange) {
   EXPECT_EQ(*store_->Revision(), revision);  // same reasons, same status: no writes
 }
 
+TEST_F(LoopTest, AMemorySizedFractionCountsAsItsShareOfTheGpu) {
+  auto w = api::DecodeWorkloadSubmission(json{{"name", "m"},
+                                              {"project", "default"},
+                                              {"gpu_memory", "20Gi"},
+                                              {"cpu", 1},
+                                              {"memory", "1Gi"}});
+  ASSERT_TRUE(w) << w.error().message;
+  ASSERT_TRUE(store_->Commit({{Op::kCreate, "workloads", "m", api::EncodeWorkload(*w).dump(), 0}}));
+  SchedulingLoop loop(*store_, [this] { return now_; });
+  ASSERT_TRUE(loop.RunCycle());
+  ASSERT_EQ(Get("m").status, api::WorkloadStatus::kRunning);
+  json status = json::parse(store_->Get("status", "cluster")->body);
+  EXPECT_DOUBLE_EQ(status["gpus_allocated"].get<double>(), 0.25);  // 20 of 80 GiB
+}
+
 }  // namespace
 }  // namespace allot::server
