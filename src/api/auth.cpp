@@ -184,6 +184,40 @@ Result<NewToken> IssueToken(const std::string& user, int64_t now_ms) {
   return issued;
 }
 
+std::string AgentUserName(const std::string& agent_id) {
+  return "agent:" + agent_id;
+}
+
+std::string AgentIdOf(const std::string& user_name) {
+  return user_name.rfind("agent:", 0) == 0 ? user_name.substr(6) : std::string();
+}
+
+nlohmann::json EncodeJoinToken(const JoinTokenRecord& token) {
+  return {{"id", token.id},
+          {"secret_hash", token.secret_hash},
+          {"uses", token.uses},
+          {"used", token.used},
+          {"expires_ms", token.expires_ms},
+          {"pool", token.pool},
+          {"created_by", token.created_by},
+          {"created_ms", token.created_ms}};
+}
+
+Result<JoinTokenRecord> DecodeJoinToken(const std::string& body) {
+  nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+  if (!parsed.is_object()) return Error::Coded("internal", "stored join token is not an object");
+  JoinTokenRecord token;
+  token.id = parsed.value("id", "");
+  token.secret_hash = parsed.value("secret_hash", "");
+  token.uses = parsed.value("uses", 1);
+  token.used = parsed.value("used", 0);
+  token.expires_ms = parsed.value("expires_ms", int64_t{0});
+  token.pool = parsed.value("pool", "");
+  token.created_by = parsed.value("created_by", "");
+  token.created_ms = parsed.value("created_ms", int64_t{0});
+  return token;
+}
+
 std::optional<std::pair<std::string, std::string>> SplitToken(const std::string& text) {
   if (text.rfind("allot_", 0) != 0) return std::nullopt;
   size_t split = text.find('_', 6);

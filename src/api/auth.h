@@ -34,6 +34,11 @@ struct RoleBinding {
 struct User {
   std::string name;
   std::vector<RoleBinding> roles;
+  // Set for a node agent's credential (no roles): the agent's id. Agents
+  // act only on the nodes they registered (docs/agent-protocol.md).
+  std::string agent;
+  // Set for a join token presented to register: the token's id.
+  std::string join_token;
 };
 Result<User> DecodeUser(const nlohmann::json& body);
 nlohmann::json EncodeUser(const User& user);
@@ -79,6 +84,27 @@ struct NewToken {
   std::string text;
 };
 Result<NewToken> IssueToken(const std::string& user, int64_t now_ms);
+
+// The user name an agent's token carries: "agent:<id>".
+std::string AgentUserName(const std::string& agent_id);
+// The agent id of such a name, or "" for any other.
+std::string AgentIdOf(const std::string& user_name);
+
+// A join token admits `uses` agents until `expires_ms`; its text is
+// "allot_join_<id>_<secret>" and the store keeps the SHA-256 of the secret.
+struct JoinTokenRecord {
+  std::string id;
+  std::string secret_hash;
+  int32_t uses = 1;
+  int32_t used = 0;
+  int64_t expires_ms = 0;  // 0: never
+  std::string pool;        // forced on the nodes it admits; empty: theirs
+  std::string created_by;
+  int64_t created_ms = 0;
+};
+nlohmann::json EncodeJoinToken(const JoinTokenRecord& token);
+Result<JoinTokenRecord> DecodeJoinToken(const std::string& body);
+constexpr const char* kJoinTokenPrefix = "allot_join_";
 
 // Splits "allot_<id>_<secret>"; nullopt when malformed.
 std::optional<std::pair<std::string, std::string>> SplitToken(const std::string& text);

@@ -8,11 +8,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 
+#include "api/agent_routes.h"
 #include "api/auth.h"
 #include "api/json_reader.h"
 #include "api/openapi_document.h"
 #include "api/resources.h"
+#include "api/route_support.h"
 #include "core/snapshot.h"
 
 namespace allot::api {
@@ -22,71 +25,18 @@ using nlohmann::json;
 using store::Write;
 using Op = store::Write::Op;
 
-int HttpStatusOf(const std::string& code) {
-  static const std::map<std::string, int> statuses = {
-      {"invalid", 400},   {"unknown_field", 400}, {"malformed_json", 400}, {"unauthenticated", 401},
-      {"forbidden", 403}, {"not_found", 404},     {"already_exists", 409}, {"conflict", 409},
-      {"gone", 410},      {"too_large", 413}};
-  auto found = statuses.find(code);
-  return found == statuses.end() ? 500 : found->second;
-}
-
-json ErrorBody(const Error& error) {
-  return {{"error",
-           {{"code", error.code.empty() ? "internal" : error.code},
-            {"message", error.message},
-            {"field", error.field}}}};
-}
-
-// What a handler returns: a status and a JSON body, or a body of another
-// type (the audit export's JSON lines).
-struct Reply {
-  Reply() = default;
-  Reply(int status_code, json json_body) : status(status_code), body(std::move(json_body)) {}
-  static Reply Raw(std::string text, std::string type) {
-    Reply reply;
-    reply.raw = std::move(text);
-    reply.content_type = std::move(type);
-    return reply;
-  }
-
-  int status = 200;
-  json body;
-  std::string raw;
-  std::string content_type;  // empty: the body is JSON
-};
-
-// The caller of a request, once authenticated.
-struct Caller {
-  User user;
-  std::string source;
-  std::string method;
-  std::string path;
-  // Set when the handler's commit carried the request's audit entry.
-  mutable bool audited = false;
-};
-
-// The name in a route's path ("/api/v1/workloads/([^/]+)").
-std::string PathName(const httplib::Request& req) {
-  return req.matches.size() > 1 ? std::string(req.matches[1]) : std::string();
-}
-
-Error Forbidden(const std::string& what) {
-  return Error::Coded("forbidden", "your roles do not allow " + what);
-}
-
 }  // namespace
 
 class HttpApi::Impl {
  public:
-  Impl(store::Store& store, ApiOptions options) : store_(store), options_(std::move(options)) {
-    if (!options_.now_ms) {
-      options_.now_ms = [] {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-            .count();
-      };
-    }
+  Impl(store::Store& store, ApiOptions options)
+      : store_(store),
+        options_(WithDefaults(std::move(options))),
+        own_liveness_(options_.now_ms()),
+        agents_(store_, options_, options_.liveness ? *options_.liveness : own_liveness_,
+                [this](const Caller& caller, const std::vector<Write>& writes, int32_t status) {
+                  return CommitAudited(caller, writes, status);
+                }) {
     // httplib refuses bodies past this itself; the JSON error handler below
     // gives those the API's error form.
     server_.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
@@ -139,11 +89,30 @@ class HttpApi::Impl {
  private:
   using Handler = std::function<Result<Reply>(const httplib::Request&, const Caller&)>;
 
+  static ApiOptions WithDefaults(ApiOptions options) {
+    if (!options.now_ms) {
+      options.now_ms = [] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+      };
+    }
+    return options;
+  }
+
+  // How a route's successes are recorded.
+  enum class Record {
+    kAudited,  // a mutation: audited, and the scheduling loop is woken
+    kQuiet,    // agents' heartbeats and reports: frequent, not audited; the
+               // handler audits or wakes the loop itself when it matters
+  };
+
   // Registers a route: authentication, the handler, errors as JSON, audit.
-  void Route(const char* method, const std::string& pattern, Handler handler) {
-    auto wrapped = [this, handler, method = std::string(method)](const httplib::Request& req,
-                                                                 httplib::Response& res) {
-      bool mutating = method != "GET";
+  void Route(const char* method, const std::string& pattern, Handler handler,
+             Record record = Record::kAudited) {
+    auto wrapped = [this, handler, record, method = std::string(method)](
+                       const httplib::Request& req, httplib::Response& res) {
+      bool mutating = method != "GET" && record == Record::kAudited;
       Caller caller;
       caller.source = req.remote_addr;
       caller.method = req.method;
@@ -166,7 +135,9 @@ class HttpApi::Impl {
         if (result && mutating && reply.status < 300 && options_.on_change) options_.on_change();
       }
       res.status = reply.status;
-      if (!reply.content_type.empty()) {
+      if (reply.stream) {
+        res.set_chunked_content_provider(reply.content_type, reply.stream);
+      } else if (!reply.content_type.empty()) {
         res.set_content(reply.raw, reply.content_type);
       } else {
         res.set_content(reply.body.dump(), "application/json");
@@ -210,7 +181,9 @@ class HttpApi::Impl {
       return Error::Coded("unauthenticated",
                           "no bearer token: send 'Authorization: Bearer <token>' (allot login)");
     }
-    auto parts = SplitToken(header.substr(prefix.size()));
+    std::string text = header.substr(prefix.size());
+    if (text.rfind(kJoinTokenPrefix, 0) == 0) return agents_.AuthenticateJoinToken(text);
+    auto parts = SplitToken(text);
     Error refused = Error::Coded("unauthenticated", "the token is not valid: log in again");
     if (!parts) return refused;
     Result<store::Object> stored = store_.Get("tokens", parts->first);
@@ -218,6 +191,13 @@ class HttpApi::Impl {
     Result<TokenRecord> token = DecodeToken(stored->body);
     if (!token || !ConstantTimeEquals(token->secret_hash, Sha256Hex(parts->second))) {
       return refused;
+    }
+    if (std::string agent = AgentIdOf(token->user); !agent.empty()) {
+      // A node agent: no roles, only its own nodes' routes.
+      User user;
+      user.name = token->user;
+      user.agent = agent;
+      return user;
     }
     return LoadUser(token->user);
   }
@@ -434,7 +414,7 @@ class HttpApi::Impl {
     // still show it; the scheduling loop releases its GPUs.
     workload->status = WorkloadStatus::kDeleted;
     workload->pending_reason.clear();
-    for (auto& task : workload->assignments) task = {};
+    for (auto& task : workload->assignments) ReleaseTask(task);
     Result<int64_t> revision = CommitAudited(
         caller,
         {{Op::kUpdate, "workloads", name, EncodeWorkload(*workload).dump(), stored->revision}},
@@ -449,6 +429,12 @@ class HttpApi::Impl {
     if (!body) return body.error();
     Result<NodeResource> node = DecodeNode(*body);
     if (!node) return node.error();
+    if (!node->agent.empty() || !node->logs_url.empty()) {
+      return Error::Coded("invalid",
+                          "agent and logs_url are set when an agent registers (allot agent): "
+                          "drop them",
+                          node->agent.empty() ? "logs_url" : "agent");
+    }
     json encoded = EncodeNode(*node);
     Result<int64_t> revision =
         CommitAudited(caller, {{Op::kCreate, "nodes", node->spec.name, encoded.dump(), 0}}, 201);
@@ -633,7 +619,9 @@ class HttpApi::Impl {
       return Forbidden("watching users");
     }
     bool admin = Allows(caller.user, Access::kAdminister, {});
-    auto readable = ReadableByProject(caller);
+    Result<std::function<bool(const json&)>> visible = WorkloadsVisibleTo(caller);
+    if (!visible) return visible.error();
+    auto& readable = *visible;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
     json items = json::array();
     for (;;) {
@@ -641,11 +629,14 @@ class HttpApi::Impl {
       if (!changes) return changes.error();
       for (const auto& change : *changes) {
         since = change.revision;
-        if (change.kind == "tokens" || (change.kind == "users" && !admin)) continue;
+        if (IsSecretKind(change.kind) || (change.kind == "users" && !admin)) continue;
         if (!kind.empty() && change.kind != kind) continue;
         json object = json::parse(change.body, nullptr, false);
         bool by_project = change.kind == "workloads" || change.kind == "events";
         if (by_project && readable && !readable(object)) continue;
+        if (!caller.user.agent.empty() && change.kind != "workloads" && change.kind != "nodes") {
+          continue;
+        }
         object["revision"] = change.revision;
         items.push_back({{"type", change.deleted ? "deleted" : "changed"},
                          {"kind", change.kind},
@@ -660,6 +651,23 @@ class HttpApi::Impl {
     }
     // `revision`: where the caller watches on from, past what it may not see.
     return Reply{200, {{"items", items}, {"revision", since}}};
+  }
+
+  // Kinds never served: credentials and agents' records.
+  static bool IsSecretKind(const std::string& kind) {
+    return kind == "tokens" || kind == "join_tokens" || kind == "agents";
+  }
+
+  // A filter for workloads (and events) the caller may see; empty when it
+  // sees everything. An agent sees the workloads whose tasks name one of its
+  // nodes, now or as their previous node (so that it stops what moved away).
+  Result<std::function<bool(const json&)>> WorkloadsVisibleTo(const Caller& caller) {
+    if (caller.user.agent.empty()) return ReadableByProject(caller);
+    Result<std::set<std::string>> nodes = agents_.NodesOf(caller.user.agent);
+    if (!nodes) return nodes.error();
+    return std::function<bool(const json&)>([nodes = std::move(*nodes)](const json& workload) {
+      return NamesAnyNode(workload, nodes);
+    });
   }
 
   // Whether the caller may read a workload of `project`.
@@ -712,7 +720,9 @@ class HttpApi::Impl {
       });
     }
     Route("GET", "/api/v1/workloads", [this](const auto& req, const Caller& caller) {
-      return List(req, "workloads", {"project", "status", "owner"}, ReadableByProject(caller));
+      Result<std::function<bool(const json&)>> visible = WorkloadsVisibleTo(caller);
+      if (!visible) return Result<Reply>(visible.error());
+      return List(req, "workloads", {"project", "status", "owner"}, *visible);
     });
     Route("GET", "/api/v1/workloads/([^/]+)", [this](const auto& req, const Caller& caller) {
       Result<Reply> reply = GetOne("workloads", PathName(req));
@@ -763,6 +773,29 @@ class HttpApi::Impl {
     });
     Route("GET", "/api/v1/watch",
           [this](const auto& req, const Caller& caller) { return Watch(req, caller); });
+    Route("POST", "/api/v1/join-tokens", [this](const auto& req, const Caller& caller) {
+      return agents_.CreateJoinToken(req, caller);
+    });
+    Route("POST", "/api/v1/agents/register",
+          [this](const auto& req, const Caller& caller) { return agents_.Register(req, caller); });
+    Route(
+        "PUT", "/api/v1/nodes/([^/]+)/heartbeat",
+        [this](const auto& req, const Caller& caller) { return agents_.Heartbeat(req, caller); },
+        Record::kQuiet);
+    Route(
+        "PUT", "/api/v1/workloads/([^/]+)/tasks/([0-9]+)/status",
+        [this](const auto& req, const Caller& caller) {
+          return agents_.ReportTaskStatus(req, caller);
+        },
+        Record::kQuiet);
+    Route("GET", "/api/v1/workloads/([^/]+)/logs", [this](const auto& req, const Caller& caller) {
+      Result<store::Object> stored = store_.Get("workloads", PathName(req));
+      if (!stored) return Result<Reply>(stored.error());
+      if (!MayRead(caller, json::parse(stored->body).value("project", ""))) {
+        return Result<Reply>(Forbidden("reading this workload's logs"));
+      }
+      return agents_.Logs(req, caller);
+    });
     Route("GET", "/api/v1/cluster", [this](const auto&, const Caller&) -> Result<Reply> {
       Result<store::Object> stored = store_.Get("status", "cluster");
       if (!stored) {
@@ -779,6 +812,8 @@ class HttpApi::Impl {
 
   store::Store& store_;
   ApiOptions options_;
+  NodeLiveness own_liveness_;
+  AgentRoutes agents_;
   httplib::Server server_;
   socket_t listen_socket_ = -1;
   std::mutex tree_mutex_;
@@ -801,7 +836,7 @@ Result<std::string> BootstrapAdmin(store::Store& store, int64_t now_ms) {
   Result<store::Page> users = store.List({"users", "", 1, {}});
   if (!users) return users.error();
   if (!users->items.empty()) return std::string();
-  User admin{"admin", {RoleBinding{Role::kAdmin, "", ""}}};
+  User admin{"admin", {RoleBinding{Role::kAdmin, "", ""}}, "", ""};
   Result<NewToken> token = IssueToken(admin.name, now_ms);
   if (!token) return token.error();
   Result<int64_t> revision = store.Commit(

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "api/node_liveness.h"
 #include "common/result.h"
 #include "store/store.h"
 
@@ -22,6 +23,10 @@ struct ApiOptions {
   std::function<int64_t()> now_ms;  // wall clock in ms since the epoch
   std::function<void()> on_change;  // called after every committed change
   int worker_threads = 128;         // connections served at once
+  AgentTimings agent_timings;
+  // Heartbeats, shared with the scheduling loop (which declares nodes
+  // lost); null: the API keeps its own.
+  NodeLiveness* liveness = nullptr;
 };
 
 class HttpApi {

@@ -107,6 +107,8 @@ Status ReadWorkloadSpec(JsonReader& reader, WorkloadResource& w) {
   if (Status s = reader.StringMap("node_selector", spec.node_selector); !s) return s;
   if (Status s = reader.StringMap("env", w.env); !s) return s;
   if (Status s = reader.StringList("command", w.command); !s) return s;
+  if (Status s = reader.Int32("grace_period_s", w.grace_period_s, 0, 3600); !s) return s;
+  if (Status s = reader.Int32("max_restarts", w.max_restarts, 0, 100); !s) return s;
   return Status::Ok();
 }
 
@@ -190,6 +192,26 @@ std::optional<WorkloadStatus> ParseStatus(const std::string& text) {
   return std::nullopt;
 }
 
+void ReleaseTask(TaskAssignment& task) {
+  if (!task.node.empty()) task.previous_node = task.node;
+  task.node.clear();
+  task.gpus.clear();
+  task.not_before_ms = 0;
+}
+
+void BindTask(TaskAssignment& task, std::string node, std::vector<int32_t> gpus) {
+  task.node = std::move(node);
+  task.gpus = std::move(gpus);
+  ++task.attempt;
+  task.state.clear();
+  task.pid = 0;
+  task.exit_code = 0;
+  task.reason.clear();
+  task.started_ms = 0;
+  task.finished_ms = 0;
+  task.not_before_ms = 0;
+}
+
 bool IsActive(WorkloadStatus status) {
   return status == WorkloadStatus::kPending || status == WorkloadStatus::kRunning ||
          status == WorkloadStatus::kEvicted;
@@ -217,6 +239,7 @@ Result<WorkloadResource> DecodeStoredWorkload(const std::string& body) {
   if (!parsed_status) return Error::Coded("internal", "stored workload has status " + status);
   workload.status = *parsed_status;
   if (Status s = reader.String("pending_reason", workload.pending_reason); !s) return s.error();
+  if (Status s = reader.String("reason", workload.reason); !s) return s.error();
   if (Status s = reader.Int("created_ms", workload.created_ms, 0, INT64_MAX); !s) {
     return s.error();
   }
@@ -225,8 +248,19 @@ Result<WorkloadResource> DecodeStoredWorkload(const std::string& body) {
   if (const json* tasks = reader.Find("assignments"); tasks && tasks->is_array()) {
     for (size_t i = 0; i < tasks->size() && i < workload.assignments.size(); ++i) {
       const json& task = (*tasks)[i];
-      workload.assignments[i].node = task.value("node", "");
-      workload.assignments[i].gpus = task.value("gpus", std::vector<int32_t>{});
+      TaskAssignment& out = workload.assignments[i];
+      out.node = task.value("node", "");
+      out.gpus = task.value("gpus", std::vector<int32_t>{});
+      out.attempt = task.value("attempt", 0);
+      out.previous_node = task.value("previous_node", "");
+      out.state = task.value("state", "");
+      out.pid = task.value("pid", 0);
+      out.exit_code = task.value("exit_code", 0);
+      out.reason = task.value("reason", "");
+      out.started_ms = task.value("started_ms", int64_t{0});
+      out.finished_ms = task.value("finished_ms", int64_t{0});
+      out.restarts = task.value("restarts", 0);
+      out.not_before_ms = task.value("not_before_ms", int64_t{0});
     }
   }
   return workload;
@@ -256,9 +290,23 @@ json EncodeWorkload(const WorkloadResource& w) {
   out["pending_reason"] = w.pending_reason;
   json assignments = json::array();
   for (const auto& task : w.assignments) {
-    assignments.push_back({{"node", task.node}, {"gpus", task.gpus}});
+    json item = {{"node", task.node}, {"gpus", task.gpus}, {"attempt", task.attempt}};
+    // The agent's report and restart bookkeeping, only once there is some.
+    if (!task.previous_node.empty()) item["previous_node"] = task.previous_node;
+    if (!task.state.empty()) item["state"] = task.state;
+    if (task.pid != 0) item["pid"] = task.pid;
+    if (task.state == "exited") item["exit_code"] = task.exit_code;
+    if (!task.reason.empty()) item["reason"] = task.reason;
+    if (task.started_ms != 0) item["started_ms"] = task.started_ms;
+    if (task.finished_ms != 0) item["finished_ms"] = task.finished_ms;
+    if (task.restarts != 0) item["restarts"] = task.restarts;
+    if (task.not_before_ms != 0) item["not_before_ms"] = task.not_before_ms;
+    assignments.push_back(std::move(item));
   }
   out["assignments"] = assignments;
+  if (!w.reason.empty()) out["reason"] = w.reason;
+  out["grace_period_s"] = w.grace_period_s;
+  out["max_restarts"] = w.max_restarts;
   out["created_ms"] = w.created_ms;
   return out;
 }
@@ -275,6 +323,13 @@ Result<NodeResource> DecodeNode(const json& body) {
   if (Status s = reader.Quantity("memory", spec.memory_mib, ParseMebibytes); !s) return s.error();
   if (Status s = reader.Bool("simulated", node.simulated); !s) return s.error();
   if (Status s = reader.String("state", node.state); !s) return s.error();
+  for (auto [key, out] : {std::pair{"agent", &node.agent},
+                          {"address", &node.address},
+                          {"logs_url", &node.logs_url},
+                          {"boot_id", &node.boot_id},
+                          {"agent_version", &node.agent_version}}) {
+    if (Status s = reader.String(key, *out); !s) return s.error();
+  }
   std::string simulate;
   if (Status s = reader.String("simulate_gpus", simulate); !s) return s.error();
   const json* gpus = reader.Find("gpus");
@@ -325,14 +380,22 @@ json EncodeNode(const NodeResource& node) {
                     {"model", gpu.model},
                     {"memory", FormatMebibytes(gpu.memory_mib)}});
   }
-  return {{"name", spec.name},
-          {"pool", spec.pool},
-          {"labels", spec.labels},
-          {"cpu", FormatMillicores(spec.cpu_milli)},
-          {"memory", FormatMebibytes(spec.memory_mib)},
-          {"gpus", gpus},
-          {"simulated", node.simulated},
-          {"state", node.state}};
+  json out = {{"name", spec.name},
+              {"pool", spec.pool},
+              {"labels", spec.labels},
+              {"cpu", FormatMillicores(spec.cpu_milli)},
+              {"memory", FormatMebibytes(spec.memory_mib)},
+              {"gpus", gpus},
+              {"simulated", node.simulated},
+              {"state", node.state}};
+  for (auto [key, value] : {std::pair{"agent", &node.agent},
+                            {"address", &node.address},
+                            {"logs_url", &node.logs_url},
+                            {"boot_id", &node.boot_id},
+                            {"agent_version", &node.agent_version}}) {
+    if (!value->empty()) out[key] = *value;
+  }
+  return out;
 }
 
 Result<std::vector<core::GpuSpec>> ParseSimulatedGpus(const std::string& text,

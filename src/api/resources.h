@@ -40,10 +40,36 @@ std::optional<WorkloadStatus> ParseStatus(const std::string& text);
 // Whether the scheduler still considers the workload (it waits or runs).
 bool IsActive(WorkloadStatus status);
 
+// One task of a workload: where it runs and what its agent last reported
+// about its current attempt (docs/agent-protocol.md).
 struct TaskAssignment {
   std::string node;           // empty while the task waits
   std::vector<int32_t> gpus;  // positions in the node's GPU list
+  // Raised by the server every time the task is bound or restarted; an
+  // agent starts a process for one (workload, task, attempt) at most once.
+  int32_t attempt = 0;
+  // The node of the attempt before, kept after a release so that the watch
+  // of that node's agent still shows the change (and the agent stops it).
+  std::string previous_node;
+  // The agent's report: "" (none yet), starting, running, exited, killed,
+  // failed_to_start, lost; "waiting" while a restart backs off.
+  std::string state;
+  int32_t pid = 0;
+  int32_t exit_code = 0;  // for exited
+  std::string reason;     // for anything but starting and running
+  int64_t started_ms = 0;
+  int64_t finished_ms = 0;
+  int32_t restarts = 0;       // restarts after failures so far
+  int64_t not_before_ms = 0;  // a restart waits until then (backoff)
+
+  bool Reported(const char* what) const { return state == what; }
 };
+// Takes a task off its node: the attempt number, restart count and the last
+// report stay (a later bind raises the attempt); the node is remembered in
+// previous_node.
+void ReleaseTask(TaskAssignment& task);
+// Places a task as a new attempt: the attempt is raised, the report cleared.
+void BindTask(TaskAssignment& task, std::string node, std::vector<int32_t> gpus);
 
 struct WorkloadResource {
   core::WorkloadSpec spec;  // spec.queue is the project
@@ -51,10 +77,15 @@ struct WorkloadResource {
   std::vector<std::string> command;
   bool priority_given = false;
   bool preemptible_given = false;
+  // Eviction: SIGTERM, this long, then SIGKILL.
+  int32_t grace_period_s = 30;
+  // Training and distributed work restarts a failed task up to this often.
+  int32_t max_restarts = 3;
   // Set by the server.
   std::string owner;
   WorkloadStatus status = WorkloadStatus::kPending;
   std::string pending_reason;
+  std::string reason;                       // why it ended (failed, lost)
   std::vector<TaskAssignment> assignments;  // one per task
   int64_t created_ms = 0;
 };
@@ -69,6 +100,12 @@ struct NodeResource {
   core::NodeSpec spec;
   bool simulated = false;
   std::string state = "ready";  // ready, lost
+  // Set by the server for nodes an agent registered (docs/agent-protocol.md).
+  std::string agent;     // the agent's id; empty: registered by an admin
+  std::string address;   // where the node's tasks reach each other
+  std::string logs_url;  // the agent's log endpoint
+  std::string boot_id;   // changes when the machine reboots
+  std::string agent_version;
 };
 Result<NodeResource> DecodeNode(const nlohmann::json& body);
 nlohmann::json EncodeNode(const NodeResource& node);

@@ -120,7 +120,10 @@ int Serve(bool standalone) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   server::SchedulingLoop loop(**store, NowMs);
-  api::HttpApi http(**store, api::ApiOptions{1 << 20, NowMs, [&loop] { loop.Wake(); }});
+  api::ApiOptions api_options;
+  api_options.now_ms = NowMs;
+  api_options.on_change = [&loop] { loop.Wake(); };
+  api::HttpApi http(**store, api_options);
   auto port = http.Bind(options.host, options.port);
   if (!port) {
     std::cerr << "allot: " << port.error().message << "\n";

@@ -3,7 +3,9 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <set>
 
+#include "api/events.h"
 #include "api/resources.h"
 
 namespace allot::server {
@@ -34,14 +36,13 @@ struct ReadState {
   std::vector<int64_t> revisions;
   std::vector<bool> queue_is_project;          // per snapshot queue
   std::map<std::string, uint32_t> node_index;  // name -> snapshot node
+  // Interactive and inference work that was on a lost node: it ends `lost`
+  // (not in the snapshot), with the revision read.
+  std::vector<std::pair<WorkloadResource, int64_t>> lost;
 };
 
-// Events are named by time and a sequence, so that names sort by time.
-std::string EventName(int64_t now_ms, int64_t sequence) {
-  char name[48];
-  std::snprintf(name, sizeof name, "%013lld-%06lld", static_cast<long long>(now_ms),
-                static_cast<long long>(sequence % 1000000));
-  return name;
+bool RunsAgain(core::WorkloadKind kind) {
+  return kind == core::WorkloadKind::kTraining || kind == core::WorkloadKind::kDistributed;
 }
 
 double Gpus(int64_t milli) {
@@ -115,10 +116,14 @@ Result<ReadState> Read(store::Store& store, int64_t now_ms) {
   auto nodes = ListAll(store, "nodes");
   if (!nodes) return nodes.error();
   std::map<std::string, uint32_t>& node_index = state.node_index;
+  std::set<std::string> lost_nodes;
   for (const auto& object : *nodes) {
     auto node = api::DecodeNode(json::parse(object.body));
     if (!node) return node.error();
-    if (node->state != "ready") continue;
+    if (node->state != "ready") {
+      lost_nodes.insert(node->spec.name);
+      continue;
+    }
     node_index[node->spec.name] = static_cast<uint32_t>(state.snapshot.nodes.size());
     state.node_names.push_back(node->spec.name);
     state.snapshot.nodes.push_back(node->spec);
@@ -140,6 +145,14 @@ Result<ReadState> Read(store::Store& store, int64_t now_ms) {
     auto workload = api::DecodeStoredWorkload(object.body);
     if (!workload) return workload.error();
     if (!api::IsActive(workload->status)) continue;
+    bool on_lost_node = false;
+    for (const auto& assignment : workload->assignments) {
+      on_lost_node = on_lost_node || lost_nodes.count(assignment.node) > 0;
+    }
+    if (on_lost_node && !RunsAgain(workload->spec.kind)) {
+      state.lost.emplace_back(std::move(*workload), object.revision);
+      continue;
+    }
     core::Workload w;
     w.spec = workload->spec;
     w.tasks.resize(static_cast<size_t>(w.spec.tasks));
@@ -158,8 +171,9 @@ Result<ReadState> Read(store::Store& store, int64_t now_ms) {
 
 }  // namespace
 
-SchedulingLoop::SchedulingLoop(store::Store& store, std::function<int64_t()> now_ms)
-    : store_(store), now_ms_(std::move(now_ms)) {
+SchedulingLoop::SchedulingLoop(store::Store& store, std::function<int64_t()> now_ms,
+                               api::NodeLiveness* liveness, api::AgentTimings timings)
+    : store_(store), now_ms_(std::move(now_ms)), liveness_(liveness), timings_(timings) {
   auto scheduler = sched::Scheduler::Create(sched::SchedulerConfig{});
   if (scheduler) scheduler_ = std::move(*scheduler);
 }
@@ -170,6 +184,8 @@ SchedulingLoop::~SchedulingLoop() {
 
 Result<CycleOutcome> SchedulingLoop::RunCycle() {
   if (!scheduler_) return Error::Coded("internal", "the scheduler could not be created");
+  Result<int> lost = DeclareLostNodes(now_ms_());
+  if (!lost) return lost.error();
   Result<ReadState> read = Read(store_, now_ms_());
   if (!read) return read.error();
   ReadState& state = *read;
@@ -179,28 +195,49 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
   }
   core::Plan plan = scheduler_->Cycle(state.snapshot);
   CycleOutcome outcome;
-  std::vector<WorkloadResource> after = state.workloads;
-  for (const auto& eviction : plan.evictions) {
-    after[eviction.task.workload].assignments[eviction.task.task] = {};
-    ++outcome.evictions;
-  }
-  for (const auto& bind : plan.binds) {
-    after[bind.task.workload].assignments[bind.task.task] =
-        api::TaskAssignment{state.node_names[bind.placement.node], bind.placement.gpus};
-    ++outcome.binds;
-  }
+  outcome.nodes_lost = *lost;
   int64_t now_ms = state.snapshot.now;
   std::vector<store::Write> writes;
   std::vector<json> events;
   auto add_event = [&](const WorkloadResource& workload, const char* type,
                        const std::string& message) {
-    events.push_back({{"name", EventName(now_ms, event_sequence_++)},
-                      {"time_ms", now_ms},
-                      {"workload", workload.spec.name},
-                      {"project", workload.spec.queue},
-                      {"type", type},
-                      {"message", message}});
+    events.push_back(
+        api::MakeEvent(now_ms, workload.spec.name, workload.spec.queue, type, message));
   };
+  std::vector<WorkloadResource> after = state.workloads;
+  // Tasks on nodes that are gone (lost or removed) leave them: they run
+  // again where the scheduler places them.
+  for (WorkloadResource& workload : after) {
+    for (size_t t = 0; t < workload.assignments.size(); ++t) {
+      api::TaskAssignment& task = workload.assignments[t];
+      if (task.node.empty() || state.node_index.count(task.node)) continue;
+      add_event(workload, "Evicted",
+                "task " + std::to_string(t) + ": node " + task.node + " is lost or removed");
+      api::ReleaseTask(task);
+    }
+  }
+  for (auto& [workload, revision] : state.lost) {
+    std::string node;
+    for (auto& task : workload.assignments) {
+      if (!task.node.empty() && !state.node_index.count(task.node)) node = task.node;
+      api::ReleaseTask(task);
+    }
+    workload.status = WorkloadStatus::kLost;
+    workload.reason = "node " + node + " stopped answering";
+    workload.pending_reason.clear();
+    add_event(workload, "Lost", workload.reason);
+    writes.push_back({store::Write::Op::kUpdate, "workloads", workload.spec.name,
+                      api::EncodeWorkload(workload).dump(), revision});
+  }
+  for (const auto& eviction : plan.evictions) {
+    api::ReleaseTask(after[eviction.task.workload].assignments[eviction.task.task]);
+    ++outcome.evictions;
+  }
+  for (const auto& bind : plan.binds) {
+    api::BindTask(after[bind.task.workload].assignments[bind.task.task],
+                  state.node_names[bind.placement.node], bind.placement.gpus);
+    ++outcome.binds;
+  }
   for (const auto& eviction : plan.evictions) {
     add_event(after[eviction.task.workload], "Evicted",
               "task " + std::to_string(eviction.task.task) + ": " + eviction.reason);
@@ -254,6 +291,32 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
     if (!committed) return committed.error();
   }
   return outcome;
+}
+
+Result<int> SchedulingLoop::DeclareLostNodes(int64_t now_ms) {
+  if (!liveness_) return 0;
+  auto nodes = ListAll(store_, "nodes");
+  if (!nodes) return nodes.error();
+  std::vector<store::Write> writes;
+  for (const auto& object : *nodes) {
+    auto node = api::DecodeNode(json::parse(object.body));
+    if (!node) return node.error();
+    // Nodes an admin registered have no agent to hear from.
+    if (node->agent.empty() || node->state != "ready") continue;
+    int64_t silent_ms = now_ms - liveness_->LastHeard(node->spec.name);
+    if (silent_ms <= timings_.lost_after_ms) continue;
+    node->state = "lost";
+    writes.push_back({store::Write::Op::kUpdate, "nodes", node->spec.name,
+                      api::EncodeNode(*node).dump(), object.revision});
+    json event = api::MakeEvent(now_ms, "", "", "NodeLost",
+                                "node " + node->spec.name + " has not been heard from for " +
+                                    std::to_string(silent_ms / 1000) + " s");
+    writes.push_back({store::Write::Op::kCreate, "events", event["name"], event.dump(), 0});
+  }
+  if (writes.empty()) return 0;
+  Result<int64_t> committed = store_.Commit(writes);
+  if (!committed) return committed.error();
+  return static_cast<int>(writes.size() / 2);
 }
 
 void SchedulingLoop::Start(std::chrono::milliseconds interval) {

@@ -8,6 +8,11 @@
 // name "cluster": per queue deserved, fair share and allocated GPUs, which
 // `allot top` shows), each only when something changed.
 //
+// Nodes registered by an agent that has not been heard from for
+// `lost_after` (NodeLiveness) are declared lost: the loop stops placing work
+// there, training and distributed tasks on them are released to run again
+// elsewhere, and interactive and inference workloads on them become `lost`.
+//
 // A cycle runs when woken (a change through the API) and at least every
 // `interval`. A cycle whose commit conflicts with a concurrent change (a
 // workload deleted meanwhile) writes nothing and runs again.
@@ -20,6 +25,7 @@
 #include <mutex>
 #include <thread>
 
+#include "api/node_liveness.h"
 #include "common/result.h"
 #include "core/snapshot.h"
 #include "sched/scheduler.h"
@@ -32,11 +38,14 @@ struct CycleOutcome {
   int evictions = 0;
   int workloads_written = 0;
   int events_written = 0;
+  int nodes_lost = 0;
 };
 
 class SchedulingLoop {
  public:
-  SchedulingLoop(store::Store& store, std::function<int64_t()> now_ms);
+  // `liveness`: agents' heartbeats (null: no node is ever declared lost).
+  SchedulingLoop(store::Store& store, std::function<int64_t()> now_ms,
+                 api::NodeLiveness* liveness = nullptr, api::AgentTimings timings = {});
   ~SchedulingLoop();
 
   // One cycle, on the caller's thread.
@@ -49,9 +58,13 @@ class SchedulingLoop {
 
  private:
   store::Store& store_;
+  // Marks agent nodes not heard from for lost_after as lost.
+  Result<int> DeclareLostNodes(int64_t now_ms);
+
   std::function<int64_t()> now_ms_;
+  api::NodeLiveness* liveness_;
+  api::AgentTimings timings_;
   std::unique_ptr<sched::Scheduler> scheduler_;
-  int64_t event_sequence_ = 0;  // makes event names unique within a ms
   std::mutex mutex_;
   std::condition_variable wake_;
   bool woken_ = false;

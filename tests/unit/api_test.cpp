@@ -20,7 +20,10 @@ class ApiTest : public ::testing::Test {
     auto opened = store::SqliteStore::Open(":memory:");
     ASSERT_TRUE(opened);
     store_ = std::move(opened.value());
-    api_ = std::make_unique<HttpApi>(*store_, ApiOptions{1 << 16, [] { return 1000; }, {}});
+    ApiOptions options;
+    options.max_body_bytes = 1 << 16;
+    options.now_ms = [] { return 1000; };
+    api_ = std::make_unique<HttpApi>(*store_, options);
     auto port = api_->Bind("127.0.0.1", 0);
     ASSERT_TRUE(port) << port.error().message;
     port_ = *port;

@@ -1,0 +1,61 @@
+// When each node's agent was last heard from, and what it reported then
+// (docs/agent-protocol.md §2). Kept in memory: after a server restart every
+// agent node counts as heard at the start, so that agents have a full
+// `lost_after` to reconnect before their nodes are declared lost.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace allot::api {
+
+// The agent protocol's timings; the server hands them to agents at
+// registration.
+struct AgentTimings {
+  int64_t heartbeat_interval_ms = 5000;
+  int64_t lost_after_ms = 30000;
+  // A failed training task restarts after this, doubling per restart.
+  int64_t restart_backoff_ms = 10000;
+};
+
+class NodeLiveness {
+ public:
+  explicit NodeLiveness(int64_t started_ms) : started_ms_(started_ms) {}
+
+  // Records a heartbeat (or a registration) of `node` with its usage report.
+  void Heard(const std::string& node, int64_t now_ms, nlohmann::json usage = {}) {
+    std::lock_guard lock(mutex_);
+    Entry& entry = nodes_[node];
+    entry.last_ms = now_ms;
+    if (!usage.is_null()) entry.usage = std::move(usage);
+  }
+
+  // When `node` was last heard from; the server's start when not since.
+  int64_t LastHeard(const std::string& node) const {
+    std::lock_guard lock(mutex_);
+    auto found = nodes_.find(node);
+    return found == nodes_.end() ? started_ms_ : found->second.last_ms;
+  }
+
+  // The last usage report of `node` (null when none).
+  nlohmann::json Usage(const std::string& node) const {
+    std::lock_guard lock(mutex_);
+    auto found = nodes_.find(node);
+    return found == nodes_.end() ? nlohmann::json() : found->second.usage;
+  }
+
+ private:
+  struct Entry {
+    int64_t last_ms = 0;
+    nlohmann::json usage;
+  };
+  int64_t started_ms_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Entry> nodes_;
+};
+
+}  // namespace allot::api

@@ -1,0 +1,182 @@
+#include "api/task_report.h"
+
+#include <algorithm>
+#include <array>
+
+#include "api/json_reader.h"
+
+namespace allot::api {
+namespace {
+
+constexpr std::array<const char*, 6> kTaskStates = {"starting", "running",         "exited",
+                                                    "killed",   "failed_to_start", "lost"};
+
+// Why an attempt ended, in words.
+std::string EndReason(const TaskReport& report) {
+  if (report.state == "exited") return "exited with code " + std::to_string(report.exit_code);
+  if (report.state == "killed") {
+    return "was killed by signal " + std::to_string(report.signal) +
+           (report.reason.empty() ? "" : " (" + report.reason + ")");
+  }
+  if (report.state == "failed_to_start") return "failed to start: " + report.reason;
+  return "was lost: " + (report.reason.empty() ? "the process is gone" : report.reason);
+}
+
+// Ends the workload: every task leaves its node; the reports stay.
+void Finish(WorkloadResource& workload, WorkloadStatus status, const std::string& reason) {
+  workload.status = status;
+  workload.reason = reason;
+  workload.pending_reason.clear();
+  for (auto& task : workload.assignments) ReleaseTask(task);
+}
+
+bool RestartsOnFailure(core::WorkloadKind kind) {
+  return kind == core::WorkloadKind::kTraining || kind == core::WorkloadKind::kDistributed;
+}
+
+}  // namespace
+
+bool IsFinalTaskState(const std::string& state) {
+  return state == "exited" || state == "killed" || state == "failed_to_start" || state == "lost";
+}
+
+Result<TaskReport> DecodeTaskReport(const nlohmann::json& body) {
+  JsonReader reader(body);
+  TaskReport report;
+  if (Status s = reader.String("node", report.node, true); !s) return s.error();
+  if (Status s = reader.Int32("attempt", report.attempt, 1, INT32_MAX); !s) return s.error();
+  if (!reader.Find("attempt")) {
+    return Error::Coded("invalid", "attempt: give the attempt the report is about", "attempt");
+  }
+  if (Status s = reader.String("state", report.state, true); !s) return s.error();
+  if (Status s = reader.Int32("pid", report.pid, 0, INT32_MAX); !s) return s.error();
+  if (Status s = reader.Int32("exit_code", report.exit_code, 0, 255); !s) return s.error();
+  if (Status s = reader.Int32("signal", report.signal, 0, 128); !s) return s.error();
+  if (Status s = reader.String("reason", report.reason); !s) return s.error();
+  if (Status s = reader.Int("time_ms", report.time_ms, 0, INT64_MAX); !s) return s.error();
+  if (Status s = reader.Finish(); !s) return s.error();
+  if (std::find_if(kTaskStates.begin(), kTaskStates.end(),
+                   [&](const char* state) { return report.state == state; }) == kTaskStates.end()) {
+    return Error::Coded("invalid",
+                        "state: '" + report.state +
+                            "' is not a task state: use starting, running, exited, killed, "
+                            "failed_to_start or lost",
+                        "state");
+  }
+  if (report.state == "failed_to_start" && report.reason.empty()) {
+    return Error::Coded("invalid", "reason: say why the task failed to start", "reason");
+  }
+  return report;
+}
+
+nlohmann::json EncodeTaskReport(const TaskReport& report) {
+  nlohmann::json out = {
+      {"node", report.node}, {"attempt", report.attempt}, {"state", report.state}};
+  if (report.pid != 0) out["pid"] = report.pid;
+  if (report.state == "exited") out["exit_code"] = report.exit_code;
+  if (report.state == "killed") out["signal"] = report.signal;
+  if (!report.reason.empty()) out["reason"] = report.reason;
+  if (report.time_ms != 0) out["time_ms"] = report.time_ms;
+  return out;
+}
+
+std::string DescribeTaskEnd(int32_t task, const TaskReport& report) {
+  return "task " + std::to_string(task) + " (attempt " + std::to_string(report.attempt) +
+         " on node " + report.node + ") " + EndReason(report);
+}
+
+Result<ReportOutcome> ApplyTaskReport(WorkloadResource& workload, int32_t task,
+                                      const TaskReport& report, int64_t now_ms,
+                                      int64_t restart_backoff_ms) {
+  if (task < 0 || static_cast<size_t>(task) >= workload.assignments.size()) {
+    return Error::Coded("invalid",
+                        "task: workload '" + workload.spec.name + "' has tasks 0 to " +
+                            std::to_string(workload.assignments.size() - 1),
+                        "task");
+  }
+  TaskAssignment& assigned = workload.assignments[static_cast<size_t>(task)];
+  if (!IsActive(workload.status) || assigned.node != report.node ||
+      assigned.attempt != report.attempt) {
+    std::string now =
+        !IsActive(workload.status) ? std::string("the workload is ") + StatusName(workload.status)
+        : assigned.node.empty()    ? "the task is not placed"
+                                   : "its current attempt is " + std::to_string(assigned.attempt) +
+                                      " on node " + assigned.node;
+    return Error::Coded("conflict",
+                        "task " + std::to_string(task) + " attempt " +
+                            std::to_string(report.attempt) + " on node " + report.node +
+                            " is not current (" + now + "): the report changes nothing",
+                        "attempt");
+  }
+  ReportOutcome outcome;
+  if (IsFinalTaskState(assigned.state)) {
+    return outcome;  // the attempt has ended; a late or repeated report changes nothing
+  }
+  if (assigned.state == report.state && assigned.pid == report.pid) return outcome;
+  outcome.changed = true;
+  std::string name = "task " + std::to_string(task);
+  if (report.state == "starting" || report.state == "running") {
+    assigned.state = report.state;
+    assigned.pid = report.pid;
+    if (report.state == "running") {
+      assigned.started_ms = report.time_ms != 0 ? report.time_ms : now_ms;
+      outcome.events.push_back({"TaskRunning", name + " (attempt " +
+                                                   std::to_string(report.attempt) +
+                                                   ") is running on node " + report.node +
+                                                   ", pid " + std::to_string(report.pid)});
+    }
+    return outcome;
+  }
+  assigned.state = report.state;
+  assigned.exit_code = report.exit_code;
+  assigned.reason = EndReason(report);
+  assigned.finished_ms = report.time_ms != 0 ? report.time_ms : now_ms;
+  bool succeeded = report.state == "exited" && report.exit_code == 0;
+  outcome.events.push_back(
+      {succeeded ? "TaskSucceeded" : "TaskFailed", DescribeTaskEnd(task, report)});
+  if (succeeded) {
+    // Done when every placed task has exited 0 and the gang minimum did.
+    int done = 0;
+    bool all = true;
+    for (const auto& other : workload.assignments) {
+      if (other.node.empty()) continue;
+      bool ok = other.state == "exited" && other.exit_code == 0;
+      done += ok ? 1 : 0;
+      all = all && ok;
+    }
+    if (all && done >= workload.spec.min_tasks) {
+      Finish(workload, WorkloadStatus::kSucceeded, "");
+      outcome.events.push_back({"Succeeded", "every task exited with code 0"});
+    }
+    return outcome;
+  }
+  std::string why = name + " " + EndReason(report);
+  if (report.state == "lost" && !RestartsOnFailure(workload.spec.kind)) {
+    Finish(workload, WorkloadStatus::kLost, why);
+    outcome.events.push_back({"Lost", why});
+  } else if (report.state != "failed_to_start" && RestartsOnFailure(workload.spec.kind) &&
+             assigned.restarts < workload.max_restarts) {
+    // Restart on the same node as a new attempt, after a doubling backoff.
+    ++assigned.restarts;
+    ++assigned.attempt;
+    int64_t backoff = restart_backoff_ms << std::min(assigned.restarts - 1, 20);
+    assigned.state = "waiting";
+    assigned.pid = 0;
+    assigned.not_before_ms = now_ms + backoff;
+    outcome.events.push_back({"Restarting", why + ": restart " + std::to_string(assigned.restarts) +
+                                                " of " + std::to_string(workload.max_restarts) +
+                                                " in " + std::to_string(backoff / 1000) +
+                                                " s (attempt " + std::to_string(assigned.attempt) +
+                                                ")"});
+  } else {
+    std::string limit = report.state == "failed_to_start" ? ""
+                        : RestartsOnFailure(workload.spec.kind)
+                            ? " (after " + std::to_string(assigned.restarts) + " restarts)"
+                            : "";
+    Finish(workload, WorkloadStatus::kFailed, why + limit);
+    outcome.events.push_back({"Failed", why + limit});
+  }
+  return outcome;
+}
+
+}  // namespace allot::api
