@@ -2,8 +2,9 @@
 // server and token of common/client_config.h.
 //
 //   login                          save server and token
-//   submit, list, describe, delete workloads
+//   submit, list, describe, delete, logs  workloads
 //   quota get|set, top, nodes      quotas and the cluster
+//   nodes join-token               a token for `allot agent` (admins)
 //   audit                          the audit log (admins)
 //   completion bash|zsh            shell completion
 #pragma once

@@ -31,6 +31,10 @@ int64_t quota_priority = -1;
 
 CLI::App* top_command = nullptr;
 CLI::App* nodes_command = nullptr;
+CLI::App* join_token_command = nullptr;
+int64_t join_uses = 1;
+int64_t join_expires_s = 3600;
+std::string join_pool;
 
 CLI::App* audit_command = nullptr;
 std::string audit_actor;
@@ -257,6 +261,26 @@ int Nodes() {
   return 0;
 }
 
+int JoinToken() {
+  Result<Session> session = Connect();
+  if (!session) return ReportError("nodes join-token", session.error());
+  json body = {{"uses", join_uses}, {"expires_in_s", join_expires_s}};
+  if (!join_pool.empty()) body["pool"] = join_pool;
+  Result<json> created = session->http->Call("POST", "/api/v1/join-tokens", &body);
+  if (!created) return ReportError("nodes join-token", created.error());
+  OutputFormat format = ParseOutputFormat(output);
+  if (format != OutputFormat::kTable) {
+    PrintDocument(std::cout, *created, format);
+    return 0;
+  }
+  std::cout << (*created)["token"].get<std::string>() << "\n";
+  std::cerr << "join token for " << join_uses << " agent" << (join_uses == 1 ? "" : "s")
+            << (join_expires_s > 0 ? ", valid " + std::to_string(join_expires_s) + " s" : "")
+            << " (shown once): on each node run\n  allot agent --server " << session->config.server
+            << " --join-token <token>\n";
+  return 0;
+}
+
 int Audit() {
   Result<Session> session = Connect();
   if (!session) return ReportError("audit", session.error());
@@ -342,6 +366,16 @@ void AddClusterCommands(CLI::App& app) {
   AddOutputOption(top_command, output);
   nodes_command = app.add_subcommand("nodes", "List nodes and their GPUs");
   AddOutputOption(nodes_command, output);
+  join_token_command = nodes_command->add_subcommand(
+      "join-token", "Create a token with which agents join the cluster (admins)");
+  join_token_command->add_option("--uses", join_uses, "Agents it admits (default 1)")
+      ->check(CLI::Range(1, 100000));
+  join_token_command
+      ->add_option("--expires-in", join_expires_s,
+                   "Seconds it stays valid (default 3600; 0: never)")
+      ->check(CLI::NonNegativeNumber);
+  join_token_command->add_option("--pool", join_pool, "Node pool forced on the nodes it admits");
+  AddOutputOption(join_token_command, output);
 
   audit_command = app.add_subcommand("audit", "Show the audit log (admins)");
   audit_command->add_option("--actor", audit_actor, "Only this user's requests");
@@ -357,6 +391,7 @@ int RunClusterCommands() {
   if (quota_get_command && *quota_get_command) return QuotaGet();
   if (quota_set_command && *quota_set_command) return QuotaSet();
   if (top_command && *top_command) return Top();
+  if (join_token_command && *join_token_command) return JoinToken();
   if (nodes_command && *nodes_command) return Nodes();
   if (audit_command && *audit_command) return Audit();
   return -1;

@@ -1,5 +1,5 @@
 // allot: one executable. Subcommands: `up` and `server` (the control
-// plane), the client commands (login, submit, list, describe, delete, quota,
+// plane), `agent` (a node), the client commands (login, submit, list, describe, delete, quota,
 // top, nodes, audit, completion), `sim`, `scenario` and `bench`.
 #include <CLI/CLI.hpp>
 
@@ -9,6 +9,7 @@
 
 #include "bench/api_bench.h"
 #include "bench/bench.h"
+#include "cli/agent_command.h"
 #include "cli/client_commands.h"
 #include "cli/server_command.h"
 #include "cli/sim_command.h"
@@ -36,6 +37,7 @@ bool ParseNodeList(const std::string& text, std::vector<int64_t>& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (int status = allot::cli::RunTaskShimIfAsked(argc, argv); status >= 0) return status;
   CLI::App app{"allot: a GPU cluster orchestrator"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("allot ") + "0.1.0");
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
 
   allot::cli::AddSimCommand(app);
   allot::cli::AddServerCommands(app);
+  allot::cli::AddAgentCommand(app);
   allot::cli::AddWorkloadCommands(app);
   allot::cli::AddClusterCommands(app);
   allot::cli::AddCompletionCommand(app);
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
 
   if (int status = allot::cli::RunSimCommand(); status >= 0) return status;
   if (int status = allot::cli::RunServerCommand(); status >= 0) return status;
+  if (int status = allot::cli::RunAgentCommand(); status >= 0) return status;
   if (int status = allot::cli::RunWorkloadCommands(); status >= 0) return status;
   if (int status = allot::cli::RunClusterCommands(); status >= 0) return status;
   if (int status = allot::cli::RunCompletionCommand(app); status >= 0) return status;

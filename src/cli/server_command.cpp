@@ -11,6 +11,9 @@
 #include <iostream>
 #include <thread>
 
+#include "agent/agent.h"
+#include "agent/inventory.h"
+#include "api/auth.h"
 #include "api/http_api.h"
 #include "api/resources.h"
 #include "common/client_config.h"
@@ -26,11 +29,14 @@ struct ServerOptions {
   int port = 7070;
   std::string admin_token_file;  // default: <data-dir>/admin-token
   std::string simulate_gpus = "4xA100-80GB";
+  int64_t lost_after_s = 30;
+  int64_t restart_backoff_s = 10;
 };
 
 ServerOptions options;
 CLI::App* server_command = nullptr;
 CLI::App* up_command = nullptr;
+CLI::Option* simulate_option = nullptr;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -38,23 +44,32 @@ int64_t NowMs() {
       .count();
 }
 
-// The simulated node of `allot up`, registered once with this machine's CPU
-// and memory.
-Status RegisterLocalNode(store::Store& store, const std::string& gpus) {
-  if (store.Get("nodes", "local")) return Status::Ok();
-  long pages = sysconf(_SC_PHYS_PAGES);
-  long page_size = sysconf(_SC_PAGE_SIZE);
-  int64_t memory_mib = static_cast<int64_t>(pages) * page_size / (1024 * 1024);
-  int64_t cpus = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
-  nlohmann::json body = {{"name", "local"},
-                         {"cpu", std::to_string(cpus)},
-                         {"memory", std::to_string(memory_mib) + "Mi"},
-                         {"simulate_gpus", gpus}};
-  auto node = api::DecodeNode(body);
-  if (!node) return node.error();
-  auto committed = store.Commit(
-      {{store::Write::Op::kCreate, "nodes", "local", api::EncodeNode(*node).dump(), 0}});
+// A join token for the in-process agent of `allot up`, written straight to
+// the store (the agent uses it once; later starts use the agent's own token).
+Result<std::string> LocalJoinToken(store::Store& store) {
+  Result<api::NewToken> issued = api::IssueToken("", NowMs());
+  if (!issued) return issued.error();
+  api::JoinTokenRecord record;
+  record.id = issued->record.id;
+  record.secret_hash = issued->record.secret_hash;
+  record.expires_ms = NowMs() + 600000;
+  record.created_by = "allot up";
+  record.created_ms = NowMs();
+  Result<int64_t> committed = store.Commit({{store::Write::Op::kCreate, "join_tokens", record.id,
+                                             api::EncodeJoinToken(record).dump(), 0}});
   if (!committed) return committed.error();
+  return api::kJoinTokenPrefix + issued->text.substr(6);
+}
+
+// Earlier versions registered node `local` without an agent; the agent
+// registers it now.
+Status ForgetAgentlessLocalNode(store::Store& store) {
+  Result<store::Object> stored = store.Get("nodes", "local");
+  if (!stored) return Status::Ok();
+  auto node = api::DecodeNode(nlohmann::json::parse(stored->body));
+  if (!node || !node->agent.empty()) return Status::Ok();
+  Result<int64_t> removed = store.Commit({{store::Write::Op::kDelete, "nodes", "local", "", 0}});
+  if (!removed) return removed.error();
   return Status::Ok();
 }
 
@@ -90,10 +105,15 @@ int Serve(bool standalone) {
     }
   }
   // Standalone, the default project is guaranteed the local GPUs, so that
-  // non-preemptible (interactive) work can start there too.
+  // non-preemptible (interactive) work can start there too. Real GPUs when
+  // NVML finds some (unless --simulate-gpus was given), simulated otherwise.
   int64_t default_deserved = 0;
+  std::string simulate_gpus;
   if (standalone) {
-    auto gpus = api::ParseSimulatedGpus(options.simulate_gpus, "local");
+    Result<std::vector<core::GpuSpec>> real = agent::DiscoverGpus();
+    bool use_real = real && !real->empty() && simulate_option->count() == 0;
+    simulate_gpus = use_real ? "" : options.simulate_gpus;
+    auto gpus = use_real ? real : api::ParseSimulatedGpus(options.simulate_gpus, "local");
     if (!gpus) {
       std::cerr << "allot: --simulate-gpus: " << gpus.error().message << "\n";
       return 2;
@@ -104,10 +124,20 @@ int Serve(bool standalone) {
     std::cerr << "allot: " << status.error().message << "\n";
     return 1;
   }
+  std::string join_token;
+  std::string agent_dir = options.data_dir + "/agent";
   if (standalone) {
-    if (Status status = RegisterLocalNode(**store, options.simulate_gpus); !status) {
-      std::cerr << "allot: --simulate-gpus: " << status.error().message << "\n";
-      return 2;
+    if (Status status = ForgetAgentlessLocalNode(**store); !status) {
+      std::cerr << "allot: " << status.error().message << "\n";
+      return 1;
+    }
+    if (!std::filesystem::exists(agent_dir + "/agent.json")) {
+      auto token = LocalJoinToken(**store);
+      if (!token) {
+        std::cerr << "allot: " << token.error().message << "\n";
+        return 1;
+      }
+      join_token = *token;
     }
   }
 
@@ -119,10 +149,16 @@ int Serve(bool standalone) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  server::SchedulingLoop loop(**store, NowMs);
+  api::AgentTimings timings;
+  timings.lost_after_ms = options.lost_after_s * 1000;
+  timings.restart_backoff_ms = options.restart_backoff_s * 1000;
+  api::NodeLiveness liveness(NowMs());
+  server::SchedulingLoop loop(**store, NowMs, &liveness, timings);
   api::ApiOptions api_options;
   api_options.now_ms = NowMs;
   api_options.on_change = [&loop] { loop.Wake(); };
+  api_options.agent_timings = timings;
+  api_options.liveness = &liveness;
   api::HttpApi http(**store, api_options);
   auto port = http.Bind(options.host, options.port);
   if (!port) {
@@ -134,11 +170,38 @@ int Serve(bool standalone) {
             << *port << "  (data in " << options.data_dir << ")\n";
   std::cout << "admin token: " << token_file
             << (admin_token->empty() ? " (written at first start)" : " (new)") << "\n";
-  if (standalone) {
-    std::cout << "node 'local' with simulated GPUs " << options.simulate_gpus
-              << " (the agent that runs work on real GPUs is issue 5)\n";
-  }
   std::cout.flush();
+  // Standalone, this process is the local node's agent too. It starts on a
+  // thread of its own: it registers through the API, which serves below.
+  std::unique_ptr<agent::Agent> local_agent;
+  std::thread agent_starter;
+  if (standalone) {
+    agent::AgentOptions agent_options;
+    std::string host = options.host == "0.0.0.0" ? "127.0.0.1" : options.host;
+    agent_options.server = "http://" + host + ":" + std::to_string(*port);
+    agent_options.join_token = join_token;
+    agent_options.name = "local";
+    agent_options.simulate_gpus = simulate_gpus;
+    agent_options.state_dir = agent_dir;
+    agent_options.address = "127.0.0.1";
+    agent_options.listen_host = "127.0.0.1";
+    auto created = agent::Agent::Create(agent_options);
+    if (!created) {
+      std::cerr << "allot: agent: " << created.error().message << "\n";
+      return 2;
+    }
+    local_agent = std::move(*created);
+    agent_starter = std::thread([&local_agent, simulate_gpus] {
+      if (Status started = local_agent->Start(); !started) {
+        std::cerr << "allot: agent: " << started.error().message << "\n";
+        return;
+      }
+      std::cout << "node 'local' with "
+                << (simulate_gpus.empty() ? "this machine's GPUs"
+                                          : "simulated GPUs " + simulate_gpus)
+                << ": allot submit -- sh -c 'echo hello', then allot logs <name>" << std::endl;
+    });
+  }
   std::thread waiter([&] {
     int received = 0;
     sigwait(&signals, &received);
@@ -147,6 +210,8 @@ int Serve(bool standalone) {
   http.Serve();
   pthread_kill(waiter.native_handle(), SIGTERM);  // if Serve ended on its own
   waiter.join();
+  if (agent_starter.joinable()) agent_starter.join();
+  if (local_agent) local_agent->Stop();  // its tasks keep running
   loop.Stop();
   return 0;
 }
@@ -160,6 +225,14 @@ void AddCommon(CLI::App* command) {
   command->add_option("--admin-token-file", options.admin_token_file,
                       "Where the first admin token is written at first start "
                       "(default <data-dir>/admin-token)");
+  command
+      ->add_option("--node-lost-after", options.lost_after_s,
+                   "Seconds without a heartbeat before an agent's node is lost (default 30)")
+      ->check(CLI::Range(1, 86400));
+  command
+      ->add_option("--restart-backoff", options.restart_backoff_s,
+                   "Seconds before a failed training task restarts, doubling (default 10)")
+      ->check(CLI::Range(0, 3600));
 }
 
 }  // namespace
@@ -168,11 +241,12 @@ void AddServerCommands(CLI::App& app) {
   server_command = app.add_subcommand("server", "Run the control plane (API and scheduling loop)");
   AddCommon(server_command);
   up_command = app.add_subcommand(
-      "up", "Run allot standalone: the control plane and a local node with simulated GPUs");
+      "up", "Run allot standalone: the control plane and this machine as its node (agent)");
   AddCommon(up_command);
-  up_command->add_option("--simulate-gpus", options.simulate_gpus,
-                         "The local node's simulated GPUs, COUNTxMODEL-MEMORY (default "
-                         "4xA100-80GB)");
+  simulate_option = up_command->add_option(
+      "--simulate-gpus", options.simulate_gpus,
+      "Simulated GPUs of the local node, COUNTxMODEL-MEMORY (default 4xA100-80GB when NVML "
+      "finds no GPU)");
 }
 
 int RunServerCommand() {

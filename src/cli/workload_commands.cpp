@@ -27,6 +27,8 @@ struct SubmitOptions {
   std::vector<std::string> env;
   std::vector<std::string> gpu_models;
   std::vector<std::string> command;
+  int64_t grace_period_s = -1;
+  int64_t max_restarts = -1;
 };
 
 SubmitOptions submit_options;
@@ -35,13 +37,17 @@ std::string list_status;
 std::string list_owner;
 int64_t list_limit = INT64_MAX;
 bool list_all = false;
-std::vector<std::string> names;  // describe, delete
+std::vector<std::string> names;  // describe, delete, logs
+int64_t logs_task = 0;
+int64_t logs_attempt = 0;
+bool logs_follow = false;
 std::string output = "table";
 
 CLI::App* submit_command = nullptr;
 CLI::App* list_command = nullptr;
 CLI::App* describe_command = nullptr;
 CLI::App* delete_command = nullptr;
+CLI::App* logs_command = nullptr;
 
 // "training-x7k2q": a name for a submission that gave none.
 std::string GeneratedName(const std::string& kind) {
@@ -69,6 +75,8 @@ Result<json> SubmissionBody(const SubmitOptions& o, const ClientConfig& config) 
   if (o.preemptible) body["preemptible"] = true;
   if (o.non_preemptible) body["preemptible"] = false;
   if (!o.gpu_models.empty()) body["gpu_models"] = o.gpu_models;
+  if (o.grace_period_s >= 0) body["grace_period_s"] = o.grace_period_s;
+  if (o.max_restarts >= 0) body["max_restarts"] = o.max_restarts;
   json env = json::object();
   for (const auto& pair : o.env) {
     size_t equals = pair.find('=');
@@ -173,6 +181,7 @@ int Describe() {
   line("Owner", w.value("owner", ""));
   line("Status", w["status"]);
   if (!w.value("pending_reason", "").empty()) line("Pending reason", w["pending_reason"]);
+  if (!w.value("reason", "").empty()) line("Reason", w["reason"]);
   line("Priority", std::to_string(w.value("priority", 0)));
   line("Preemptible", w.value("preemptible", false) ? "yes" : "no");
   line("Per worker", "gpu " + GpuColumn(w) + ", cpu " + w.value("cpu", "0") + ", memory " +
@@ -201,10 +210,18 @@ int Describe() {
       gpus += (gpus.empty() ? "" : ",") + std::to_string(gpu.get<int>());
     }
     std::string node = assignment.value("node", "");
-    tasks.push_back({std::to_string(task++), node.empty() ? "-" : node, gpus.empty() ? "-" : gpus});
+    std::string last = assignment.value("previous_node", "");
+    std::string state = assignment.value("state", "");
+    if (state == "exited") state += " " + std::to_string(assignment.value("exit_code", 0));
+    std::string reason = assignment.value("reason", "");
+    tasks.push_back({std::to_string(task++),
+                     node.empty() ? (last.empty() ? "-" : "(" + last + ")") : node,
+                     gpus.empty() ? "-" : gpus, std::to_string(assignment.value("attempt", 0)),
+                     state.empty() ? "-" : state, std::to_string(assignment.value("restarts", 0)),
+                     reason.empty() ? "-" : reason});
   }
   std::cout << "\nTasks:\n";
-  PrintTable(std::cout, {"TASK", "NODE", "GPUS"}, tasks);
+  PrintTable(std::cout, {"TASK", "NODE", "GPUS", "ATTEMPT", "STATE", "RESTARTS", "REASON"}, tasks);
   std::cout << "\nEvents:\n";
   if (events->empty()) {
     std::cout << "(none)\n";
@@ -231,6 +248,25 @@ int Delete() {
     std::cout << "workload '" << name << "' deleted\n";
   }
   return status;
+}
+
+// The output of a task, from the agent of its node; followed to its end
+// with -f.
+int Logs() {
+  Result<Session> session = Connect();
+  if (!session) return ReportError("logs", session.error());
+  std::string path = "/api/v1/workloads/" + UrlEncode(names[0]) +
+                     "/logs?task=" + std::to_string(logs_task) +
+                     (logs_attempt > 0 ? "&attempt=" + std::to_string(logs_attempt) : "") +
+                     (logs_follow ? "&follow=1" : "");
+  if (logs_follow) session->http->SetReadTimeout(std::chrono::hours(24));
+  Result<int> status = session->http->Stream(path, [](const char* data, size_t size) {
+    std::cout.write(data, static_cast<std::streamsize>(size));
+    std::cout.flush();
+    return static_cast<bool>(std::cout);
+  });
+  if (!status) return ReportError("logs", status.error());
+  return 0;
 }
 
 }  // namespace
@@ -261,6 +297,14 @@ void AddWorkloadCommands(CLI::App& app) {
   preemptible->excludes(non_preemptible);
   submit_command->add_option("--env", o.env, "Environment variable NAME=VALUE (repeatable)");
   submit_command->add_option("--gpu-model", o.gpu_models, "Acceptable GPU model (repeatable)");
+  submit_command
+      ->add_option("--grace-period", o.grace_period_s,
+                   "Seconds between SIGTERM and SIGKILL when stopped (default 30)")
+      ->check(CLI::Range(0, 3600));
+  submit_command
+      ->add_option("--max-restarts", o.max_restarts,
+                   "Training: restarts of a failed worker before the workload fails (default 3)")
+      ->check(CLI::Range(0, 100));
   submit_command->add_option("command", o.command, "The command to run, after --");
   AddOutputOption(submit_command, output);
 
@@ -281,6 +325,14 @@ void AddWorkloadCommands(CLI::App& app) {
 
   delete_command = app.add_subcommand("delete", "Delete workloads (running work is stopped)");
   delete_command->add_option("names", names, "Workload names")->required();
+
+  logs_command = app.add_subcommand("logs", "Show a workload task's output: allot logs [-f] NAME");
+  logs_command->add_option("name", names, "Workload name")->required()->expected(1);
+  logs_command->add_option("--task", logs_task, "Task (worker) number (default 0)")
+      ->check(CLI::NonNegativeNumber);
+  logs_command->add_option("--attempt", logs_attempt, "Attempt (default: the latest)")
+      ->check(CLI::PositiveNumber);
+  logs_command->add_flag("-f,--follow", logs_follow, "Follow the output until the task ends");
 }
 
 int RunWorkloadCommands() {
@@ -288,6 +340,7 @@ int RunWorkloadCommands() {
   if (list_command && *list_command) return List();
   if (describe_command && *describe_command) return Describe();
   if (delete_command && *delete_command) return Delete();
+  if (logs_command && *logs_command) return Logs();
   return -1;
 }
 

@@ -58,6 +58,35 @@ Result<HttpReply> HttpClient::GetRaw(const std::string& path) {
   return HttpReply{res->status, res->get_header_value("Content-Type"), res->body};
 }
 
+Result<int> HttpClient::Stream(const std::string& path,
+                               const std::function<bool(const char*, size_t)>& receive) {
+  int status = 0;
+  std::string error_body;
+  httplib::Result res = impl_->client.Get(
+      path, impl_->headers,
+      [&](const httplib::Response& response) {
+        status = response.status;
+        return true;
+      },
+      [&](const char* data, size_t length) {
+        if (status >= 200 && status < 300) return receive(data, length);
+        error_body.append(data, length);
+        return true;
+      });
+  if (!res && status == 0) return Unreachable(impl_->server, res.error());
+  if (status >= 200 && status < 300) return status;
+  nlohmann::json parsed = nlohmann::json::parse(error_body, nullptr, false);
+  if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
+    const auto& e = parsed["error"];
+    return Error::Coded(e.value("code", "internal"), e.value("message", ""), e.value("field", ""));
+  }
+  return Error::Coded("internal", "HTTP " + std::to_string(status) + ": " + error_body);
+}
+
+void HttpClient::Cancel() {
+  impl_->client.stop();
+}
+
 Result<nlohmann::json> HttpClient::Call(const std::string& method, const std::string& path,
                                         const nlohmann::json* body) {
   std::string text = body ? body->dump() : std::string();

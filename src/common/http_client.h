@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,13 @@ class HttpClient {
                               const nlohmann::json* body = nullptr);
   // The raw reply of a GET (for bodies that are not one JSON document).
   Result<HttpReply> GetRaw(const std::string& path);
+  // A GET whose body is handed to `receive` as it arrives (a followed log);
+  // `receive` returns false to stop. Returns the HTTP status; an error
+  // reply's body is returned as an Error, as Call() does.
+  Result<int> Stream(const std::string& path,
+                     const std::function<bool(const char*, size_t)>& receive);
+  // Ends a call in progress on another thread (it fails "unreachable").
+  void Cancel();
 
  private:
   struct Impl;

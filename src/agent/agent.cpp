@@ -1,0 +1,544 @@
+#include "agent/agent.h"
+
+#include <httplib.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "agent/inventory.h"
+#include "agent/local_tasks.h"
+#include "agent/log_endpoint.h"
+#include "agent/task_files.h"
+#include "agent/task_plan.h"
+#include "api/resources.h"
+#include "common/client_config.h"
+#include "common/http_client.h"
+
+namespace allot::agent {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr const char* kAgentVersion = "0.5.0";
+// A finished, reported task's directory (and its logs) is kept this long.
+constexpr int64_t kKeepFinishedMs = 24LL * 3600 * 1000;
+// The agent lists again this often even when its watch saw nothing (a
+// safety net under the watch, not the way changes arrive).
+constexpr int64_t kRelistMs = 60000;
+
+std::string RandomHex(size_t bytes) {
+  std::vector<unsigned char> data(bytes);
+  RAND_bytes(data.data(), static_cast<int>(data.size()));
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : data) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Agent::Impl {
+  AgentOptions options;
+  std::string agent_token;
+  std::string logs_secret;
+  std::vector<std::string> nodes;
+  std::string self_address;
+  std::unique_ptr<LogEndpoint> logs;
+
+  // What the server wants: per node, per task key.
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::map<std::string, std::map<std::string, LaunchSpec>> desired;
+  std::map<std::string, std::vector<std::string>> keys_by_workload;  // "node/key" entries
+  std::map<std::string, PeerNode> peers;
+  bool synced = false;             // desired reflects a successful list
+  HttpClient* watching = nullptr;  // the sync loop's client, cancelled by Stop()
+  int64_t heartbeat_ms = 5000;     // as the server said at registration
+  std::atomic<bool> stopping{false};
+  std::vector<std::thread> threads;
+
+  std::string TasksDir(const std::string& node) const {
+    return options.state_dir + "/nodes/" + node + "/tasks";
+  }
+
+  void Say(const std::string& line) const {
+    if (!options.quiet) std::cout << "allot agent: " << line << std::endl;
+  }
+
+  // Sleeps up to `ms`, less when stopping.
+  void Pause(int64_t ms) {
+    std::unique_lock lock(mutex);
+    changed.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping.load(); });
+  }
+
+  Result<std::unique_ptr<HttpClient>> Client() const {
+    return HttpClient::Create(options.server, agent_token);
+  }
+
+  // ---- registration ----
+
+  Status LoadOrRegister() {
+    std::error_code ec;
+    fs::create_directories(options.state_dir, ec);
+    if (ec) {
+      return Error::Coded("invalid",
+                          "--state-dir: cannot create '" + options.state_dir + "': " + ec.message(),
+                          "state-dir");
+    }
+    std::string state_file = options.state_dir + "/agent.json";
+    if (auto saved = ReadJsonFile(state_file)) {
+      agent_token = saved->value("agent_token", "");
+      logs_secret = saved->value("logs_secret", "");
+    }
+    if (logs_secret.empty()) logs_secret = RandomHex(24);
+    self_address = options.address;
+    if (self_address.empty()) {
+      Result<std::string> address = LocalAddressToward(options.server);
+      if (!address) return address.error();
+      self_address = *address;
+    }
+    logs = std::make_unique<LogEndpoint>(options.state_dir, logs_secret);
+    Result<int> port = logs->Bind(options.listen_host, options.logs_port);
+    if (!port) return port.error();
+    std::string logs_url = "http://" + self_address + ":" + std::to_string(*port);
+
+    json inventory = {{"cpu", std::to_string(CpuMilli()) + "m"},
+                      {"memory", std::to_string(MemoryMib()) + "Mi"},
+                      {"labels", options.labels},
+                      {"address", self_address},
+                      {"logs_url", logs_url},
+                      {"logs_secret", logs_secret},
+                      {"boot_id", BootId()},
+                      {"agent_version", kAgentVersion}};
+    if (!options.pool.empty()) inventory["pool"] = options.pool;
+    if (!options.simulate_gpus.empty()) {
+      inventory["simulate_gpus"] = options.simulate_gpus;
+    } else {
+      Result<std::vector<core::GpuSpec>> gpus = DiscoverGpus();
+      if (!gpus) {
+        return Error::Coded("unavailable", gpus.error().message +
+                                               ": give --simulate-gpus (for example 8xH100-80GB) "
+                                               "to run without GPUs");
+      }
+      json list = json::array();
+      for (const auto& gpu : *gpus) {
+        list.push_back({{"index", gpu.index},
+                        {"uuid", gpu.uuid},
+                        {"model", gpu.model},
+                        {"memory", std::to_string(gpu.memory_mib) + "Mi"}});
+      }
+      inventory["gpus"] = list;
+    }
+    std::string base = options.name.empty() ? DefaultNodeName() : options.name;
+    for (int i = 0; i < options.simulate_nodes; ++i) {
+      std::string name = options.simulate_nodes == 1 ? base : base + "-" + std::to_string(i);
+      json body = inventory;
+      body["name"] = name;
+      bool with_join = agent_token.empty();
+      if (with_join && options.join_token.empty()) {
+        return Error::Coded("invalid",
+                            "--join-token: this agent has no token of its own yet (in " +
+                                state_file +
+                                "): give the join token an admin created "
+                                "(allot nodes join-token)",
+                            "join-token");
+      }
+      auto client =
+          HttpClient::Create(options.server, with_join ? options.join_token : agent_token);
+      if (!client) return client.error();
+      Result<json> reply = (*client)->Call("POST", "/api/v1/agents/register", &body);
+      if (!reply) return reply.error();
+      heartbeat_ms = reply->value("heartbeat_interval_ms", heartbeat_ms);
+      if (with_join) agent_token = reply->value("agent_token", "");
+      if (i == 0) {
+        // The token (and a logs secret that may be new), owner-only.
+        mode_t old_mask = umask(077);
+        Status saved = WriteFileAtomically(state_file, json{{"server", options.server},
+                                                            {"agent", reply->value("agent", "")},
+                                                            {"agent_token", agent_token},
+                                                            {"logs_secret", logs_secret}}
+                                                           .dump(2));
+        umask(old_mask);
+        if (!saved) return saved;
+      }
+      nodes.push_back(name);
+      fs::create_directories(TasksDir(name), ec);
+    }
+    Say("registered " +
+        (nodes.size() == 1 ? "node " + nodes[0] : std::to_string(nodes.size()) + " nodes") +
+        " with " + options.server + " (logs at " + logs_url + ")");
+    return Status::Ok();
+  }
+
+  // ---- what the server wants ----
+
+  Status RefreshPeers(HttpClient& client) {
+    std::map<std::string, PeerNode> found;
+    std::string after;
+    for (;;) {
+      Result<json> page = client.Call(
+          "GET", "/api/v1/nodes?limit=1000" + (after.empty() ? "" : "&after=" + UrlEncode(after)));
+      if (!page) return page.error();
+      json items = (*page)["items"];
+      for (const auto& item : items) {
+        auto node = api::DecodeNode(json{{"name", item.value("name", "")},
+                                         {"cpu", item.value("cpu", "1")},
+                                         {"memory", item.value("memory", "1Mi")},
+                                         {"gpus", item.value("gpus", json::array())}});
+        if (!node) continue;
+        found[node->spec.name] = PeerNode{item.value("address", ""), node->spec.gpus};
+      }
+      if ((*page)["next"].is_null()) break;
+      after = (*page)["next"].get<std::string>();
+    }
+    std::lock_guard lock(mutex);
+    peers = std::move(found);
+    return Status::Ok();
+  }
+
+  // Recomputes the tasks of one workload (its stored JSON) on our nodes.
+  // Returns false when it names a node the agent does not know yet.
+  bool Apply(const json& workload, bool deleted) {
+    std::string name = workload.value("name", "");
+    std::lock_guard lock(mutex);
+    for (const std::string& entry : keys_by_workload[name]) {
+      size_t slash = entry.find('/');
+      desired[entry.substr(0, slash)].erase(entry.substr(slash + 1));
+    }
+    keys_by_workload.erase(name);
+    if (deleted) return true;
+    for (const std::string& node : nodes) {
+      std::string missing;
+      for (LaunchSpec& spec : TasksForNode(workload, node, peers, &missing)) {
+        keys_by_workload[name].push_back(node + "/" + spec.Key());
+        desired[node][spec.Key()] = std::move(spec);
+      }
+      if (!missing.empty()) return false;
+    }
+    return true;
+  }
+
+  // Lists the running workloads on our nodes: the whole desired state.
+  Result<int64_t> List(HttpClient& client) {
+    std::vector<json> workloads;
+    int64_t revision = 0;
+    std::string after;
+    for (;;) {
+      Result<json> page =
+          client.Call("GET", "/api/v1/workloads?status=running&limit=1000" +
+                                 (after.empty() ? "" : "&after=" + UrlEncode(after)));
+      if (!page) return page.error();
+      if (revision == 0) revision = page->value("revision", int64_t{0});
+      for (auto& item : (*page)["items"]) workloads.push_back(item);
+      if ((*page)["next"].is_null()) break;
+      after = (*page)["next"].get<std::string>();
+    }
+    {
+      std::lock_guard lock(mutex);
+      desired.clear();
+      keys_by_workload.clear();
+    }
+    bool complete = true;
+    for (const json& workload : workloads) complete = Apply(workload, false) && complete;
+    if (!complete) {
+      if (Status s = RefreshPeers(client); !s) return s.error();
+      for (const json& workload : workloads) Apply(workload, false);
+    }
+    std::lock_guard lock(mutex);
+    synced = true;
+    return revision;
+  }
+
+  void ForgetClient(std::unique_ptr<HttpClient>& client) {
+    std::lock_guard lock(mutex);
+    if (watching == client.get()) watching = nullptr;
+    client.reset();
+  }
+
+  void SyncLoop() {
+    int64_t revision = -1;
+    int64_t listed_ms = 0;
+    int64_t backoff_ms = 500;
+    std::unique_ptr<HttpClient> client;
+    while (!stopping) {
+      if (!client) {
+        auto created = Client();
+        if (!created) {
+          Pause(backoff_ms);
+          continue;
+        }
+        client = std::move(*created);
+        client->SetReadTimeout(std::chrono::seconds(40));
+        std::lock_guard lock(mutex);
+        watching = client.get();
+      }
+      if (revision < 0 || WallMs() - listed_ms > kRelistMs) {
+        if (Status s = RefreshPeers(*client); !s) {
+          Say("server unreachable (" + s.error().message + "); tasks keep running, retrying");
+          Pause(backoff_ms);
+          backoff_ms = std::min<int64_t>(backoff_ms * 2, 10000);
+          ForgetClient(client);
+          continue;
+        }
+        Result<int64_t> listed = List(*client);
+        if (!listed) {
+          Pause(backoff_ms);
+          backoff_ms = std::min<int64_t>(backoff_ms * 2, 10000);
+          ForgetClient(client);
+          continue;
+        }
+        revision = *listed;
+        listed_ms = WallMs();
+        backoff_ms = 500;
+        changed.notify_all();
+      }
+      Result<json> watched = client->Call(
+          "GET", "/api/v1/watch?kind=workloads&timeout_s=25&since=" + std::to_string(revision));
+      if (!watched) {
+        revision = -1;  // list again: gone, or the server restarted
+        if (watched.error().code != "gone") {
+          Pause(backoff_ms);
+          backoff_ms = std::min<int64_t>(backoff_ms * 2, 10000);
+          ForgetClient(client);
+        }
+        continue;
+      }
+      bool complete = true;
+      for (const auto& item : (*watched)["items"]) {
+        complete = Apply(item["object"], item.value("type", "") == "deleted") && complete;
+      }
+      if (!complete) {
+        revision = -1;  // a node we do not know: refresh and list
+        continue;
+      }
+      revision = watched->value("revision", revision);
+      if (!(*watched)["items"].empty()) changed.notify_all();
+    }
+  }
+
+  // ---- heartbeats ----
+
+  void HeartbeatLoop(int64_t interval_ms) {
+    std::unique_ptr<HttpClient> client;
+    while (!stopping) {
+      if (!client) {
+        auto created = Client();
+        if (created) client = std::move(*created);
+      }
+      if (client) {
+        json gpus = json::array();
+        if (options.simulate_gpus.empty()) {
+          for (const GpuUsage& usage : ReadGpuUsage()) {
+            gpus.push_back({{"index", usage.index},
+                            {"memory_used", std::to_string(usage.memory_used_mib) + "Mi"},
+                            {"utilization", usage.utilization}});
+          }
+        }
+        for (const std::string& node : nodes) {
+          json tasks = json::array();
+          for (const auto& entry : LocalTaskDirs(node)) {
+            ObservedTask observed = ObserveTask(entry.second, WallMs());
+            if (observed.state != "running") continue;
+            auto spec = ReadJsonFile(entry.second + "/spec.json");
+            if (!spec) continue;
+            tasks.push_back({{"workload", spec->value("workload", "")},
+                             {"task", spec->value("task", 0)},
+                             {"attempt", spec->value("attempt", 0)},
+                             {"pid", observed.pid}});
+          }
+          json body = {
+              {"time_ms", WallMs()}, {"boot_id", BootId()}, {"gpus", gpus}, {"tasks", tasks}};
+          Result<json> reply = client->Call("PUT", "/api/v1/nodes/" + node + "/heartbeat", &body);
+          if (!reply && reply.error().code == "unreachable") {
+            ForgetClient(client);
+            break;
+          }
+        }
+      }
+      Pause(interval_ms);
+    }
+  }
+
+  // ---- making the machine match ----
+
+  // Task directories of a node: key -> path.
+  std::map<std::string, std::string> LocalTaskDirs(const std::string& node) const {
+    std::map<std::string, std::string> out;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(TasksDir(node), ec)) {
+      if (entry.is_directory()) out[entry.path().filename().string()] = entry.path().string();
+    }
+    return out;
+  }
+
+  // Sends a task's state when the server has not acknowledged it yet.
+  // Returns false when the server could not be reached.
+  bool Report(HttpClient& client, const std::string& dir, const ObservedTask& observed) {
+    if (observed.state == "starting") return true;
+    auto acknowledged = ReadTextFile(dir + "/reported");
+    if (acknowledged && *acknowledged == observed.state) return true;
+    auto spec = ReadJsonFile(dir + "/spec.json");
+    if (!spec) return true;
+    json body = {{"node", spec->value("node", "")},
+                 {"attempt", spec->value("attempt", 0)},
+                 {"state", observed.state}};
+    if (observed.pid != 0) body["pid"] = observed.pid;
+    if (observed.state == "exited") body["exit_code"] = observed.exit_code;
+    if (observed.state == "killed") body["signal"] = observed.signal;
+    if (!observed.reason.empty()) body["reason"] = observed.reason;
+    if (observed.time_ms != 0) body["time_ms"] = observed.time_ms;
+    std::string path = "/api/v1/workloads/" + spec->value("workload", "") + "/tasks/" +
+                       std::to_string(spec->value("task", 0)) + "/status";
+    Result<json> reply = client.Call("PUT", path, &body);
+    if (!reply && (reply.error().code == "unreachable" || reply.error().code == "internal")) {
+      return false;  // sent again later, in order
+    }
+    // Acknowledged, or refused for good (stale attempt, workload gone):
+    // either way the server has nothing more to learn from this state.
+    // Unrecorded, the state is sent again next time: harmless.
+    (void)WriteFileAtomically(dir + "/reported", observed.state);
+    if (observed.Final()) {
+      std::string line = spec->value("workload", "") + " task " +
+                         std::to_string(spec->value("task", 0)) + " attempt " +
+                         std::to_string(spec->value("attempt", 0)) + " " + observed.state;
+      if (observed.state == "exited") line += " with code " + std::to_string(observed.exit_code);
+      if (!observed.reason.empty()) line += ": " + observed.reason;
+      Say(line);
+    }
+    return true;
+  }
+
+  void ReconcileNode(const std::string& node, HttpClient* client, bool& reachable) {
+    int64_t now = WallMs();
+    std::map<std::string, LaunchSpec> wanted;
+    bool have_sync;
+    {
+      std::lock_guard lock(mutex);
+      wanted = desired[node];
+      have_sync = synced;
+    }
+    std::map<std::string, std::string> local = LocalTaskDirs(node);
+    std::set<std::string> busy_gpus;  // held by tasks that are stopping
+    for (const auto& [key, dir] : local) {
+      ObservedTask observed = ObserveTask(dir, now);
+      bool wanted_here = wanted.count(key) > 0;
+      if (!observed.Final() && !wanted_here && have_sync) {
+        StopTask(dir, now);
+        for (const auto& uuid : TaskGpus(dir)) busy_gpus.insert(uuid);
+      }
+      if (client && reachable) reachable = Report(*client, dir, observed);
+      if (observed.Final() && !wanted_here && now - observed.time_ms > kKeepFinishedMs &&
+          ReadTextFile(dir + "/reported")) {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+      }
+    }
+    for (const auto& [key, spec] : wanted) {
+      if (local.count(key) || now < spec.not_before_ms) continue;
+      bool waits = false;
+      for (const auto& uuid : spec.gpu_uuids) waits = waits || busy_gpus.count(uuid) > 0;
+      if (waits) continue;  // the evicted task still holds the GPU
+      Status launched =
+          LaunchTask(TasksDir(node) + "/" + key, spec, options.shim_binary, options.cgroup_parent);
+      if (launched) {
+        Say("started " + spec.workload + " task " + std::to_string(spec.task) + " attempt " +
+            std::to_string(spec.attempt) + " on " + node);
+      } else if (launched.error().code != "already_exists") {
+        Say("cannot start " + key + ": " + launched.error().message);
+      }
+    }
+  }
+
+  void ReconcileLoop() {
+    std::unique_ptr<HttpClient> client;
+    int64_t retry_reports_ms = 0;
+    while (!stopping) {
+      if (!client) {
+        auto created = Client();
+        if (created) client = std::move(*created);
+      }
+      bool reachable = WallMs() >= retry_reports_ms;
+      for (const std::string& node : nodes) ReconcileNode(node, client.get(), reachable);
+      if (!reachable) {
+        retry_reports_ms = WallMs() + 2000;
+        client.reset();
+      }
+      std::unique_lock lock(mutex);
+      changed.wait_for(lock, std::chrono::milliseconds(250), [this] { return stopping.load(); });
+    }
+  }
+};
+
+Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Agent::~Agent() {
+  Stop();
+}
+
+Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
+  if (options.server.empty()) {
+    return Error::Coded("invalid", "--server: give the control plane's URL", "server");
+  }
+  if (options.simulate_nodes < 1) {
+    return Error::Coded("invalid", "--simulate-nodes: give 1 or more", "simulate-nodes");
+  }
+  if (!options.simulate_gpus.empty()) {
+    auto parsed = api::ParseSimulatedGpus(options.simulate_gpus, "node");
+    if (!parsed) {
+      return Error::Coded("invalid", "--simulate-gpus: " + parsed.error().message, "simulate-gpus");
+    }
+  }
+  if (options.simulate_nodes > 1 && options.simulate_gpus.empty()) {
+    return Error::Coded("invalid", "--simulate-nodes needs --simulate-gpus", "simulate-nodes");
+  }
+  if (options.state_dir.empty()) options.state_dir = DefaultDataDir() + "/agent";
+  if (options.shim_binary.empty()) {
+    std::error_code ec;
+    options.shim_binary = fs::read_symlink("/proc/self/exe", ec).string();
+  }
+  if (options.cgroup_parent.empty()) options.cgroup_parent = DefaultCgroupParent();
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  return std::unique_ptr<Agent>(new Agent(std::move(impl)));
+}
+
+Status Agent::Start() {
+  Impl& impl = *impl_;
+  if (Status s = impl.LoadOrRegister(); !s) return s;
+  impl.threads.emplace_back([&impl] { impl.logs->Serve(); });
+  impl.threads.emplace_back([&impl] { impl.SyncLoop(); });
+  impl.threads.emplace_back([&impl] { impl.HeartbeatLoop(impl.heartbeat_ms); });
+  impl.threads.emplace_back([&impl] { impl.ReconcileLoop(); });
+  return Status::Ok();
+}
+
+void Agent::Stop() {
+  Impl& impl = *impl_;
+  if (impl.stopping.exchange(true)) return;
+  {
+    std::lock_guard lock(impl.mutex);
+    if (impl.watching) impl.watching->Cancel();
+  }
+  impl.changed.notify_all();
+  if (impl.logs) impl.logs->Stop();
+  for (auto& thread : impl.threads) thread.join();
+  impl.threads.clear();
+}
+
+std::vector<std::string> Agent::Nodes() const {
+  return impl_->nodes;
+}
+
+}  // namespace allot::agent

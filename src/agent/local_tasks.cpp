@@ -1,0 +1,173 @@
+#include "agent/local_tasks.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "agent/task_files.h"
+
+namespace allot::agent {
+namespace {
+
+using nlohmann::json;
+
+// "PID START_TIME" as the shim writes it.
+std::pair<int, int64_t> ReadShimPid(const std::string& dir) {
+  auto text = ReadTextFile(dir + "/shim.pid");
+  if (!text) return {0, 0};
+  std::istringstream fields(*text);
+  int pid = 0;
+  int64_t start = 0;
+  fields >> pid >> start;
+  return {pid, start};
+}
+
+// How long a task may show no shim before it counts as never started.
+constexpr int64_t kShimStartMs = 30000;
+
+}  // namespace
+
+Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const std::string& shim_binary,
+                  const std::string& cgroup_parent) {
+  if (::mkdir(dir.c_str(), 0755) != 0) {
+    if (errno == EEXIST) return Error::Coded("already_exists", "task " + dir + " was started");
+    return Error::Coded("internal", "cannot create " + dir + ": " + std::strerror(errno));
+  }
+  std::string work = dir + "/work";
+  ::mkdir(work.c_str(), 0755);
+  json env = spec.env;
+  if (!spec.hostfile.empty()) {
+    if (Status s = WriteFileAtomically(dir + "/hostfile", spec.hostfile); !s) return s;
+    env["ALLOT_HOSTFILE"] = dir + "/hostfile";
+  }
+  json record = {{"node", spec.node},
+                 {"workload", spec.workload},
+                 {"project", spec.project},
+                 {"task", spec.task},
+                 {"attempt", spec.attempt},
+                 {"command", spec.command},
+                 {"env", env},
+                 {"gpus", spec.gpu_uuids},
+                 {"cpu_milli", spec.cpu_milli},
+                 {"memory_mib", spec.memory_mib},
+                 {"grace_period_s", spec.grace_period_s},
+                 {"cgroup_parent", cgroup_parent},
+                 {"created_ms", WallMs()}};
+  if (Status s = WriteFileAtomically(dir + "/spec.json", record.dump(2)); !s) return s;
+  // Everything the children need is ready before fork: between fork and
+  // exec only async-signal-safe calls (the agent has threads).
+  std::string binary = shim_binary;
+  std::string subcommand = "task-shim";
+  std::string argument = dir;
+  char* argv[] = {binary.data(), subcommand.data(), argument.data(), nullptr};
+  pid_t first = ::fork();
+  if (first < 0) return Error::Coded("internal", std::string("fork: ") + std::strerror(errno));
+  if (first == 0) {
+    // A session of its own: the shim and its task outlive the agent.
+    ::setsid();
+    if (::fork() == 0) {
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::signal(SIGPIPE, SIG_DFL);
+      ::syscall(SYS_close_range, 3U, ~0U, 0U);  // the agent's sockets stay with it
+      ::execv(argv[0], argv);
+      ::_exit(127);
+    }
+    ::_exit(0);
+  }
+  while (::waitpid(first, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return Status::Ok();
+}
+
+ObservedTask ObserveTask(const std::string& dir, int64_t now_ms) {
+  ObservedTask observed;
+  if (auto ended = ReadJsonFile(dir + "/exit.json")) {
+    observed.state = ended->value("state", "lost");
+    observed.exit_code = ended->value("exit_code", 0);
+    observed.signal = ended->value("signal", 0);
+    observed.reason = ended->value("reason", "");
+    observed.time_ms = ended->value("finished_ms", int64_t{0});
+    if (auto process = ReadJsonFile(dir + "/process.json")) observed.pid = process->value("pid", 0);
+    return observed;
+  }
+  auto [shim_pid, shim_start] = ReadShimPid(dir);
+  bool shim_alive = ProcessAlive(shim_pid, shim_start);
+  if (auto process = ReadJsonFile(dir + "/process.json")) {
+    observed.pid = process->value("pid", 0);
+    observed.time_ms = process->value("started_ms", int64_t{0});
+    if (shim_alive || ProcessAlive(observed.pid, process->value("start_time", int64_t{0}))) {
+      observed.state = "running";
+      return observed;
+    }
+    // Read again: the shim may have written exit.json just now.
+    if (ReadJsonFile(dir + "/exit.json")) return ObserveTask(dir, now_ms);
+    observed.state = "lost";
+    observed.reason = "its shim was killed: how it ended is unknown";
+    observed.time_ms = now_ms;
+    return observed;
+  }
+  if (shim_alive) {
+    observed.state = "starting";
+    return observed;
+  }
+  auto spec = ReadJsonFile(dir + "/spec.json");
+  int64_t created = spec ? spec->value("created_ms", int64_t{0}) : 0;
+  if (shim_pid == 0 && now_ms - created < kShimStartMs) {
+    observed.state = "starting";
+    return observed;
+  }
+  if (ReadJsonFile(dir + "/exit.json") || ReadJsonFile(dir + "/process.json")) {
+    return ObserveTask(dir, now_ms);
+  }
+  observed.state = "lost";
+  observed.reason = "it never started (the agent or its shim stopped first)";
+  observed.time_ms = now_ms;
+  return observed;
+}
+
+void StopTask(const std::string& dir, int64_t now_ms) {
+  auto process = ReadJsonFile(dir + "/process.json");
+  if (!process || ReadJsonFile(dir + "/exit.json")) return;  // not started, or ended
+  int pid = process->value("pid", 0);
+  if (!ProcessAlive(pid, process->value("start_time", int64_t{0}))) return;
+  auto spec = ReadJsonFile(dir + "/spec.json");
+  int64_t grace_ms = (spec ? spec->value("grace_period_s", 30) : 30) * int64_t{1000};
+  auto stop = ReadJsonFile(dir + "/stop.json");
+  if (!stop) {
+    ::kill(-pid, SIGTERM);
+    // Without the record the next call sends SIGTERM again: harmless.
+    (void)WriteFileAtomically(dir + "/stop.json",
+                              json{{"sigterm_ms", now_ms}, {"sigkill", false}}.dump());
+    return;
+  }
+  if (!stop->value("sigkill", false) && now_ms >= stop->value("sigterm_ms", now_ms) + grace_ms) {
+    ::kill(-pid, SIGKILL);
+    (*stop)["sigkill"] = true;
+    (void)WriteFileAtomically(dir + "/stop.json", stop->dump());
+  }
+}
+
+std::vector<std::string> TaskGpus(const std::string& dir) {
+  auto spec = ReadJsonFile(dir + "/spec.json");
+  return spec ? spec->value("gpus", std::vector<std::string>{}) : std::vector<std::string>{};
+}
+
+std::string DefaultCgroupParent() {
+  std::ifstream file("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(file, line)) {
+    if (line.rfind("0::", 0) == 0) return "/sys/fs/cgroup" + line.substr(3);
+  }
+  return "";
+}
+
+}  // namespace allot::agent

@@ -1,0 +1,47 @@
+// The agent's side of a task's directory (task_files.h): start a task
+// through a detached shim, observe its state from the files, stop it with
+// SIGTERM, a grace period and SIGKILL.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "agent/task_plan.h"
+#include "common/result.h"
+
+namespace allot::agent {
+
+// A task's state as its files show it, in the form the server takes
+// (docs/agent-protocol.md §4).
+struct ObservedTask {
+  std::string state;  // starting, running, exited, killed, failed_to_start, lost
+  int32_t pid = 0;
+  int32_t exit_code = 0;
+  int32_t signal = 0;
+  std::string reason;
+  int64_t time_ms = 0;  // started (running) or finished
+  bool Final() const { return state != "starting" && state != "running"; }
+};
+
+// Records and starts `spec` in `dir` (which must not exist: an error
+// "already_exists" when it does, so a task is never started twice). The
+// shim is `shim_binary task-shim DIR`, detached into a session of its own.
+Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const std::string& shim_binary,
+                  const std::string& cgroup_parent);
+
+ObservedTask ObserveTask(const std::string& dir, int64_t now_ms);
+
+// Asks a running task to stop: SIGTERM to its process group at the first
+// call, SIGKILL once `grace_period_s` (from its spec) has passed. Safe to
+// call again and after an agent restart (the SIGTERM time is recorded).
+void StopTask(const std::string& dir, int64_t now_ms);
+
+// The GPUs (UUIDs) a task's spec names.
+std::vector<std::string> TaskGpus(const std::string& dir);
+
+// The cgroup v2 directory tasks' cgroups are made under: this process's
+// own cgroup ("" without cgroup v2).
+std::string DefaultCgroupParent();
+
+}  // namespace allot::agent

@@ -1,0 +1,57 @@
+// What a node must run, derived from the workloads assigned to it
+// (docs/agent-protocol.md §3): one LaunchSpec per (workload, task, attempt)
+// with its command and the environment the agent injects: GPUs by UUID, the
+// GPU interposer's limits for fractions, the torchrun variables and an MPI
+// hostfile for work of several tasks. Pure: no processes, no I/O.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/node.h"
+
+namespace allot::agent {
+
+// What the agent knows of a node of the cluster.
+struct PeerNode {
+  std::string address;
+  std::vector<core::GpuSpec> gpus;
+};
+
+struct LaunchSpec {
+  std::string node;
+  std::string workload;
+  std::string project;
+  int32_t task = 0;
+  int32_t attempt = 0;
+  std::vector<std::string> command;
+  std::map<std::string, std::string> env;  // the user's, then ours over it
+  std::vector<std::string> gpu_uuids;
+  int64_t cpu_milli = 0;
+  int64_t memory_mib = 0;
+  int32_t grace_period_s = 30;
+  int64_t not_before_ms = 0;  // a restart waits until then
+  std::string hostfile;       // MPI hostfile contents; empty for one task
+
+  // "<workload>.<task>.<attempt>": the task's directory name.
+  std::string Key() const;
+};
+
+// The tasks `node` must run for `workload` (its stored JSON): none unless
+// it is running and a task's current assignment names the node. `peers`
+// gives the addresses of the nodes its tasks run on (for MASTER_ADDR and
+// the hostfile); a peer that is missing makes the result empty with
+// `missing_peer` set, so that the caller refreshes its node list.
+std::vector<LaunchSpec> TasksForNode(const nlohmann::json& workload, const std::string& node,
+                                     const std::map<std::string, PeerNode>& peers,
+                                     std::string* missing_peer = nullptr);
+
+// The rendezvous port of a workload's tasks: stable for the workload, in
+// [20000, 30000).
+int MasterPort(const std::string& workload);
+
+}  // namespace allot::agent
