@@ -469,9 +469,11 @@ struct Agent::Impl {
         auto created = Client();
         if (created) client = std::move(*created);
       }
-      bool reachable = WallMs() >= retry_reports_ms;
+      // Reports wait a while after the server could not be reached.
+      bool may_report = WallMs() >= retry_reports_ms;
+      bool reachable = may_report;
       for (const std::string& node : nodes) ReconcileNode(node, client.get(), reachable);
-      if (!reachable) {
+      if (may_report && !reachable) {
         retry_reports_ms = WallMs() + 2000;
         client.reset();
       }

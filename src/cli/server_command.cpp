@@ -151,6 +151,8 @@ int Serve(bool standalone) {
 
   api::AgentTimings timings;
   timings.lost_after_ms = options.lost_after_s * 1000;
+  // Several heartbeats fit in the time after which a node is lost.
+  timings.heartbeat_interval_ms = std::min<int64_t>(5000, timings.lost_after_ms / 3);
   timings.restart_backoff_ms = options.restart_backoff_s * 1000;
   api::NodeLiveness liveness(NowMs());
   server::SchedulingLoop loop(**store, NowMs, &liveness, timings);
