@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -84,7 +85,10 @@ class HttpApi::Impl {
     return bound;
   }
   void Serve() { server_.listen_after_bind(); }
-  void Stop() { server_.stop(); }
+  void Stop() {
+    stopping_ = true;  // watchers answer within a slice, so that stop() can join them
+    server_.stop();
+  }
 
  private:
   using Handler = std::function<Result<Reply>(const httplib::Request&, const Caller&)>;
@@ -646,8 +650,9 @@ class HttpApi::Impl {
       if (!items.empty() || changes->size() == 1000) break;
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) break;
-      store_.WaitForChange(since, left);  // then one more look
+      if (left.count() <= 0 || stopping_) break;
+      // Then one more look; in slices, so that a stopping server ends the wait.
+      store_.WaitForChange(since, std::min(left, std::chrono::milliseconds(1000)));
     }
     // `revision`: where the caller watches on from, past what it may not see.
     return Reply{200, {{"items", items}, {"revision", since}}};
@@ -816,6 +821,7 @@ class HttpApi::Impl {
   AgentRoutes agents_;
   httplib::Server server_;
   socket_t listen_socket_ = -1;
+  std::atomic<bool> stopping_{false};
   std::mutex tree_mutex_;
 };
 

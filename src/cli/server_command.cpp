@@ -207,13 +207,15 @@ int Serve(bool standalone) {
   std::thread waiter([&] {
     int received = 0;
     sigwait(&signals, &received);
+    // The agent first: its watch would hold the server's shutdown. Its
+    // tasks keep running.
+    if (agent_starter.joinable()) agent_starter.join();
+    if (local_agent) local_agent->Stop();
     http.Stop();
   });
   http.Serve();
   pthread_kill(waiter.native_handle(), SIGTERM);  // if Serve ended on its own
   waiter.join();
-  if (agent_starter.joinable()) agent_starter.join();
-  if (local_agent) local_agent->Stop();  // its tasks keep running
   loop.Stop();
   return 0;
 }

@@ -9,6 +9,12 @@ export HOME="$WORK" XDG_CONFIG_HOME="" XDG_DATA_HOME=""
 unset ALLOT_SERVER ALLOT_TOKEN ALLOT_PROJECT
 cleanup() {
   [[ -n "${SERVER_PID:-}" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  # Tasks outlive their agent by design: end the ones the test started.
+  for file in $(find "$WORK" -name process.json); do
+    pid="$(grep -o '"pid":[0-9]*' "$file" | cut -d: -f2)"
+    [[ -n "$pid" ]] && kill -9 -- "-$pid" 2>/dev/null || true
+  done
+  pkill -9 -f "task-shim $WORK" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -41,9 +47,9 @@ echo "$TOKEN" | "$ALLOT" login --server "$URL" >/dev/null || fail "login with th
 
 # Submit: whole GPUs, a fraction, one that cannot fit; the command after --.
 "$ALLOT" submit --name hello -- sh -c 'echo hello' >/dev/null
-"$ALLOT" submit --name frac --gpu 0.5 --kind interactive --env A=1 >/dev/null
-"$ALLOT" submit --name big --gpu 8 >/dev/null
-out="$("$ALLOT" submit --gpu 1 --cpu 1 --memory 1Gi -o json)"
+"$ALLOT" submit --name frac --gpu 0.5 --kind interactive --env A=1 -- sleep 120 >/dev/null
+"$ALLOT" submit --name big --gpu 8 -- sleep 1 >/dev/null
+out="$("$ALLOT" submit --gpu 1 --cpu 1 --memory 1Gi -o json -- sleep 120)"
 expect_in "$out" '"name": "training-[a-z0-9]{5}"' "a generated name"
 for _ in $(seq 50); do
   "$ALLOT" list --status running | grep -q '^frac ' && break
@@ -65,6 +71,20 @@ expect_in "$out" "^Pending reason: +.*8 GPU" "describe shows the pending reason"
 expect_in "$out" "Pending +queue" "describe shows the pending event"
 out="$("$ALLOT" describe hello)"
 expect_in "$out" "^Command: +sh -c 'echo hello'" "describe shows the command"
+# The quick start: the local agent runs it, and its output is one command away.
+for _ in $(seq 100); do
+  "$ALLOT" list --status succeeded | grep -q '^hello ' && break
+  sleep 0.1
+done
+expect_in "$("$ALLOT" list)" "^hello +default +training +succeeded " "hello succeeds"
+expect_in "$("$ALLOT" logs hello)" "^hello$" "allot logs shows its output"
+expect_in "$("$ALLOT" describe frac -o json)" '"ALLOT_GPU_COMPUTE_SHARE"|"state": "running"' "frac runs"
+spec="$(cat "$WORK"/.local/share/allot/agent/nodes/local/tasks/frac.0.1/spec.json)"
+expect_in "$spec" '"ALLOT_GPU_COMPUTE_SHARE": "50"' "a fraction gets the interposer's compute share"
+expect_in "$spec" '"ALLOT_GPU_MEMORY_LIMIT": "42949672960"' "and its memory limit (half of 80 GiB)"
+expect_in "$spec" '"CUDA_VISIBLE_DEVICES": "GPU-sim-local-[0-3]"' "and its GPU by UUID"
+expect_in "$spec" '"A": "1"' "and the user's environment"
+expect_exit 2 "logs of a workload that has not run" "$ALLOT" logs big
 expect_in "$out" "Bound +task 0 bound to node local" "describe shows the bind event"
 
 out="$("$ALLOT" top)"
