@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "api/http_api.h"
+#include "api/resources.h"
 #include "store/sqlite_store.h"
 
 namespace allot::api {
@@ -363,6 +364,98 @@ TEST_F(ApiTest, AuditExportsAsJsonLines) {
   EXPECT_EQ(lines[1]["actor"], "anonymous");
   EXPECT_FALSE(lines[1]["allowed"]);
   EXPECT_EQ(Call("GET", "/api/v1/audit?format=xml", admin_).status, 400);
+}
+
+}  // namespace
+}  // namespace allot::api
+
+namespace allot::api {
+namespace {
+
+// An agent's registration body for node `name`.
+std::string Inventory(const std::string& name) {
+  return json{{"name", name},           {"cpu", "8"},
+              {"memory", "32Gi"},       {"simulate_gpus", "2xA100-80GB"},
+              {"address", "127.0.0.1"}, {"logs_url", "http://127.0.0.1:1"},
+              {"boot_id", "b1"}}
+      .dump();
+}
+
+TEST_F(ApiTest, JoinTokensAdmitAgentsOnceAndRefusalsAreAudited) {
+  std::string viewer = UserWith("watcher", {{"role", "viewer"}});
+  EXPECT_EQ(Call("POST", "/api/v1/join-tokens", viewer, "{}").status, 403);
+  auto created = Call("POST", "/api/v1/join-tokens", admin_, R"({"uses":1,"pool":"a100"})");
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  std::string join = created.body["token"];
+  EXPECT_EQ(join.rfind("allot_join_", 0), 0u);
+  auto registered = Call("POST", "/api/v1/agents/register", join, Inventory("gpu-1"));
+  ASSERT_EQ(registered.status, 201) << registered.body.dump();
+  EXPECT_EQ(registered.body["pool"], "a100");  // the token's pool is forced
+  std::string agent = registered.body["agent_token"];
+  auto reused = Call("POST", "/api/v1/agents/register", join, Inventory("gpu-2"));
+  EXPECT_EQ(reused.status, 401);
+  EXPECT_NE(reused.body["error"]["message"].get<std::string>().find("used up"), std::string::npos);
+  auto wrong = Call("POST", "/api/v1/agents/register", "allot_join_00_11", Inventory("gpu-3"));
+  EXPECT_EQ(wrong.status, 401);
+  auto audit = Call("GET", "/api/v1/audit?limit=100", admin_);
+  int refused = 0;
+  for (const auto& entry : audit.body["items"]) {
+    if (entry["path"] == "/api/v1/agents/register" && !entry["allowed"].get<bool>()) ++refused;
+  }
+  EXPECT_EQ(refused, 2);
+  EXPECT_FALSE(store_->Get("nodes", "gpu-2"));
+  // The agent re-registers with its own token, and may add a node of its own.
+  EXPECT_EQ(Call("POST", "/api/v1/agents/register", agent, Inventory("gpu-1")).status, 200);
+  EXPECT_EQ(Call("POST", "/api/v1/agents/register", agent, Inventory("gpu-4")).status, 201);
+  // The agent token is no user's: no other route.
+  EXPECT_EQ(Call("POST", "/api/v1/workloads", agent,
+                 R"({"name":"x","project":"default","command":["true"]})")
+                .status,
+            403);
+  // Secrets never show in a watch.
+  auto watched = Call("GET", "/api/v1/watch?since=0&timeout_s=0", admin_);
+  for (const auto& item : watched.body["items"]) {
+    EXPECT_NE(item["kind"], "join_tokens");
+    EXPECT_NE(item["kind"], "agents");
+    EXPECT_NE(item["kind"], "tokens");
+  }
+}
+
+TEST_F(ApiTest, AgentsHeartbeatAndReportOnlyForTheirOwnNodes) {
+  auto first = Call("POST", "/api/v1/join-tokens", admin_, R"({"uses":2})");
+  std::string join = first.body["token"];
+  std::string a =
+      Call("POST", "/api/v1/agents/register", join, Inventory("node-a")).body["agent_token"];
+  std::string b =
+      Call("POST", "/api/v1/agents/register", join, Inventory("node-b")).body["agent_token"];
+  EXPECT_EQ(Call("PUT", "/api/v1/nodes/node-a/heartbeat", a, R"({"time_ms":1})").status, 200);
+  EXPECT_EQ(Call("PUT", "/api/v1/nodes/node-a/heartbeat", b, R"({"time_ms":1})").status, 403);
+  EXPECT_EQ(Call("PUT", "/api/v1/nodes/node-a/heartbeat", a, R"({"gpus":3})").status, 400);
+  // A workload bound to node-a: its agent sees it; the other does not.
+  auto w = DecodeWorkloadSubmission(
+      json{{"name", "job"}, {"project", "default"}, {"command", {"true"}}});
+  ASSERT_TRUE(w);
+  w->status = WorkloadStatus::kRunning;
+  BindTask(w->assignments[0], "node-a", {0});
+  ASSERT_TRUE(store_->Commit(
+      {{store::Write::Op::kCreate, "workloads", "job", EncodeWorkload(*w).dump(), 0}}));
+  EXPECT_EQ(Call("GET", "/api/v1/workloads", a).body["items"].size(), 1u);
+  EXPECT_EQ(Call("GET", "/api/v1/workloads", b).body["items"].size(), 0u);
+  auto watched = Call("GET", "/api/v1/watch?kind=workloads&since=0&timeout_s=0", b);
+  EXPECT_EQ(watched.body["items"].size(), 0u);
+  std::string report = R"({"node":"node-a","attempt":1,"state":"running","pid":42})";
+  EXPECT_EQ(Call("PUT", "/api/v1/workloads/job/tasks/0/status", b, report).status, 403);
+  EXPECT_EQ(Call("PUT", "/api/v1/workloads/job/tasks/0/status", a, report).status, 200);
+  std::string stale = R"({"node":"node-a","attempt":7,"state":"exited","exit_code":1})";
+  EXPECT_EQ(Call("PUT", "/api/v1/workloads/job/tasks/0/status", a, stale).status, 409);
+  std::string done = R"({"node":"node-a","attempt":1,"state":"exited","exit_code":0})";
+  EXPECT_EQ(Call("PUT", "/api/v1/workloads/job/tasks/0/status", a, done).status, 200);
+  EXPECT_EQ(Call("GET", "/api/v1/workloads/job", admin_).body["status"], "succeeded");
+  auto events = Call("GET", "/api/v1/events?workload=job", admin_);
+  std::vector<std::string> types;
+  for (const auto& event : events.body["items"]) types.push_back(event["type"]);
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"TaskRunning", "TaskStopped", "TaskSucceeded", "Succeeded"}));
 }
 
 }  // namespace

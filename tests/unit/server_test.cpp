@@ -128,5 +128,64 @@ TEST_F(LoopTest, AMemorySizedFractionCountsAsItsShareOfTheGpu) {
   EXPECT_DOUBLE_EQ(status["gpus_allocated"].get<double>(), 0.25);  // 20 of 80 GiB
 }
 
+// A node registered by an agent that falls silent is lost: its training
+// runs again elsewhere, its interactive work is lost.
+TEST_F(LoopTest, SilentAgentNodesAreLost) {
+  for (const char* name : {"agent-a", "agent-b"}) {
+    auto node = api::DecodeNode(json{{"name", name},
+                                     {"cpu", 16},
+                                     {"memory", "64Gi"},
+                                     {"simulate_gpus", "1xA100-80GB"},
+                                     {"agent", "x"},
+                                     {"address", "127.0.0.1"}});
+    ASSERT_TRUE(node);
+    ASSERT_TRUE(store_->Commit({{Op::kCreate, "nodes", name, api::EncodeNode(*node).dump(), 0}}));
+  }
+  // n1 (no agent) is full, so the work lands on the agents' nodes.
+  Submit("filler", "2");
+  for (const char* name : {"train", "notebook"}) {
+    auto w = api::DecodeWorkloadSubmission(
+        json{{"name", name},
+             {"project", "default"},
+             {"kind", name == std::string("train") ? "training" : "interactive"},
+             {"gpu", "0.5"},
+             {"preemptible", true},  // no quota needed
+             {"command", {"true"}}});
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(
+        store_->Commit({{Op::kCreate, "workloads", name, api::EncodeWorkload(*w).dump(), 0}}));
+  }
+  api::NodeLiveness liveness(now_);
+  api::AgentTimings timings;
+  timings.lost_after_ms = 30000;
+  SchedulingLoop loop(
+      *store_, [this] { return now_; }, &liveness, timings);
+  ASSERT_TRUE(loop.RunCycle());
+  ASSERT_EQ(Get("train").status, api::WorkloadStatus::kRunning);
+  ASSERT_EQ(Get("notebook").status, api::WorkloadStatus::kRunning);
+  std::string train_node = Get("train").assignments[0].node;
+  // Every node but the training's keeps beating.
+  std::string other = train_node == "agent-a" ? "agent-b" : "agent-a";
+  now_ += 31000;
+  liveness.Heard(other, now_);
+  auto cycle = loop.RunCycle();
+  ASSERT_TRUE(cycle) << cycle.error().message;
+  EXPECT_EQ(cycle->nodes_lost, 1);
+  auto lost = api::DecodeNode(json::parse(store_->Get("nodes", train_node)->body));
+  EXPECT_EQ(lost->state, "lost");
+  api::WorkloadResource train = Get("train");
+  EXPECT_EQ(train.status, api::WorkloadStatus::kRunning);
+  EXPECT_EQ(train.assignments[0].node, other);  // runs again elsewhere
+  EXPECT_EQ(train.assignments[0].attempt, 2);
+  EXPECT_EQ(train.assignments[0].previous_node, train_node);
+  api::WorkloadResource notebook = Get("notebook");
+  if (notebook.assignments[0].previous_node == train_node) {
+    EXPECT_EQ(notebook.status, api::WorkloadStatus::kLost);
+  }
+  // n1 has no agent: never lost.
+  auto n1 = api::DecodeNode(json::parse(store_->Get("nodes", "n1")->body));
+  EXPECT_EQ(n1->state, "ready");
+}
+
 }  // namespace
 }  // namespace allot::server

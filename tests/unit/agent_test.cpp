@@ -1,0 +1,174 @@
+// The agent's pure parts: what a node runs (task plans and the injected
+// environment) and what the server makes of task reports.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/task_plan.h"
+#include "api/resources.h"
+#include "api/task_report.h"
+
+namespace allot::agent {
+namespace {
+
+using nlohmann::json;
+
+api::WorkloadResource Workload(const std::string& kind, int workers, const std::string& gpu) {
+  auto w = api::DecodeWorkloadSubmission(json{{"name", "job"},
+                                              {"project", "p"},
+                                              {"kind", kind},
+                                              {"workers", workers},
+                                              {"gpu", gpu},
+                                              {"env", {{"USER_VAR", "x"}}},
+                                              {"command", {"train.py"}}});
+  EXPECT_TRUE(w) << w.error().message;
+  w->status = api::WorkloadStatus::kRunning;
+  return *w;
+}
+
+std::map<std::string, PeerNode> Peers() {
+  std::map<std::string, PeerNode> peers;
+  for (const char* name : {"a", "b"}) {
+    PeerNode peer;
+    peer.address = std::string("10.0.0.") + (name[0] == 'a' ? "1" : "2");
+    for (int i = 0; i < 4; ++i) {
+      peer.gpus.push_back({i, std::string("GPU-") + name + std::to_string(i), "H100", 81920});
+    }
+    peers[name] = peer;
+  }
+  return peers;
+}
+
+TEST(TaskPlan, DistributedWorkersGetTorchrunVariablesAndAHostfile) {
+  api::WorkloadResource w = Workload("distributed", 3, "1");
+  api::BindTask(w.assignments[0], "a", {2});
+  api::BindTask(w.assignments[1], "b", {0});
+  api::BindTask(w.assignments[2], "a", {3});
+  std::vector<LaunchSpec> on_a = TasksForNode(api::EncodeWorkload(w), "a", Peers());
+  ASSERT_EQ(on_a.size(), 2u);
+  const auto& first = on_a[0].env;
+  EXPECT_EQ(first.at("MASTER_ADDR"), "10.0.0.1");
+  EXPECT_EQ(first.at("MASTER_PORT"), std::to_string(MasterPort("job")));
+  EXPECT_EQ(first.at("WORLD_SIZE"), "3");
+  EXPECT_EQ(first.at("RANK"), "0");
+  EXPECT_EQ(first.at("LOCAL_RANK"), "0");
+  EXPECT_EQ(first.at("NODE_RANK"), "0");
+  EXPECT_EQ(first.at("CUDA_VISIBLE_DEVICES"), "GPU-a2");
+  EXPECT_EQ(first.at("USER_VAR"), "x");
+  EXPECT_EQ(on_a[1].env.at("RANK"), "2");
+  EXPECT_EQ(on_a[1].env.at("LOCAL_RANK"), "1");
+  EXPECT_EQ(on_a[1].env.at("LOCAL_WORLD_SIZE"), "2");
+  EXPECT_EQ(on_a[0].hostfile, "10.0.0.1 slots=2\n10.0.0.2 slots=1\n");
+  EXPECT_EQ(on_a[0].Key(), "job.0.1");
+  std::vector<LaunchSpec> on_b = TasksForNode(api::EncodeWorkload(w), "b", Peers());
+  ASSERT_EQ(on_b.size(), 1u);
+  EXPECT_EQ(on_b[0].env.at("RANK"), "1");
+  EXPECT_EQ(on_b[0].env.at("NODE_RANK"), "1");
+  EXPECT_EQ(on_b[0].env.at("MASTER_ADDR"), "10.0.0.1");
+}
+
+TEST(TaskPlan, FractionsGetTheInterposerLimits) {
+  api::WorkloadResource w = Workload("interactive", 1, "0.25");
+  api::BindTask(w.assignments[0], "b", {1});
+  std::vector<LaunchSpec> tasks = TasksForNode(api::EncodeWorkload(w), "b", Peers());
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].env.at("ALLOT_GPU_COMPUTE_SHARE"), "25");
+  EXPECT_EQ(tasks[0].env.at("ALLOT_GPU_MEMORY_LIMIT"), std::to_string(20480LL * 1024 * 1024));
+  EXPECT_EQ(tasks[0].env.at("ALLOT_GPU_SHARE_MODE"), "fair");
+  EXPECT_EQ(tasks[0].env.count("RANK"), 0u);  // one task: no rendezvous
+  EXPECT_EQ(tasks[0].gpu_uuids, std::vector<std::string>{"GPU-b1"});
+}
+
+TEST(TaskPlan, NothingUnlessRunningHereAndKnown) {
+  api::WorkloadResource w = Workload("training", 1, "1");
+  api::BindTask(w.assignments[0], "a", {0});
+  EXPECT_TRUE(TasksForNode(api::EncodeWorkload(w), "b", Peers()).empty());
+  w.status = api::WorkloadStatus::kEvicted;
+  EXPECT_TRUE(TasksForNode(api::EncodeWorkload(w), "a", Peers()).empty());
+  w.status = api::WorkloadStatus::kRunning;
+  api::BindTask(w.assignments[0], "c", {0});
+  std::string missing;
+  EXPECT_TRUE(TasksForNode(api::EncodeWorkload(w), "c", Peers(), &missing).empty());
+  EXPECT_EQ(missing, "c");
+}
+
+api::TaskReport Report(const std::string& node, int attempt, const std::string& state,
+                       int exit_code = 0) {
+  api::TaskReport report;
+  report.node = node;
+  report.attempt = attempt;
+  report.state = state;
+  report.exit_code = exit_code;
+  report.reason = state == "failed_to_start" ? "python3: No such file or directory" : "";
+  return report;
+}
+
+TEST(TaskReports, StaleAttemptsChangeNothing) {
+  api::WorkloadResource w = Workload("training", 1, "1");
+  api::BindTask(w.assignments[0], "a", {0});
+  api::BindTask(w.assignments[0], "b", {0});  // moved: attempt 2 on b
+  auto stale = api::ApplyTaskReport(w, 0, Report("a", 1, "exited", 1), 5000, 10000);
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, "conflict");
+  EXPECT_EQ(w.assignments[0].state, "");
+  EXPECT_FALSE(api::ApplyTaskReport(w, 1, Report("b", 2, "running"), 5000, 10000));
+}
+
+TEST(TaskReports, AllTasksExitingZeroSucceedsAndReleases) {
+  api::WorkloadResource w = Workload("distributed", 2, "1");
+  api::BindTask(w.assignments[0], "a", {0});
+  api::BindTask(w.assignments[1], "b", {0});
+  auto running = api::ApplyTaskReport(w, 0, Report("a", 1, "running"), 1000, 10000);
+  ASSERT_TRUE(running);
+  EXPECT_TRUE(running->changed);
+  ASSERT_TRUE(api::ApplyTaskReport(w, 0, Report("a", 1, "exited", 0), 2000, 10000));
+  EXPECT_EQ(w.status, api::WorkloadStatus::kRunning);
+  auto repeated = api::ApplyTaskReport(w, 0, Report("a", 1, "exited", 0), 2000, 10000);
+  ASSERT_TRUE(repeated);
+  EXPECT_FALSE(repeated->changed);
+  ASSERT_TRUE(api::ApplyTaskReport(w, 1, Report("b", 1, "exited", 0), 3000, 10000));
+  EXPECT_EQ(w.status, api::WorkloadStatus::kSucceeded);
+  EXPECT_EQ(w.assignments[1].node, "");
+  EXPECT_EQ(w.assignments[1].previous_node, "b");  // its logs stay findable
+}
+
+TEST(TaskReports, TrainingRestartsWithBackoffThenFails) {
+  api::WorkloadResource w = Workload("training", 1, "1");
+  w.max_restarts = 2;
+  api::BindTask(w.assignments[0], "a", {0});
+  ASSERT_TRUE(api::ApplyTaskReport(w, 0, Report("a", 1, "exited", 1), 1000, 10000));
+  EXPECT_EQ(w.assignments[0].attempt, 2);
+  EXPECT_EQ(w.assignments[0].state, "waiting");
+  EXPECT_EQ(w.assignments[0].not_before_ms, 11000);
+  ASSERT_TRUE(api::ApplyTaskReport(w, 0, Report("a", 2, "killed"), 20000, 10000));
+  EXPECT_EQ(w.assignments[0].not_before_ms, 40000);  // doubled
+  auto last = api::ApplyTaskReport(w, 0, Report("a", 3, "exited", 2), 50000, 10000);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(w.status, api::WorkloadStatus::kFailed);
+  EXPECT_NE(w.reason.find("after 2 restarts"), std::string::npos) << w.reason;
+}
+
+TEST(TaskReports, AMissingCommandFailsAtOnceAndInteractiveIsNotRestarted) {
+  api::WorkloadResource training = Workload("training", 1, "1");
+  api::BindTask(training.assignments[0], "a", {0});
+  ASSERT_TRUE(api::ApplyTaskReport(training, 0, Report("a", 1, "failed_to_start"), 1000, 10000));
+  EXPECT_EQ(training.status, api::WorkloadStatus::kFailed);
+  EXPECT_NE(training.reason.find("No such file"), std::string::npos);
+  api::WorkloadResource notebook = Workload("interactive", 1, "1");
+  api::BindTask(notebook.assignments[0], "a", {0});
+  ASSERT_TRUE(api::ApplyTaskReport(notebook, 0, Report("a", 1, "lost"), 1000, 10000));
+  EXPECT_EQ(notebook.status, api::WorkloadStatus::kLost);
+}
+
+TEST(TaskReports, DecodingNamesTheField) {
+  auto bad = api::DecodeTaskReport(json{{"node", "a"}, {"attempt", 1}, {"state", "done"}});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().field, "state");
+  auto no_reason =
+      api::DecodeTaskReport(json{{"node", "a"}, {"attempt", 1}, {"state", "failed_to_start"}});
+  ASSERT_FALSE(no_reason);
+  EXPECT_EQ(no_reason.error().field, "reason");
+}
+
+}  // namespace
+}  // namespace allot::agent
