@@ -320,7 +320,11 @@ struct Agent::Impl {
         complete = Apply(item["object"], item.value("type", "") == "deleted") && complete;
       }
       if (!complete) {
-        revision = -1;  // a node we do not know: refresh and list
+        // A node we do not know: refresh and list, after a pause (a node
+        // removed under a running task stays unknown until the loop
+        // releases the task).
+        revision = -1;
+        Pause(1000);
         continue;
       }
       revision = watched->value("revision", revision);
