@@ -185,23 +185,16 @@ struct Agent::Impl {
   // ---- what the server wants ----
 
   Status RefreshPeers(HttpClient& client) {
+    Result<std::vector<json>> items = ListAll(client, "/api/v1/nodes");
+    if (!items) return items.error();
     std::map<std::string, PeerNode> found;
-    std::string after;
-    for (;;) {
-      Result<json> page = client.Call(
-          "GET", "/api/v1/nodes?limit=1000" + (after.empty() ? "" : "&after=" + UrlEncode(after)));
-      if (!page) return page.error();
-      json items = (*page)["items"];
-      for (const auto& item : items) {
-        auto node = api::DecodeNode(json{{"name", item.value("name", "")},
-                                         {"cpu", item.value("cpu", "1")},
-                                         {"memory", item.value("memory", "1Mi")},
-                                         {"gpus", item.value("gpus", json::array())}});
-        if (!node) continue;
-        found[node->spec.name] = PeerNode{item.value("address", ""), node->spec.gpus};
-      }
-      if ((*page)["next"].is_null()) break;
-      after = (*page)["next"].get<std::string>();
+    for (const auto& item : *items) {
+      auto node = api::DecodeNode(json{{"name", item.value("name", "")},
+                                       {"cpu", item.value("cpu", "1")},
+                                       {"memory", item.value("memory", "1Mi")},
+                                       {"gpus", item.value("gpus", json::array())}});
+      if (!node) continue;
+      found[node->spec.name] = PeerNode{item.value("address", ""), node->spec.gpus};
     }
     std::lock_guard lock(mutex);
     peers = std::move(found);
@@ -232,19 +225,11 @@ struct Agent::Impl {
 
   // Lists the running workloads on our nodes: the whole desired state.
   Result<int64_t> List(HttpClient& client) {
-    std::vector<json> workloads;
     int64_t revision = 0;
-    std::string after;
-    for (;;) {
-      Result<json> page =
-          client.Call("GET", "/api/v1/workloads?status=running&limit=1000" +
-                                 (after.empty() ? "" : "&after=" + UrlEncode(after)));
-      if (!page) return page.error();
-      if (revision == 0) revision = page->value("revision", int64_t{0});
-      for (auto& item : (*page)["items"]) workloads.push_back(item);
-      if ((*page)["next"].is_null()) break;
-      after = (*page)["next"].get<std::string>();
-    }
+    Result<std::vector<json>> listed =
+        ListAll(client, "/api/v1/workloads?status=running", INT64_MAX, &revision);
+    if (!listed) return listed.error();
+    const std::vector<json>& workloads = *listed;
     {
       std::lock_guard lock(mutex);
       desired.clear();

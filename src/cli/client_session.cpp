@@ -22,27 +22,6 @@ Result<Session> Connect() {
   return Session{std::move(*config), std::move(*http)};
 }
 
-Result<std::vector<nlohmann::json>> ListAll(HttpClient& http, const std::string& path,
-                                            int64_t max) {
-  std::vector<nlohmann::json> items;
-  std::string separator = path.find('?') == std::string::npos ? "?" : "&";
-  std::string after;
-  while (static_cast<int64_t>(items.size()) < max) {
-    std::string page_path = path + separator + "limit=1000";
-    if (!after.empty()) page_path += "&after=" + UrlEncode(after);
-    Result<nlohmann::json> page = http.Call("GET", page_path);
-    if (!page) return page.error();
-    for (auto& item : (*page)["items"]) {
-      if (static_cast<int64_t>(items.size()) >= max) break;
-      items.push_back(std::move(item));
-    }
-    const nlohmann::json& next = (*page)["next"];
-    if (!next.is_string()) break;
-    after = next.get<std::string>();
-  }
-  return items;
-}
-
 int ReportError(const std::string& command, const Error& error) {
   std::cerr << "allot " << command << ": " << error.message;
   if (!error.field.empty() && error.message.find(error.field) == std::string::npos) {

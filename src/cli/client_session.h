@@ -24,11 +24,6 @@ struct Session {
 // error that says how to get one.
 Result<Session> Connect();
 
-// Every item of a paged list (path with its query, without limit/after),
-// at most `max` of them.
-Result<std::vector<nlohmann::json>> ListAll(HttpClient& http, const std::string& path,
-                                            int64_t max = INT64_MAX);
-
 // Prints "allot <command>: <message>" (and the field) to stderr; returns the
 // exit status: 2 for a refused request, 1 for anything else.
 int ReportError(const std::string& command, const Error& error);

@@ -7,9 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -53,6 +55,11 @@ class HttpClient {
   explicit HttpClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Every item of an API list, page after page (at most `max`); `revision`,
+// when given, receives the first page's revision (where a watch starts).
+Result<std::vector<nlohmann::json>> ListAll(HttpClient& http, const std::string& path,
+                                            int64_t max = INT64_MAX, int64_t* revision = nullptr);
 
 // "a b/c" -> "a%20b%2Fc": a value for a query string or a path segment.
 std::string UrlEncode(const std::string& text);
