@@ -54,6 +54,7 @@ struct Agent::Impl {
   std::string agent_token;
   std::string logs_secret;
   std::vector<std::string> nodes;
+  std::set<std::string> own_nodes;  // the same, for lookups
   std::string self_address;
   std::unique_ptr<LogEndpoint> logs;
 
@@ -174,6 +175,7 @@ struct Agent::Impl {
         if (!saved) return saved;
       }
       nodes.push_back(name);
+      own_nodes.insert(name);
       fs::create_directories(TasksDir(name), ec);
     }
     Say("registered " +
@@ -205,16 +207,25 @@ struct Agent::Impl {
   // Returns false when it names a node the agent does not know yet.
   bool Apply(const json& workload, bool deleted) {
     std::string name = workload.value("name", "");
+    // Decoded once, and planned only for our nodes it names (an agent may
+    // stand for a thousand).
+    auto decoded = deleted ? Result<api::WorkloadResource>(Error::Coded("deleted", ""))
+                           : api::DecodeStoredWorkload(workload.dump());
+    std::set<std::string> here;
+    if (decoded) {
+      for (const auto& task : decoded->assignments) {
+        if (own_nodes.count(task.node)) here.insert(task.node);
+      }
+    }
     std::lock_guard lock(mutex);
     for (const std::string& entry : keys_by_workload[name]) {
       size_t slash = entry.find('/');
       desired[entry.substr(0, slash)].erase(entry.substr(slash + 1));
     }
     keys_by_workload.erase(name);
-    if (deleted) return true;
-    for (const std::string& node : nodes) {
+    for (const std::string& node : here) {
       std::string missing;
-      for (LaunchSpec& spec : TasksForNode(workload, node, peers, &missing)) {
+      for (LaunchSpec& spec : TasksForNode(*decoded, node, peers, &missing)) {
         keys_by_workload[name].push_back(node + "/" + spec.Key());
         desired[node][spec.Key()] = std::move(spec);
       }

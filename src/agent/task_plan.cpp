@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "api/resources.h"
-
 namespace allot::agent {
 
 std::string LaunchSpec::Key() const {
@@ -19,13 +17,11 @@ int MasterPort(const std::string& workload) {
   return 20000 + static_cast<int>(hash % 10000);
 }
 
-std::vector<LaunchSpec> TasksForNode(const nlohmann::json& workload, const std::string& node,
+std::vector<LaunchSpec> TasksForNode(const api::WorkloadResource& w, const std::string& node,
                                      const std::map<std::string, PeerNode>& peers,
                                      std::string* missing_peer) {
   std::vector<LaunchSpec> out;
-  auto decoded = api::DecodeStoredWorkload(workload.dump());
-  if (!decoded || decoded->status != api::WorkloadStatus::kRunning) return out;
-  const api::WorkloadResource& w = *decoded;
+  if (w.status != api::WorkloadStatus::kRunning) return out;
   // The placed tasks in index order give ranks; distinct nodes in order of
   // their first task give node ranks.
   std::vector<size_t> placed;

@@ -5,13 +5,12 @@
 // hostfile for work of several tasks. Pure: no processes, no I/O.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "api/resources.h"
 #include "core/node.h"
 
 namespace allot::agent {
@@ -41,12 +40,12 @@ struct LaunchSpec {
   std::string Key() const;
 };
 
-// The tasks `node` must run for `workload` (its stored JSON): none unless
-// it is running and a task's current assignment names the node. `peers`
-// gives the addresses of the nodes its tasks run on (for MASTER_ADDR and
-// the hostfile); a peer that is missing makes the result empty with
-// `missing_peer` set, so that the caller refreshes its node list.
-std::vector<LaunchSpec> TasksForNode(const nlohmann::json& workload, const std::string& node,
+// The tasks `node` must run for `workload`: none unless it is running and
+// a task's current assignment names the node. `peers` gives the addresses
+// of the nodes its tasks run on (for MASTER_ADDR and the hostfile); a peer
+// that is missing makes the result empty with `missing_peer` set, so that
+// the caller refreshes its node list.
+std::vector<LaunchSpec> TasksForNode(const api::WorkloadResource& workload, const std::string& node,
                                      const std::map<std::string, PeerNode>& peers,
                                      std::string* missing_peer = nullptr);
 

@@ -44,7 +44,7 @@ TEST(TaskPlan, DistributedWorkersGetTorchrunVariablesAndAHostfile) {
   api::BindTask(w.assignments[0], "a", {2});
   api::BindTask(w.assignments[1], "b", {0});
   api::BindTask(w.assignments[2], "a", {3});
-  std::vector<LaunchSpec> on_a = TasksForNode(api::EncodeWorkload(w), "a", Peers());
+  std::vector<LaunchSpec> on_a = TasksForNode(w, "a", Peers());
   ASSERT_EQ(on_a.size(), 2u);
   const auto& first = on_a[0].env;
   EXPECT_EQ(first.at("MASTER_ADDR"), "10.0.0.1");
@@ -60,7 +60,7 @@ TEST(TaskPlan, DistributedWorkersGetTorchrunVariablesAndAHostfile) {
   EXPECT_EQ(on_a[1].env.at("LOCAL_WORLD_SIZE"), "2");
   EXPECT_EQ(on_a[0].hostfile, "10.0.0.1 slots=2\n10.0.0.2 slots=1\n");
   EXPECT_EQ(on_a[0].Key(), "job.0.1");
-  std::vector<LaunchSpec> on_b = TasksForNode(api::EncodeWorkload(w), "b", Peers());
+  std::vector<LaunchSpec> on_b = TasksForNode(w, "b", Peers());
   ASSERT_EQ(on_b.size(), 1u);
   EXPECT_EQ(on_b[0].env.at("RANK"), "1");
   EXPECT_EQ(on_b[0].env.at("NODE_RANK"), "1");
@@ -70,7 +70,7 @@ TEST(TaskPlan, DistributedWorkersGetTorchrunVariablesAndAHostfile) {
 TEST(TaskPlan, FractionsGetTheInterposerLimits) {
   api::WorkloadResource w = Workload("interactive", 1, "0.25");
   api::BindTask(w.assignments[0], "b", {1});
-  std::vector<LaunchSpec> tasks = TasksForNode(api::EncodeWorkload(w), "b", Peers());
+  std::vector<LaunchSpec> tasks = TasksForNode(w, "b", Peers());
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].env.at("ALLOT_GPU_COMPUTE_SHARE"), "25");
   EXPECT_EQ(tasks[0].env.at("ALLOT_GPU_MEMORY_LIMIT"), std::to_string(20480LL * 1024 * 1024));
@@ -82,13 +82,13 @@ TEST(TaskPlan, FractionsGetTheInterposerLimits) {
 TEST(TaskPlan, NothingUnlessRunningHereAndKnown) {
   api::WorkloadResource w = Workload("training", 1, "1");
   api::BindTask(w.assignments[0], "a", {0});
-  EXPECT_TRUE(TasksForNode(api::EncodeWorkload(w), "b", Peers()).empty());
+  EXPECT_TRUE(TasksForNode(w, "b", Peers()).empty());
   w.status = api::WorkloadStatus::kEvicted;
-  EXPECT_TRUE(TasksForNode(api::EncodeWorkload(w), "a", Peers()).empty());
+  EXPECT_TRUE(TasksForNode(w, "a", Peers()).empty());
   w.status = api::WorkloadStatus::kRunning;
   api::BindTask(w.assignments[0], "c", {0});
   std::string missing;
-  EXPECT_TRUE(TasksForNode(api::EncodeWorkload(w), "c", Peers(), &missing).empty());
+  EXPECT_TRUE(TasksForNode(w, "c", Peers(), &missing).empty());
   EXPECT_EQ(missing, "c");
 }
 
