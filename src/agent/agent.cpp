@@ -56,6 +56,7 @@ struct Agent::Impl {
   std::vector<std::string> nodes;
   std::set<std::string> own_nodes;  // the same, for lookups
   std::string self_address;
+  std::string boot_id = BootId();  // read once: it changes only with a reboot
   std::unique_ptr<LogEndpoint> logs;
 
   // What the server wants: per node, per task key.
@@ -121,7 +122,7 @@ struct Agent::Impl {
                       {"address", self_address},
                       {"logs_url", logs_url},
                       {"logs_secret", logs_secret},
-                      {"boot_id", BootId()},
+                      {"boot_id", boot_id},
                       {"agent_version", kAgentVersion}};
     if (!options.pool.empty()) inventory["pool"] = options.pool;
     if (!options.simulate_gpus.empty()) {
@@ -347,19 +348,13 @@ struct Agent::Impl {
           }
         }
         for (const std::string& node : nodes) {
-          json tasks = json::array();
-          for (const auto& entry : LocalTaskDirs(node)) {
-            ObservedTask observed = ObserveTask(entry.second, WallMs());
-            if (observed.state != "running") continue;
-            auto spec = ReadJsonFile(entry.second + "/spec.json");
-            if (!spec) continue;
-            tasks.push_back({{"workload", spec->value("workload", "")},
-                             {"task", spec->value("task", 0)},
-                             {"attempt", spec->value("attempt", 0)},
-                             {"pid", observed.pid}});
+          json tasks;
+          {
+            std::lock_guard lock(mutex);  // what the reconcile thread last saw
+            tasks = running_tasks.count(node) ? running_tasks[node] : json::array();
           }
           json body = {
-              {"time_ms", WallMs()}, {"boot_id", BootId()}, {"gpus", gpus}, {"tasks", tasks}};
+              {"time_ms", WallMs()}, {"boot_id", boot_id}, {"gpus", gpus}, {"tasks", tasks}};
           Result<json> reply = client->Call("PUT", "/api/v1/nodes/" + node + "/heartbeat", &body);
           if (!reply && reply.error().code == "unreachable") {
             ForgetClient(client);
@@ -373,46 +368,72 @@ struct Agent::Impl {
 
   // ---- making the machine match ----
 
-  // Task directories of a node: key -> path.
-  std::map<std::string, std::string> LocalTaskDirs(const std::string& node) const {
-    std::map<std::string, std::string> out;
+  // What the reconcile thread knows of a task directory: its spec (read
+  // once), the last observation, and the last state the server took.
+  struct LocalTask {
+    std::string dir;
+    json spec;
+    ObservedTask observed;
+    std::string acknowledged;  // mirrors DIR/reported
+    // Ended and acknowledged: nothing changes any more, so it is not
+    // observed again (only removed once old).
+    bool Settled() const {
+      return !observed.state.empty() && observed.Final() && acknowledged == observed.state;
+    }
+  };
+  // node -> key -> task; touched by the reconcile thread only.
+  std::map<std::string, std::map<std::string, LocalTask>> local_tasks;
+  // node -> its running tasks, for heartbeats (under `mutex`).
+  std::map<std::string, json> running_tasks;
+
+  // Brings local_tasks[node] in line with the task directories on disk.
+  std::map<std::string, LocalTask>& ScanTasks(const std::string& node) {
+    std::map<std::string, LocalTask>& known = local_tasks[node];
+    std::set<std::string> present;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(TasksDir(node), ec)) {
-      if (entry.is_directory()) out[entry.path().filename().string()] = entry.path().string();
+      if (!entry.is_directory()) continue;
+      std::string key = entry.path().filename().string();
+      present.insert(key);
+      if (known.count(key)) continue;
+      std::string dir = entry.path().string();
+      auto spec = ReadJsonFile(dir + "/spec.json");
+      if (!spec) continue;  // being written: seen next time
+      known[key] = LocalTask{dir, *spec, {}, ReadTextFile(dir + "/reported").value_or("")};
     }
-    return out;
+    std::erase_if(known, [&](const auto& item) { return !present.count(item.first); });
+    return known;
   }
 
   // Sends a task's state when the server has not acknowledged it yet.
   // Returns false when the server could not be reached.
-  bool Report(HttpClient& client, const std::string& dir, const ObservedTask& observed) {
-    if (observed.state == "starting") return true;
-    auto acknowledged = ReadTextFile(dir + "/reported");
-    if (acknowledged && *acknowledged == observed.state) return true;
-    auto spec = ReadJsonFile(dir + "/spec.json");
-    if (!spec) return true;
-    json body = {{"node", spec->value("node", "")},
-                 {"attempt", spec->value("attempt", 0)},
+  bool Report(HttpClient& client, LocalTask& task) {
+    const ObservedTask& observed = task.observed;
+    if (observed.state == "starting" || task.acknowledged == observed.state) return true;
+    const json& spec = task.spec;
+    json body = {{"node", spec.value("node", "")},
+                 {"attempt", spec.value("attempt", 0)},
                  {"state", observed.state}};
     if (observed.pid != 0) body["pid"] = observed.pid;
     if (observed.state == "exited") body["exit_code"] = observed.exit_code;
     if (observed.state == "killed") body["signal"] = observed.signal;
     if (!observed.reason.empty()) body["reason"] = observed.reason;
     if (observed.time_ms != 0) body["time_ms"] = observed.time_ms;
-    std::string path = "/api/v1/workloads/" + spec->value("workload", "") + "/tasks/" +
-                       std::to_string(spec->value("task", 0)) + "/status";
+    std::string path = "/api/v1/workloads/" + spec.value("workload", "") + "/tasks/" +
+                       std::to_string(spec.value("task", 0)) + "/status";
     Result<json> reply = client.Call("PUT", path, &body);
     if (!reply && (reply.error().code == "unreachable" || reply.error().code == "internal")) {
       return false;  // sent again later, in order
     }
     // Acknowledged, or refused for good (stale attempt, workload gone):
     // either way the server has nothing more to learn from this state.
-    // Unrecorded, the state is sent again next time: harmless.
-    (void)WriteFileAtomically(dir + "/reported", observed.state);
+    // Unrecorded on disk, it is sent again after a restart: harmless.
+    task.acknowledged = observed.state;
+    (void)WriteFileAtomically(task.dir + "/reported", observed.state);
     if (observed.Final()) {
-      std::string line = spec->value("workload", "") + " task " +
-                         std::to_string(spec->value("task", 0)) + " attempt " +
-                         std::to_string(spec->value("attempt", 0)) + " " + observed.state;
+      std::string line = spec.value("workload", "") + " task " +
+                         std::to_string(spec.value("task", 0)) + " attempt " +
+                         std::to_string(spec.value("attempt", 0)) + " " + observed.state;
       if (observed.state == "exited") line += " with code " + std::to_string(observed.exit_code);
       if (!observed.reason.empty()) line += ": " + observed.reason;
       Say(line);
@@ -429,21 +450,39 @@ struct Agent::Impl {
       wanted = desired[node];
       have_sync = synced;
     }
-    std::map<std::string, std::string> local = LocalTaskDirs(node);
+    std::map<std::string, LocalTask>& local = ScanTasks(node);
     std::set<std::string> busy_gpus;  // held by tasks that are stopping
-    for (const auto& [key, dir] : local) {
-      ObservedTask observed = ObserveTask(dir, now);
+    json running = json::array();
+    std::vector<std::string> expired;
+    for (auto& [key, task] : local) {
       bool wanted_here = wanted.count(key) > 0;
-      if (!observed.Final() && !wanted_here && have_sync) {
-        StopTask(dir, now);
-        for (const auto& uuid : TaskGpus(dir)) busy_gpus.insert(uuid);
+      if (task.Settled()) {
+        if (!wanted_here && now - task.observed.time_ms > kKeepFinishedMs) expired.push_back(key);
+        continue;
       }
-      if (client && reachable) reachable = Report(*client, dir, observed);
-      if (observed.Final() && !wanted_here && now - observed.time_ms > kKeepFinishedMs &&
-          ReadTextFile(dir + "/reported")) {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
+      task.observed = ObserveTask(task.dir, now);
+      if (!task.observed.Final() && !wanted_here && have_sync) {
+        StopTask(task.dir, now);
+        for (const auto& uuid : task.spec.value("gpus", std::vector<std::string>{})) {
+          busy_gpus.insert(uuid);
+        }
       }
+      if (task.observed.state == "running") {
+        running.push_back({{"workload", task.spec.value("workload", "")},
+                           {"task", task.spec.value("task", 0)},
+                           {"attempt", task.spec.value("attempt", 0)},
+                           {"pid", task.observed.pid}});
+      }
+      if (client && reachable) reachable = Report(*client, task);
+    }
+    for (const std::string& key : expired) {
+      std::error_code ec;
+      fs::remove_all(local[key].dir, ec);
+      local.erase(key);
+    }
+    {
+      std::lock_guard lock(mutex);
+      running_tasks[node] = std::move(running);
     }
     for (const auto& [key, spec] : wanted) {
       if (local.count(key) || now < spec.not_before_ms) continue;

@@ -156,11 +156,6 @@ void StopTask(const std::string& dir, int64_t now_ms) {
   }
 }
 
-std::vector<std::string> TaskGpus(const std::string& dir) {
-  auto spec = ReadJsonFile(dir + "/spec.json");
-  return spec ? spec->value("gpus", std::vector<std::string>{}) : std::vector<std::string>{};
-}
-
 std::string DefaultCgroupParent() {
   std::ifstream file("/proc/self/cgroup");
   std::string line;

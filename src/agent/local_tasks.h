@@ -37,9 +37,6 @@ ObservedTask ObserveTask(const std::string& dir, int64_t now_ms);
 // call again and after an agent restart (the SIGTERM time is recorded).
 void StopTask(const std::string& dir, int64_t now_ms);
 
-// The GPUs (UUIDs) a task's spec names.
-std::vector<std::string> TaskGpus(const std::string& dir);
-
 // The cgroup v2 directory tasks' cgroups are made under: this process's
 // own cgroup ("" without cgroup v2).
 std::string DefaultCgroupParent();
