@@ -39,6 +39,10 @@ struct ReadState {
   // Interactive and inference work that was on a lost node: it ends `lost`
   // (not in the snapshot), with the revision read.
   std::vector<std::pair<WorkloadResource, int64_t>> lost;
+  // Agent nodes declared lost by this read, and their events: committed
+  // with the cycle's plan.
+  std::vector<store::Write> lost_node_writes;
+  int nodes_lost = 0;
 };
 
 bool RunsAgain(core::WorkloadKind kind) {
@@ -110,7 +114,16 @@ json ClusterStatus(const ReadState& state, const core::Plan& plan,
           {"workloads", by_status}, {"queues", queues}};
 }
 
-Result<ReadState> Read(store::Store& store, int64_t now_ms) {
+// Whether an agent's node has been silent past `lost_after_ms`. Nodes an
+// admin registered have no agent to hear from.
+bool Silent(const api::NodeResource& node, const api::NodeLiveness* liveness, int64_t now_ms,
+            int64_t lost_after_ms) {
+  return liveness && !node.agent.empty() && node.state == "ready" &&
+         now_ms - liveness->LastHeard(node.spec.name) > lost_after_ms;
+}
+
+Result<ReadState> Read(store::Store& store, int64_t now_ms, const api::NodeLiveness* liveness,
+                       const api::AgentTimings& timings) {
   ReadState state;
   state.snapshot.now = now_ms;
   auto nodes = ListAll(store, "nodes");
@@ -120,6 +133,18 @@ Result<ReadState> Read(store::Store& store, int64_t now_ms) {
   for (const auto& object : *nodes) {
     auto node = api::DecodeNode(json::parse(object.body));
     if (!node) return node.error();
+    if (Silent(*node, liveness, now_ms, timings.lost_after_ms)) {
+      node->state = "lost";
+      state.lost_node_writes.push_back({store::Write::Op::kUpdate, "nodes", node->spec.name,
+                                        api::EncodeNode(*node).dump(), object.revision});
+      int64_t silent_s = (now_ms - liveness->LastHeard(node->spec.name)) / 1000;
+      json event = api::MakeEvent(now_ms, "", "", "NodeLost",
+                                  "node " + node->spec.name + " has not been heard from for " +
+                                      std::to_string(silent_s) + " s");
+      state.lost_node_writes.push_back(
+          {store::Write::Op::kCreate, "events", event["name"], event.dump(), 0});
+      ++state.nodes_lost;
+    }
     if (node->state != "ready") {
       lost_nodes.insert(node->spec.name);
       continue;
@@ -184,9 +209,7 @@ SchedulingLoop::~SchedulingLoop() {
 
 Result<CycleOutcome> SchedulingLoop::RunCycle() {
   if (!scheduler_) return Error::Coded("internal", "the scheduler could not be created");
-  Result<int> lost = DeclareLostNodes(now_ms_());
-  if (!lost) return lost.error();
-  Result<ReadState> read = Read(store_, now_ms_());
+  Result<ReadState> read = Read(store_, now_ms_(), liveness_, timings_);
   if (!read) return read.error();
   ReadState& state = *read;
   if (Status valid = core::ValidateSnapshot(state.snapshot); !valid) {
@@ -195,9 +218,9 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
   }
   core::Plan plan = scheduler_->Cycle(state.snapshot);
   CycleOutcome outcome;
-  outcome.nodes_lost = *lost;
+  outcome.nodes_lost = state.nodes_lost;
   int64_t now_ms = state.snapshot.now;
-  std::vector<store::Write> writes;
+  std::vector<store::Write> writes = state.lost_node_writes;
   std::vector<json> events;
   auto add_event = [&](const WorkloadResource& workload, const char* type,
                        const std::string& message) {
@@ -275,7 +298,7 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
     writes.push_back(
         {store::Write::Op::kUpdate, "workloads", workload.spec.name, now, state.revisions[w]});
   }
-  outcome.workloads_written = static_cast<int>(writes.size());
+  outcome.workloads_written = static_cast<int>(writes.size() - state.lost_node_writes.size());
   outcome.events_written = static_cast<int>(events.size());
   for (const json& event : events) {
     writes.push_back({store::Write::Op::kCreate, "events", event["name"], event.dump(), 0});
@@ -291,32 +314,6 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
     if (!committed) return committed.error();
   }
   return outcome;
-}
-
-Result<int> SchedulingLoop::DeclareLostNodes(int64_t now_ms) {
-  if (!liveness_) return 0;
-  auto nodes = ListAll(store_, "nodes");
-  if (!nodes) return nodes.error();
-  std::vector<store::Write> writes;
-  for (const auto& object : *nodes) {
-    auto node = api::DecodeNode(json::parse(object.body));
-    if (!node) return node.error();
-    // Nodes an admin registered have no agent to hear from.
-    if (node->agent.empty() || node->state != "ready") continue;
-    int64_t silent_ms = now_ms - liveness_->LastHeard(node->spec.name);
-    if (silent_ms <= timings_.lost_after_ms) continue;
-    node->state = "lost";
-    writes.push_back({store::Write::Op::kUpdate, "nodes", node->spec.name,
-                      api::EncodeNode(*node).dump(), object.revision});
-    json event = api::MakeEvent(now_ms, "", "", "NodeLost",
-                                "node " + node->spec.name + " has not been heard from for " +
-                                    std::to_string(silent_ms / 1000) + " s");
-    writes.push_back({store::Write::Op::kCreate, "events", event["name"], event.dump(), 0});
-  }
-  if (writes.empty()) return 0;
-  Result<int64_t> committed = store_.Commit(writes);
-  if (!committed) return committed.error();
-  return static_cast<int>(writes.size() / 2);
 }
 
 void SchedulingLoop::Start(std::chrono::milliseconds interval) {

@@ -58,9 +58,6 @@ class SchedulingLoop {
 
  private:
   store::Store& store_;
-  // Marks agent nodes not heard from for lost_after as lost.
-  Result<int> DeclareLostNodes(int64_t now_ms);
-
   std::function<int64_t()> now_ms_;
   api::NodeLiveness* liveness_;
   api::AgentTimings timings_;
