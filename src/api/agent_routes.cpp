@@ -184,7 +184,6 @@ Result<Reply> AgentRoutes::RegisterNode(const httplib::Request& req, const Calle
     return Error::Coded("invalid", "address: give the address other nodes reach this one at",
                         "address");
   }
-  node->simulated = body->contains("simulate_gpus");
   int64_t now = options_.now_ms();
   std::vector<Write> writes;
   std::string agent_id = caller.user.agent;
@@ -276,10 +275,7 @@ Result<Reply> AgentRoutes::Heartbeat(const httplib::Request& req, const Caller& 
     }
   }
   int64_t now = options_.now_ms();
-  liveness_.Heard(name, now,
-                  {{"time_ms", time_ms},
-                   {"gpus", gpus ? *gpus : json::array()},
-                   {"tasks", tasks ? *tasks : json::array()}});
+  liveness_.Heard(name, now);
   if (node->state == "lost") {
     // Back: the node takes work again. Tasks rescheduled meanwhile are no
     // longer assigned to it, and its agent stops them.
@@ -369,12 +365,14 @@ Result<std::set<std::string>> AgentRoutes::NodesOf(const std::string& agent_id) 
   }
 }
 
-Result<Reply> AgentRoutes::Logs(const httplib::Request& req, const Caller&) {
+Result<Reply> AgentRoutes::Logs(const httplib::Request& req, const Caller&,
+                                const std::function<bool(const std::string&)>& may_read) {
   std::string name = PathName(req);
   Result<store::Object> stored = store_.Get("workloads", name);
   if (!stored) return stored.error();
   Result<WorkloadResource> workload = DecodeStoredWorkload(stored->body);
   if (!workload) return workload.error();
+  if (!may_read(workload->spec.queue)) return Forbidden("reading this workload's logs");
   int32_t task = 0;
   try {
     if (req.has_param("task")) task = std::stoi(req.get_param_value("task"));

@@ -41,8 +41,10 @@ class AgentRoutes {
   // PUT /api/v1/workloads/{name}/tasks/{task}/status (the node's agent).
   Result<Reply> ReportTaskStatus(const httplib::Request& req, const Caller& caller);
   // GET /api/v1/workloads/{name}/logs?task=&attempt=&follow=: fetched from
-  // the agent of the task's node, streamed when following.
-  Result<Reply> Logs(const httplib::Request& req, const Caller& caller);
+  // the agent of the task's node, streamed when following; `may_read`
+  // tells whether the caller may read a workload of a project.
+  Result<Reply> Logs(const httplib::Request& req, const Caller& caller,
+                     const std::function<bool(const std::string&)>& may_read);
 
   // The nodes an agent registered.
   Result<std::set<std::string>> NodesOf(const std::string& agent_id);

@@ -794,12 +794,8 @@ class HttpApi::Impl {
         },
         Record::kQuiet);
     Route("GET", "/api/v1/workloads/([^/]+)/logs", [this](const auto& req, const Caller& caller) {
-      Result<store::Object> stored = store_.Get("workloads", PathName(req));
-      if (!stored) return Result<Reply>(stored.error());
-      if (!MayRead(caller, json::parse(stored->body).value("project", ""))) {
-        return Result<Reply>(Forbidden("reading this workload's logs"));
-      }
-      return agents_.Logs(req, caller);
+      return agents_.Logs(req, caller,
+                          [&](const std::string& project) { return MayRead(caller, project); });
     });
     Route("GET", "/api/v1/cluster", [this](const auto&, const Caller&) -> Result<Reply> {
       Result<store::Object> stored = store_.Get("status", "cluster");

@@ -1,10 +1,8 @@
-// When each node's agent was last heard from, and what it reported then
-// (docs/agent-protocol.md §2). Kept in memory: after a server restart every
-// agent node counts as heard at the start, so that agents have a full
-// `lost_after` to reconnect before their nodes are declared lost.
+// When each node's agent was last heard from (docs/agent-protocol.md §2).
+// Kept in memory: after a server restart every agent node counts as heard
+// at the start, so that agents have a full `lost_after` to reconnect before
+// their nodes are declared lost.
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <map>
@@ -26,36 +24,23 @@ class NodeLiveness {
  public:
   explicit NodeLiveness(int64_t started_ms) : started_ms_(started_ms) {}
 
-  // Records a heartbeat (or a registration) of `node` with its usage report.
-  void Heard(const std::string& node, int64_t now_ms, nlohmann::json usage = {}) {
+  // Records a heartbeat (or a registration) of `node`.
+  void Heard(const std::string& node, int64_t now_ms) {
     std::lock_guard lock(mutex_);
-    Entry& entry = nodes_[node];
-    entry.last_ms = now_ms;
-    if (!usage.is_null()) entry.usage = std::move(usage);
+    last_ms_[node] = now_ms;
   }
 
   // When `node` was last heard from; the server's start when not since.
   int64_t LastHeard(const std::string& node) const {
     std::lock_guard lock(mutex_);
-    auto found = nodes_.find(node);
-    return found == nodes_.end() ? started_ms_ : found->second.last_ms;
-  }
-
-  // The last usage report of `node` (null when none).
-  nlohmann::json Usage(const std::string& node) const {
-    std::lock_guard lock(mutex_);
-    auto found = nodes_.find(node);
-    return found == nodes_.end() ? nlohmann::json() : found->second.usage;
+    auto found = last_ms_.find(node);
+    return found == last_ms_.end() ? started_ms_ : found->second;
   }
 
  private:
-  struct Entry {
-    int64_t last_ms = 0;
-    nlohmann::json usage;
-  };
   int64_t started_ms_;
   mutable std::mutex mutex_;
-  std::map<std::string, Entry> nodes_;
+  std::map<std::string, int64_t> last_ms_;
 };
 
 }  // namespace allot::api

@@ -61,8 +61,6 @@ struct TaskAssignment {
   int64_t finished_ms = 0;
   int32_t restarts = 0;       // restarts after failures so far
   int64_t not_before_ms = 0;  // a restart waits until then (backoff)
-
-  bool Reported(const char* what) const { return state == what; }
 };
 // Takes a task off its node: the attempt number, restart count and the last
 // report stay (a later bind raises the attempt); the node is remembered in

@@ -78,7 +78,11 @@ for _ in $(seq 100); do
 done
 expect_in "$("$ALLOT" list)" "^hello +default +training +succeeded " "hello succeeds"
 expect_in "$("$ALLOT" logs hello)" "^hello$" "allot logs shows its output"
-expect_in "$("$ALLOT" describe frac -o json)" '"ALLOT_GPU_COMPUTE_SHARE"|"state": "running"' "frac runs"
+for _ in $(seq 100); do
+  "$ALLOT" describe frac -o json | grep -q '"state": "running"' && break
+  sleep 0.1
+done
+expect_in "$("$ALLOT" describe frac -o json)" '"state": "running"' "the agent reports frac running"
 spec="$(cat "$WORK"/.local/share/allot/agent/nodes/local/tasks/frac.0.1/spec.json)"
 expect_in "$spec" '"ALLOT_GPU_COMPUTE_SHARE": "50"' "a fraction gets the interposer's compute share"
 expect_in "$spec" '"ALLOT_GPU_MEMORY_LIMIT": "42949672960"' "and its memory limit (half of 80 GiB)"
