@@ -1,5 +1,5 @@
 // allot: one executable. Subcommands: `up` and `server` (the control
-// plane), `agent` (a node), the client commands (login, submit, list, describe, delete, quota,
+// plane), `agent` (a node), `gpu-run` (the GPU interposer), the client commands (login, submit, list, describe, delete, quota,
 // top, nodes, audit, completion), `sim`, `scenario` and `bench`.
 #include <CLI/CLI.hpp>
 
@@ -11,6 +11,7 @@
 #include "bench/bench.h"
 #include "cli/agent_command.h"
 #include "cli/client_commands.h"
+#include "cli/gpu_run_command.h"
 #include "cli/server_command.h"
 #include "cli/sim_command.h"
 #include "scenario/runner.h"
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
   allot::cli::AddSimCommand(app);
   allot::cli::AddServerCommands(app);
   allot::cli::AddAgentCommand(app);
+  allot::cli::AddGpuRunCommand(app);
   allot::cli::AddWorkloadCommands(app);
   allot::cli::AddClusterCommands(app);
   allot::cli::AddCompletionCommand(app);
@@ -91,6 +93,7 @@ int main(int argc, char** argv) {
   if (int status = allot::cli::RunSimCommand(); status >= 0) return status;
   if (int status = allot::cli::RunServerCommand(); status >= 0) return status;
   if (int status = allot::cli::RunAgentCommand(); status >= 0) return status;
+  if (int status = allot::cli::RunGpuRunCommand(); status >= 0) return status;
   if (int status = allot::cli::RunWorkloadCommands(); status >= 0) return status;
   if (int status = allot::cli::RunClusterCommands(); status >= 0) return status;
   if (int status = allot::cli::RunCompletionCommand(app); status >= 0) return status;
