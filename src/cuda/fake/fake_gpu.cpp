@@ -1,10 +1,12 @@
 #include "cuda/fake/fake_gpu.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -95,7 +97,46 @@ void DeviceUuidText(int ordinal, char* out, unsigned length) {
                 b[14], b[15]);
 }
 
-bool ReserveDeviceMemory(int ordinal, uint64_t bytes) {
+namespace {
+
+// This process's memory record, claimed on first use.
+ProcessMemory& Own() {
+  static ProcessMemory* own = [] {
+    State& state = GetState();
+    int32_t pid = getpid();
+    for (ProcessMemory& record : state.processes) {
+      int32_t expected = 0;
+      if (record.pid.load() == pid || record.pid.compare_exchange_strong(expected, pid)) {
+        for (auto& bytes : record.bytes) bytes.store(0);
+        return &record;
+      }
+    }
+    std::fprintf(stderr, "fake GPU: more than %d processes\n", kMaxProcesses);
+    std::abort();
+  }();
+  return *own;
+}
+
+// Frees the memory of processes that have died; true when some was freed.
+bool ReapDead() {
+  bool freed = false;
+  for (ProcessMemory& record : GetState().processes) {
+    int32_t pid = record.pid.load();
+    if (pid == 0 || kill(pid, 0) == 0 || errno != ESRCH) continue;
+    if (!record.pid.compare_exchange_strong(pid, -1)) continue;  // another reaper has it
+    for (int d = 0; d < kMaxDevices; ++d) {
+      uint64_t bytes = record.bytes[d].exchange(0);
+      if (bytes > 0) {
+        GetState().devices[d].used_bytes.fetch_sub(bytes);
+        freed = true;
+      }
+    }
+    record.pid.store(0);
+  }
+  return freed;
+}
+
+bool TryReserve(int ordinal, uint64_t bytes) {
   std::atomic<uint64_t>& used = GetState().devices[ordinal].used_bytes;
   uint64_t current = used.load();
   do {
@@ -104,7 +145,17 @@ bool ReserveDeviceMemory(int ordinal, uint64_t bytes) {
   return true;
 }
 
+}  // namespace
+
+bool ReserveDeviceMemory(int ordinal, uint64_t bytes) {
+  ProcessMemory& own = Own();
+  if (!TryReserve(ordinal, bytes) && (!ReapDead() || !TryReserve(ordinal, bytes))) return false;
+  own.bytes[ordinal].fetch_add(bytes);
+  return true;
+}
+
 void ReleaseDeviceMemory(int ordinal, uint64_t bytes) {
+  Own().bytes[ordinal].fetch_sub(bytes);
   GetState().devices[ordinal].used_bytes.fetch_sub(bytes);
 }
 

@@ -31,10 +31,19 @@ struct Device {
   std::atomic<uint64_t> busy_until_ns;
 };
 
+// Memory per process, so that a process's memory returns when it dies, as
+// the real driver frees a dead process's memory.
+inline constexpr int kMaxProcesses = 256;
+struct ProcessMemory {
+  std::atomic<int32_t> pid;
+  std::atomic<uint64_t> bytes[kMaxDevices];
+};
+
 struct State {
   std::atomic<uint32_t> ready;
   uint32_t reserved;
   Device devices[kMaxDevices];
+  ProcessMemory processes[kMaxProcesses];
 };
 
 // The machine's configuration, read from the environment once per process.
@@ -57,7 +66,8 @@ uint64_t NowNs();
 void DeviceUuid(int ordinal, unsigned char out[16]);
 void DeviceUuidText(int ordinal, char* out, unsigned length);
 
-// Reserves `bytes` on a device; false when it does not have them free.
+// Reserves `bytes` on a device for this process; false when the device does
+// not have them free (after returning the memory of dead processes).
 bool ReserveDeviceMemory(int ordinal, uint64_t bytes);
 void ReleaseDeviceMemory(int ordinal, uint64_t bytes);
 
