@@ -83,13 +83,17 @@ std::vector<LaunchSpec> TasksForNode(const api::WorkloadResource& w, const std::
     env["CUDA_VISIBLE_DEVICES"] = visible;
     if (w.spec.request.IsFraction() && !assigned.gpus.empty() &&
         static_cast<size_t>(assigned.gpus[0]) < self.gpus.size()) {
-      // The GPU interposer (issue 6) enforces these in the task's processes.
+      // The GPU interposer (liballot-cuda.so, which the task shim preloads)
+      // enforces these in the task's processes.
       const core::GpuSpec& gpu = self.gpus[static_cast<size_t>(assigned.gpus[0])];
       core::GpuShare share = core::ShareOfGpu(w.spec.request, gpu.memory_mib);
       int64_t percent = std::clamp<int64_t>((share.milli + 9) / 10, 1, 100);
       env["ALLOT_GPU_MEMORY_LIMIT"] = std::to_string(share.memory_mib * 1024 * 1024);
       env["ALLOT_GPU_COMPUTE_SHARE"] = std::to_string(percent);
       env["ALLOT_GPU_SHARE_MODE"] = "fair";
+      // The task's processes share one limit (its attempts do not).
+      env["ALLOT_GPU_TENANT"] =
+          w.spec.name + "/" + std::to_string(t) + "/" + std::to_string(assigned.attempt);
     }
     if (several) {
       // torchrun's convention: one process per task.

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "agent/task_files.h"
+#include "cuda/gpu_limits.h"
 
 namespace allot::agent {
 namespace {
@@ -145,6 +147,26 @@ int RunTaskShim(const std::string& dir) {
                  spec->value("cpu_milli", int64_t{0}), spec->value("memory_mib", int64_t{0}));
   int64_t memory_mib = spec->value("memory_mib", int64_t{0});
   std::vector<std::string> environment = TaskEnvironment(spec->value("env", json::object()));
+  if (spec->value("env", json::object()).contains("ALLOT_GPU_MEMORY_LIMIT")) {
+    // A GPU fraction runs under the interposer, which enforces it; without
+    // the library the task does not start (fail closed).
+    auto library = cuda::FindInterposerLibrary();
+    if (!library) {
+      std::string reason = "a GPU fraction needs the GPU interposer: " + library.error().message;
+      log.Write(reason.data(), reason.size());
+      Finish(dir, {{"state", "failed_to_start"}, {"reason", reason}});
+      return 0;
+    }
+    std::string preload = "LD_PRELOAD=" + *library;
+    auto existing =
+        std::find_if(environment.begin(), environment.end(),
+                     [](const std::string& entry) { return entry.rfind("LD_PRELOAD=", 0) == 0; });
+    if (existing == environment.end()) {
+      environment.push_back(preload);
+    } else {
+      *existing = preload + ":" + existing->substr(11);
+    }
+  }
   std::string path_variable;
   for (const auto& entry : environment) {
     if (entry.rfind("PATH=", 0) == 0) path_variable = entry.substr(5);

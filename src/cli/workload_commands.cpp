@@ -295,8 +295,15 @@ void AddWorkloadCommands(CLI::App& app) {
   auto* non_preemptible = submit_command->add_flag(
       "--non-preemptible", o.non_preemptible, "Never preempted (runs within the project's quota)");
   preemptible->excludes(non_preemptible);
-  submit_command->add_option("--env", o.env, "Environment variable NAME=VALUE (repeatable)");
-  submit_command->add_option("--gpu-model", o.gpu_models, "Acceptable GPU model (repeatable)");
+  // One value per flag: a repeatable flag must not swallow the `--` before the command.
+  submit_command->add_option("--env", o.env, "Environment variable NAME=VALUE (repeatable)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  submit_command->add_option("--gpu-model", o.gpu_models, "Acceptable GPU model (repeatable)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   submit_command
       ->add_option("--grace-period", o.grace_period_s,
                    "Seconds between SIGTERM and SIGKILL when stopped (default 30)")

@@ -47,7 +47,8 @@ echo "$TOKEN" | "$ALLOT" login --server "$URL" >/dev/null || fail "login with th
 
 # Submit: whole GPUs, a fraction, one that cannot fit; the command after --.
 "$ALLOT" submit --name hello -- sh -c 'echo hello' >/dev/null
-"$ALLOT" submit --name frac --gpu 0.5 --kind interactive --env A=1 -- sleep 120 >/dev/null
+"$ALLOT" submit --name frac --gpu 0.5 --kind interactive --env A=1 -- \
+  sh -c 'echo "preload=$LD_PRELOAD tenant=$ALLOT_GPU_TENANT"; exec sleep 120' >/dev/null
 "$ALLOT" submit --name big --gpu 8 -- sleep 1 >/dev/null
 out="$("$ALLOT" submit --gpu 1 --cpu 1 --memory 1Gi -o json -- sleep 120)"
 expect_in "$out" '"name": "training-[a-z0-9]{5}"' "a generated name"
@@ -88,6 +89,10 @@ expect_in "$spec" '"ALLOT_GPU_COMPUTE_SHARE": "50"' "a fraction gets the interpo
 expect_in "$spec" '"ALLOT_GPU_MEMORY_LIMIT": "42949672960"' "and its memory limit (half of 80 GiB)"
 expect_in "$spec" '"CUDA_VISIBLE_DEVICES": "GPU-sim-local-[0-3]"' "and its GPU by UUID"
 expect_in "$spec" '"A": "1"' "and the user's environment"
+if [ -e "$(dirname "$ALLOT")/../cuda/liballot-cuda.so" ]; then
+  expect_in "$("$ALLOT" logs frac)" "^preload=.*/liballot-cuda.so tenant=frac/0/1$" \
+    "the fraction runs under the GPU interposer"
+fi
 expect_exit 2 "logs of a workload that has not run" "$ALLOT" logs big
 expect_in "$out" "Bound +task 0 bound to node local" "describe shows the bind event"
 
