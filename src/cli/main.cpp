@@ -1,6 +1,6 @@
 // allot: one executable. Subcommands: `up` and `server` (the control
-// plane), `agent` (a node), `gpu-run` (the GPU interposer), the client commands (login, submit, list, describe, delete, quota,
-// top, nodes, audit, completion), `sim`, `scenario` and `bench`.
+// plane), `agent` (a node), `gpu-run` (the GPU interposer), the client commands (login, submit,
+// list, describe, delete, quota, top, nodes, audit, completion), `sim`, `scenario` and `bench`.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
