@@ -36,6 +36,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cuda/array_bytes.h"
 #include "cuda/compute_policy.h"
 #include "cuda/gpu_board.h"
 #include "cuda/gpu_limits.h"
@@ -375,26 +376,6 @@ CUresult Allocate(Binding* binding, uint64_t bytes, Kind kind, Call call, Key ke
   }
   Remember(kind, key(), binding, bytes);
   return CUDA_SUCCESS;
-}
-
-uint64_t ArrayBytes(size_t width, size_t height, size_t depth, CUarray_format format,
-                    unsigned channels) {
-  uint64_t element = 4;
-  switch (format) {
-    case CU_AD_FORMAT_UNSIGNED_INT8:
-    case CU_AD_FORMAT_SIGNED_INT8:
-      element = 1;
-      break;
-    case CU_AD_FORMAT_UNSIGNED_INT16:
-    case CU_AD_FORMAT_SIGNED_INT16:
-    case CU_AD_FORMAT_HALF:
-      element = 2;
-      break;
-    default:
-      element = 4;
-  }
-  return static_cast<uint64_t>(width) * std::max<size_t>(height, 1) * std::max<size_t>(depth, 1) *
-         element * std::max(channels, 1U);
 }
 
 // ---- Compute gate ---------------------------------------------------------------------
@@ -801,8 +782,8 @@ ALLOT_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
 ALLOT_EXPORT CUresult cuArrayCreate_v2(CUarray* handle, const CUDA_ARRAY_DESCRIPTOR* descriptor) {
   Real& r = Driver();
   if (handle == nullptr || descriptor == nullptr) return r.cuArrayCreate_v2(handle, descriptor);
-  uint64_t bytes = ArrayBytes(descriptor->Width, descriptor->Height, 1, descriptor->Format,
-                              descriptor->NumChannels);
+  uint64_t bytes = allot::cuda::ArrayBytes(descriptor->Width, descriptor->Height, 1,
+                                           descriptor->Format, descriptor->NumChannels);
   return Allocate(
       CurrentBinding(), bytes, Kind::kArray, [&] { return r.cuArrayCreate_v2(handle, descriptor); },
       [&] { return Key(*handle); });
@@ -812,8 +793,8 @@ ALLOT_EXPORT CUresult cuArray3DCreate_v2(CUarray* handle,
                                          const CUDA_ARRAY3D_DESCRIPTOR* descriptor) {
   Real& r = Driver();
   if (handle == nullptr || descriptor == nullptr) return r.cuArray3DCreate_v2(handle, descriptor);
-  uint64_t bytes = ArrayBytes(descriptor->Width, descriptor->Height, descriptor->Depth,
-                              descriptor->Format, descriptor->NumChannels);
+  uint64_t bytes = allot::cuda::ArrayBytes(descriptor->Width, descriptor->Height, descriptor->Depth,
+                                           descriptor->Format, descriptor->NumChannels);
   return Allocate(
       CurrentBinding(), bytes, Kind::kArray,
       [&] { return r.cuArray3DCreate_v2(handle, descriptor); }, [&] { return Key(*handle); });
@@ -832,14 +813,7 @@ ALLOT_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray* handle,
   if (handle == nullptr || descriptor == nullptr || levels == 0) {
     return r.cuMipmappedArrayCreate(handle, descriptor, levels);
   }
-  uint64_t bytes = 0;
-  size_t width = descriptor->Width, height = descriptor->Height, depth = descriptor->Depth;
-  for (unsigned level = 0; level < levels; ++level) {
-    bytes += ArrayBytes(width, height, depth, descriptor->Format, descriptor->NumChannels);
-    width = std::max<size_t>(width / 2, 1);
-    height = height == 0 ? 0 : std::max<size_t>(height / 2, 1);
-    depth = depth == 0 ? 0 : std::max<size_t>(depth / 2, 1);
-  }
+  uint64_t bytes = allot::cuda::MipmappedArrayBytes(*descriptor, levels);
   return Allocate(
       CurrentBinding(), bytes, Kind::kArray,
       [&] { return r.cuMipmappedArrayCreate(handle, descriptor, levels); },

@@ -227,12 +227,7 @@ void Start() {
   CHECK(api.set_current(context));
 }
 
-uint64_t LimitFromEnv() {
-  const char* text = std::getenv("ALLOT_GPU_MEMORY_LIMIT");
-  if (text == nullptr) {
-    std::fprintf(stderr, "ALLOT_GPU_MEMORY_LIMIT is not set\n");
-    std::exit(2);
-  }
+uint64_t Bytes(const char* text) {
   char* end = nullptr;
   uint64_t value = std::strtoull(text, &end, 10);
   std::string suffix = end;
@@ -242,14 +237,13 @@ uint64_t LimitFromEnv() {
   return value;
 }
 
-uint64_t Bytes(const char* text) {
-  char* end = nullptr;
-  uint64_t value = std::strtoull(text, &end, 10);
-  std::string suffix = end;
-  if (suffix == "Ki") value <<= 10;
-  if (suffix == "Mi") value <<= 20;
-  if (suffix == "Gi") value <<= 30;
-  return value;
+uint64_t LimitFromEnv() {
+  const char* text = std::getenv("ALLOT_GPU_MEMORY_LIMIT");
+  if (text == nullptr) {
+    std::fprintf(stderr, "ALLOT_GPU_MEMORY_LIMIT is not set\n");
+    std::exit(2);
+  }
+  return Bytes(text);
 }
 
 int failures = 0;

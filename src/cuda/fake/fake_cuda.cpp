@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cuda/array_bytes.h"
 #include "cuda/fake/fake_gpu.h"
 
 #define FAKE_EXPORT extern "C" __attribute__((visibility("default")))
@@ -217,26 +218,6 @@ CUresult UnmapDeviceMemory(CUdeviceptr pointer) {
     if (!Initialized()) return CUDA_ERROR_NOT_INITIALIZED;       \
     if (Current() == nullptr) return CUDA_ERROR_INVALID_CONTEXT; \
   } while (0)
-
-uint64_t ArrayBytes(size_t width, size_t height, size_t depth, CUarray_format format,
-                    unsigned channels) {
-  uint64_t element = 4;
-  switch (format) {
-    case CU_AD_FORMAT_UNSIGNED_INT8:
-    case CU_AD_FORMAT_SIGNED_INT8:
-      element = 1;
-      break;
-    case CU_AD_FORMAT_UNSIGNED_INT16:
-    case CU_AD_FORMAT_SIGNED_INT16:
-    case CU_AD_FORMAT_HALF:
-      element = 2;
-      break;
-    default:
-      element = 4;
-  }
-  return static_cast<uint64_t>(width) * std::max<size_t>(height, 1) * std::max<size_t>(depth, 1) *
-         element * std::max(channels, 1U);
-}
 
 CUresult LaunchOn(CUstream stream, uint64_t duration_ns) {
   REQUIRE_CONTEXT();
@@ -668,14 +649,15 @@ CUresult CreateArray(CUarray* handle, uint64_t bytes) {
 
 FAKE_EXPORT CUresult cuArrayCreate(CUarray* handle, const CUDA_ARRAY_DESCRIPTOR* descriptor) {
   if (descriptor == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  return CreateArray(handle, ArrayBytes(descriptor->Width, descriptor->Height, 1,
-                                        descriptor->Format, descriptor->NumChannels));
+  return CreateArray(handle, allot::cuda::ArrayBytes(descriptor->Width, descriptor->Height, 1,
+                                                     descriptor->Format, descriptor->NumChannels));
 }
 
 FAKE_EXPORT CUresult cuArray3DCreate(CUarray* handle, const CUDA_ARRAY3D_DESCRIPTOR* descriptor) {
   if (descriptor == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  return CreateArray(handle, ArrayBytes(descriptor->Width, descriptor->Height, descriptor->Depth,
-                                        descriptor->Format, descriptor->NumChannels));
+  return CreateArray(
+      handle, allot::cuda::ArrayBytes(descriptor->Width, descriptor->Height, descriptor->Depth,
+                                      descriptor->Format, descriptor->NumChannels));
 }
 
 FAKE_EXPORT CUresult cuArrayDestroy(CUarray handle) {
@@ -690,14 +672,7 @@ FAKE_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray* handle,
                                             const CUDA_ARRAY3D_DESCRIPTOR* descriptor,
                                             unsigned int levels) {
   if (descriptor == nullptr || levels == 0) return CUDA_ERROR_INVALID_VALUE;
-  uint64_t bytes = 0;
-  size_t width = descriptor->Width, height = descriptor->Height, depth = descriptor->Depth;
-  for (unsigned level = 0; level < levels; ++level) {
-    bytes += ArrayBytes(width, height, depth, descriptor->Format, descriptor->NumChannels);
-    width = std::max<size_t>(width / 2, 1);
-    height = height == 0 ? 0 : std::max<size_t>(height / 2, 1);
-    depth = depth == 0 ? 0 : std::max<size_t>(depth / 2, 1);
-  }
+  uint64_t bytes = allot::cuda::MipmappedArrayBytes(*descriptor, levels);
   return CreateArray(reinterpret_cast<CUarray*>(handle), bytes);
 }
 
