@@ -82,6 +82,11 @@ Result<std::unique_ptr<GpuBoard>> GpuBoard::Open(const std::string& uuid,
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  if (fstat(fd, &info) != 0 || info.st_size < static_cast<off_t>(sizeof(BoardLayout))) {
+    close(fd);
+    return Error("the GPU ledger " + path +
+                 " is incomplete (its creator died): remove it when no GPU process runs");
+  }
   void* mapped = mmap(nullptr, sizeof(BoardLayout), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
   if (mapped == MAP_FAILED)

@@ -1035,7 +1035,8 @@ CUresult AllotGetProcAddressV1(const char* symbol, void** function, int version,
 
 ALLOT_EXPORT void* dlsym(void* handle, const char* name) {
   void* found = RealDlsym()(handle, name);
-  if (found == nullptr || name[0] != 'c' || name[1] != 'u') {
+  // Driver functions are cu + a capital (cuMemAlloc_v2): not curl_*.
+  if (found == nullptr || name[0] != 'c' || name[1] != 'u' || name[2] < 'A' || name[2] > 'Z') {
     if (found != nullptr && std::strncmp(name, "nvml", 4) == 0 && ResolveNvml(false)) {
       (void)Substitute(found, nullptr);
     }
