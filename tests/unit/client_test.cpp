@@ -1,6 +1,7 @@
 // The client side: config precedence and errors, output formats, the HTTP
 // client's error mapping.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -18,7 +19,9 @@ namespace {
 class ConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    home_ = std::filesystem::temp_directory_path() / "allot_client_test_home";
+    // One per process: ctest runs each test in its own process, in parallel.
+    home_ = std::filesystem::temp_directory_path() /
+            ("allot_client_test_home_" + std::to_string(getpid()));
     std::filesystem::remove_all(home_);
     std::filesystem::create_directories(home_);
     for (const char* name : {"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "ALLOT_SERVER",
