@@ -212,8 +212,15 @@ void LoadDriver() {
     Resolve(in.driver, "cuEventElapsedTime", r.cuEventElapsedTime);
 }
 
+std::atomic<bool> g_driver_loaded{false};
+
+// The real driver's functions. Launch wrappers call this on every launch:
+// once loaded, it is one acquire load.
 Real& Driver() {
-  std::call_once(I().driver_once, LoadDriver);
+  if (!g_driver_loaded.load(std::memory_order_acquire)) {
+    std::call_once(I().driver_once, LoadDriver);
+    g_driver_loaded.store(true, std::memory_order_release);
+  }
   return I().real;
 }
 
@@ -376,6 +383,20 @@ CUresult Allocate(Binding* binding, uint64_t bytes, Kind kind, Call call, Key ke
   }
   Remember(kind, key(), binding, bytes);
   return CUDA_SUCCESS;
+}
+
+// A device-pointer allocation through `call` (the real driver's function).
+template <typename Call>
+CUresult AllocatePointer(CUdeviceptr* pointer, size_t bytes, Call call) {
+  if (pointer == nullptr || bytes == 0) return call();  // the driver's own error
+  return Allocate(CurrentBinding(), bytes, Kind::kPointer, call,
+                  [&] { return static_cast<uintptr_t>(*pointer); });
+}
+
+// Returns what `key` reserved once the driver has freed it.
+CUresult Freed(CUresult result, Kind kind, uintptr_t key) {
+  if (result == CUDA_SUCCESS) Forget(kind, key);
+  return result;
 }
 
 // ---- Compute gate ---------------------------------------------------------------------
@@ -661,11 +682,8 @@ uintptr_t Key(const void* handle) {
 // ---- Memory ------------------------------------------------------------------------------
 
 ALLOT_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* pointer, size_t bytes) {
-  Real& r = Driver();
-  if (pointer == nullptr || bytes == 0) return r.cuMemAlloc_v2(pointer, bytes);
-  return Allocate(
-      CurrentBinding(), bytes, Kind::kPointer, [&] { return r.cuMemAlloc_v2(pointer, bytes); },
-      [&] { return static_cast<uintptr_t>(*pointer); });
+  auto real = Driver().cuMemAlloc_v2;
+  return AllocatePointer(pointer, bytes, [&] { return real(pointer, bytes); });
 }
 
 ALLOT_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* pointer, size_t* pitch, size_t width,
@@ -694,70 +712,42 @@ ALLOT_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* pointer, size_t* pitch, si
 }
 
 ALLOT_EXPORT CUresult cuMemAllocManaged(CUdeviceptr* pointer, size_t bytes, unsigned int flags) {
-  Real& r = Driver();
-  if (pointer == nullptr || bytes == 0) return r.cuMemAllocManaged(pointer, bytes, flags);
-  return Allocate(
-      CurrentBinding(), bytes, Kind::kPointer,
-      [&] { return r.cuMemAllocManaged(pointer, bytes, flags); },
-      [&] { return static_cast<uintptr_t>(*pointer); });
+  auto real = Driver().cuMemAllocManaged;
+  return AllocatePointer(pointer, bytes, [&] { return real(pointer, bytes, flags); });
 }
 
 ALLOT_EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer) {
-  CUresult result = Driver().cuMemFree_v2(pointer);
-  if (result == CUDA_SUCCESS) Forget(Kind::kPointer, pointer);
-  return result;
+  return Freed(Driver().cuMemFree_v2(pointer), Kind::kPointer, pointer);
 }
 
 ALLOT_EXPORT CUresult cuMemAllocAsync(CUdeviceptr* pointer, size_t bytes, CUstream stream) {
-  Real& r = Driver();
-  if (pointer == nullptr || bytes == 0) return r.cuMemAllocAsync(pointer, bytes, stream);
-  return Allocate(
-      CurrentBinding(), bytes, Kind::kPointer,
-      [&] { return r.cuMemAllocAsync(pointer, bytes, stream); },
-      [&] { return static_cast<uintptr_t>(*pointer); });
+  auto real = Driver().cuMemAllocAsync;
+  return AllocatePointer(pointer, bytes, [&] { return real(pointer, bytes, stream); });
 }
 
 ALLOT_EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr* pointer, size_t bytes, CUstream stream) {
-  Real& r = Driver();
-  if (pointer == nullptr || bytes == 0) return r.cuMemAllocAsync_ptsz(pointer, bytes, stream);
-  return Allocate(
-      CurrentBinding(), bytes, Kind::kPointer,
-      [&] { return r.cuMemAllocAsync_ptsz(pointer, bytes, stream); },
-      [&] { return static_cast<uintptr_t>(*pointer); });
+  auto real = Driver().cuMemAllocAsync_ptsz;
+  return AllocatePointer(pointer, bytes, [&] { return real(pointer, bytes, stream); });
 }
 
 ALLOT_EXPORT CUresult cuMemFreeAsync(CUdeviceptr pointer, CUstream stream) {
-  CUresult result = Driver().cuMemFreeAsync(pointer, stream);
-  if (result == CUDA_SUCCESS) Forget(Kind::kPointer, pointer);
-  return result;
+  return Freed(Driver().cuMemFreeAsync(pointer, stream), Kind::kPointer, pointer);
 }
 
 ALLOT_EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr pointer, CUstream stream) {
-  CUresult result = Driver().cuMemFreeAsync_ptsz(pointer, stream);
-  if (result == CUDA_SUCCESS) Forget(Kind::kPointer, pointer);
-  return result;
+  return Freed(Driver().cuMemFreeAsync_ptsz(pointer, stream), Kind::kPointer, pointer);
 }
 
 ALLOT_EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr* pointer, size_t bytes, CUmemoryPool pool,
                                               CUstream stream) {
-  Real& r = Driver();
-  if (pointer == nullptr || bytes == 0)
-    return r.cuMemAllocFromPoolAsync(pointer, bytes, pool, stream);
-  return Allocate(
-      CurrentBinding(), bytes, Kind::kPointer,
-      [&] { return r.cuMemAllocFromPoolAsync(pointer, bytes, pool, stream); },
-      [&] { return static_cast<uintptr_t>(*pointer); });
+  auto real = Driver().cuMemAllocFromPoolAsync;
+  return AllocatePointer(pointer, bytes, [&] { return real(pointer, bytes, pool, stream); });
 }
 
 ALLOT_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr* pointer, size_t bytes,
                                                    CUmemoryPool pool, CUstream stream) {
-  Real& r = Driver();
-  if (pointer == nullptr || bytes == 0)
-    return r.cuMemAllocFromPoolAsync_ptsz(pointer, bytes, pool, stream);
-  return Allocate(
-      CurrentBinding(), bytes, Kind::kPointer,
-      [&] { return r.cuMemAllocFromPoolAsync_ptsz(pointer, bytes, pool, stream); },
-      [&] { return static_cast<uintptr_t>(*pointer); });
+  auto real = Driver().cuMemAllocFromPoolAsync_ptsz;
+  return AllocatePointer(pointer, bytes, [&] { return real(pointer, bytes, pool, stream); });
 }
 
 ALLOT_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, size_t bytes,
@@ -774,9 +764,7 @@ ALLOT_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, size_t b
 }
 
 ALLOT_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
-  CUresult result = Driver().cuMemRelease(handle);
-  if (result == CUDA_SUCCESS) Forget(Kind::kHandle, handle);
-  return result;
+  return Freed(Driver().cuMemRelease(handle), Kind::kHandle, handle);
 }
 
 ALLOT_EXPORT CUresult cuArrayCreate_v2(CUarray* handle, const CUDA_ARRAY_DESCRIPTOR* descriptor) {
@@ -801,9 +789,7 @@ ALLOT_EXPORT CUresult cuArray3DCreate_v2(CUarray* handle,
 }
 
 ALLOT_EXPORT CUresult cuArrayDestroy(CUarray handle) {
-  CUresult result = Driver().cuArrayDestroy(handle);
-  if (result == CUDA_SUCCESS) Forget(Kind::kArray, Key(handle));
-  return result;
+  return Freed(Driver().cuArrayDestroy(handle), Kind::kArray, Key(handle));
 }
 
 ALLOT_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray* handle,
@@ -821,9 +807,7 @@ ALLOT_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray* handle,
 }
 
 ALLOT_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray handle) {
-  CUresult result = Driver().cuMipmappedArrayDestroy(handle);
-  if (result == CUDA_SUCCESS) Forget(Kind::kArray, Key(handle));
-  return result;
+  return Freed(Driver().cuMipmappedArrayDestroy(handle), Kind::kArray, Key(handle));
 }
 
 ALLOT_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode* node, CUgraph graph,
@@ -841,9 +825,7 @@ ALLOT_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode* node, CUgraph graph,
 }
 
 ALLOT_EXPORT CUresult cuGraphDestroy(CUgraph graph) {
-  CUresult result = Driver().cuGraphDestroy(graph);
-  if (result == CUDA_SUCCESS) Forget(Kind::kGraph, Key(graph));
-  return result;
+  return Freed(Driver().cuGraphDestroy(graph), Kind::kGraph, Key(graph));
 }
 
 // ---- Reporting ---------------------------------------------------------------------------

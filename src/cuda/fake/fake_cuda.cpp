@@ -1,8 +1,10 @@
 // A fake CUDA driver (built as libcuda.so.1 in a directory of its own) on the
-// fake GPUs of fake_gpu.h: enough of the driver API for a CUDA C++ program or
-// PyTorch to initialise, create contexts, allocate by every path the
-// interposer counts, launch, synchronise and query memory; and
-// cuGetProcAddress with cuda.h's version and per-thread-stream semantics.
+// fake GPUs of fake_gpu.h: enough of the driver API for a driver-API program
+// to initialise, create contexts, allocate by every path the interposer
+// counts, launch, synchronise and query memory; and cuGetProcAddress with
+// cuda.h's version and per-thread-stream semantics. Not yet enough for the
+// CUDA runtime (cudart) or PyTorch: cuGetExportTable, which they need, is
+// not supported.
 #include <cuda.h>
 #include <sys/mman.h>
 #include <time.h>
