@@ -419,6 +419,13 @@ Result<std::vector<core::GpuSpec>> ParseSimulatedGpus(const std::string& text,
   if (memory.size() < 3 || memory.substr(memory.size() - 2) != "GB") return fail();
   Result<int64_t> gib = ParseMilli(memory.substr(0, memory.size() - 2));
   if (!gib || *gib <= 0 || *gib % 1000 != 0 || count == 0) return fail();
+  constexpr int64_t kMaxSimulatedGib = 4096;
+  if (*gib / 1000 > kMaxSimulatedGib) {
+    return Error::Coded("invalid",
+                        "simulate_gpus: '" + text + "' gives each GPU more than " +
+                            std::to_string(kMaxSimulatedGib) + "GB: use a real size like 80GB",
+                        "simulate_gpus");
+  }
   std::vector<core::GpuSpec> gpus;
   for (int i = 0; i < count; ++i) {
     gpus.push_back({i, "GPU-sim-" + node_name + "-" + std::to_string(i), text.substr(x + 1),

@@ -80,7 +80,13 @@ Result<int64_t> ParseMebibytes(const std::string& text) {
         ParseScaledDecimal(text.substr(0, text.size() - 2), 3, "memory like 80Gi, 512Mi or 1.5Ti");
     if (!number) return number.error();
     // number is in thousandths of the unit; convert to KiB, then MiB (up).
-    int64_t kib_thousandths = *number * s.kib;
+    int64_t kib_thousandths = 0;
+    if (__builtin_mul_overflow(*number, s.kib, &kib_thousandths)) {
+      return Error{"'" + text + "' is too large"};
+    }
+    if (kib_thousandths > std::numeric_limits<int64_t>::max() - 999) {
+      return Error{"'" + text + "' is too large"};
+    }
     int64_t kib = (kib_thousandths + 999) / 1000;
     return (kib + 1023) / 1024;
   }
@@ -124,7 +130,11 @@ Result<int64_t> ParseDurationMs(const std::string& text) {
     if (!number) {
       return Error{"'" + text + "' is not a duration: use a form like 30s, 10m or 1h30m"};
     }
-    total += *number * unit_ms / 1000;
+    int64_t part = 0;
+    if (__builtin_mul_overflow(*number, unit_ms, &part) ||
+        __builtin_add_overflow(total, part / 1000, &total)) {
+      return Error{"'" + text + "' is too long a duration"};
+    }
     i += unit_len - 1;
     start = i + 1;
   }

@@ -83,6 +83,22 @@ class ApiTest : public ::testing::Test {
   std::string admin_;
 };
 
+TEST(SimulatedGpus, ParseCountModelAndMemoryAndRefuseAbsurdSizes) {
+  auto gpus = ParseSimulatedGpus("2xA100-80GB", "n1");
+  ASSERT_TRUE(gpus) << gpus.error().message;
+  ASSERT_EQ(gpus->size(), 2u);
+  EXPECT_EQ((*gpus)[1].model, "A100-80GB");
+  EXPECT_EQ((*gpus)[1].memory_mib, 80 * 1024);
+  // Found by the request fuzzer: a size this large overflowed when encoded
+  // and read back.
+  auto huge = ParseSimulatedGpus("3xA1-85555555555550GB", "n1");
+  ASSERT_FALSE(huge);
+  EXPECT_EQ(huge.error().field, "simulate_gpus");
+  EXPECT_NE(huge.error().message.find("more than 4096GB"), std::string::npos);
+  EXPECT_FALSE(ParseSimulatedGpus("0xA100-80GB", "n1"));
+  EXPECT_FALSE(ParseSimulatedGpus("2xA100", "n1"));
+}
+
 TEST_F(ApiTest, HealthAndOpenApiNeedNoToken) {
   EXPECT_EQ(Call("GET", "/healthz", "").status, 200);
   auto doc = Call("GET", "/api/v1/openapi.json", "");

@@ -42,6 +42,20 @@ TEST(Quantity, MemoryToMebibytes) {
   EXPECT_FALSE(ParseMebibytes("80GB").ok());
 }
 
+TEST(Quantity, TooLargeIsAnErrorNotAnOverflow) {
+  // Found by the request fuzzer: a huge value times its unit overflowed int64.
+  auto memory = ParseMebibytes("85555555555550Ti");
+  ASSERT_FALSE(memory.ok());
+  EXPECT_NE(memory.error().message.find("too large"), std::string::npos);
+  EXPECT_FALSE(ParseMebibytes("9000000000000000Mi").ok());
+  auto duration = ParseDurationMs("92000000000000h");
+  ASSERT_FALSE(duration.ok());
+  EXPECT_NE(duration.error().message.find("too long"), std::string::npos);
+  // The largest value that parses formats to text that parses to it again.
+  int64_t big = *ParseMebibytes("8000000Ti");
+  EXPECT_EQ(*ParseMebibytes(FormatMebibytes(big)), big);
+}
+
 TEST(Quantity, CpuToMillicores) {
   EXPECT_EQ(*ParseMillicores("4"), 4000);
   EXPECT_EQ(*ParseMillicores("0.5"), 500);
