@@ -4,6 +4,7 @@
 #include "api/json_reader.h"
 #include "api/resources.h"
 #include "api/task_report.h"
+#include "common/quantity.h"
 
 namespace allot::api {
 namespace {
@@ -46,6 +47,27 @@ Result<NodeResource> LoadNode(store::Store& store, const std::string& name, int6
   }
   if (revision) *revision = stored->revision;
   return DecodeNode(json::parse(stored->body));
+}
+
+// One GPU of a heartbeat: {"index", "memory_used" ("512Mi"), "utilization" (percent)}.
+Result<GpuUsageSample> DecodeGpuUsage(const json& gpu) {
+  if (!gpu.is_object()) {
+    return Error::Coded("invalid",
+                        "gpus: each entry is an object with index, memory_used and "
+                        "utilization",
+                        "gpus");
+  }
+  JsonReader reader(gpu, "gpus.");
+  int64_t index = 0;
+  int64_t memory_used_mib = 0;
+  int64_t utilization = 0;
+  if (Status s = reader.Int("index", index, 0, 1023); !s) return s.error();
+  if (Status s = reader.Quantity("memory_used", memory_used_mib, ParseMebibytes); !s) {
+    return s.error();
+  }
+  if (Status s = reader.Int("utilization", utilization, 0, 100); !s) return s.error();
+  if (Status s = reader.Finish(); !s) return s.error();
+  return GpuUsageSample{static_cast<int>(index), memory_used_mib, static_cast<int>(utilization)};
 }
 
 Error NotYourNode(const std::string& name) {
@@ -274,8 +296,15 @@ Result<Reply> AgentRoutes::Heartbeat(const httplib::Request& req, const Caller& 
       return Error::Coded("invalid", std::string(field) + ": expected a list", field);
     }
   }
+  std::vector<GpuUsageSample> usage;
+  for (const json& gpu : gpus ? *gpus : json::array()) {
+    Result<GpuUsageSample> sample = DecodeGpuUsage(gpu);
+    if (!sample) return sample.error();
+    usage.push_back(*sample);
+  }
   int64_t now = options_.now_ms();
   liveness_.Heard(name, now);
+  liveness_.Reported(name, std::move(usage));
   if (node->state == "lost") {
     // Back: the node takes work again. Tasks rescheduled meanwhile are no
     // longer assigned to it, and its agent stops them.

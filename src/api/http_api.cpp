@@ -13,10 +13,12 @@
 
 #include "api/agent_routes.h"
 #include "api/auth.h"
+#include "api/cluster_metrics.h"
 #include "api/json_reader.h"
 #include "api/openapi_document.h"
 #include "api/resources.h"
 #include "api/route_support.h"
+#include "common/quantity.h"
 #include "core/snapshot.h"
 
 namespace allot::api {
@@ -34,7 +36,9 @@ class HttpApi::Impl {
       : store_(store),
         options_(WithDefaults(std::move(options))),
         own_liveness_(options_.now_ms()),
-        agents_(store_, options_, options_.liveness ? *options_.liveness : own_liveness_,
+        liveness_(options_.liveness ? *options_.liveness : own_liveness_),
+        metrics_(options_.metrics ? *options_.metrics : own_metrics_),
+        agents_(store_, options_, liveness_,
                 [this](const Caller& caller, const std::vector<Write>& writes, int32_t status) {
                   return CommitAudited(caller, writes, status);
                 }) {
@@ -58,6 +62,12 @@ class HttpApi::Impl {
     server_.set_keep_alive_max_count(100000);
     // Replies go out at once, not after the client's delayed ACK.
     server_.set_tcp_nodelay(true);
+    metrics_.DeclareHistogram(
+        "allot_api_request_duration_seconds",
+        "Time to answer an API request, by method, route and status code "
+        "(watches and followed logs last as long as they wait).",
+        {"method", "route", "code"},
+        {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
     server_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return;
       std::string code = res.status == 413   ? "too_large"
@@ -114,8 +124,10 @@ class HttpApi::Impl {
   // Registers a route: authentication, the handler, errors as JSON, audit.
   void Route(const char* method, const std::string& pattern, Handler handler,
              Record record = Record::kAudited) {
-    auto wrapped = [this, handler, record, method = std::string(method)](
-                       const httplib::Request& req, httplib::Response& res) {
+    auto wrapped = [this, handler, record, method = std::string(method),
+                    route = RouteLabel(pattern)](const httplib::Request& req,
+                                                 httplib::Response& res) {
+      auto started = std::chrono::steady_clock::now();
       bool mutating = method != "GET" && record == Record::kAudited;
       Caller caller;
       caller.source = req.remote_addr;
@@ -146,12 +158,32 @@ class HttpApi::Impl {
       } else {
         res.set_content(reply.body.dump(), "application/json");
       }
+      std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+      metrics_.Observe("allot_api_request_duration_seconds",
+                       {method, route, std::to_string(reply.status)}, took.count());
     };
     if (std::string(method) == "GET") server_.Get(pattern, wrapped);
     if (std::string(method) == "POST") server_.Post(pattern, wrapped);
     if (std::string(method) == "PUT") server_.Put(pattern, wrapped);
     if (std::string(method) == "PATCH") server_.Patch(pattern, wrapped);
     if (std::string(method) == "DELETE") server_.Delete(pattern, wrapped);
+  }
+
+  // A route's pattern as a metrics label: "/api/v1/workloads/([^/]+)/logs"
+  // -> "/api/v1/workloads/{}/logs" (one series per route, not per name).
+  static std::string RouteLabel(const std::string& pattern) {
+    std::string label;
+    for (size_t i = 0; i < pattern.size(); ++i) {
+      if (pattern[i] != '(') {
+        label += pattern[i];
+        continue;
+      }
+      size_t close = pattern.find(')', i);
+      if (close == std::string::npos) break;
+      label += "{}";
+      i = close;
+    }
+    return label;
   }
 
   void Audit(const httplib::Request& req, const std::string& actor, const std::string& source,
@@ -797,6 +829,28 @@ class HttpApi::Impl {
       return agents_.Logs(req, caller,
                           [&](const std::string& project) { return MayRead(caller, project); });
     });
+    Route("GET", "/metrics", [this](const auto&, const Caller& caller) -> Result<Reply> {
+      if (!Allows(caller.user, Access::kRead, {})) {
+        return Forbidden(
+            "reading metrics (they name every project: give the scraper a token "
+            "of a cluster-wide viewer)");
+      }
+      return Reply::Raw(metrics_.Render() + ClusterMetricsText(store_, liveness_),
+                        "text/plain; version=0.0.4");
+    });
+    Route("GET", "/api/v1/usage", [this](const auto&, const Caller&) -> Result<Reply> {
+      json nodes = json::object();
+      for (const auto& [node, gpus] : liveness_.Usage()) {
+        json list = json::array();
+        for (const GpuUsageSample& gpu : gpus) {
+          list.push_back({{"index", gpu.index},
+                          {"memory_used", FormatMebibytes(gpu.memory_used_mib)},
+                          {"utilization", gpu.utilization_percent}});
+        }
+        nodes[node] = std::move(list);
+      }
+      return Reply{200, {{"nodes", nodes}}};
+    });
     Route("GET", "/api/v1/cluster", [this](const auto&, const Caller&) -> Result<Reply> {
       Result<store::Object> stored = store_.Get("status", "cluster");
       if (!stored) {
@@ -814,6 +868,9 @@ class HttpApi::Impl {
   store::Store& store_;
   ApiOptions options_;
   NodeLiveness own_liveness_;
+  NodeLiveness& liveness_;
+  MetricsRegistry own_metrics_;
+  MetricsRegistry& metrics_;
   AgentRoutes agents_;
   httplib::Server server_;
   socket_t listen_socket_ = -1;

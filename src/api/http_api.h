@@ -13,6 +13,7 @@
 #include <string>
 
 #include "api/node_liveness.h"
+#include "common/metrics.h"
 #include "common/result.h"
 #include "store/store.h"
 
@@ -27,6 +28,9 @@ struct ApiOptions {
   // Heartbeats, shared with the scheduling loop (which declares nodes
   // lost); null: the API keeps its own.
   NodeLiveness* liveness = nullptr;
+  // Where request latencies are recorded and /metrics reads counters and
+  // histograms from (the scheduling loop's too); null: the API keeps its own.
+  MetricsRegistry* metrics = nullptr;
 };
 
 class HttpApi {

@@ -1,4 +1,5 @@
-// When each node's agent was last heard from (docs/agent-protocol.md §2).
+// When each node's agent was last heard from (docs/agent-protocol.md §2),
+// and the GPU usage it last reported (for metrics and the dashboard).
 // Kept in memory: after a server restart every agent node counts as heard
 // at the start, so that agents have a full `lost_after` to reconnect before
 // their nodes are declared lost.
@@ -8,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace allot::api {
 
@@ -20,6 +22,14 @@ struct AgentTimings {
   int64_t restart_backoff_ms = 10000;
 };
 
+// What a heartbeat says about one GPU of its node (real GPUs only:
+// simulated ones report nothing).
+struct GpuUsageSample {
+  int index = 0;
+  int64_t memory_used_mib = 0;
+  int utilization_percent = 0;
+};
+
 class NodeLiveness {
  public:
   explicit NodeLiveness(int64_t started_ms) : started_ms_(started_ms) {}
@@ -28,6 +38,18 @@ class NodeLiveness {
   void Heard(const std::string& node, int64_t now_ms) {
     std::lock_guard lock(mutex_);
     last_ms_[node] = now_ms;
+  }
+
+  // Records the GPU usage a heartbeat of `node` carried.
+  void Reported(const std::string& node, std::vector<GpuUsageSample> gpus) {
+    std::lock_guard lock(mutex_);
+    usage_[node] = std::move(gpus);
+  }
+
+  // The last GPU usage of every node that reported one.
+  std::map<std::string, std::vector<GpuUsageSample>> Usage() const {
+    std::lock_guard lock(mutex_);
+    return usage_;
   }
 
   // When `node` was last heard from; the server's start when not since.
@@ -41,6 +63,7 @@ class NodeLiveness {
   int64_t started_ms_;
   mutable std::mutex mutex_;
   std::map<std::string, int64_t> last_ms_;
+  std::map<std::string, std::vector<GpuUsageSample>> usage_;
 };
 
 }  // namespace allot::api

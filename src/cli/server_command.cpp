@@ -155,12 +155,14 @@ int Serve(bool standalone) {
   timings.heartbeat_interval_ms = std::min<int64_t>(5000, timings.lost_after_ms / 3);
   timings.restart_backoff_ms = options.restart_backoff_s * 1000;
   api::NodeLiveness liveness(NowMs());
-  server::SchedulingLoop loop(**store, NowMs, &liveness, timings);
+  MetricsRegistry metrics;
+  server::SchedulingLoop loop(**store, NowMs, &liveness, timings, &metrics);
   api::ApiOptions api_options;
   api_options.now_ms = NowMs;
   api_options.on_change = [&loop] { loop.Wake(); };
   api_options.agent_timings = timings;
   api_options.liveness = &liveness;
+  api_options.metrics = &metrics;
   api::HttpApi http(**store, api_options);
   auto port = http.Bind(options.host, options.port);
   if (!port) {

@@ -53,13 +53,19 @@ double Gpus(int64_t milli) {
   return static_cast<double>(milli) / static_cast<double>(core::kMilliPerGpu);
 }
 
-// The cluster's status after a plan: totals and, per queue, deserved, fair
-// share and allocated GPUs and pending workloads.
+// The cluster's status after a plan: totals; per queue, deserved, fair
+// share and allocated GPUs and pending workloads; per node pool and GPU
+// model, GPUs and allocated GPUs.
 json ClusterStatus(const ReadState& state, const core::Plan& plan,
                    const std::vector<WorkloadResource>& after) {
   const core::Snapshot& snapshot = state.snapshot;
   int64_t gpus = 0;
-  for (const auto& node : snapshot.nodes) gpus += static_cast<int64_t>(node.gpus.size());
+  // (pool, model) -> (GPUs, allocated milli-GPUs)
+  std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> by_pool_model;
+  for (const auto& node : snapshot.nodes) {
+    gpus += static_cast<int64_t>(node.gpus.size());
+    for (const auto& gpu : node.gpus) ++by_pool_model[{node.pool, gpu.model}].first;
+  }
   std::map<std::string, size_t> queue_index;
   for (size_t q = 0; q < snapshot.queues.size(); ++q) queue_index[snapshot.queues[q].name] = q;
   std::vector<int64_t> allocated(snapshot.queues.size(), 0);
@@ -84,6 +90,13 @@ json ClusterStatus(const ReadState& state, const core::Plan& plan,
       }
       allocated[queue->second] += milli;
       allocated_total += milli;
+      if (node == state.node_index.end()) continue;
+      const core::NodeSpec& spec = snapshot.nodes[node->second];
+      int64_t per_gpu = task.gpus.size() > 1 ? core::kMilliPerGpu : milli;
+      for (int32_t gpu : task.gpus) {
+        if (gpu < 0 || static_cast<size_t>(gpu) >= spec.gpus.size()) continue;
+        by_pool_model[{spec.pool, spec.gpus[static_cast<size_t>(gpu)].model}].second += per_gpu;
+      }
     }
   }
   // A department holds what its projects hold.
@@ -109,9 +122,17 @@ json ClusterStatus(const ReadState& state, const core::Plan& plan,
     if (is_project) item["department"] = queue.parent.substr(department_prefix.size());
     queues.push_back(std::move(item));
   }
+  json pools = json::array();
+  for (const auto& [key, counts] : by_pool_model) {
+    pools.push_back({{"pool", key.first},
+                     {"model", key.second},
+                     {"gpus", counts.first},
+                     {"allocated", Gpus(counts.second)}});
+  }
   return {{"name", "cluster"},      {"nodes", snapshot.nodes.size()},
           {"gpus", gpus},           {"gpus_allocated", Gpus(allocated_total)},
-          {"workloads", by_status}, {"queues", queues}};
+          {"workloads", by_status}, {"queues", queues},
+          {"pools", pools}};
 }
 
 // Whether an agent's node has been silent past `lost_after_ms`. Nodes an
@@ -197,10 +218,24 @@ Result<ReadState> Read(store::Store& store, int64_t now_ms, const api::NodeLiven
 }  // namespace
 
 SchedulingLoop::SchedulingLoop(store::Store& store, std::function<int64_t()> now_ms,
-                               api::NodeLiveness* liveness, api::AgentTimings timings)
-    : store_(store), now_ms_(std::move(now_ms)), liveness_(liveness), timings_(timings) {
+                               api::NodeLiveness* liveness, api::AgentTimings timings,
+                               MetricsRegistry* metrics)
+    : store_(store),
+      now_ms_(std::move(now_ms)),
+      liveness_(liveness),
+      timings_(timings),
+      metrics_(metrics) {
   auto scheduler = sched::Scheduler::Create(sched::SchedulerConfig{});
   if (scheduler) scheduler_ = std::move(*scheduler);
+  if (metrics_) {
+    metrics_->DeclareHistogram(
+        "allot_scheduler_cycle_duration_seconds",
+        "Time of one scheduling cycle: read the store, plan, write the plan back.", {"result"},
+        {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+    metrics_->DeclareCounter("allot_scheduler_binds_total", "Tasks bound to a node.", {});
+    metrics_->DeclareCounter("allot_scheduler_evictions_total",
+                             "Tasks evicted (reclaim, preemption, consolidation, lost nodes).", {});
+  }
 }
 
 SchedulingLoop::~SchedulingLoop() {
@@ -208,6 +243,21 @@ SchedulingLoop::~SchedulingLoop() {
 }
 
 Result<CycleOutcome> SchedulingLoop::RunCycle() {
+  auto started = std::chrono::steady_clock::now();
+  Result<CycleOutcome> outcome = Cycle();
+  if (metrics_) {
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    std::string result = outcome ? "ok" : outcome.error().code == "conflict" ? "conflict" : "error";
+    metrics_->Observe("allot_scheduler_cycle_duration_seconds", {result}, took.count());
+    if (outcome) {
+      metrics_->Add("allot_scheduler_binds_total", {}, outcome->binds);
+      metrics_->Add("allot_scheduler_evictions_total", {}, outcome->evictions);
+    }
+  }
+  return outcome;
+}
+
+Result<CycleOutcome> SchedulingLoop::Cycle() {
   if (!scheduler_) return Error::Coded("internal", "the scheduler could not be created");
   Result<ReadState> read = Read(store_, now_ms_(), liveness_, timings_);
   if (!read) return read.error();

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "api/node_liveness.h"
+#include "common/metrics.h"
 #include "common/result.h"
 #include "core/snapshot.h"
 #include "sched/scheduler.h"
@@ -44,8 +45,10 @@ struct CycleOutcome {
 class SchedulingLoop {
  public:
   // `liveness`: agents' heartbeats (null: no node is ever declared lost).
+  // `metrics`: where cycle durations, binds and evictions are counted (null: nowhere).
   SchedulingLoop(store::Store& store, std::function<int64_t()> now_ms,
-                 api::NodeLiveness* liveness = nullptr, api::AgentTimings timings = {});
+                 api::NodeLiveness* liveness = nullptr, api::AgentTimings timings = {},
+                 MetricsRegistry* metrics = nullptr);
   ~SchedulingLoop();
 
   // One cycle, on the caller's thread.
@@ -57,10 +60,13 @@ class SchedulingLoop {
   void Stop();
 
  private:
+  Result<CycleOutcome> Cycle();
+
   store::Store& store_;
   std::function<int64_t()> now_ms_;
   api::NodeLiveness* liveness_;
   api::AgentTimings timings_;
+  MetricsRegistry* metrics_;
   std::unique_ptr<sched::Scheduler> scheduler_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -298,6 +298,28 @@ TEST_F(ApiTest, PriorityIsSetByProjectAdminsOnly) {
   EXPECT_EQ(Call("PATCH", "/api/v1/workloads/nope", lead, R"({"priority":1})").status, 404);
 }
 
+TEST_F(ApiTest, MetricsAreForClusterWideReadersAndCountRequests) {
+  MakeTree();
+  std::string researcher = UserWith("ada", {{"role", "researcher"}, {"project", "vision"}});
+  std::string viewer = UserWith("vic", {{"role", "viewer"}});
+  httplib::Client client("127.0.0.1", port_);
+  auto scrape = [&](const std::string& token) {
+    return client.Get("/metrics", {{"Authorization", "Bearer " + token}});
+  };
+  ASSERT_EQ(Call("GET", "/api/v1/projects/vision", researcher).status, 200);
+  EXPECT_EQ(scrape(researcher)->status, 403);
+  EXPECT_EQ(client.Get("/metrics")->status, 401);
+  auto reply = scrape(viewer);
+  ASSERT_EQ(reply->status, 200) << reply->body;
+  EXPECT_EQ(reply->get_header_value("Content-Type"), "text/plain; version=0.0.4");
+  // One series per route pattern, not per name.
+  EXPECT_NE(reply->body.find(R"(allot_api_request_duration_seconds_count{method="GET",)"
+                             R"(route="/api/v1/projects/{}",code="200"} 1)"),
+            std::string::npos)
+      << reply->body;
+  EXPECT_NE(reply->body.find(R"(route="/metrics",code="403"} 1)"), std::string::npos);
+}
+
 TEST_F(ApiTest, WhoamiAndClusterStatusAreForEveryoneSignedIn) {
   std::string viewer = UserWith("vic", {{"role", "viewer"}});
   auto me = Call("GET", "/api/v1/whoami", viewer);

@@ -4,6 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "api/cluster_metrics.h"
 #include "api/http_api.h"
 #include "api/resources.h"
 #include "server/scheduling_loop.h"
@@ -58,6 +59,34 @@ TEST_F(LoopTest, BindsWritesReasonsAndIsStable) {
   ASSERT_TRUE(second);
   EXPECT_EQ(second->workloads_written, 0);
   EXPECT_EQ(*store_->Revision(), revision);  // nothing new: nothing written
+}
+
+TEST_F(LoopTest, MetricsShowQuotasPoolsWorkloadsAndCycles) {
+  Submit("a", "1");
+  Submit("b", "0.5");
+  Submit("c", "4");  // more than the node has: pending
+  MetricsRegistry metrics;
+  SchedulingLoop loop(
+      *store_, [this] { return now_; }, nullptr, {}, &metrics);
+  ASSERT_TRUE(loop.RunCycle());
+  api::NodeLiveness liveness(now_);
+  liveness.Reported("n1", {{0, 2048, 75}});
+  std::string text = metrics.Render() + api::ClusterMetricsText(*store_, liveness);
+  auto has = [&](const std::string& line) { return text.find(line + "\n") != std::string::npos; };
+  EXPECT_TRUE(
+      has(R"(allot_queue_allocated_gpus{queue="default",type="project",department="default"} 1.5)"))
+      << text;
+  EXPECT_TRUE(has(
+      R"(allot_queue_pending_workloads{queue="default",type="project",department="default"} 1)"))
+      << text;
+  EXPECT_TRUE(has(R"(allot_gpus{pool="default",model="A100-80GB"} 2)")) << text;
+  EXPECT_TRUE(has(R"(allot_gpus_allocated{pool="default",model="A100-80GB"} 1.5)")) << text;
+  EXPECT_TRUE(has(R"(allot_workloads{state="running"} 2)")) << text;
+  EXPECT_TRUE(has(R"(allot_workloads{state="pending"} 1)")) << text;
+  EXPECT_TRUE(has(R"(allot_scheduler_cycle_duration_seconds_count{result="ok"} 1)")) << text;
+  EXPECT_TRUE(has("allot_scheduler_binds_total 2")) << text;
+  EXPECT_TRUE(has(R"(allot_gpu_utilization_ratio{node="n1",gpu="0"} 0.75)")) << text;
+  EXPECT_TRUE(has(R"(allot_gpu_memory_used_bytes{node="n1",gpu="0"} 2147483648)")) << text;
 }
 
 TEST_F(LoopTest, ADeletedWorkloadFreesItsGpus) {
