@@ -643,12 +643,12 @@ class HttpApi::Impl {
     }
     std::string kind = req.get_param_value("kind");
     static const std::vector<std::string> kWatchable = {
-        "departments", "projects", "workloads", "nodes", "events", "status", "users"};
+        "departments", "projects", "workloads", "nodes", "events", "status", "samples", "users"};
     if (!kind.empty() &&
         std::find(kWatchable.begin(), kWatchable.end(), kind) == kWatchable.end()) {
       return Error::Coded("invalid",
-                          "kind: use departments, projects, workloads, nodes, events, status or "
-                          "users",
+                          "kind: use departments, projects, workloads, nodes, events, status, "
+                          "samples or users",
                           "kind");
     }
     if (kind == "users" && !Allows(caller.user, Access::kAdminister, {})) {
@@ -774,6 +774,9 @@ class HttpApi::Impl {
           [this](const auto& req, const Caller& caller) { return DeleteWorkload(req, caller); });
     Route("GET", "/api/v1/nodes", [this, anyone](const auto& req, const Caller&) {
       return List(req, "nodes", {"pool", "state"}, anyone);
+    });
+    Route("GET", "/api/v1/samples", [this, anyone](const auto& req, const Caller&) {
+      return List(req, "samples", {}, anyone);
     });
     Route("GET", "/api/v1/nodes/([^/]+)",
           [this](const auto& req, const Caller&) { return GetOne("nodes", PathName(req)); });

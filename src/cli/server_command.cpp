@@ -31,6 +31,7 @@ struct ServerOptions {
   std::string simulate_gpus = "4xA100-80GB";
   int64_t lost_after_s = 30;
   int64_t restart_backoff_s = 10;
+  int64_t history_interval_s = 60;
 };
 
 ServerOptions options;
@@ -157,6 +158,7 @@ int Serve(bool standalone) {
   api::NodeLiveness liveness(NowMs());
   MetricsRegistry metrics;
   server::SchedulingLoop loop(**store, NowMs, &liveness, timings, &metrics);
+  loop.SetHistory(std::chrono::seconds(options.history_interval_s));
   api::ApiOptions api_options;
   api_options.now_ms = NowMs;
   api_options.on_change = [&loop] { loop.Wake(); };
@@ -239,6 +241,11 @@ void AddCommon(CLI::App* command) {
       ->add_option("--restart-backoff", options.restart_backoff_s,
                    "Seconds before a failed training task restarts, doubling (default 10)")
       ->check(CLI::Range(0, 3600));
+  command
+      ->add_option("--history-interval", options.history_interval_s,
+                   "Seconds between the points of the cluster's history that the dashboard "
+                   "charts (default 60; the last 1440 are kept)")
+      ->check(CLI::Range(1, 86400));
 }
 
 }  // namespace

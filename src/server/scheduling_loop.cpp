@@ -353,17 +353,85 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
   for (const json& event : events) {
     writes.push_back({store::Write::Op::kCreate, "events", event["name"], event.dump(), 0});
   }
-  std::string status = ClusterStatus(state, plan, after).dump();
+  json status_json = ClusterStatus(state, plan, after);
+  std::string status = status_json.dump();
   Result<store::Object> stored_status = store_.Get("status", "cluster");
   if (!stored_status || stored_status->body != status) {
     writes.push_back({stored_status ? store::Write::Op::kUpdate : store::Write::Op::kCreate,
                       "status", "cluster", status, stored_status ? stored_status->revision : 0});
   }
+  bool sampled = AddSample(now_ms, status_json, writes);
   if (!writes.empty()) {
     Result<int64_t> committed = store_.Commit(writes);
-    if (!committed) return committed.error();
+    if (!committed) {
+      if (sampled) {  // read the kept samples again before the next one
+        samples_loaded_ = false;
+        sample_names_.clear();
+      }
+      return committed.error();
+    }
+  }
+  if (sampled) {
+    last_sample_ms_ = now_ms;
+    sample_names_.push_back(SampleName(now_ms));
+    while (sample_names_.size() > samples_kept_) sample_names_.pop_front();
   }
   return outcome;
+}
+
+std::string SchedulingLoop::SampleName(int64_t time_ms) {
+  std::string digits = std::to_string(time_ms);
+  return std::string(digits.size() < 16 ? 16 - digits.size() : 0, '0') + digits;
+}
+
+bool SchedulingLoop::AddSample(int64_t now_ms, const json& status,
+                               std::vector<store::Write>& writes) {
+  if (sample_interval_ms_ <= 0) return false;
+  if (samples_loaded_ && now_ms - last_sample_ms_ < sample_interval_ms_) return false;
+  if (!samples_loaded_) {
+    // The samples an earlier run of the server kept, oldest first.
+    std::string after;
+    for (;;) {
+      Result<store::Page> page = store_.List({"samples", after, 1000, {}});
+      if (!page) return false;
+      for (const auto& object : page->items) {
+        sample_names_.push_back(object.name);
+        last_sample_ms_ = json::parse(object.body).value("time_ms", int64_t{0});
+      }
+      if (!page->more || page->items.empty()) break;
+      after = page->items.back().name;
+    }
+    samples_loaded_ = true;
+    if (!sample_names_.empty() && now_ms - last_sample_ms_ < sample_interval_ms_) return false;
+  }
+  const json& workloads = status["workloads"];
+  json sample = {{"name", SampleName(now_ms)},
+                 {"time_ms", now_ms},
+                 {"gpus", status["gpus"]},
+                 {"allocated", status["gpus_allocated"]},
+                 {"running", workloads.value("running", 0)},
+                 {"pending", workloads.value("pending", 0)}};
+  if (liveness_) {
+    auto usage = liveness_->Usage();
+    if (!usage.empty()) {
+      double busy = 0;
+      for (const auto& [node, gpus] : usage) {
+        for (const api::GpuUsageSample& gpu : gpus) busy += gpu.utilization_percent / 100.0;
+      }
+      sample["used"] = busy;
+    }
+  }
+  writes.push_back({store::Write::Op::kCreate, "samples", sample["name"], sample.dump(), 0});
+  // The oldest go in the same commit, so that the history stays bounded.
+  for (size_t i = 0; i + samples_kept_ <= sample_names_.size(); ++i) {
+    writes.push_back({store::Write::Op::kDelete, "samples", sample_names_[i], "", 0});
+  }
+  return true;
+}
+
+void SchedulingLoop::SetHistory(std::chrono::milliseconds interval, size_t keep) {
+  sample_interval_ms_ = interval.count();
+  samples_kept_ = std::max<size_t>(keep, 1);
 }
 
 void SchedulingLoop::Start(std::chrono::milliseconds interval) {

@@ -20,10 +20,14 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "api/node_liveness.h"
 #include "common/metrics.h"
@@ -59,14 +63,30 @@ class SchedulingLoop {
   void Wake();
   void Stop();
 
+  // Writes a point of the cluster's history (kind "samples": GPUs,
+  // allocated, used, running and pending workloads) at most every
+  // `interval`, keeping the last `keep`; zero interval (the default): none.
+  // Call before Start().
+  void SetHistory(std::chrono::milliseconds interval, size_t keep = 1440);
+
  private:
   Result<CycleOutcome> Cycle();
+  // Appends this cycle's sample and the deletion of the oldest to `writes`
+  // when one is due; whether it did.
+  bool AddSample(int64_t now_ms, const nlohmann::json& status, std::vector<store::Write>& writes);
+  // Names sort by time: the time in ms, zero-padded.
+  static std::string SampleName(int64_t time_ms);
 
   store::Store& store_;
   std::function<int64_t()> now_ms_;
   api::NodeLiveness* liveness_;
   api::AgentTimings timings_;
   MetricsRegistry* metrics_;
+  int64_t sample_interval_ms_ = 0;
+  int64_t last_sample_ms_ = 0;
+  bool samples_loaded_ = false;
+  size_t samples_kept_ = 1440;
+  std::deque<std::string> sample_names_;  // oldest first
   std::unique_ptr<sched::Scheduler> scheduler_;
   std::mutex mutex_;
   std::condition_variable wake_;

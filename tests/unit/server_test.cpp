@@ -89,6 +89,45 @@ TEST_F(LoopTest, MetricsShowQuotasPoolsWorkloadsAndCycles) {
   EXPECT_TRUE(has(R"(allot_gpu_memory_used_bytes{node="n1",gpu="0"} 2147483648)")) << text;
 }
 
+TEST_F(LoopTest, KeepsABoundedHistoryOfSamples) {
+  Submit("a", "1");
+  SchedulingLoop loop(*store_, [this] { return now_; });
+  loop.SetHistory(std::chrono::seconds(60), 3);
+  auto samples = [&] {
+    std::vector<json> out;
+    Result<store::Page> page = store_->List({"samples", "", 100, {}});
+    EXPECT_TRUE(page);
+    for (const auto& object : page->items) {
+      out.push_back(json::parse(object.body));
+    }
+    return out;
+  };
+  ASSERT_TRUE(loop.RunCycle());
+  ASSERT_EQ(samples().size(), 1u);
+  EXPECT_EQ(samples()[0]["allocated"], 1.0);
+  EXPECT_EQ(samples()[0]["gpus"], 2);
+  EXPECT_EQ(samples()[0]["running"], 1);
+  EXPECT_FALSE(samples()[0].contains("used"));  // simulated GPUs report no usage
+  now_ += 30'000;
+  ASSERT_TRUE(loop.RunCycle());
+  EXPECT_EQ(samples().size(), 1u);  // not due yet
+  for (int i = 0; i < 4; ++i) {
+    now_ += 60'000;
+    ASSERT_TRUE(loop.RunCycle());
+  }
+  auto kept = samples();
+  ASSERT_EQ(kept.size(), 3u);  // the oldest went
+  EXPECT_EQ(kept.back()["time_ms"], now_);
+  EXPECT_EQ(kept.front()["time_ms"], now_ - 120'000);
+  // A server started again finds the history and keeps bounding it.
+  SchedulingLoop again(*store_, [this] { return now_; });
+  again.SetHistory(std::chrono::seconds(60), 3);
+  now_ += 60'000;
+  ASSERT_TRUE(again.RunCycle());
+  EXPECT_EQ(samples().size(), 3u);
+  EXPECT_EQ(samples().back()["time_ms"], now_);
+}
+
 TEST_F(LoopTest, ADeletedWorkloadFreesItsGpus) {
   Submit("a", "2");
   SchedulingLoop loop(*store_, [this] { return now_; });
