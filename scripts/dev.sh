@@ -2,8 +2,9 @@
 # The developer entry point.
 #   scripts/dev.sh up     install build dependencies, build allot, start it standalone (allot up)
 #   scripts/dev.sh test   build and run every test: unit, property, scenarios, CLI, crash,
-#                         format, then the request-decoding fuzzer for FUZZ_SECONDS (60)
-#   scripts/dev.sh deps   install the Debian 12 packages the build needs
+#                         format, the dashboard in headless Chromium, then the
+#                         request-decoding fuzzer for FUZZ_SECONDS (60)
+#   scripts/dev.sh deps   install the Debian 12 packages and the dashboard's npm packages
 #   scripts/dev.sh build  configure and build into build/
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,16 +18,38 @@ deps() {
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "installing: ${missing[*]}"
+  # Node.js builds the dashboard: Debian's (18) unless the machine has one.
+  command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  web_deps
+}
+
+# The dashboard's npm packages (web/package-lock.json), when they changed.
+web_deps() {
+  if [ ! -f web/node_modules/.package-lock.json ] ||
+     [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# The browser the dashboard's end-to-end test drives (Debian's Chromium).
+browser_deps() {
+  command -v chromium >/dev/null && return 0
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
 }
 
 build() {
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALLOT_REQUIRE_DASHBOARD=ON \
+    -DALLOT_REQUIRE_BROWSER_TESTS="${ALLOT_REQUIRE_BROWSER_TESTS:-OFF}" >/dev/null
   cmake --build build -j "$(nproc)"
 }
 
@@ -57,7 +80,8 @@ case "${1:-}" in
     ;;
   test)
     deps
-    build
+    browser_deps
+    ALLOT_REQUIRE_BROWSER_TESTS=ON build
     ctest --test-dir build --output-on-failure -j "$(nproc)"
     fuzz
     ;;

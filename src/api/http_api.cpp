@@ -18,6 +18,7 @@
 #include "api/openapi_document.h"
 #include "api/resources.h"
 #include "api/route_support.h"
+#include "api/web_assets.h"
 #include "common/quantity.h"
 #include "core/snapshot.h"
 
@@ -728,6 +729,33 @@ class HttpApi::Impl {
     };
   }
 
+  // The dashboard's files, without a token (the data they show needs one).
+  void DashboardRoutes() {
+    const std::vector<WebAsset>& assets = WebAssets();
+    if (assets.empty()) {
+      server_.Get("/", [](const httplib::Request&, httplib::Response& res) {
+        res.status = 404;
+        res.set_content(ErrorBody(Error::Coded("not_found",
+                                               "this allot was built without the dashboard: "
+                                               "install Node.js and the web packages "
+                                               "(scripts/dev.sh deps), then build again"))
+                            .dump(),
+                        "application/json");
+      });
+      return;
+    }
+    for (const WebAsset& asset : assets) {
+      auto serve = [&asset](const httplib::Request&, httplib::Response& res) {
+        // The page is small and changes with the server: always revalidate.
+        res.set_header("Cache-Control", "no-cache");
+        res.set_header("X-Content-Type-Options", "nosniff");
+        res.set_content(asset.body.data(), asset.body.size(), asset.content_type);
+      };
+      server_.Get(asset.path, serve);
+      if (std::string_view(asset.path) == "/index.html") server_.Get("/", serve);
+    }
+  }
+
   void Routes() {
     server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(R"({"status":"ok"})", "application/json");
@@ -735,6 +763,7 @@ class HttpApi::Impl {
     server_.Get("/api/v1/openapi.json", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(kOpenApiDocument, "application/json");
     });
+    DashboardRoutes();
     const std::function<bool(const json&)> anyone;  // empty: every item is visible
     for (bool is_project : {false, true}) {
       std::string base = is_project ? "/api/v1/projects" : "/api/v1/departments";

@@ -1,0 +1,134 @@
+// Drives the dashboard in headless Chromium (Debian's, through
+// playwright-core). Usage: node dashboard.e2e.mjs URL TOKEN WEB_DIR ARTIFACT_DIR
+// with ALLOT set to the allot binary (the CLI submits while the page
+// watches). Exits non-zero with the first failed check.
+import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
+import { join, resolve } from "node:path";
+
+const [url, token, webDir, artifacts] = process.argv.slice(2);
+const require = createRequire(resolve(webDir, "package.json"));
+const { chromium } = require("playwright-core");
+
+function check(condition, what) {
+  if (!condition) throw new Error(`check failed: ${what}`);
+  console.log(`ok: ${what}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+const errors = [];
+page.on("pageerror", (error) => errors.push(String(error)));
+try {
+  await page.goto(url);
+
+  // Log in: a wrong token is refused with the API's message, the right one works.
+  const tokenField = page.getByLabel("API token");
+  await tokenField.fill("allot_bad.token");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("alert").filter({ hasText: "not valid" }).waitFor();
+  check(true, "a wrong token is refused with the API's message");
+  await page.getByLabel("API token").fill(token);
+  await page.keyboard.press("Enter");
+  await page.getByText("Signed in as admin").waitFor();
+  check(true, "logged in with the admin token");
+
+  // Overview: GPUs of the simulated node, allocation chart drawn.
+  await page.getByRole("region", { name: "GPUs" }).getByText("4").waitFor();
+  check(await page.locator("figure.chart canvas").count() >= 2, "overview draws its charts");
+  await page.screenshot({ path: join(artifacts, "dashboard-overview.png"), fullPage: true });
+
+  // Keyboard: the skip link first, then the sections; Enter opens one.
+  await page.keyboard.press("Tab");
+  check(await page.evaluate(() => document.activeElement?.textContent) === "Skip to content",
+    "Tab reaches the skip link first");
+  let reached = false;
+  for (let i = 0; i < 6 && !reached; ++i) {
+    await page.keyboard.press("Tab");
+    reached = await page.evaluate(() => document.activeElement?.textContent === "Workloads");
+  }
+  check(reached, "Tab reaches the Workloads link");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Workloads", level: 1 }).waitFor();
+  check(true, "Enter on the link opens the Workloads section");
+
+  // Submitted through the CLI while the page watches: appears, running.
+  execFileSync(process.env.ALLOT, ["submit", "--name", "live-one", "--gpu", "1", "--", "sleep", "300"]);
+  const liveRow = page.getByRole("row").filter({ hasText: "live-one" });
+  await liveRow.filter({ hasText: "running" }).waitFor({ timeout: 20000 });
+  check(true, "a workload submitted through the CLI shows up running, live");
+  await page.getByRole("row").filter({ hasText: "frac" }).filter({ hasText: "running" }).waitFor();
+  check(true, "the fraction runs");
+
+  // A pending reason.
+  const pendingRow = page.getByRole("row").filter({ hasText: "toobig" });
+  await pendingRow.filter({ hasText: "pending" }).waitFor();
+  const reason = (await pendingRow.locator("td").last().textContent()) ?? "";
+  check(reason.trim().length > 10, `the pending workload shows why: "${reason.trim()}"`);
+
+  // Filters: status=pending hides the running ones.
+  await page.getByLabel("Status").selectOption("pending");
+  await page.getByRole("row").filter({ hasText: "live-one" }).waitFor({ state: "detached" });
+  check(await pendingRow.count() === 1, "the status filter keeps pending work only");
+  await page.getByLabel("Status").selectOption("");
+
+  // Details: events of the workload.
+  await page.getByRole("button", { name: "Show workload live-one" }).click();
+  await page.getByRole("heading", { name: "Workload live-one" }).waitFor();
+  await page.getByRole("table", { name: "Events" }).getByText("Bound").first().waitFor({ timeout: 10000 })
+    .catch(() => {});
+  const events = await page.getByRole("table", { name: "Events" }).locator("tbody tr").count();
+  check(events >= 1, "the workload's events are listed");
+
+  // The GPU map shows the fraction on its GPU.
+  await page.getByRole("link", { name: "Nodes" }).click();
+  const band = page.locator('.band[data-workload="frac"]');
+  await band.waitFor();
+  const gpu = page.locator(".gpu").filter({ has: band });
+  const label = (await gpu.getAttribute("aria-label")) ?? "";
+  check(/frac \(default\) 0\.5/.test(label) && /free 0\.5/.test(label),
+    `the GPU map shows the fraction and what is free: "${label}"`);
+  await page.screenshot({ path: join(artifacts, "dashboard-nodes.png"), fullPage: true });
+
+  // Projects: the default project holds 1.5 GPUs.
+  await page.getByRole("link", { name: "Projects" }).click();
+  const project = page.getByRole("row").filter({ hasText: "default" }).filter({ hasText: "project" });
+  await project.getByText("1.5").first().waitFor();
+  check(true, "the project's allocated GPUs (1.5)");
+
+  // Audit: the CLI's submissions are there.
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await page.getByRole("cell", { name: "POST /api/v1/workloads" }).first().waitFor();
+  check(true, "the audit log lists the submissions");
+
+  // Every control in every section has a name a screen reader can read.
+  for (const section of ["overview", "projects", "workloads", "nodes", "audit"]) {
+    await page.goto(`${url}/#/${section}`);
+    await page.getByRole("heading", { level: 1 }).waitFor();
+    const unnamed = await page.evaluate(() => {
+      const out = [];
+      for (const el of document.querySelectorAll("a, button, input, select, textarea, [tabindex]")) {
+        if (el.getAttribute("tabindex") === "-1") continue;
+        const labelled = el.id && document.querySelector(`label[for="${el.id}"]`);
+        const name = el.getAttribute("aria-label") || labelled?.textContent || el.textContent;
+        if (!name || !name.trim()) out.push(el.outerHTML.slice(0, 80));
+      }
+      return out;
+    });
+    check(unnamed.length === 0, `every control on ${section} has a label ${unnamed.join(" ")}`);
+  }
+  await page.goto(`${url}/#/workloads`);
+  await page.getByRole("row").filter({ hasText: "live-one" }).waitFor();
+  await page.screenshot({ path: join(artifacts, "dashboard-workloads.png"), fullPage: true });
+  check(errors.length === 0, `no script errors ${errors.join("; ")}`);
+} catch (error) {
+  await page.screenshot({ path: join(artifacts, "dashboard-failure.png"), fullPage: true }).catch(() => {});
+  console.error(String(error));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

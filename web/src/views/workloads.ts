@@ -1,0 +1,147 @@
+// Workloads: filters, status and pending reason; one workload's tasks,
+// events and logs.
+import { ApiError, getJson, getText } from "../api";
+import { fill, h, labelled, select, table } from "../dom";
+import { age, time } from "../format";
+import type { ClusterModel, Event, Workload } from "../model";
+import type { View } from "./view";
+
+const kStatuses = ["", "pending", "running", "succeeded", "failed", "evicted", "lost", "deleted"];
+const kKinds = ["", "training", "distributed", "interactive", "inference"];
+
+function gpuRequest(workload: Workload): string {
+  if (workload.gpu_memory) return `${workload.gpu_memory} of a GPU`;
+  return workload.gpu ?? "0";
+}
+
+export class WorkloadsView implements View {
+  private filter = { project: "", status: "", kind: "", text: "" };
+  private projectSelect!: HTMLElement;
+  private list!: HTMLElement;
+  private detail!: HTMLElement;
+  private selected = "";
+  private fetchedEvents: Event[] = [];
+  private detailSignature = "";
+  private model!: ClusterModel;
+
+  mount(container: HTMLElement, model: ClusterModel): void {
+    this.model = model;
+    this.projectSelect = h("span");
+    const search = h("input", { id: "filter-text", type: "search", placeholder: "name or owner" }) as HTMLInputElement;
+    search.value = this.filter.text;
+    search.addEventListener("input", () => {
+      this.filter.text = search.value;
+      this.update(this.model);
+    });
+    const controls = h("div", { class: "filters", role: "search", "aria-label": "Filter workloads" },
+      this.projectSelect,
+      labelled("Status", select("filter-status", kStatuses, this.filter.status, (v) => {
+        this.filter.status = v;
+        this.update(this.model);
+      })),
+      labelled("Kind", select("filter-kind", kKinds, this.filter.kind, (v) => {
+        this.filter.kind = v;
+        this.update(this.model);
+      })),
+      labelled("Search", search));
+    this.list = h("div");
+    this.detail = h("section", { class: "detail-panel", "aria-live": "polite", "aria-label": "Workload details" });
+    fill(container, h("h1", {}, "Workloads"), controls, this.list, this.detail);
+  }
+
+  update(model: ClusterModel): void {
+    this.model = model;
+    const projects = ["", ...new Set([...model.workloads.values()].map((w) => w.project))].sort();
+    const focused = document.activeElement?.id === "filter-project";
+    if (!focused) {
+      fill(this.projectSelect, labelled("Project", select("filter-project", projects, this.filter.project, (v) => {
+        this.filter.project = v;
+        this.update(this.model);
+      })));
+    }
+    const text = this.filter.text.toLowerCase();
+    const shown = [...model.workloads.values()]
+      .filter((w) => !this.filter.project || w.project === this.filter.project)
+      .filter((w) => !this.filter.status || w.status === this.filter.status)
+      .filter((w) => !this.filter.kind || w.kind === this.filter.kind)
+      .filter((w) => !text || w.name.toLowerCase().includes(text) || w.owner.toLowerCase().includes(text))
+      .sort((a, b) => b.created_ms - a.created_ms);
+    const rows = shown.map((w) => [
+      h("button", { type: "button", class: "link", "aria-label": `Show workload ${w.name}`,
+        onclick: () => this.select(w.name) }, w.name),
+      w.project,
+      w.kind,
+      h("span", { class: `status status-${w.status}` }, w.status),
+      gpuRequest(w),
+      String(w.workers),
+      w.owner,
+      age(w.created_ms),
+      w.status === "pending" ? w.pending_reason : w.reason ?? "",
+    ]);
+    fill(this.list, table(`${shown.length} of ${model.workloads.size} workloads`,
+      ["Name", "Project", "Kind", "Status", "GPU per task", "Tasks", "Owner", "Age", "Reason"], rows));
+    this.showDetail();
+  }
+
+  private async select(name: string): Promise<void> {
+    this.selected = name;
+    this.fetchedEvents = [];
+    this.showDetail();
+    try {
+      const reply = await getJson<{ items: Event[] }>(`/api/v1/events?workload=${encodeURIComponent(name)}&limit=1000`);
+      if (this.selected === name) this.fetchedEvents = reply.items;
+    } catch {
+      // the live events still show
+    }
+    this.showDetail();
+    this.detail.focus();
+  }
+
+  private showDetail(): void {
+    const workload = this.model.workloads.get(this.selected);
+    if (!workload) {
+      fill(this.detail);
+      this.detailSignature = "";
+      return;
+    }
+    const seen = new Set(this.fetchedEvents.map((e) => e.name));
+    const events = [...this.fetchedEvents,
+      ...this.model.events.filter((e) => e.workload === workload.name && !seen.has(e.name))];
+    // Rebuilt only when something shown changed, so that the log and the
+    // focus stay put through live updates.
+    const signature = JSON.stringify(workload) + events.length;
+    if (signature === this.detailSignature) return;
+    this.detailSignature = signature;
+    const tasks = workload.assignments.map((task, index) => [
+      String(index), task.node || "—", task.gpus.join(", ") || "—", task.state ?? "—",
+      String(task.attempt), task.reason ?? (task.exit_code !== undefined ? `exit ${task.exit_code}` : ""),
+    ]);
+    const logTask = h("select", { id: "log-task" },
+      workload.assignments.map((_, index) => h("option", { value: index }, String(index)))) as HTMLSelectElement;
+    const logs = h("pre", { class: "logs", tabindex: 0, "aria-label": "Task log" });
+    const loadLogs = async () => {
+      fill(logs, "loading…");
+      try {
+        fill(logs, await getText(`/api/v1/workloads/${encodeURIComponent(workload.name)}/logs?task=${logTask.value}`) || "(empty)");
+      } catch (error) {
+        fill(logs, error instanceof ApiError ? error.message : String(error));
+      }
+    };
+    this.detail.setAttribute("tabindex", "-1");
+    fill(this.detail,
+      h("h2", {}, `Workload ${workload.name}`),
+      h("dl", { class: "facts" },
+        ["Status", workload.status, "Project", workload.project, "Kind", workload.kind,
+          "Priority", String(workload.priority), "Preemptible", workload.preemptible ? "yes" : "no",
+          "GPU per task", gpuRequest(workload), "CPU", workload.cpu, "Memory", workload.memory,
+          "Command", workload.command.join(" "),
+          "Pending reason", workload.pending_reason || "—"]
+          .map((text, i) => h(i % 2 === 0 ? "dt" : "dd", {}, text))),
+      table("Tasks", ["Task", "Node", "GPUs", "State", "Attempt", "Reason"], tasks),
+      table("Events", ["Time", "Type", "Message"], events.map((e) => [time(e.time_ms), e.type, e.message])),
+      h("h3", {}, "Logs"),
+      h("div", { class: "filters" }, labelled("Task", logTask),
+        h("button", { type: "button", onclick: () => void loadLogs() }, "Show logs")),
+      logs);
+  }
+}
