@@ -1,8 +1,12 @@
 // The scheduling loop: store -> scheduler core -> plan written back.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
 
 #include "api/cluster_metrics.h"
 #include "api/http_api.h"
@@ -87,6 +91,35 @@ TEST_F(LoopTest, MetricsShowQuotasPoolsWorkloadsAndCycles) {
   EXPECT_TRUE(has("allot_scheduler_binds_total 2")) << text;
   EXPECT_TRUE(has(R"(allot_gpu_utilization_ratio{node="n1",gpu="0"} 0.75)")) << text;
   EXPECT_TRUE(has(R"(allot_gpu_memory_used_bytes{node="n1",gpu="0"} 2147483648)")) << text;
+}
+
+TEST_F(LoopTest, TheGrafanaDashboardAsksOnlyForMetricsTheServerExports) {
+  MetricsRegistry metrics;
+  SchedulingLoop loop(
+      *store_, [this] { return now_; }, nullptr, {}, &metrics);
+  api::ApiOptions options;
+  options.metrics = &metrics;  // the API declares its families
+  api::HttpApi http(*store_, options);
+  Submit("a", "1");
+  ASSERT_TRUE(loop.RunCycle());
+  api::NodeLiveness liveness(now_);
+  std::string text = metrics.Render() + api::ClusterMetricsText(*store_, liveness);
+  std::ifstream file(std::string(ALLOT_SOURCE_DIR) + "/docs/grafana/allot.json");
+  std::stringstream dashboard;
+  dashboard << file.rdbuf();
+  const std::string json_text = dashboard.str();
+  ASSERT_FALSE(json_text.empty());
+  // A name, without the suffixes of a histogram's series.
+  std::regex name_pattern("(allot_[a-z_]+?)(_bucket|_count|_sum)?\\b");
+  std::set<std::string> asked;
+  for (std::sregex_iterator it(json_text.begin(), json_text.end(), name_pattern), end; it != end;
+       ++it) {
+    asked.insert((*it)[1].str());
+  }
+  EXPECT_GE(asked.size(), 10u);
+  for (const std::string& name : asked) {
+    EXPECT_NE(text.find("# TYPE " + name + " "), std::string::npos) << name;
+  }
 }
 
 TEST_F(LoopTest, KeepsABoundedHistoryOfSamples) {
