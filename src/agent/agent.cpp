@@ -18,12 +18,19 @@
 #include "agent/log_endpoint.h"
 #include "agent/task_files.h"
 #include "agent/task_plan.h"
+#include "agent/task_usage.h"
 #include "api/resources.h"
 #include "common/client_config.h"
 #include "common/http_client.h"
 
 namespace allot::agent {
 namespace {
+
+// Where the GPU interposer keeps its ledgers (src/cuda/interposer.cpp).
+std::string LedgerDirectory() {
+  const char* directory = std::getenv("ALLOT_GPU_LEDGER_DIR");
+  return directory && *directory ? directory : "/dev/shm";
+}
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -340,19 +347,32 @@ struct Agent::Impl {
       }
       if (client) {
         json gpus = json::array();
-        if (options.simulate_gpus.empty()) {
-          for (const GpuUsage& usage : ReadGpuUsage()) {
-            gpus.push_back({{"index", usage.index},
-                            {"memory_used", std::to_string(usage.memory_used_mib) + "Mi"},
-                            {"utilization", usage.utilization}});
+        std::vector<GpuUsage> readings;
+        if (options.simulate_gpus.empty()) readings = ReadGpuUsage();
+        for (const GpuUsage& usage : readings) {
+          gpus.push_back({{"index", usage.index},
+                          {"memory_used", std::to_string(usage.memory_used_mib) + "Mi"},
+                          {"utilization", usage.utilization}});
+        }
+        std::map<std::string, std::vector<RunningTask>> by_node;
+        {
+          std::lock_guard lock(mutex);  // what the reconcile thread last saw
+          for (const std::string& node : nodes) {
+            auto found = running_tasks.find(node);
+            if (found != running_tasks.end()) by_node[node] = found->second;
           }
         }
+        // One reading for all the nodes' tasks, so that every fraction's
+        // interval runs from one heartbeat to the next.
+        std::vector<RunningTask> all_running;
         for (const std::string& node : nodes) {
-          json tasks;
-          {
-            std::lock_guard lock(mutex);  // what the reconcile thread last saw
-            tasks = running_tasks.count(node) ? running_tasks[node] : json::array();
-          }
+          all_running.insert(all_running.end(), by_node[node].begin(), by_node[node].end());
+        }
+        json measured = usage_meter.Measure(all_running, readings, WallMs());
+        size_t next = 0;
+        for (const std::string& node : nodes) {
+          json tasks = json::array();
+          for (size_t i = 0; i < by_node[node].size(); ++i) tasks.push_back(measured[next++]);
           json body = {
               {"time_ms", WallMs()}, {"boot_id", boot_id}, {"gpus", gpus}, {"tasks", tasks}};
           Result<json> reply = client->Call("PUT", "/api/v1/nodes/" + node + "/heartbeat", &body);
@@ -384,7 +404,9 @@ struct Agent::Impl {
   // node -> key -> task; touched by the reconcile thread only.
   std::map<std::string, std::map<std::string, LocalTask>> local_tasks;
   // node -> its running tasks, for heartbeats (under `mutex`).
-  std::map<std::string, json> running_tasks;
+  std::map<std::string, std::vector<RunningTask>> running_tasks;
+  // Their GPU use (heartbeat thread only).
+  TaskUsageMeter usage_meter{LedgerDirectory()};
 
   // Brings local_tasks[node] in line with the task directories on disk.
   std::map<std::string, LocalTask>& ScanTasks(const std::string& node) {
@@ -452,7 +474,7 @@ struct Agent::Impl {
     }
     std::map<std::string, LocalTask>& local = ScanTasks(node);
     std::set<std::string> busy_gpus;  // held by tasks that are stopping
-    json running = json::array();
+    std::vector<RunningTask> running;
     std::vector<std::string> expired;
     for (auto& [key, task] : local) {
       bool wanted_here = wanted.count(key) > 0;
@@ -468,10 +490,11 @@ struct Agent::Impl {
         }
       }
       if (task.observed.state == "running") {
-        running.push_back({{"workload", task.spec.value("workload", "")},
-                           {"task", task.spec.value("task", 0)},
-                           {"attempt", task.spec.value("attempt", 0)},
-                           {"pid", task.observed.pid}});
+        json env = task.spec.value("env", json::object());
+        running.push_back({task.spec.value("workload", ""), task.spec.value("task", 0),
+                           task.spec.value("attempt", 0), task.observed.pid,
+                           task.spec.value("gpus", std::vector<std::string>{}),
+                           env.value("ALLOT_GPU_TENANT", "")});
       }
       if (client && reachable) reachable = Report(*client, task);
     }

@@ -128,7 +128,10 @@ std::vector<GpuUsage> ReadGpuUsage() {
     NvmlUtilization utilization{};
     if (nvml.handle(i, &device) != 0 || nvml.memory(device, &memory) != 0) continue;
     if (nvml.utilization) nvml.utilization(device, &utilization);
-    usage.push_back({static_cast<int32_t>(i), static_cast<int64_t>(memory.used / (1024 * 1024)),
+    char uuid[96] = {};
+    if (nvml.uuid(device, uuid, sizeof uuid) != 0) uuid[0] = '\0';
+    usage.push_back({static_cast<int32_t>(i), uuid,
+                     static_cast<int64_t>(memory.used / (1024 * 1024)),
                      static_cast<int32_t>(utilization.gpu)});
   }
   return usage;

@@ -14,6 +14,7 @@ namespace allot::agent {
 
 struct GpuUsage {
   int32_t index = 0;
+  std::string uuid;
   int64_t memory_used_mib = 0;
   int32_t utilization = 0;  // percent
 };

@@ -70,6 +70,46 @@ Result<GpuUsageSample> DecodeGpuUsage(const json& gpu) {
   return GpuUsageSample{static_cast<int>(index), memory_used_mib, static_cast<int>(utilization)};
 }
 
+// One task of a heartbeat: which attempt runs, and what it does with its
+// GPUs when the agent could measure it (task_usage.h of the agent).
+struct TaskUsageReport {
+  std::string workload;
+  int32_t task = 0;
+  int32_t attempt = 0;
+  int64_t pid = 0;
+  int64_t utilization = -1;  // percent; -1: not measured
+  int64_t memory_mib = 0;
+};
+
+Result<TaskUsageReport> DecodeTaskUsage(const json& entry) {
+  if (!entry.is_object()) {
+    return Error::Coded("invalid", "tasks: each entry is an object with workload, task, attempt",
+                        "tasks");
+  }
+  JsonReader reader(entry, "tasks.");
+  TaskUsageReport report;
+  if (Status s = reader.String("workload", report.workload, true); !s) return s.error();
+  if (Status s = reader.Int32("task", report.task, 0, INT32_MAX); !s) return s.error();
+  if (Status s = reader.Int32("attempt", report.attempt, 0, INT32_MAX); !s) return s.error();
+  if (Status s = reader.Int("pid", report.pid, 0, INT32_MAX); !s) return s.error();
+  if (Status s = reader.Int("gpu_utilization", report.utilization, 0, 100); !s) return s.error();
+  if (Status s = reader.Quantity("gpu_memory_used", report.memory_mib, ParseMebibytes); !s) {
+    return s.error();
+  }
+  if (Status s = reader.Finish(); !s) return s.error();
+  return report;
+}
+
+// Whether task `task` of the stored workload runs on `node` now.
+bool RunsOn(store::Store& store, const std::string& workload, int32_t task,
+            const std::string& node) {
+  Result<store::Object> stored = store.Get("workloads", workload);
+  if (!stored) return false;
+  Result<WorkloadResource> decoded = DecodeStoredWorkload(stored->body);
+  return decoded && task >= 0 && static_cast<size_t>(task) < decoded->assignments.size() &&
+         decoded->assignments[static_cast<size_t>(task)].node == node;
+}
+
 Error NotYourNode(const std::string& name) {
   return Error::Coded("forbidden", "node '" + name + "' belongs to another agent", "node");
 }
@@ -91,10 +131,11 @@ bool NamesAnyNode(const json& workload, const std::set<std::string>& nodes) {
 }
 
 AgentRoutes::AgentRoutes(store::Store& store, const ApiOptions& options, NodeLiveness& liveness,
-                         CommitAudited commit_audited)
+                         WorkloadUsage& workload_usage, CommitAudited commit_audited)
     : store_(store),
       options_(options),
       liveness_(liveness),
+      workload_usage_(workload_usage),
       commit_audited_(std::move(commit_audited)) {}
 
 Result<User> AgentRoutes::AuthenticateJoinToken(const std::string& text) {
@@ -302,9 +343,21 @@ Result<Reply> AgentRoutes::Heartbeat(const httplib::Request& req, const Caller& 
     if (!sample) return sample.error();
     usage.push_back(*sample);
   }
+  std::vector<TaskUsageReport> task_usage;
+  for (const json& entry : tasks ? *tasks : json::array()) {
+    Result<TaskUsageReport> report = DecodeTaskUsage(entry);
+    if (!report) return report.error();
+    task_usage.push_back(*report);
+  }
   int64_t now = options_.now_ms();
   liveness_.Heard(name, now);
   liveness_.Reported(name, std::move(usage));
+  for (const TaskUsageReport& report : task_usage) {
+    // Only what runs there now: an agent speaks for its own node's tasks.
+    if (report.utilization < 0 || !RunsOn(store_, report.workload, report.task, name)) continue;
+    workload_usage_.Record(report.workload, report.task, now,
+                           static_cast<int32_t>(report.utilization), report.memory_mib);
+  }
   if (node->state == "lost") {
     // Back: the node takes work again. Tasks rescheduled meanwhile are no
     // longer assigned to it, and its agent stops them.

@@ -25,7 +25,7 @@ class AgentRoutes {
       std::function<Result<int64_t>(const Caller&, const std::vector<store::Write>&, int32_t)>;
 
   AgentRoutes(store::Store& store, const ApiOptions& options, NodeLiveness& liveness,
-              CommitAudited commit_audited);
+              WorkloadUsage& workload_usage, CommitAudited commit_audited);
 
   // Checks a join token's text ("allot_join_<id>_<secret>"): the caller it
   // stands for, or "unauthenticated" (wrong, expired, used up).
@@ -55,6 +55,7 @@ class AgentRoutes {
   store::Store& store_;
   const ApiOptions& options_;
   NodeLiveness& liveness_;
+  WorkloadUsage& workload_usage_;
   CommitAudited commit_audited_;
 };
 

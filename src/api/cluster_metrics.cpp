@@ -79,10 +79,31 @@ std::string UsageGauges(const NodeLiveness& liveness) {
   return out;
 }
 
+std::string WorkloadGauges(const WorkloadUsage& usage, int64_t now_ms) {
+  // Readings of the last minute: what runs now.
+  auto summaries = usage.Summaries(now_ms - 60000);
+  std::string out = Header("allot_workload_gpu_utilization_ratio", "gauge",
+                           "A running workload's GPU busy time, its tasks' mean (0 to 1).");
+  for (const auto& [name, summary] : summaries) {
+    out += Sample("allot_workload_gpu_utilization_ratio", {{"workload", name}},
+                  summary.utilization / 100.0);
+  }
+  out += Header("allot_workload_gpu_idle_seconds", "gauge",
+                "How long every task of the workload has been below 1 % GPU (0: busy).");
+  for (const auto& [name, summary] : summaries) {
+    double idle = summary.idle_since_ms > 0
+                      ? static_cast<double>(now_ms - summary.idle_since_ms) / 1000.0
+                      : 0.0;
+    out += Sample("allot_workload_gpu_idle_seconds", {{"workload", name}}, idle);
+  }
+  return out;
+}
+
 }  // namespace
 
-std::string ClusterMetricsText(store::Store& store, const NodeLiveness& liveness) {
-  std::string out = UsageGauges(liveness);
+std::string ClusterMetricsText(store::Store& store, const NodeLiveness& liveness,
+                               const WorkloadUsage& workload_usage, int64_t now_ms) {
+  std::string out = UsageGauges(liveness) + WorkloadGauges(workload_usage, now_ms);
   Result<store::Object> stored = store.Get("status", "cluster");
   if (!stored) return out;
   json status = json::parse(stored->body, nullptr, false);

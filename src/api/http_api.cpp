@@ -39,7 +39,8 @@ class HttpApi::Impl {
         own_liveness_(options_.now_ms()),
         liveness_(options_.liveness ? *options_.liveness : own_liveness_),
         metrics_(options_.metrics ? *options_.metrics : own_metrics_),
-        agents_(store_, options_, liveness_,
+        workload_usage_(options_.workload_usage ? *options_.workload_usage : own_workload_usage_),
+        agents_(store_, options_, liveness_, workload_usage_,
                 [this](const Caller& caller, const std::vector<Write>& writes, int32_t status) {
                   return CommitAudited(caller, writes, status);
                 }) {
@@ -708,6 +709,26 @@ class HttpApi::Impl {
     });
   }
 
+  // Readings older than this are not shown as a workload's present.
+  static constexpr int64_t kFreshUsageMs = 60000;
+
+  static json EncodeUsageSummary(const WorkloadUsageSummary& summary) {
+    return {{"time_ms", summary.time_ms},
+            {"gpu_utilization", summary.utilization},
+            {"gpu_memory_used", FormatMebibytes(summary.memory_mib)},
+            {"idle_since_ms", summary.idle_since_ms > 0 ? json(summary.idle_since_ms) : json()}};
+  }
+
+  // Whether the caller may read the workload `name` (looked up only for
+  // callers who do not read everything).
+  bool MayReadWorkload(const Caller& caller, const std::string& name) {
+    if (Allows(caller.user, Access::kRead, {})) return true;
+    Result<store::Object> stored = store_.Get("workloads", name);
+    if (!stored) return false;
+    json body = json::parse(stored->body, nullptr, false);
+    return body.is_object() && MayRead(caller, body.value("project", ""));
+  }
+
   // Whether the caller may read a workload of `project`.
   bool MayRead(const Caller& caller, const std::string& project) {
     if (Allows(caller.user, Access::kRead, {})) return true;
@@ -867,10 +888,17 @@ class HttpApi::Impl {
             "reading metrics (they name every project: give the scraper a token "
             "of a cluster-wide viewer)");
       }
-      return Reply::Raw(metrics_.Render() + ClusterMetricsText(store_, liveness_),
+      return Reply::Raw(metrics_.Render() + ClusterMetricsText(store_, liveness_, workload_usage_,
+                                                               options_.now_ms()),
                         "text/plain; version=0.0.4");
     });
-    Route("GET", "/api/v1/usage", [this](const auto&, const Caller&) -> Result<Reply> {
+    Route("GET", "/api/v1/usage", [this](const auto&, const Caller& caller) -> Result<Reply> {
+      json workloads = json::object();
+      int64_t now = options_.now_ms();
+      for (const auto& [name, summary] : workload_usage_.Summaries(now - kFreshUsageMs)) {
+        if (!MayReadWorkload(caller, name)) continue;
+        workloads[name] = EncodeUsageSummary(summary);
+      }
       json nodes = json::object();
       for (const auto& [node, gpus] : liveness_.Usage()) {
         json list = json::array();
@@ -881,8 +909,29 @@ class HttpApi::Impl {
         }
         nodes[node] = std::move(list);
       }
-      return Reply{200, {{"nodes", nodes}}};
+      return Reply{200, {{"nodes", nodes}, {"workloads", workloads}}};
     });
+    Route("GET", "/api/v1/workloads/([^/]+)/usage",
+          [this](const auto& req, const Caller& caller) -> Result<Reply> {
+            std::string name = PathName(req);
+            Result<StoredWorkload> stored = LoadWorkload(name);
+            if (!stored) return stored.error();
+            if (!MayRead(caller, stored->workload.spec.queue)) {
+              return Forbidden("reading this workload");
+            }
+            json points = json::array();
+            for (const UsagePoint& point : workload_usage_.Points(name)) {
+              points.push_back({{"time_ms", point.time_ms},
+                                {"task", point.task},
+                                {"gpu_utilization", point.utilization},
+                                {"gpu_memory_used", FormatMebibytes(point.memory_mib)}});
+            }
+            int64_t idle_since = workload_usage_.IdleSince(name);
+            return Reply{200,
+                         {{"workload", name},
+                          {"points", points},
+                          {"idle_since_ms", idle_since > 0 ? json(idle_since) : json(nullptr)}}};
+          });
     Route("GET", "/api/v1/cluster", [this](const auto&, const Caller&) -> Result<Reply> {
       Result<store::Object> stored = store_.Get("status", "cluster");
       if (!stored) {
@@ -903,6 +952,8 @@ class HttpApi::Impl {
   NodeLiveness& liveness_;
   MetricsRegistry own_metrics_;
   MetricsRegistry& metrics_;
+  WorkloadUsage own_workload_usage_;
+  WorkloadUsage& workload_usage_;
   AgentRoutes agents_;
   httplib::Server server_;
   socket_t listen_socket_ = -1;

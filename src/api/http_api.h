@@ -13,6 +13,7 @@
 #include <string>
 
 #include "api/node_liveness.h"
+#include "api/workload_usage.h"
 #include "common/metrics.h"
 #include "common/result.h"
 #include "store/store.h"
@@ -31,6 +32,9 @@ struct ApiOptions {
   // Where request latencies are recorded and /metrics reads counters and
   // histograms from (the scheduling loop's too); null: the API keeps its own.
   MetricsRegistry* metrics = nullptr;
+  // The tasks' GPU use from heartbeats, shared with the scheduling loop
+  // (projects' idle rules); null: the API keeps its own.
+  WorkloadUsage* workload_usage = nullptr;
 };
 
 class HttpApi {

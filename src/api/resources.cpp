@@ -45,8 +45,8 @@ json EncodeResources(const Resources& amounts, bool skip_unlimited) {
   return out;
 }
 
-constexpr std::array<const char*, 7> kStatusNames = {"pending", "running", "succeeded", "failed",
-                                                     "evicted", "lost",    "deleted"};
+constexpr std::array<const char*, 8> kStatusNames = {"pending", "running", "succeeded", "failed",
+                                                     "evicted", "lost",    "deleted",   "stopped"};
 
 // The fields a submitter sets; shared by submissions and the stored form.
 Status ReadWorkloadSpec(JsonReader& reader, WorkloadResource& w) {
@@ -135,6 +135,31 @@ core::QueueSpec SchedulerQueue(core::QueueSpec spec, bool is_project) {
   return spec;
 }
 
+// {"after": "30m", "action": "stop" | "preempt"}
+static Result<IdleRule> ReadIdleRule(const json& body) {
+  JsonReader reader(body, "idle_interactive.");
+  IdleRule rule;
+  std::string after;
+  if (Status s = reader.String("after", after, true); !s) return s.error();
+  if (Status s = reader.String("action", rule.action); !s) return s.error();
+  if (Status s = reader.Finish(); !s) return s.error();
+  Result<int64_t> ms = ParseDurationMs(after);
+  if (!ms || *ms < 60000 || *ms > 30LL * 86400000) {
+    return Error::Coded("invalid",
+                        "idle_interactive.after: '" + after +
+                            "' is not a duration from 1m to 30d: use a form like 30m or 2h",
+                        "idle_interactive.after");
+  }
+  rule.after_ms = *ms;
+  if (rule.action != "stop" && rule.action != "preempt") {
+    return Error::Coded("invalid",
+                        "idle_interactive.action: use stop (end the workload) or preempt (make "
+                        "it preemptible)",
+                        "idle_interactive.action");
+  }
+  return rule;
+}
+
 Result<QueueResource> DecodeQueue(const json& body, bool is_project) {
   JsonReader reader(body);
   QueueResource queue;
@@ -159,6 +184,18 @@ Result<QueueResource> DecodeQueue(const json& body, bool is_project) {
   if (Status s = reader.Int("over_quota_weight", weight, 0, 1000000); !s) return s.error();
   spec.weight = Resources::Uniform(weight);
   if (Status s = reader.Int32("priority", spec.priority, 0, 1000); !s) return s.error();
+  auto idle = reader.Object("idle_interactive");
+  if (!idle) return idle.error();
+  if (*idle) {
+    if (!is_project) {
+      return Error::Coded("invalid",
+                          "idle_interactive: set the idle rule on projects, not departments",
+                          "idle_interactive");
+    }
+    Result<IdleRule> rule = ReadIdleRule(**idle);
+    if (!rule) return rule.error();
+    queue.idle_interactive = *rule;
+  }
   if (Status s = reader.Finish(); !s) return s.error();
   for (Resource r : core::kAllResources) {
     if (spec.deserved[r] > spec.limit[r]) {
@@ -178,6 +215,10 @@ json EncodeQueue(const QueueResource& queue, bool is_project) {
   if (!limit.empty()) out["limit"] = limit;
   out["over_quota_weight"] = spec.weight[Resource::kGpu];
   out["priority"] = spec.priority;
+  if (queue.idle_interactive.after_ms > 0) {
+    out["idle_interactive"] = {{"after", FormatDurationMs(queue.idle_interactive.after_ms)},
+                               {"action", queue.idle_interactive.action}};
+  }
   return out;
 }
 

@@ -23,8 +23,20 @@ Status CheckName(const std::string& name, const std::string& field = "name");
 
 // A department or a project: a queue of the quota tree. Projects name their
 // department as parent; departments have none.
+// A project's rule for interactive workloads whose GPUs sit idle (every
+// task below 1 % GPU utilization, as the agents measure it): after
+// `after_ms`, `stop` ends the workload (status `stopped`), `preempt` makes
+// it preemptible, so that reclaim and preemption take its GPUs as soon as
+// other work needs them. Workloads on GPUs nobody measures (simulated) are
+// never idle.
+struct IdleRule {
+  int64_t after_ms = 0;  // 0: no rule
+  std::string action = "stop";
+};
+
 struct QueueResource {
   core::QueueSpec spec;
+  IdleRule idle_interactive;  // projects only
 };
 // The queue as the scheduler core sees it: departments and projects share
 // its queue namespace, so departments are named "department/<name>" there.
@@ -33,8 +45,17 @@ Result<QueueResource> DecodeQueue(const nlohmann::json& body, bool is_project);
 nlohmann::json EncodeQueue(const QueueResource& queue, bool is_project);
 
 // The status of a workload (issue 4): pending, running, succeeded, failed,
-// evicted (waiting to run again), lost, deleted.
-enum class WorkloadStatus { kPending, kRunning, kSucceeded, kFailed, kEvicted, kLost, kDeleted };
+// evicted (waiting to run again), lost, deleted, stopped (idle, issue 7).
+enum class WorkloadStatus {
+  kPending,
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kEvicted,
+  kLost,
+  kDeleted,
+  kStopped,  // by its project's idle rule
+};
 const char* StatusName(WorkloadStatus status);
 std::optional<WorkloadStatus> ParseStatus(const std::string& text);
 // Whether the scheduler still considers the workload (it waits or runs).

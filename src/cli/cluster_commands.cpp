@@ -28,6 +28,7 @@ std::string quota_department;
 std::string quota_gpu, quota_cpu, quota_memory, quota_limit_gpu;
 int64_t quota_weight = -1;
 int64_t quota_priority = -1;
+std::string quota_idle_after, quota_idle_action;  // the project's idle rule
 
 CLI::App* top_command = nullptr;
 CLI::App* nodes_command = nullptr;
@@ -176,6 +177,14 @@ int QuotaSet() {
   }
   if (quota_weight >= 0) body["over_quota_weight"] = quota_weight;
   if (quota_priority >= 0) body["priority"] = quota_priority;
+  if (quota_idle_after == "none") {
+    body.erase("idle_interactive");
+  } else if (!quota_idle_after.empty() || !quota_idle_action.empty()) {
+    json rule = body.value("idle_interactive", json::object());
+    if (!quota_idle_after.empty()) rule["after"] = quota_idle_after;
+    if (!quota_idle_action.empty()) rule["action"] = quota_idle_action;
+    body["idle_interactive"] = rule;  // the server names what is missing or wrong
+  }
   Result<json> saved = create ? session->http->Call("POST", base, &body)
                               : session->http->Call("PUT", base + "/" + UrlEncode(name), &body);
   if (!saved) return ReportError("quota set", saved.error());
@@ -357,6 +366,12 @@ void AddClusterCommands(CLI::App& app) {
   quota_set_command->add_option("--limit-gpu", quota_limit_gpu, "GPU limit, or none");
   quota_set_command->add_option("--weight", quota_weight, "Over-quota weight")
       ->check(CLI::NonNegativeNumber);
+  quota_set_command->add_option(
+      "--idle-after", quota_idle_after,
+      "Projects: act on interactive workloads whose GPUs sat idle this long (30m, 2h), or none");
+  quota_set_command->add_option("--idle-action", quota_idle_action,
+                                "What --idle-after does: stop (default) or preempt (make it "
+                                "preemptible)");
   quota_set_command->add_option("--priority", quota_priority, "Queue priority")
       ->check(CLI::Range(0, 1000));
   AddOutputOption(quota_set_command, output);

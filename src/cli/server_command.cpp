@@ -157,14 +157,17 @@ int Serve(bool standalone) {
   timings.restart_backoff_ms = options.restart_backoff_s * 1000;
   api::NodeLiveness liveness(NowMs());
   MetricsRegistry metrics;
+  api::WorkloadUsage workload_usage;
   server::SchedulingLoop loop(**store, NowMs, &liveness, timings, &metrics);
   loop.SetHistory(std::chrono::seconds(options.history_interval_s));
+  loop.SetWorkloadUsage(&workload_usage);
   api::ApiOptions api_options;
   api_options.now_ms = NowMs;
   api_options.on_change = [&loop] { loop.Wake(); };
   api_options.agent_timings = timings;
   api_options.liveness = &liveness;
   api_options.metrics = &metrics;
+  api_options.workload_usage = &workload_usage;
   api::HttpApi http(**store, api_options);
   auto port = http.Bind(options.host, options.port);
   if (!port) {

@@ -319,7 +319,7 @@ void AddWorkloadCommands(CLI::App& app) {
   list_command->add_option("--project", list_project, "Only this project's");
   list_command->add_option("--status", list_status, "Only workloads in this status")
       ->check(CLI::IsMember(
-          {"pending", "running", "succeeded", "failed", "evicted", "lost", "deleted"}));
+          {"pending", "running", "succeeded", "failed", "evicted", "lost", "deleted", "stopped"}));
   list_command->add_option("--owner", list_owner, "Only this user's");
   list_command->add_option("--limit", list_limit, "At most this many")->check(CLI::PositiveNumber);
   list_command->add_flag("-a,--all", list_all, "Deleted workloads too");

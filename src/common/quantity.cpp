@@ -144,6 +144,13 @@ Result<int64_t> ParseDurationMs(const std::string& text) {
   return total;
 }
 
+std::string FormatDurationMs(int64_t ms) {
+  if (ms != 0 && ms % 3600000 == 0) return std::to_string(ms / 3600000) + "h";
+  if (ms != 0 && ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
 std::string FormatMilli(int64_t milli) {
   std::string text = std::to_string(milli / 1000);
   int64_t frac = (milli < 0 ? -milli : milli) % 1000;

@@ -19,6 +19,9 @@ Result<int64_t> ParseMebibytes(const std::string& text);
 Result<int64_t> ParseMillicores(const std::string& text);
 // "10m" -> 600000, "1h30m" -> 5400000, "45s"; a plain number is seconds.
 Result<int64_t> ParseDurationMs(const std::string& text);
+// 1800000 -> "30m", 90000 -> "90s", 1500 -> "1500ms": exact, and read back
+// by ParseDurationMs.
+std::string FormatDurationMs(int64_t ms);
 
 // The inverse, in the canonical form the API returns: 500 -> "0.5",
 // 2000 -> "2"; 81920 -> "80Gi", 1536 -> "1536Mi"; 1500 -> "1.5", 250 -> "250m".

@@ -7,6 +7,7 @@
 
 #include "api/events.h"
 #include "api/resources.h"
+#include "common/quantity.h"
 
 namespace allot::server {
 namespace {
@@ -36,9 +37,20 @@ struct ReadState {
   std::vector<int64_t> revisions;
   std::vector<bool> queue_is_project;          // per snapshot queue
   std::map<std::string, uint32_t> node_index;  // name -> snapshot node
-  // Interactive and inference work that was on a lost node: it ends `lost`
-  // (not in the snapshot), with the revision read.
-  std::vector<std::pair<WorkloadResource, int64_t>> lost;
+  // Work that ends without the scheduler (not in the snapshot), with the
+  // revision read: interactive and inference work that was on a lost node
+  // (`lost`), interactive work idle past its project's rule (`stopped`).
+  struct Ending {
+    WorkloadResource workload;
+    int64_t revision = 0;
+    WorkloadStatus status = WorkloadStatus::kLost;
+    std::string reason;
+    const char* event = "Lost";
+  };
+  std::vector<Ending> ending;
+  // Snapshot workloads that their project's idle rule made preemptible in
+  // this read, and why: written back even when the plan leaves them be.
+  std::map<size_t, std::string> made_preemptible;
   // Agent nodes declared lost by this read, and their events: committed
   // with the cycle's plan.
   std::vector<store::Write> lost_node_writes;
@@ -143,8 +155,24 @@ bool Silent(const api::NodeResource& node, const api::NodeLiveness* liveness, in
          now_ms - liveness->LastHeard(node.spec.name) > lost_after_ms;
 }
 
+// What a project's idle rule does to a running interactive workload now:
+// nothing (empty), or the reason to stop it or make it preemptible.
+std::string IdleVerdict(const WorkloadResource& workload, const api::IdleRule& rule,
+                        const api::WorkloadUsage* usage, int64_t now_ms) {
+  if (!usage || rule.after_ms <= 0 || workload.status != WorkloadStatus::kRunning ||
+      workload.spec.kind != core::WorkloadKind::kInteractive) {
+    return "";
+  }
+  int64_t idle_since = usage->IdleSince(workload.spec.name);
+  if (idle_since <= 0 || now_ms - idle_since < rule.after_ms) return "";
+  return "its GPUs were idle for " + FormatDurationMs((now_ms - idle_since) / 1000 * 1000) +
+         " (project '" + workload.spec.queue + "': interactive workloads idle " +
+         FormatDurationMs(rule.after_ms) + " are " +
+         (rule.action == "stop" ? "stopped)" : "made preemptible)");
+}
+
 Result<ReadState> Read(store::Store& store, int64_t now_ms, const api::NodeLiveness* liveness,
-                       const api::AgentTimings& timings) {
+                       const api::AgentTimings& timings, const api::WorkloadUsage* usage) {
   ReadState state;
   state.snapshot.now = now_ms;
   auto nodes = ListAll(store, "nodes");
@@ -174,6 +202,7 @@ Result<ReadState> Read(store::Store& store, int64_t now_ms, const api::NodeLiven
     state.node_names.push_back(node->spec.name);
     state.snapshot.nodes.push_back(node->spec);
   }
+  std::map<std::string, api::IdleRule> idle_rules;  // per project
   for (const char* kind : {"departments", "projects"}) {
     auto queues = ListAll(store, kind);
     if (!queues) return queues.error();
@@ -181,6 +210,7 @@ Result<ReadState> Read(store::Store& store, int64_t now_ms, const api::NodeLiven
     for (const auto& object : *queues) {
       auto queue = api::DecodeQueue(json::parse(object.body), projects);
       if (!queue) return queue.error();
+      if (projects) idle_rules[queue->spec.name] = queue->idle_interactive;
       state.snapshot.queues.push_back(api::SchedulerQueue(queue->spec, projects));
       state.queue_is_project.push_back(projects);
     }
@@ -191,13 +221,26 @@ Result<ReadState> Read(store::Store& store, int64_t now_ms, const api::NodeLiven
     auto workload = api::DecodeStoredWorkload(object.body);
     if (!workload) return workload.error();
     if (!api::IsActive(workload->status)) continue;
-    bool on_lost_node = false;
+    std::string lost_node;
     for (const auto& assignment : workload->assignments) {
-      on_lost_node = on_lost_node || lost_nodes.count(assignment.node) > 0;
+      if (lost_nodes.count(assignment.node)) lost_node = assignment.node;
     }
-    if (on_lost_node && !RunsAgain(workload->spec.kind)) {
-      state.lost.emplace_back(std::move(*workload), object.revision);
+    if (!lost_node.empty() && !RunsAgain(workload->spec.kind)) {
+      state.ending.push_back({std::move(*workload), object.revision, WorkloadStatus::kLost,
+                              "node " + lost_node + " stopped answering", "Lost"});
       continue;
+    }
+    const api::IdleRule& rule = idle_rules[workload->spec.queue];
+    if (std::string idle = IdleVerdict(*workload, rule, usage, now_ms); !idle.empty()) {
+      if (rule.action == "stop") {
+        state.ending.push_back({std::move(*workload), object.revision, WorkloadStatus::kStopped,
+                                "stopped: " + idle, "IdleStopped"});
+        continue;
+      }
+      if (!workload->spec.preemptible) {
+        workload->spec.preemptible = true;
+        state.made_preemptible[state.workloads.size()] = "now preemptible: " + idle;
+      }
     }
     core::Workload w;
     w.spec = workload->spec;
@@ -259,7 +302,7 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
 
 Result<CycleOutcome> SchedulingLoop::Cycle() {
   if (!scheduler_) return Error::Coded("internal", "the scheduler could not be created");
-  Result<ReadState> read = Read(store_, now_ms_(), liveness_, timings_);
+  Result<ReadState> read = Read(store_, now_ms_(), liveness_, timings_, workload_usage_);
   if (!read) return read.error();
   ReadState& state = *read;
   if (Status valid = core::ValidateSnapshot(state.snapshot); !valid) {
@@ -289,18 +332,15 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
       api::ReleaseTask(task);
     }
   }
-  for (auto& [workload, revision] : state.lost) {
-    std::string node;
-    for (auto& task : workload.assignments) {
-      if (!task.node.empty() && !state.node_index.count(task.node)) node = task.node;
-      api::ReleaseTask(task);
-    }
-    workload.status = WorkloadStatus::kLost;
-    workload.reason = "node " + node + " stopped answering";
+  for (ReadState::Ending& end : state.ending) {
+    WorkloadResource& workload = end.workload;
+    for (auto& task : workload.assignments) api::ReleaseTask(task);
+    workload.status = end.status;
+    workload.reason = end.reason;
     workload.pending_reason.clear();
-    add_event(workload, "Lost", workload.reason);
+    add_event(workload, end.event, workload.reason);
     writes.push_back({store::Write::Op::kUpdate, "workloads", workload.spec.name,
-                      api::EncodeWorkload(workload).dump(), revision});
+                      api::EncodeWorkload(workload).dump(), end.revision});
   }
   for (const auto& eviction : plan.evictions) {
     api::ReleaseTask(after[eviction.task.workload].assignments[eviction.task.task]);
@@ -342,9 +382,14 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
     if (!workload.pending_reason.empty() && state.workloads[w].pending_reason.empty()) {
       add_event(workload, "Pending", workload.pending_reason);
     }
+    auto preemptible = state.made_preemptible.find(w);
+    if (preemptible != state.made_preemptible.end()) {
+      add_event(workload, "IdlePreemptible", preemptible->second);
+    }
     std::string before = api::EncodeWorkload(state.workloads[w]).dump();
     std::string now = api::EncodeWorkload(workload).dump();
-    if (before == now) continue;  // stable: an unchanged cycle writes nothing
+    // Stable: an unchanged cycle writes nothing.
+    if (before == now && preemptible == state.made_preemptible.end()) continue;
     writes.push_back(
         {store::Write::Op::kUpdate, "workloads", workload.spec.name, now, state.revisions[w]});
   }
@@ -369,6 +414,17 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
         sample_names_.clear();
       }
       return committed.error();
+    }
+  }
+  if (workload_usage_) {
+    // Readings of work that no longer runs go: its idle clock starts again
+    // if it runs again.
+    std::set<std::string> running;
+    for (const WorkloadResource& workload : after) {
+      if (workload.status == WorkloadStatus::kRunning) running.insert(workload.spec.name);
+    }
+    for (const std::string& name : workload_usage_->Workloads()) {
+      if (!running.count(name)) workload_usage_->Forget(name);
     }
   }
   if (sampled) {

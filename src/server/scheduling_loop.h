@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "api/node_liveness.h"
+#include "api/workload_usage.h"
 #include "common/metrics.h"
 #include "common/result.h"
 #include "core/snapshot.h"
@@ -68,6 +69,9 @@ class SchedulingLoop {
   // `interval`, keeping the last `keep`; zero interval (the default): none.
   // Call before Start().
   void SetHistory(std::chrono::milliseconds interval, size_t keep = 1440);
+  // The tasks' GPU use from heartbeats, for the projects' idle rules, and
+  // forgotten here for workloads that stopped running. Call before Start().
+  void SetWorkloadUsage(api::WorkloadUsage* usage) { workload_usage_ = usage; }
 
  private:
   Result<CycleOutcome> Cycle();
@@ -82,6 +86,7 @@ class SchedulingLoop {
   api::NodeLiveness* liveness_;
   api::AgentTimings timings_;
   MetricsRegistry* metrics_;
+  api::WorkloadUsage* workload_usage_ = nullptr;
   int64_t sample_interval_ms_ = 0;
   int64_t last_sample_ms_ = 0;
   bool samples_loaded_ = false;

@@ -496,5 +496,103 @@ TEST_F(ApiTest, AgentsHeartbeatAndReportOnlyForTheirOwnNodes) {
             (std::vector<std::string>{"TaskRunning", "TaskStopped", "TaskSucceeded", "Succeeded"}));
 }
 
+TEST_F(ApiTest, HeartbeatsCarryTaskGpuUseForTheTasksOfTheirNode) {
+  auto first = Call("POST", "/api/v1/join-tokens", admin_, R"({"uses":2})");
+  std::string join = first.body["token"];
+  std::string a =
+      Call("POST", "/api/v1/agents/register", join, Inventory("node-a")).body["agent_token"];
+  std::string b =
+      Call("POST", "/api/v1/agents/register", join, Inventory("node-b")).body["agent_token"];
+  auto w = DecodeWorkloadSubmission(
+      json{{"name", "nb"}, {"project", "default"}, {"kind", "interactive"}, {"command", {"true"}}});
+  ASSERT_TRUE(w);
+  w->status = WorkloadStatus::kRunning;
+  BindTask(w->assignments[0], "node-a", {0});
+  ASSERT_TRUE(store_->Commit(
+      {{store::Write::Op::kCreate, "workloads", "nb", EncodeWorkload(*w).dump(), 0}}));
+  auto beat = [&](const std::string& token, const std::string& node, const json& task) {
+    return Call("PUT", "/api/v1/nodes/" + node + "/heartbeat", token,
+                json{{"time_ms", 1}, {"tasks", {task}}}.dump());
+  };
+  json reading = {{"workload", "nb"},     {"task", 0},
+                  {"attempt", 1},         {"pid", 7},
+                  {"gpu_utilization", 0}, {"gpu_memory_used", "2Gi"}};
+  // Another node's agent cannot speak for the task: ignored.
+  EXPECT_EQ(beat(b, "node-b", reading).status, 200);
+  EXPECT_TRUE(Call("GET", "/api/v1/usage", admin_).body["workloads"].empty());
+  EXPECT_EQ(beat(a, "node-a", reading).status, 200);
+  auto usage = Call("GET", "/api/v1/usage", admin_);
+  EXPECT_EQ(usage.body["workloads"]["nb"]["gpu_utilization"], 0);
+  EXPECT_EQ(usage.body["workloads"]["nb"]["gpu_memory_used"], "2Gi");
+  EXPECT_EQ(usage.body["workloads"]["nb"]["idle_since_ms"], 1000);  // the API's clock
+  auto points = Call("GET", "/api/v1/workloads/nb/usage", admin_);
+  ASSERT_EQ(points.status, 200);
+  ASSERT_EQ(points.body["points"].size(), 1u);
+  EXPECT_EQ(points.body["idle_since_ms"], 1000);
+  // Bad readings are refused and change nothing.
+  json bad = reading;
+  bad["gpu_utilization"] = 150;
+  auto refused = beat(a, "node-a", bad);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(refused.body["error"]["field"], "tasks.gpu_utilization");
+  bad = reading;
+  bad["gpu_busy"] = 1;
+  EXPECT_EQ(beat(a, "node-a", bad).body["error"]["field"], "tasks.gpu_busy");
+  EXPECT_EQ(Call("GET", "/api/v1/workloads/nb/usage", admin_).body["points"].size(), 1u);
+  // A task the agent could not measure (simulated GPUs) records nothing.
+  json unmeasured = {{"workload", "nb"}, {"task", 0}, {"attempt", 1}, {"pid", 7}};
+  EXPECT_EQ(beat(a, "node-a", unmeasured).status, 200);
+  EXPECT_EQ(Call("GET", "/api/v1/workloads/nb/usage", admin_).body["points"].size(), 1u);
+}
+
+TEST(WorkloadUsage, IdleOnlyWhenEveryTaskIsAndBusyResetsTheClock) {
+  WorkloadUsage usage;
+  usage.Record("w", 0, 1000, 0, 100);
+  usage.Record("w", 1, 1000, 50, 100);
+  EXPECT_EQ(usage.IdleSince("w"), 0);  // task 1 is busy
+  usage.Record("w", 1, 2000, 0, 100);
+  EXPECT_EQ(usage.IdleSince("w"), 2000);  // both idle: since the later one
+  usage.Record("w", 0, 3000, 30, 100);
+  EXPECT_EQ(usage.IdleSince("w"), 0);
+  usage.Record("w", 0, 4000, 0, 100);
+  EXPECT_EQ(usage.IdleSince("w"), 4000);  // the clock starts again
+  EXPECT_EQ(usage.IdleSince("never-measured"), 0);
+  auto summaries = usage.Summaries(3500);
+  ASSERT_EQ(summaries.count("w"), 1u);
+  EXPECT_EQ(summaries["w"].memory_mib, 200);
+  EXPECT_TRUE(usage.Summaries(5000).empty());  // nothing fresh
+  // Points older than an hour go.
+  usage.Record("w", 0, 2000 + WorkloadUsage::kKeptMs, 0, 100);
+  auto points = usage.Points("w");
+  EXPECT_EQ(points.size(), 4u);
+  EXPECT_EQ(points.front().time_ms, 2000);
+  usage.Forget("w");
+  EXPECT_TRUE(usage.Points("w").empty());
+}
+
+TEST(IdleRule, ProjectsOnlyWithAClearErrorAndExactRoundTrip) {
+  auto project = DecodeQueue(
+      json{{"name", "p"}, {"department", "d"}, {"idle_interactive", {{"after", "90m"}}}}, true);
+  ASSERT_TRUE(project) << project.error().message;
+  EXPECT_EQ(project->idle_interactive.after_ms, 90 * 60000);
+  EXPECT_EQ(project->idle_interactive.action, "stop");
+  EXPECT_EQ(EncodeQueue(*project, true)["idle_interactive"],
+            (json{{"after", "90m"}, {"action", "stop"}}));
+  auto department =
+      DecodeQueue(json{{"name", "d"}, {"idle_interactive", {{"after", "1h"}}}}, false);
+  ASSERT_FALSE(department);
+  EXPECT_EQ(department.error().field, "idle_interactive");
+  auto short_rule = DecodeQueue(
+      json{{"name", "p"}, {"department", "d"}, {"idle_interactive", {{"after", "10s"}}}}, true);
+  ASSERT_FALSE(short_rule);
+  EXPECT_EQ(short_rule.error().field, "idle_interactive.after");
+  auto action = DecodeQueue(json{{"name", "p"},
+                                 {"department", "d"},
+                                 {"idle_interactive", {{"after", "1h"}, {"action", "kill"}}}},
+                            true);
+  ASSERT_FALSE(action);
+  EXPECT_EQ(action.error().field, "idle_interactive.action");
+}
+
 }  // namespace
 }  // namespace allot::api

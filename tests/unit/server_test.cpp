@@ -75,7 +75,9 @@ TEST_F(LoopTest, MetricsShowQuotasPoolsWorkloadsAndCycles) {
   ASSERT_TRUE(loop.RunCycle());
   api::NodeLiveness liveness(now_);
   liveness.Reported("n1", {{0, 2048, 75}});
-  std::string text = metrics.Render() + api::ClusterMetricsText(*store_, liveness);
+  api::WorkloadUsage usage;
+  usage.Record("b", 0, now_ - 300, 0, 512);
+  std::string text = metrics.Render() + api::ClusterMetricsText(*store_, liveness, usage, now_);
   auto has = [&](const std::string& line) { return text.find(line + "\n") != std::string::npos; };
   EXPECT_TRUE(
       has(R"(allot_queue_allocated_gpus{queue="default",type="project",department="default"} 1.5)"))
@@ -91,6 +93,8 @@ TEST_F(LoopTest, MetricsShowQuotasPoolsWorkloadsAndCycles) {
   EXPECT_TRUE(has("allot_scheduler_binds_total 2")) << text;
   EXPECT_TRUE(has(R"(allot_gpu_utilization_ratio{node="n1",gpu="0"} 0.75)")) << text;
   EXPECT_TRUE(has(R"(allot_gpu_memory_used_bytes{node="n1",gpu="0"} 2147483648)")) << text;
+  EXPECT_TRUE(has(R"(allot_workload_gpu_utilization_ratio{workload="b"} 0)")) << text;
+  EXPECT_TRUE(has(R"(allot_workload_gpu_idle_seconds{workload="b"} 0.3)")) << text;
 }
 
 TEST_F(LoopTest, TheGrafanaDashboardAsksOnlyForMetricsTheServerExports) {
@@ -103,7 +107,8 @@ TEST_F(LoopTest, TheGrafanaDashboardAsksOnlyForMetricsTheServerExports) {
   Submit("a", "1");
   ASSERT_TRUE(loop.RunCycle());
   api::NodeLiveness liveness(now_);
-  std::string text = metrics.Render() + api::ClusterMetricsText(*store_, liveness);
+  api::WorkloadUsage usage;
+  std::string text = metrics.Render() + api::ClusterMetricsText(*store_, liveness, usage, now_);
   std::ifstream file(std::string(ALLOT_SOURCE_DIR) + "/docs/grafana/allot.json");
   std::stringstream dashboard;
   dashboard << file.rdbuf();
@@ -120,6 +125,73 @@ TEST_F(LoopTest, TheGrafanaDashboardAsksOnlyForMetricsTheServerExports) {
   for (const std::string& name : asked) {
     EXPECT_NE(text.find("# TYPE " + name + " "), std::string::npos) << name;
   }
+}
+
+TEST_F(LoopTest, IdleInteractiveWorkIsStoppedOrMadePreemptibleByItsProjectsRule) {
+  // The default project: stop interactive work idle 30 minutes.
+  auto project = api::DecodeQueue(json::parse(store_->Get("projects", "default")->body), true);
+  ASSERT_TRUE(project);
+  project->idle_interactive = {30 * 60000, "stop"};
+  // Room for non-preemptible work: 2 deserved GPUs.
+  project->spec.deserved[core::Resource::kGpu] = 2000;
+  auto department =
+      api::DecodeQueue(json::parse(store_->Get("departments", "default")->body), false);
+  ASSERT_TRUE(department);
+  department->spec.deserved[core::Resource::kGpu] = 2000;
+  ASSERT_TRUE(store_->Commit(
+      {{Op::kUpdate, "departments", "default", api::EncodeQueue(*department, false).dump(), 0},
+       {Op::kUpdate, "projects", "default", api::EncodeQueue(*project, true).dump(), 0}}));
+  auto submit = [&](const std::string& name, const std::string& kind) {
+    auto w = api::DecodeWorkloadSubmission(
+        json{{"name", name}, {"project", "default"}, {"kind", kind}, {"gpu", "0.5"}, {"cpu", 1}});
+    ASSERT_TRUE(w) << w.error().message;
+    ASSERT_TRUE(
+        store_->Commit({{Op::kCreate, "workloads", name, api::EncodeWorkload(*w).dump(), 0}}));
+  };
+  submit("notebook", "interactive");
+  submit("trainer", "training");
+  submit("unmeasured", "interactive");
+  api::WorkloadUsage usage;
+  SchedulingLoop loop(*store_, [this] { return now_; });
+  loop.SetWorkloadUsage(&usage);
+  auto first = loop.RunCycle();
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_EQ(Get("notebook").status, api::WorkloadStatus::kRunning);
+  usage.Record("notebook", 0, now_, 0, 100);
+  usage.Record("trainer", 0, now_, 0, 100);  // training: the rule is for interactive work
+  now_ += 29 * 60000;
+  ASSERT_TRUE(loop.RunCycle());
+  EXPECT_EQ(Get("notebook").status, api::WorkloadStatus::kRunning);  // not yet
+  now_ += 2 * 60000;
+  ASSERT_TRUE(loop.RunCycle());
+  api::WorkloadResource stopped = Get("notebook");
+  EXPECT_EQ(stopped.status, api::WorkloadStatus::kStopped);
+  EXPECT_NE(stopped.reason.find("idle for 31m"), std::string::npos) << stopped.reason;
+  EXPECT_TRUE(stopped.assignments[0].node.empty());  // its GPU is free
+  EXPECT_EQ(Get("trainer").status, api::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("unmeasured").status, api::WorkloadStatus::kRunning);  // never idle
+  EXPECT_TRUE(usage.Points("notebook").empty());                       // forgotten once it stopped
+  bool event = false;
+  Result<store::Page> events = store_->List({"events", "", 100, {}});
+  ASSERT_TRUE(events);
+  for (const auto& object : events->items) {
+    event = event || json::parse(object.body)["type"] == "IdleStopped";
+  }
+  EXPECT_TRUE(event);
+
+  // preempt: the idle workload stays but loses its protection, once.
+  project->idle_interactive = {30 * 60000, "preempt"};
+  ASSERT_TRUE(store_->Commit(
+      {{Op::kUpdate, "projects", "default", api::EncodeQueue(*project, true).dump(), 0}}));
+  usage.Record("unmeasured", 0, now_, 0, 100);
+  now_ += 31 * 60000;
+  ASSERT_TRUE(loop.RunCycle());
+  api::WorkloadResource kept = Get("unmeasured");
+  EXPECT_EQ(kept.status, api::WorkloadStatus::kRunning);
+  EXPECT_TRUE(kept.spec.preemptible);
+  int64_t revision = *store_->Revision();
+  ASSERT_TRUE(loop.RunCycle());
+  EXPECT_EQ(*store_->Revision(), revision);  // stable: nothing more to write
 }
 
 TEST_F(LoopTest, KeepsABoundedHistoryOfSamples) {

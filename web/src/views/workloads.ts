@@ -6,7 +6,7 @@ import { age, time } from "../format";
 import type { ClusterModel, Event, Workload } from "../model";
 import type { View } from "./view";
 
-const kStatuses = ["", "pending", "running", "succeeded", "failed", "evicted", "lost", "deleted"];
+const kStatuses = ["", "pending", "running", "succeeded", "failed", "evicted", "lost", "deleted", "stopped"];
 const kKinds = ["", "training", "distributed", "interactive", "inference"];
 
 function gpuRequest(workload: Workload): string {
