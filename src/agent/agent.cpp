@@ -494,7 +494,8 @@ struct Agent::Impl {
         running.push_back({task.spec.value("workload", ""), task.spec.value("task", 0),
                            task.spec.value("attempt", 0), task.observed.pid,
                            task.spec.value("gpus", std::vector<std::string>{}),
-                           env.value("ALLOT_GPU_TENANT", "")});
+                           env.value("ALLOT_GPU_TENANT", ""),
+                           env.value("ALLOT_GPU_COMPUTE_SHARE", "100") != "100"});
       }
       if (client && reachable) reachable = Report(*client, task);
     }

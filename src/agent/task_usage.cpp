@@ -61,7 +61,8 @@ json TaskUsageMeter::Measure(const std::vector<RunningTask>& tasks,
         auto last = last_.find(task.tenant);
         // A process that ended takes its GPU time with it: then the
         // interval starts again from this reading.
-        if (last != last_.end() && now_ms > last->second.time_ms && gpu_ns >= last->second.gpu_ns) {
+        if (task.gpu_time_in_ledger && last != last_.end() && now_ms > last->second.time_ms &&
+            gpu_ns >= last->second.gpu_ns) {
           double busy_ms = static_cast<double>(gpu_ns - last->second.gpu_ns) / 1e6;
           double percent = 100.0 * busy_ms / static_cast<double>(now_ms - last->second.time_ms);
           entry["gpu_utilization"] =

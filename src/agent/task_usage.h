@@ -33,6 +33,9 @@ struct RunningTask {
   int pid = 0;
   std::vector<std::string> gpu_uuids;
   std::string tenant;  // ALLOT_GPU_TENANT of a fraction; empty on whole GPUs
+  // A fraction's GPU time is in the ledger only when the interposer gates
+  // its launches (a compute share under 100 %); else its memory only.
+  bool gpu_time_in_ledger = true;
 };
 
 class TaskUsageMeter {

@@ -2,11 +2,16 @@
 // environment) and what the server makes of task reports.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "agent/task_plan.h"
+#include "agent/task_usage.h"
 #include "api/resources.h"
 #include "api/task_report.h"
+#include "cuda/gpu_board.h"
 
 namespace allot::agent {
 namespace {
@@ -168,6 +173,48 @@ TEST(TaskReports, DecodingNamesTheField) {
       api::DecodeTaskReport(json{{"node", "a"}, {"attempt", 1}, {"state", "failed_to_start"}});
   ASSERT_FALSE(no_reason);
   EXPECT_EQ(no_reason.error().field, "reason");
+}
+
+TEST(TaskUsage, WholeGpusFromNvmlFractionsFromTheirTenantsLedger) {
+  auto dir = std::filesystem::temp_directory_path() / ("allot-usage-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto board = cuda::GpuBoard::Open("GPU-f", dir.string());
+  ASSERT_TRUE(board) << board.error().message;
+  cuda::GpuLimits limits;
+  limits.tenant = "nb/0/1";
+  limits.memory_limit = limits.memory_request = 1 << 30;
+  int self = getpid();
+  auto slot = (*board)->Join(limits, self, cuda::ProcessStartTime(self));
+  ASSERT_TRUE(slot);
+  ASSERT_TRUE((*board)->Reserve(*slot, 2 << 20));
+  limits.tenant = "other/0/1";  // another task's time is not this one's
+  auto other = (*board)->Join(limits, self, cuda::ProcessStartTime(self));
+  ASSERT_TRUE(other);
+  (*board)->layout().processes[*other].gpu_ns.fetch_add(900'000'000);
+
+  TaskUsageMeter meter(dir.string());
+  std::vector<GpuUsage> nvml = {{0, "GPU-a", 1000, 40}, {1, "GPU-b", 3000, 80}};
+  std::vector<RunningTask> tasks = {
+      {"train", 0, 1, 11, {"GPU-a", "GPU-b"}, "", true},
+      {"nb", 0, 1, 12, {"GPU-f"}, "nb/0/1", true},
+      {"lost-gpu", 0, 1, 13, {"GPU-x"}, "", true},
+      {"ungated", 0, 1, 14, {"GPU-f"}, "ungated/0/1", false},
+  };
+  json first = meter.Measure(tasks, nvml, 10'000);
+  EXPECT_EQ(first[0]["gpu_utilization"], 60);
+  EXPECT_EQ(first[0]["gpu_memory_used"], "4000Mi");
+  EXPECT_FALSE(first[1].contains("gpu_utilization"));  // a fraction's first reading
+  EXPECT_EQ(first[1]["gpu_memory_used"], "2Mi");
+  EXPECT_FALSE(first[2].contains("gpu_utilization"));  // NVML does not see its GPU
+  EXPECT_EQ(first[2]["pid"], 13);
+  (*board)->layout().processes[*slot].gpu_ns.fetch_add(500'000'000);  // 0.5 s of 1 s
+  json second = meter.Measure(tasks, nvml, 11'000);
+  EXPECT_EQ(second[1]["gpu_utilization"], 50);
+  EXPECT_FALSE(second[3].contains("gpu_utilization"));  // no GPU time without the gate
+  json idle = meter.Measure(tasks, nvml, 12'000);
+  EXPECT_EQ(idle[1]["gpu_utilization"], 0);
+  board->reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
