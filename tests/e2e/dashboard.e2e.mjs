@@ -64,6 +64,23 @@ try {
   await page.getByRole("row").filter({ hasText: "frac" }).filter({ hasText: "running" }).waitFor();
   check(true, "the fraction runs");
 
+  // GPU use, as an agent reports it (simulated GPUs report none: this
+  // test speaks for the local agent with its own token).
+  const { readFileSync } = await import("node:fs");
+  const agentToken = JSON.parse(readFileSync(process.env.AGENT_STATE, "utf8")).agent_token;
+  const beat = await fetch(`${url}/api/v1/nodes/local/heartbeat`, {
+    method: "PUT",
+    headers: { Authorization: `Bearer ${agentToken}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ time_ms: Date.now(), tasks: [{ workload: "frac", task: 0, attempt: 1,
+      pid: 1, gpu_utilization: 37, gpu_memory_used: "1Gi" }] }),
+  });
+  check(beat.status === 200, `a heartbeat with task GPU use is taken (${beat.status})`);
+  await page.getByRole("row").filter({ hasText: "frac" }).getByText("37%").waitFor({ timeout: 20000 });
+  check(true, "the workload list shows the fraction's GPU use");
+  await page.getByRole("button", { name: "Show workload frac" }).click();
+  await page.getByRole("figure", { name: "GPU use of the workload over time" }).locator("canvas").waitFor();
+  check(true, "the workload's GPU use is charted");
+
   // A pending reason.
   const pendingRow = page.getByRole("row").filter({ hasText: "toobig" });
   await pendingRow.filter({ hasText: "pending" }).waitFor();
@@ -94,11 +111,15 @@ try {
     `the GPU map shows the fraction and what is free: "${label}"`);
   await page.screenshot({ path: join(artifacts, "dashboard-nodes.png"), fullPage: true });
 
-  // Projects: the default project holds 1.5 GPUs.
+  // Projects: the default project holds 1.5 GPUs, and its idle rule set
+  // through the CLI shows.
+  execFileSync(process.env.ALLOT, ["quota", "set", "default", "--idle-after", "45m"]);
   await page.getByRole("link", { name: "Projects" }).click();
   const project = page.getByRole("row").filter({ hasText: "default" }).filter({ hasText: "project" });
   await project.getByText("1.5").first().waitFor();
   check(true, "the project's allocated GPUs (1.5)");
+  await project.getByText("stopped after 45m").waitFor();
+  check(true, "the project's idle rule");
 
   // Audit: the CLI's submissions are there.
   await page.getByRole("link", { name: "Audit log" }).click();

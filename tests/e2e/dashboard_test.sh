@@ -36,4 +36,4 @@ TOKEN="$(cat "$WORK/.local/share/allot/admin-token")"
 "$ALLOT" submit --name toobig --gpu 8 -- sleep 1 >/dev/null
 
 mkdir -p "$ARTIFACTS"
-ALLOT="$ALLOT" node "$(dirname "$0")/dashboard.e2e.mjs" "$URL" "$TOKEN" "$WEB_DIR" "$ARTIFACTS"
+ALLOT="$ALLOT" AGENT_STATE="$WORK/.local/share/allot/agent/agent.json" node "$(dirname "$0")/dashboard.e2e.mjs" "$URL" "$TOKEN" "$WEB_DIR" "$ARTIFACTS"

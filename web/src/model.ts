@@ -96,6 +96,24 @@ export interface Event {
   message: string;
 }
 
+export interface WorkloadUsage {
+  time_ms: number;
+  gpu_utilization: number;
+  gpu_memory_used: string;
+  idle_since_ms: number | null;
+}
+
+export interface IdleRule {
+  after: string;
+  action: "stop" | "preempt";
+}
+
+export interface Project {
+  name: string;
+  department: string;
+  idle_interactive?: IdleRule;
+}
+
 export interface GpuUsage {
   index: number;
   memory_used: string;
@@ -118,6 +136,9 @@ export class ClusterModel {
   samples: Sample[] = [];
   events: Event[] = []; // since the page loaded, newest last
   usage: Record<string, GpuUsage[]> = {};
+  // Per running workload whose GPU use an agent measures.
+  workloadUsage: Record<string, WorkloadUsage> = {};
+  projects = new Map<string, Project>();
   connected = false;
   private revision = 0;
   private listeners: Array<() => void> = [];
@@ -135,6 +156,8 @@ export class ClusterModel {
     const nodes = await listAll<NodeInfo>("/api/v1/nodes");
     this.nodes = new Map(nodes.items.map((n) => [n.name, n]));
     this.samples = (await listAll<Sample>("/api/v1/samples")).items;
+    const projects = await listAll<Project>("/api/v1/projects");
+    this.projects = new Map(projects.items.map((p) => [p.name, p]));
     try {
       this.status = await getJson<ClusterStatus>("/api/v1/cluster");
     } catch {
@@ -145,9 +168,10 @@ export class ClusterModel {
     this.notify();
   }
 
-  // Watches until stop(); reconnects after an error.
+  // Watches until stop(); reconnects after an error. GPU usage is not in
+  // the store: it is read every 5 s beside the watch.
   async watch(): Promise<void> {
-    let usageDue = Date.now() + 10000;
+    void this.pollUsage();
     while (!this.stopped) {
       try {
         this.abort = new AbortController();
@@ -158,10 +182,6 @@ export class ClusterModel {
         );
         for (const item of reply.items) this.apply(item);
         this.revision = reply.revision;
-        if (Date.now() >= usageDue) {
-          await this.loadUsage();
-          usageDue = Date.now() + 10000;
-        }
         this.connected = true;
         this.notify();
       } catch (error) {
@@ -178,8 +198,25 @@ export class ClusterModel {
     this.abort?.abort();
   }
 
+  private async pollUsage(): Promise<void> {
+    while (!this.stopped) {
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      if (this.stopped) return;
+      try {
+        await this.loadUsage();
+        this.notify();
+      } catch {
+        // the watch shows the connection's state
+      }
+    }
+  }
+
   private async loadUsage(): Promise<void> {
-    this.usage = (await getJson<{ nodes: Record<string, GpuUsage[]> }>("/api/v1/usage")).nodes;
+    const reply = await getJson<{ nodes: Record<string, GpuUsage[]>; workloads: Record<string, WorkloadUsage> }>(
+      "/api/v1/usage",
+    );
+    this.usage = reply.nodes;
+    this.workloadUsage = reply.workloads;
   }
 
   private apply(item: WatchItem): void {
@@ -193,6 +230,10 @@ export class ClusterModel {
       case "nodes":
         if (deleted) this.nodes.delete(object.name);
         else this.nodes.set(object.name, object as unknown as NodeInfo);
+        break;
+      case "projects":
+        if (deleted) this.projects.delete(object.name);
+        else this.projects.set(object.name, object as unknown as Project);
         break;
       case "status":
         if (!deleted && object.name === "cluster") this.status = object as unknown as ClusterStatus;

@@ -2,8 +2,13 @@
 // and pending, each department above its projects (its rows roll them up).
 import { fill, h, table } from "../dom";
 import { gpus, percent } from "../format";
-import type { ClusterModel, QueueStatus } from "../model";
+import type { ClusterModel, IdleRule, QueueStatus } from "../model";
 import type { View } from "./view";
+
+function idleRule(rule: IdleRule | undefined): string {
+  if (!rule) return "—";
+  return rule.action === "stop" ? `stopped after ${rule.after}` : `preemptible after ${rule.after}`;
+}
 
 export class ProjectsView implements View {
   private body!: HTMLElement;
@@ -28,6 +33,7 @@ export class ProjectsView implements View {
       percent(queue.allocated, queue.deserved),
       gpus(Math.max(0, queue.allocated - queue.deserved)),
       String(queue.pending),
+      isProject ? idleRule(model.projects.get(queue.name)?.idle_interactive) : "",
     ];
     const rows: ReturnType<typeof row>[] = [];
     for (const department of departments) {
@@ -37,7 +43,8 @@ export class ProjectsView implements View {
       }
     }
     fill(this.body, table("Quotas and use by department and project",
-      ["Name", "Type", "Deserved", "Fair share", "Allocated", "Allocation ratio", "Over quota", "Pending"],
+      ["Name", "Type", "Deserved", "Fair share", "Allocated", "Allocation ratio", "Over quota", "Pending",
+        "Idle interactive work"],
       rows));
   }
 }

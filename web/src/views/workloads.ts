@@ -1,10 +1,30 @@
 // Workloads: filters, status and pending reason; one workload's tasks,
 // events and logs.
 import { ApiError, getJson, getText } from "../api";
-import { fill, h, labelled, select, table } from "../dom";
+import { TimeChart } from "../chart";
+import { type Child, fill, h, labelled, select, table } from "../dom";
 import { age, time } from "../format";
-import type { ClusterModel, Event, Workload } from "../model";
+import type { ClusterModel, Event, Workload, WorkloadUsage } from "../model";
 import type { View } from "./view";
+
+// Idle this long (every task below 1 % GPU) and a workload is flagged.
+const kFlagIdleMs = 5 * 60 * 1000;
+
+interface UsagePoint {
+  time_ms: number;
+  task: number;
+  gpu_utilization: number;
+}
+
+function gpuUse(usage: WorkloadUsage | undefined): Child {
+  if (!usage) return h("span", { class: "muted" }, "—");
+  const idleMs = usage.idle_since_ms ? Date.now() - usage.idle_since_ms : 0;
+  if (idleMs >= kFlagIdleMs) {
+    return h("span", { class: "idle", title: `every task below 1% GPU since ${time(usage.idle_since_ms!)}` },
+      `idle ${age(usage.idle_since_ms!)}`);
+  }
+  return `${usage.gpu_utilization}%`;
+}
 
 const kStatuses = ["", "pending", "running", "succeeded", "failed", "evicted", "lost", "deleted", "stopped"];
 const kKinds = ["", "training", "distributed", "interactive", "inference"];
@@ -22,6 +42,9 @@ export class WorkloadsView implements View {
   private selected = "";
   private fetchedEvents: Event[] = [];
   private detailSignature = "";
+  private usagePanel!: HTMLElement;
+  private usageChart!: TimeChart;
+  private usageLoadedAt = 0;
   private model!: ClusterModel;
 
   mount(container: HTMLElement, model: ClusterModel): void {
@@ -46,7 +69,9 @@ export class WorkloadsView implements View {
       labelled("Search", search));
     this.list = h("div");
     this.detail = h("section", { class: "detail-panel", "aria-live": "polite", "aria-label": "Workload details" });
-    fill(container, h("h1", {}, "Workloads"), controls, this.list, this.detail);
+    this.usagePanel = h("figure", { class: "chart", "aria-label": "GPU use of the workload over time", hidden: true });
+    this.usageChart = new TimeChart(this.usagePanel, "GPU use per task", "%");
+    fill(container, h("h1", {}, "Workloads"), controls, this.list, this.detail, this.usagePanel);
   }
 
   update(model: ClusterModel): void {
@@ -76,16 +101,42 @@ export class WorkloadsView implements View {
       String(w.workers),
       w.owner,
       age(w.created_ms),
+      w.status === "running" ? gpuUse(model.workloadUsage[w.name]) : "",
       w.status === "pending" ? w.pending_reason : w.reason ?? "",
     ]);
     fill(this.list, table(`${shown.length} of ${model.workloads.size} workloads`,
-      ["Name", "Project", "Kind", "Status", "GPU per task", "Tasks", "Owner", "Age", "Reason"], rows));
+      ["Name", "Project", "Kind", "Status", "GPU per task", "Tasks", "Owner", "Age", "GPU use", "Reason"], rows));
     this.showDetail();
+    if (this.selected && Date.now() - this.usageLoadedAt > 10000) void this.loadUsage();
+  }
+
+  // The selected workload's GPU use over the last hour, one line per task.
+  private async loadUsage(): Promise<void> {
+    const name = this.selected;
+    this.usageLoadedAt = Date.now();
+    let points: UsagePoint[] = [];
+    try {
+      points = (await getJson<{ points: UsagePoint[] }>(`/api/v1/workloads/${encodeURIComponent(name)}/usage`)).points;
+    } catch {
+      // not readable any more: no chart
+    }
+    if (name !== this.selected) return;
+    this.usagePanel.hidden = points.length === 0;
+    if (points.length === 0) return;
+    const times = [...new Set(points.map((p) => p.time_ms))].sort((a, b) => a - b);
+    const tasks = [...new Set(points.map((p) => p.task))].sort((a, b) => a - b);
+    const colors = ["#1f6feb", "#2da44e", "#d1242f", "#8250df", "#bf8700"];
+    this.usageChart.show(times, tasks.map((task, i) => {
+      const at = new Map(points.filter((p) => p.task === task).map((p) => [p.time_ms, p.gpu_utilization]));
+      return { label: `task ${task}`, values: times.map((t) => at.get(t) ?? null), color: colors[i % colors.length] };
+    }));
   }
 
   private async select(name: string): Promise<void> {
     this.selected = name;
     this.fetchedEvents = [];
+    this.usagePanel.hidden = true;
+    void this.loadUsage();
     this.showDetail();
     try {
       const reply = await getJson<{ items: Event[] }>(`/api/v1/events?workload=${encodeURIComponent(name)}&limit=1000`);
