@@ -57,7 +57,8 @@ try {
   check(true, "Enter on the link opens the Workloads section");
 
   // Submitted through the CLI while the page watches: appears, running.
-  execFileSync(process.env.ALLOT, ["submit", "--name", "live-one", "--gpu", "1", "--", "sleep", "300"]);
+  execFileSync(process.env.ALLOT, ["submit", "--name", "live-one", "--gpu", "1", "--",
+    "sh", "-c", "echo hello-from-live-one; exec sleep 300"]);
   const liveRow = page.getByRole("row").filter({ hasText: "live-one" });
   await liveRow.filter({ hasText: "running" }).waitFor({ timeout: 20000 });
   check(true, "a workload submitted through the CLI shows up running, live");
@@ -100,6 +101,9 @@ try {
     .catch(() => {});
   const events = await page.getByRole("table", { name: "Events" }).locator("tbody tr").count();
   check(events >= 1, "the workload's events are listed");
+  await page.getByRole("button", { name: "Show logs" }).click();
+  await page.getByLabel("Task log").getByText("hello-from-live-one").waitFor({ timeout: 10000 });
+  check(true, "the task's log is shown");
 
   // The GPU map shows the fraction on its GPU.
   await page.getByRole("link", { name: "Nodes" }).click();
