@@ -368,7 +368,10 @@ struct Agent::Impl {
         for (const std::string& node : nodes) {
           all_running.insert(all_running.end(), by_node[node].begin(), by_node[node].end());
         }
-        json measured = usage_meter.Measure(all_running, readings, WallMs());
+        // Simulated GPUs run nothing: their tasks are not measured (never idle).
+        json measured = options.simulate_gpus.empty()
+                            ? usage_meter.Measure(all_running, readings, WallMs())
+                            : TaskUsageMeter::Unmeasured(all_running);
         size_t next = 0;
         for (const std::string& node : nodes) {
           json tasks = json::array();

@@ -19,17 +19,26 @@ cuda::GpuBoard* TaskUsageMeter::Board(const std::string& uuid) {
   return boards_.emplace(uuid, std::move(*opened)).first->second.get();
 }
 
+json TaskUsageMeter::Unmeasured(const std::vector<RunningTask>& tasks) {
+  json out = json::array();
+  for (const RunningTask& task : tasks) {
+    out.push_back({{"workload", task.workload},
+                   {"task", task.task},
+                   {"attempt", task.attempt},
+                   {"pid", task.pid}});
+  }
+  return out;
+}
+
 json TaskUsageMeter::Measure(const std::vector<RunningTask>& tasks,
                              const std::vector<GpuUsage>& gpus, int64_t now_ms) {
   std::map<std::string, const GpuUsage*> by_uuid;
   for (const GpuUsage& gpu : gpus) by_uuid[gpu.uuid] = &gpu;
   std::map<std::string, Reading> seen;
-  json out = json::array();
-  for (const RunningTask& task : tasks) {
-    json entry = {{"workload", task.workload},
-                  {"task", task.task},
-                  {"attempt", task.attempt},
-                  {"pid", task.pid}};
+  json out = Unmeasured(tasks);
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const RunningTask& task = tasks[i];
+    json& entry = out[i];
     if (task.tenant.empty()) {
       // Whole GPUs: the device's own figures are the task's.
       int64_t utilization = 0;
@@ -71,7 +80,6 @@ json TaskUsageMeter::Measure(const std::vector<RunningTask>& tasks,
         seen[task.tenant] = {gpu_ns, now_ms};
       }
     }
-    out.push_back(std::move(entry));
   }
   last_ = std::move(seen);  // tenants no longer running are forgotten
   return out;

@@ -50,6 +50,8 @@ class TaskUsageMeter {
   // the node's NVML readings.
   nlohmann::json Measure(const std::vector<RunningTask>& tasks, const std::vector<GpuUsage>& gpus,
                          int64_t now_ms);
+  // The entries without GPU use: for simulated GPUs, which nothing runs on.
+  static nlohmann::json Unmeasured(const std::vector<RunningTask>& tasks);
 
  private:
   struct Reading {

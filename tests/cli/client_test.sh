@@ -4,22 +4,7 @@
 # and the completion scripts. Usage: client_test.sh PATH_TO_ALLOT
 set -euo pipefail
 ALLOT="$1"
-WORK="$(mktemp -d)"
-export HOME="$WORK" XDG_CONFIG_HOME="" XDG_DATA_HOME=""
-unset ALLOT_SERVER ALLOT_TOKEN ALLOT_PROJECT
-cleanup() {
-  [[ -n "${SERVER_PID:-}" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  # Tasks outlive their agent by design: end the ones the test started.
-  for file in $(find "$WORK" -name process.json); do
-    pid="$(grep -o '"pid":[0-9]*' "$file" | cut -d: -f2)"
-    [[ -n "$pid" ]] && kill -9 -- "-$pid" 2>/dev/null || true
-  done
-  pkill -9 -f "task-shim $WORK" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/../lib/standalone.sh"
 expect_in() {  # expect_in TEXT PATTERN WHAT
   grep -qE -- "$2" <<<"$1" || fail "$3: expected /$2/ in:"$'\n'"$1"
 }
@@ -30,11 +15,7 @@ expect_exit() {  # expect_exit STATUS WHAT COMMAND...: runs it, keeps its stderr
   [[ $rc == "$want" ]] || fail "$what: exit $rc, not $want: $err"
 }
 
-"$ALLOT" up --port 0 >"$WORK/up.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 50); do grep -q "^allot up: http" "$WORK/up.log" && break; sleep 0.1; done
-URL="$(sed -n 's/^allot up: \(http[^ ]*\).*/\1/p' "$WORK/up.log")"
-[[ -n "$URL" ]] || fail "allot up printed no URL: $(cat "$WORK/up.log")"
+start_standalone
 expect_in "$(cat "$WORK/up.log")" "admin token: $WORK/.local/share/allot/admin-token" "up names the token file"
 
 # Without login the local admin token is used only for the default port;

@@ -78,6 +78,11 @@ try {
   check(beat.status === 200, `a heartbeat with task GPU use is taken (${beat.status})`);
   await page.getByRole("row").filter({ hasText: "frac" }).getByText("37%").waitFor({ timeout: 20000 });
   check(true, "the workload list shows the fraction's GPU use");
+  // The local agent's own heartbeats (every 5 s) measure nothing on
+  // simulated GPUs: they must not turn the reading into an idle 0 %.
+  await page.waitForTimeout(6000);
+  await page.getByRole("row").filter({ hasText: "frac" }).getByText("37%").waitFor({ timeout: 1000 });
+  check(true, "heartbeats from simulated GPUs never report a task idle");
   await page.getByRole("button", { name: "Show workload frac" }).click();
   await page.getByRole("figure", { name: "GPU use of the workload over time" }).locator("canvas").waitFor();
   check(true, "the workload's GPU use is charted");

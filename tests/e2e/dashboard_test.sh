@@ -8,26 +8,8 @@ set -euo pipefail
 ALLOT="$1"
 WEB_DIR="$2"
 ARTIFACTS="$3"
-WORK="$(mktemp -d)"
-export HOME="$WORK" XDG_CONFIG_HOME="" XDG_DATA_HOME=""
-unset ALLOT_SERVER ALLOT_TOKEN ALLOT_PROJECT
-cleanup() {
-  [[ -n "${SERVER_PID:-}" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  for file in $(find "$WORK" -name process.json); do
-    pid="$(grep -o '"pid":[0-9]*' "$file" | cut -d: -f2)"
-    [[ -n "$pid" ]] && kill -9 -- "-$pid" 2>/dev/null || true
-  done
-  pkill -9 -f "task-shim $WORK" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-"$ALLOT" up --port 0 >"$WORK/up.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 50); do grep -q "^allot up: http" "$WORK/up.log" && break; sleep 0.1; done
-URL="$(sed -n 's/^allot up: \(http[^ ]*\).*/\1/p' "$WORK/up.log")"
-[[ -n "$URL" ]] || fail "allot up printed no URL: $(cat "$WORK/up.log")"
+source "$(dirname "$0")/../lib/standalone.sh"
+start_standalone
 TOKEN="$(cat "$WORK/.local/share/allot/admin-token")"
 "$ALLOT" login --server "$URL" --token "$TOKEN" >/dev/null
 
@@ -36,4 +18,5 @@ TOKEN="$(cat "$WORK/.local/share/allot/admin-token")"
 "$ALLOT" submit --name toobig --gpu 8 -- sleep 1 >/dev/null
 
 mkdir -p "$ARTIFACTS"
-ALLOT="$ALLOT" AGENT_STATE="$WORK/.local/share/allot/agent/agent.json" node "$(dirname "$0")/dashboard.e2e.mjs" "$URL" "$TOKEN" "$WEB_DIR" "$ARTIFACTS"
+ALLOT="$ALLOT" AGENT_STATE="$WORK/.local/share/allot/agent/agent.json" \
+  node "$(dirname "$0")/dashboard.e2e.mjs" "$URL" "$TOKEN" "$WEB_DIR" "$ARTIFACTS"

@@ -15,6 +15,15 @@ namespace {
 
 using nlohmann::json;
 
+// An agent's registration body for node `name`.
+std::string Inventory(const std::string& name) {
+  return json{{"name", name},           {"cpu", "8"},
+              {"memory", "32Gi"},       {"simulate_gpus", "2xA100-80GB"},
+              {"address", "127.0.0.1"}, {"logs_url", "http://127.0.0.1:1"},
+              {"boot_id", "b1"}}
+      .dump();
+}
+
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -64,6 +73,16 @@ class ApiTest : public ::testing::Test {
     auto token = Call("POST", "/api/v1/tokens", admin_, json{{"user", name}}.dump());
     EXPECT_EQ(token.status, 201) << token.body.dump();
     return token.body.value("token", "");
+  }
+  // Registers agents of node-a and node-b; their tokens.
+  std::pair<std::string, std::string> AgentsOfNodesAAndB() {
+    auto created = Call("POST", "/api/v1/join-tokens", admin_, R"({"uses":2})");
+    std::string join = created.body["token"];
+    std::string a =
+        Call("POST", "/api/v1/agents/register", join, Inventory("node-a")).body["agent_token"];
+    std::string b =
+        Call("POST", "/api/v1/agents/register", join, Inventory("node-b")).body["agent_token"];
+    return {a, b};
   }
   void MakeTree() {
     ASSERT_EQ(
@@ -404,21 +423,6 @@ TEST_F(ApiTest, AuditExportsAsJsonLines) {
   EXPECT_EQ(Call("GET", "/api/v1/audit?format=xml", admin_).status, 400);
 }
 
-}  // namespace
-}  // namespace allot::api
-
-namespace allot::api {
-namespace {
-
-// An agent's registration body for node `name`.
-std::string Inventory(const std::string& name) {
-  return json{{"name", name},           {"cpu", "8"},
-              {"memory", "32Gi"},       {"simulate_gpus", "2xA100-80GB"},
-              {"address", "127.0.0.1"}, {"logs_url", "http://127.0.0.1:1"},
-              {"boot_id", "b1"}}
-      .dump();
-}
-
 TEST_F(ApiTest, JoinTokensAdmitAgentsOnceAndRefusalsAreAudited) {
   std::string viewer = UserWith("watcher", {{"role", "viewer"}});
   EXPECT_EQ(Call("POST", "/api/v1/join-tokens", viewer, "{}").status, 403);
@@ -460,12 +464,7 @@ TEST_F(ApiTest, JoinTokensAdmitAgentsOnceAndRefusalsAreAudited) {
 }
 
 TEST_F(ApiTest, AgentsHeartbeatAndReportOnlyForTheirOwnNodes) {
-  auto first = Call("POST", "/api/v1/join-tokens", admin_, R"({"uses":2})");
-  std::string join = first.body["token"];
-  std::string a =
-      Call("POST", "/api/v1/agents/register", join, Inventory("node-a")).body["agent_token"];
-  std::string b =
-      Call("POST", "/api/v1/agents/register", join, Inventory("node-b")).body["agent_token"];
+  auto [a, b] = AgentsOfNodesAAndB();
   EXPECT_EQ(Call("PUT", "/api/v1/nodes/node-a/heartbeat", a, R"({"time_ms":1})").status, 200);
   EXPECT_EQ(Call("PUT", "/api/v1/nodes/node-a/heartbeat", b, R"({"time_ms":1})").status, 403);
   EXPECT_EQ(Call("PUT", "/api/v1/nodes/node-a/heartbeat", a, R"({"gpus":3})").status, 400);
@@ -497,12 +496,7 @@ TEST_F(ApiTest, AgentsHeartbeatAndReportOnlyForTheirOwnNodes) {
 }
 
 TEST_F(ApiTest, HeartbeatsCarryTaskGpuUseForTheTasksOfTheirNode) {
-  auto first = Call("POST", "/api/v1/join-tokens", admin_, R"({"uses":2})");
-  std::string join = first.body["token"];
-  std::string a =
-      Call("POST", "/api/v1/agents/register", join, Inventory("node-a")).body["agent_token"];
-  std::string b =
-      Call("POST", "/api/v1/agents/register", join, Inventory("node-b")).body["agent_token"];
+  auto [a, b] = AgentsOfNodesAAndB();
   auto w = DecodeWorkloadSubmission(
       json{{"name", "nb"}, {"project", "default"}, {"kind", "interactive"}, {"command", {"true"}}});
   ASSERT_TRUE(w);
