@@ -119,6 +119,9 @@ TEST(CrashTest, AcknowledgedSubmissionsSurviveSigkill) {
   server = std::make_unique<ServerProcess>(dir.string());
   ASSERT_GT(server->port(), 0) << "allot up did not start again";
   httplib::Client client("127.0.0.1", server->port());
+  // Under a loaded CI machine (the browser test beside it) a page of 1,000
+  // can take longer than httplib's 5 s default.
+  client.set_read_timeout(60, 0);
   // Give the scheduling loop a few cycles on the recovered state.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   std::set<std::string> stored;
@@ -126,7 +129,8 @@ TEST(CrashTest, AcknowledgedSubmissionsSurviveSigkill) {
   std::string after;
   for (;;) {
     auto res = client.Get("/api/v1/workloads?limit=1000&after=" + after, auth);
-    ASSERT_TRUE(res && res->status == 200);
+    ASSERT_TRUE(res) << "no answer: " << httplib::to_string(res.error());
+    ASSERT_EQ(res->status, 200) << res->body;
     json page = json::parse(res->body);
     for (const auto& w : page["items"]) {
       stored.insert(w["name"].get<std::string>());
