@@ -3,7 +3,11 @@
 // The scale benchmarks of issue 2 are `allot bench reclaim|cycle|place`.
 #include <benchmark/benchmark.h>
 
+#include <nlohmann/json.hpp>
+
+#include "api/resources.h"
 #include "bench/clusters.h"
+#include "common/metrics.h"
 #include "sched/cluster_state.h"
 #include "sched/fair_share.h"
 #include "sched/placement/placer.h"
@@ -49,6 +53,36 @@ void BM_ClusterStateBuild(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ClusterStateBuild)->Arg(1000);
+
+// The cost of recording one API request's latency (every request does it)
+// against the decoding of a typical submission body (the work a POST
+// /api/v1/workloads does anyway): the baseline.
+void BM_MetricsObserveRequest(benchmark::State& state) {
+  MetricsRegistry registry;
+  registry.DeclareHistogram(
+      "allot_api_request_duration_seconds", "latency", {"method", "route", "code"},
+      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
+  const std::vector<std::string> routes = {"/api/v1/workloads", "/api/v1/workloads/{}",
+                                           "/api/v1/nodes/{}/heartbeat", "/api/v1/watch"};
+  size_t i = 0;
+  for (auto _ : state) {
+    registry.Observe("allot_api_request_duration_seconds",
+                     {"GET", routes[i++ % routes.size()], "200"}, 0.003);
+  }
+}
+BENCHMARK(BM_MetricsObserveRequest)->Repetitions(5)->ReportAggregatesOnly(true);
+
+void BM_DecodeSubmissionBaseline(benchmark::State& state) {
+  const nlohmann::json body = {{"name", "bert-large"},
+                               {"project", "vision"},
+                               {"kind", "training"},
+                               {"gpu", "0.5"},
+                               {"cpu", "4"},
+                               {"memory", "16Gi"},
+                               {"command", {"python", "train.py", "--epochs", "3"}}};
+  for (auto _ : state) benchmark::DoNotOptimize(api::DecodeWorkloadSubmission(body));
+}
+BENCHMARK(BM_DecodeSubmissionBaseline)->Repetitions(5)->ReportAggregatesOnly(true);
 
 }  // namespace
 }  // namespace allot::bench
