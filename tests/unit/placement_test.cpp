@@ -106,7 +106,36 @@ TEST_F(PlacementTest, FragmentationPrefersASharedGpu) {
   FragmentationScorer s;
   EXPECT_GT(s.Score(state_, Ctx("quarter"), Node("a100")),
             s.Score(state_, Ctx("quarter"), Node("h100")));
-  EXPECT_EQ(s.Score(state_, Ctx("two"), Node("a100")), 0);
+}
+
+TEST(FragmentationScorerTest, WholeGpuTasksKeepFreeNodesWholeForTheTypicalTask) {
+  // Typical tasks here take two GPUs. A one-GPU task on `broken` (one GPU
+  // half used) leaves nothing a typical task could have used; on `whole`
+  // it would strand a GPU that a two-GPU task needs.
+  core::Snapshot snap = SnapshotOf(R"(
+name: fgd
+nodes:
+  - {name: broken, gpus: 2, gpu_model: A100}
+  - {name: whole, gpus: 2, gpu_model: A100}
+queues:
+  - {name: team, deserved: {gpu: 4}}
+workloads:
+  - {name: half, queue: team, gpu: 0.5, state: running, placement: [{node: broken, gpus: [0]}]}
+  - {name: one, queue: team, gpu: 1}
+  - {name: pair-a, queue: team, gpu: 2}
+  - {name: pair-b, queue: team, gpu: 2}
+  - {name: pair-c, queue: team, gpu: 2}
+  - {name: cpu-only, queue: team, cpu: 1}
+)");
+  ClusterState state(snap);
+  FragmentationScorer s;
+  PlacementContext one;
+  one.workload = WorkloadIndex(snap, "one");
+  EXPECT_GT(s.Score(state, one, NodeIndex(snap, "broken")),
+            s.Score(state, one, NodeIndex(snap, "whole")));
+  PlacementContext cpu_only;
+  cpu_only.workload = WorkloadIndex(snap, "cpu-only");
+  EXPECT_EQ(s.Score(state, cpu_only, NodeIndex(snap, "whole")), 0);  // not its concern
 }
 
 TEST_F(PlacementTest, TopologyClosenessPrefersMembersAndTheirDomain) {

@@ -1,6 +1,7 @@
 // The placement scorers, one concern each (one .cpp file each).
 #pragma once
 
+#include "sched/placement/fragmentation_memo.h"
 #include "sched/placement/scorer.h"
 
 namespace allot::sched {
@@ -13,13 +14,22 @@ class BinPackingScorer final : public Scorer {
   int64_t Score(const ClusterState& state, const PlacementContext& ctx, uint32_t n) const override;
 };
 
-// Fractions go where they fragment least: onto a GPU that already holds
-// fractions, the tightest fit best; failing that, a free GPU on the node with
-// the fewest free GPUs.
+// GPU tasks go where they grow the node's fragmentation least
+// (fragmentation_model.h: fragmentation gradient descent), measured against
+// the cycle's own typical tasks: the task shapes of all its workloads,
+// weighted by their task counts, the most frequent covering 95 %.
 class FragmentationScorer final : public Scorer {
  public:
   const char* Name() const override { return "fragmentation"; }
   int64_t Score(const ClusterState& state, const PlacementContext& ctx, uint32_t n) const override;
+
+ private:
+  // The typical tasks and their memo, made again for every ClusterState
+  // (a cycle's workloads do not change within it).
+  FragmentationMemo& MemoFor(const ClusterState& state) const;
+
+  mutable uint64_t memo_serial_ = 0;
+  mutable FragmentationMemo memo_;
 };
 
 // Gang members stay close: on a node already holding a member best, then on
