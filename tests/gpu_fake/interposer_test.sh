@@ -27,6 +27,13 @@ fail() {
   echo "FAIL: $*" >&2
   exit 1
 }
+# A command that fails under set -e says which, with what the probes wrote.
+set -E
+# (Only where errexit is on: the cases that expect a failure turn it off.)
+trap 'status=$?; if [[ $- == *e* ]]; then
+        echo "FAIL: line $LINENO: $BASH_COMMAND exited $status" >&2
+        for f in "$work"/*-30 "$work"/*-70 "$work"/*-alone; do
+          [ -f "$f" ] && { echo "-- $f" >&2; tail -n 5 "$f" >&2; }; done; fi' ERR
 # In the foreground; background runs call "$ALLOT" gpu-run themselves, so that
 # $! is the probe's pid (gpu-run execs the command).
 gpu_run() { "$ALLOT" gpu-run "$@"; }
