@@ -53,6 +53,11 @@ function scheduleUpdate(): void {
   pending = true;
   requestAnimationFrame(() => {
     pending = false;
+    if (model?.unauthorized) {
+      saveToken("");
+      showLogin(model.unauthorized);
+      return;
+    }
     const live = document.getElementById("live") as HTMLElement;
     live.textContent = model?.connected ? "live" : "reconnecting…";
     live.className = model?.connected ? "live on" : "live off";

@@ -1,6 +1,6 @@
 // What the page knows of the cluster: loaded once, then kept current by
 // the watch API (long polls from a revision, as `kubectl get -w` does).
-import { getJson, listAll } from "./api";
+import { ApiError, getJson, listAll } from "./api";
 import { mebibytes } from "./format";
 
 export interface Assignment {
@@ -140,6 +140,7 @@ export class ClusterModel {
   workloadUsage: Record<string, WorkloadUsage> = {};
   projects = new Map<string, Project>();
   connected = false;
+  unauthorized = ""; // why the server stopped taking the token
   private revision = 0;
   private listeners: Array<() => void> = [];
   private stopped = false;
@@ -186,9 +187,18 @@ export class ClusterModel {
         this.notify();
       } catch (error) {
         if (this.stopped) return;
+        if (error instanceof ApiError && error.status === 401) {
+          this.unauthorized = error.message; // the token was revoked or expired
+          this.notify();
+          return;
+        }
         this.connected = false;
         this.notify();
         await new Promise((resolve) => setTimeout(resolve, 2000));
+        if (error instanceof ApiError && error.status === 410) {
+          // Watching from before the change log's start: list again.
+          await this.load().catch(() => undefined);
+        }
       }
     }
   }
