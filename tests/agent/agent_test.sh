@@ -9,6 +9,7 @@
 set -euo pipefail
 ALLOT="$1"
 WORKER="$2"
+source "$(dirname "$0")/../lib/tasks.sh"
 WORK="$(mktemp -d)"
 export HOME="$WORK" XDG_CONFIG_HOME="" XDG_DATA_HOME=""
 unset ALLOT_SERVER ALLOT_TOKEN ALLOT_PROJECT
@@ -16,14 +17,7 @@ declare -A AGENT_PID
 SERVER_PID=""
 
 # Tasks outlive agents by design: the test ends them itself.
-kill_tasks() {
-  local file pid
-  while IFS= read -r file; do
-    pid="$(grep -o '"pid":[0-9]*' "$file" | cut -d: -f2)"
-    [[ -n "$pid" ]] && kill -9 -- "-$pid" 2>/dev/null || true
-  done < <(find "$WORK" -name process.json)
-  pkill -9 -f "task-shim $WORK" 2>/dev/null || true
-}
+kill_tasks() { kill_tasks_under "$WORK"; }
 cleanup() {
   for pid in "${AGENT_PID[@]}" $SERVER_PID; do kill -9 "$pid" 2>/dev/null || true; done
   kill_tasks

@@ -3,17 +3,13 @@
 # free port, and a cleanup that stops the server and the tasks it started.
 # Needs ALLOT (the binary). Defines fail; start_standalone sets SERVER_PID
 # and URL.
+source "$(dirname "${BASH_SOURCE[0]}")/tasks.sh"
 WORK="$(mktemp -d)"
 export HOME="$WORK" XDG_CONFIG_HOME="" XDG_DATA_HOME=""
 unset ALLOT_SERVER ALLOT_TOKEN ALLOT_PROJECT
 cleanup() {
   [[ -n "${SERVER_PID:-}" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  # Tasks outlive their agent by design: end the ones the test started.
-  for file in $(find "$WORK" -name process.json); do
-    pid="$(grep -o '"pid":[0-9]*' "$file" | cut -d: -f2)"
-    [[ -n "$pid" ]] && kill -9 -- "-$pid" 2>/dev/null || true
-  done
-  pkill -9 -f "task-shim $WORK" 2>/dev/null || true
+  kill_tasks_under "$WORK"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
