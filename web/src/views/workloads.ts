@@ -1,5 +1,5 @@
-// Workloads: filters, status and pending reason; one workload's tasks,
-// events and logs.
+// Workloads: filters, status, pending reason and GPU use (idle flagged);
+// one workload's tasks, events, GPU use over time and logs.
 import { ApiError, getJson, getText } from "../api";
 import { TimeChart } from "../chart";
 import { type Child, fill, h, labelled, select, table } from "../dom";
