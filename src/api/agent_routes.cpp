@@ -100,14 +100,16 @@ Result<TaskUsageReport> DecodeTaskUsage(const json& entry) {
   return report;
 }
 
-// Whether task `task` of the stored workload runs on `node` now.
-bool RunsOn(store::Store& store, const std::string& workload, int32_t task,
-            const std::string& node) {
+// The project of the stored workload when its task `task` runs on `node`
+// now; empty otherwise.
+std::string ProjectIfRunsOn(store::Store& store, const std::string& workload, int32_t task,
+                            const std::string& node) {
   Result<store::Object> stored = store.Get("workloads", workload);
-  if (!stored) return false;
+  if (!stored) return "";
   Result<WorkloadResource> decoded = DecodeStoredWorkload(stored->body);
-  return decoded && task >= 0 && static_cast<size_t>(task) < decoded->assignments.size() &&
-         decoded->assignments[static_cast<size_t>(task)].node == node;
+  bool runs = decoded && task >= 0 && static_cast<size_t>(task) < decoded->assignments.size() &&
+              decoded->assignments[static_cast<size_t>(task)].node == node;
+  return runs ? decoded->spec.queue : "";
 }
 
 Error NotYourNode(const std::string& name) {
@@ -354,8 +356,10 @@ Result<Reply> AgentRoutes::Heartbeat(const httplib::Request& req, const Caller& 
   liveness_.Reported(name, std::move(usage));
   for (const TaskUsageReport& report : task_usage) {
     // Only what runs there now: an agent speaks for its own node's tasks.
-    if (report.utilization < 0 || !RunsOn(store_, report.workload, report.task, name)) continue;
-    workload_usage_.Record(report.workload, report.task, now,
+    if (report.utilization < 0) continue;
+    std::string project = ProjectIfRunsOn(store_, report.workload, report.task, name);
+    if (project.empty()) continue;
+    workload_usage_.Record(report.workload, project, report.task, now,
                            static_cast<int32_t>(report.utilization), report.memory_mib);
   }
   if (node->state == "lost") {

@@ -85,8 +85,8 @@ std::string WorkloadGauges(const WorkloadUsage& usage, int64_t now_ms) {
   std::string out = Header("allot_workload_gpu_utilization_ratio", "gauge",
                            "A running workload's GPU busy time, its tasks' mean (0 to 1).");
   for (const auto& [name, summary] : summaries) {
-    out += Sample("allot_workload_gpu_utilization_ratio", {{"workload", name}},
-                  summary.utilization / 100.0);
+    out += Sample("allot_workload_gpu_utilization_ratio",
+                  {{"workload", name}, {"project", summary.project}}, summary.utilization / 100.0);
   }
   out += Header("allot_workload_gpu_idle_seconds", "gauge",
                 "How long every task of the workload has been below 1 % GPU (0: busy).");
@@ -94,7 +94,8 @@ std::string WorkloadGauges(const WorkloadUsage& usage, int64_t now_ms) {
     double idle = summary.idle_since_ms > 0
                       ? static_cast<double>(now_ms - summary.idle_since_ms) / 1000.0
                       : 0.0;
-    out += Sample("allot_workload_gpu_idle_seconds", {{"workload", name}}, idle);
+    out += Sample("allot_workload_gpu_idle_seconds",
+                  {{"workload", name}, {"project", summary.project}}, idle);
   }
   return out;
 }

@@ -713,20 +713,11 @@ class HttpApi::Impl {
   static constexpr int64_t kFreshUsageMs = 60000;
 
   static json EncodeUsageSummary(const WorkloadUsageSummary& summary) {
-    return {{"time_ms", summary.time_ms},
+    return {{"project", summary.project},
+            {"time_ms", summary.time_ms},
             {"gpu_utilization", summary.utilization},
             {"gpu_memory_used", FormatMebibytes(summary.memory_mib)},
             {"idle_since_ms", summary.idle_since_ms > 0 ? json(summary.idle_since_ms) : json()}};
-  }
-
-  // Whether the caller may read the workload `name` (looked up only for
-  // callers who do not read everything).
-  bool MayReadWorkload(const Caller& caller, const std::string& name) {
-    if (Allows(caller.user, Access::kRead, {})) return true;
-    Result<store::Object> stored = store_.Get("workloads", name);
-    if (!stored) return false;
-    json body = json::parse(stored->body, nullptr, false);
-    return body.is_object() && MayRead(caller, body.value("project", ""));
   }
 
   // Whether the caller may read a workload of `project`.
@@ -895,8 +886,9 @@ class HttpApi::Impl {
     Route("GET", "/api/v1/usage", [this](const auto&, const Caller& caller) -> Result<Reply> {
       json workloads = json::object();
       int64_t now = options_.now_ms();
+      std::function<bool(const json&)> readable = ReadableByProject(caller);
       for (const auto& [name, summary] : workload_usage_.Summaries(now - kFreshUsageMs)) {
-        if (!MayReadWorkload(caller, name)) continue;
+        if (readable && !readable(json{{"project", summary.project}})) continue;
         workloads[name] = EncodeUsageSummary(summary);
       }
       json nodes = json::object();

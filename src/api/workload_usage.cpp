@@ -4,10 +4,11 @@
 
 namespace allot::api {
 
-void WorkloadUsage::Record(const std::string& workload, int32_t task, int64_t time_ms,
-                           int32_t utilization, int64_t memory_mib) {
+void WorkloadUsage::Record(const std::string& workload, const std::string& project, int32_t task,
+                           int64_t time_ms, int32_t utilization, int64_t memory_mib) {
   std::lock_guard lock(mutex_);
   Entry& entry = workloads_[workload];
+  entry.project = project;
   TaskState& state = entry.tasks[task];
   bool idle = utilization < kIdleBelowPercent;
   if (!idle) {
@@ -51,6 +52,7 @@ std::map<std::string, WorkloadUsageSummary> WorkloadUsage::Summaries(int64_t sin
   std::map<std::string, WorkloadUsageSummary> out;
   for (const auto& [name, entry] : workloads_) {
     WorkloadUsageSummary summary;
+    summary.project = entry.project;
     int64_t utilization = 0;
     for (const auto& [task, state] : entry.tasks) {
       summary.time_ms = std::max(summary.time_ms, state.time_ms);

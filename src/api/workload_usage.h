@@ -24,6 +24,7 @@ struct UsagePoint {
 };
 
 struct WorkloadUsageSummary {
+  std::string project;
   int64_t time_ms = 0;        // of the last reading
   int32_t utilization = 0;    // mean over its tasks' last readings
   int64_t memory_mib = 0;     // sum over its tasks' last readings
@@ -37,9 +38,9 @@ class WorkloadUsage {
   // Readings older than this are dropped.
   static constexpr int64_t kKeptMs = 3600 * 1000;
 
-  // Records a task's reading.
-  void Record(const std::string& workload, int32_t task, int64_t time_ms, int32_t utilization,
-              int64_t memory_mib);
+  // Records a task's reading; `project` is the workload's.
+  void Record(const std::string& workload, const std::string& project, int32_t task,
+              int64_t time_ms, int32_t utilization, int64_t memory_mib);
   // Since when every task of `workload` that reports has been idle; 0 when
   // one is busy or none reports (simulated GPUs: never idle).
   int64_t IdleSince(const std::string& workload) const;
@@ -61,6 +62,7 @@ class WorkloadUsage {
     int64_t idle_since_ms = 0;
   };
   struct Entry {
+    std::string project;
     std::map<int32_t, TaskState> tasks;
     std::deque<UsagePoint> points;
   };

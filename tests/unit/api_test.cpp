@@ -518,6 +518,15 @@ TEST_F(ApiTest, HeartbeatsCarryTaskGpuUseForTheTasksOfTheirNode) {
   auto usage = Call("GET", "/api/v1/usage", admin_);
   EXPECT_EQ(usage.body["workloads"]["nb"]["gpu_utilization"], 0);
   EXPECT_EQ(usage.body["workloads"]["nb"]["gpu_memory_used"], "2Gi");
+  EXPECT_EQ(usage.body["workloads"]["nb"]["project"], "default");
+  // A researcher of another project does not see it; one of its own does.
+  ASSERT_EQ(
+      Call("POST", "/api/v1/projects", admin_, R"({"name":"other","department":"default"})").status,
+      201);
+  std::string outsider = UserWith("out", {{"role", "researcher"}, {"project", "other"}});
+  EXPECT_TRUE(Call("GET", "/api/v1/usage", outsider).body["workloads"].empty());
+  std::string insider = UserWith("in", {{"role", "researcher"}, {"project", "default"}});
+  EXPECT_EQ(Call("GET", "/api/v1/usage", insider).body["workloads"].size(), 1u);
   EXPECT_EQ(usage.body["workloads"]["nb"]["idle_since_ms"], 1000);  // the API's clock
   auto points = Call("GET", "/api/v1/workloads/nb/usage", admin_);
   ASSERT_EQ(points.status, 200);
@@ -541,14 +550,14 @@ TEST_F(ApiTest, HeartbeatsCarryTaskGpuUseForTheTasksOfTheirNode) {
 
 TEST(WorkloadUsage, IdleOnlyWhenEveryTaskIsAndBusyResetsTheClock) {
   WorkloadUsage usage;
-  usage.Record("w", 0, 1000, 0, 100);
-  usage.Record("w", 1, 1000, 50, 100);
+  usage.Record("w", "default", 0, 1000, 0, 100);
+  usage.Record("w", "default", 1, 1000, 50, 100);
   EXPECT_EQ(usage.IdleSince("w"), 0);  // task 1 is busy
-  usage.Record("w", 1, 2000, 0, 100);
+  usage.Record("w", "default", 1, 2000, 0, 100);
   EXPECT_EQ(usage.IdleSince("w"), 2000);  // both idle: since the later one
-  usage.Record("w", 0, 3000, 30, 100);
+  usage.Record("w", "default", 0, 3000, 30, 100);
   EXPECT_EQ(usage.IdleSince("w"), 0);
-  usage.Record("w", 0, 4000, 0, 100);
+  usage.Record("w", "default", 0, 4000, 0, 100);
   EXPECT_EQ(usage.IdleSince("w"), 4000);  // the clock starts again
   EXPECT_EQ(usage.IdleSince("never-measured"), 0);
   auto summaries = usage.Summaries(3500);
@@ -556,7 +565,7 @@ TEST(WorkloadUsage, IdleOnlyWhenEveryTaskIsAndBusyResetsTheClock) {
   EXPECT_EQ(summaries["w"].memory_mib, 200);
   EXPECT_TRUE(usage.Summaries(5000).empty());  // nothing fresh
   // Points older than an hour go.
-  usage.Record("w", 0, 2000 + WorkloadUsage::kKeptMs, 0, 100);
+  usage.Record("w", "default", 0, 2000 + WorkloadUsage::kKeptMs, 0, 100);
   auto points = usage.Points("w");
   EXPECT_EQ(points.size(), 4u);
   EXPECT_EQ(points.front().time_ms, 2000);

@@ -76,7 +76,7 @@ TEST_F(LoopTest, MetricsShowQuotasPoolsWorkloadsAndCycles) {
   api::NodeLiveness liveness(now_);
   liveness.Reported("n1", {{0, 2048, 75}});
   api::WorkloadUsage usage;
-  usage.Record("b", 0, now_ - 300, 0, 512);
+  usage.Record("b", "default", 0, now_ - 300, 0, 512);
   std::string text = metrics.Render() + api::ClusterMetricsText(*store_, liveness, usage, now_);
   auto has = [&](const std::string& line) { return text.find(line + "\n") != std::string::npos; };
   EXPECT_TRUE(
@@ -93,8 +93,10 @@ TEST_F(LoopTest, MetricsShowQuotasPoolsWorkloadsAndCycles) {
   EXPECT_TRUE(has("allot_scheduler_binds_total 2")) << text;
   EXPECT_TRUE(has(R"(allot_gpu_utilization_ratio{node="n1",gpu="0"} 0.75)")) << text;
   EXPECT_TRUE(has(R"(allot_gpu_memory_used_bytes{node="n1",gpu="0"} 2147483648)")) << text;
-  EXPECT_TRUE(has(R"(allot_workload_gpu_utilization_ratio{workload="b"} 0)")) << text;
-  EXPECT_TRUE(has(R"(allot_workload_gpu_idle_seconds{workload="b"} 0.3)")) << text;
+  EXPECT_TRUE(has(R"(allot_workload_gpu_utilization_ratio{workload="b",project="default"} 0)"))
+      << text;
+  EXPECT_TRUE(has(R"(allot_workload_gpu_idle_seconds{workload="b",project="default"} 0.3)"))
+      << text;
 }
 
 TEST_F(LoopTest, TheGrafanaDashboardAsksOnlyForMetricsTheServerExports) {
@@ -157,8 +159,9 @@ TEST_F(LoopTest, IdleInteractiveWorkIsStoppedOrMadePreemptibleByItsProjectsRule)
   auto first = loop.RunCycle();
   ASSERT_TRUE(first) << first.error().message;
   ASSERT_EQ(Get("notebook").status, api::WorkloadStatus::kRunning);
-  usage.Record("notebook", 0, now_, 0, 100);
-  usage.Record("trainer", 0, now_, 0, 100);  // training: the rule is for interactive work
+  usage.Record("notebook", "default", 0, now_, 0, 100);
+  usage.Record("trainer", "default", 0, now_, 0,
+               100);  // training: the rule is for interactive work
   now_ += 29 * 60000;
   ASSERT_TRUE(loop.RunCycle());
   EXPECT_EQ(Get("notebook").status, api::WorkloadStatus::kRunning);  // not yet
@@ -183,7 +186,7 @@ TEST_F(LoopTest, IdleInteractiveWorkIsStoppedOrMadePreemptibleByItsProjectsRule)
   project->idle_interactive = {30 * 60000, "preempt"};
   ASSERT_TRUE(store_->Commit(
       {{Op::kUpdate, "projects", "default", api::EncodeQueue(*project, true).dump(), 0}}));
-  usage.Record("unmeasured", 0, now_, 0, 100);
+  usage.Record("unmeasured", "default", 0, now_, 0, 100);
   now_ += 31 * 60000;
   ASSERT_TRUE(loop.RunCycle());
   api::WorkloadResource kept = Get("unmeasured");
