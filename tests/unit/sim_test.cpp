@@ -297,6 +297,44 @@ TEST(SimReplay, FifoRunsInArrivalOrderWithoutPreemption) {
   EXPECT_EQ(fifo->preemptions, 0);
   // a's jobs wait for b's four to finish: a is below its guarantee about an hour.
   EXPECT_GT(fifo->teams[0].hours_below_guarantee, 0.8);
+  // From 600 s to 3600 s a's three jobs wait for its three guaranteed GPUs,
+  // all held by b above its own guarantee of one: 3 GPUs x 50 min.
+  EXPECT_NEAR(fifo->teams[0].shortfall_gpu_hours, 2.5, 0.05);
+  EXPECT_NEAR(fifo->teams[0].shortfall_lent_gpu_hours, 2.5, 0.05);
+  EXPECT_EQ(fifo->teams[0].shortfall_idle_gpu_hours, 0);
+  EXPECT_EQ(fifo->teams[0].shortfall_gang_gpu_hours, 0);
+  EXPECT_EQ(fifo->teams[1].shortfall_gpu_hours, 0);
+  // Reclaim gives a its GPUs within a cycle or two.
+  auto lent = RunReplay(f.cluster, f.trace, f.quotas, "allot", 60);
+  ASSERT_TRUE(lent);
+  EXPECT_LT(lent->teams[0].shortfall_gpu_hours, 0.2);
+}
+
+TEST(SimReplay, ShortfallSeparatesIdleGpusAndGangs) {
+  // One node, 2 GPUs and 8 cores; a's gang of two tasks of 6 cores each
+  // never fits (one at a time would), so a's two guaranteed GPUs sit idle
+  // for the two hours until the last arrival.
+  OpenbCluster cluster = *LoadOpenbNodes(
+      WriteTemp("shortfall_nodes.csv", "sn,cpu_milli,memory_mib,gpu,model\nn0,8000,65536,2,T4\n"));
+  TraceRow gang;
+  gang.project = "a";
+  gang.tasks = 2;
+  gang.min_tasks = 2;
+  gang.gpu_milli = 1000;
+  gang.cpu_milli = 6000;
+  gang.memory_mib = 1024;
+  gang.duration_s = 600;
+  TraceRow later = gang;
+  later.arrival_s = 7200;
+  later.tasks = later.min_tasks = 1;
+  later.cpu_milli = 1000;
+  auto run = RunReplay(cluster, {gang, later}, {{"a", 2}}, "allot", 60);
+  ASSERT_TRUE(run) << run.error().message;
+  EXPECT_NEAR(run->teams[0].hours_below_guarantee, 2.0, 0.01);
+  EXPECT_NEAR(run->teams[0].shortfall_gpu_hours, 4.0, 0.01);
+  EXPECT_NEAR(run->teams[0].shortfall_idle_gpu_hours, 4.0, 0.01);
+  EXPECT_NEAR(run->teams[0].shortfall_gang_gpu_hours, 4.0, 0.01);
+  EXPECT_EQ(run->teams[0].shortfall_lent_gpu_hours, 0);
 }
 
 TEST(SimReplay, BadTraceAndQuotaInput) {

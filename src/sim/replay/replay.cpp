@@ -109,6 +109,39 @@ int64_t PlacedGpuMilli(const core::Workload& w) {
   return w.PlacedTasks() * w.spec.request.gpu_milli;
 }
 
+// GPU milli a workload still asks for before it can run (0 once running).
+int64_t WaitingGpuMilli(const core::Workload& w) {
+  int32_t missing = std::max(0, w.spec.min_tasks - w.PlacedTasks());
+  return missing * w.spec.request.gpu_milli;
+}
+
+// One team over one interval: GPUs held, GPUs its waiting work asks for.
+struct TeamDemand {
+  int64_t allocated = 0;
+  int64_t waiting = 0;
+  int64_t waiting_gangs = 0;
+};
+
+// Adds dt_h hours of each team's shortfall against its guarantee
+// (TeamResult::shortfall_*). `idle` is the cluster's free GPU milli.
+void AddShortfall(const std::vector<ProjectQuota>& quotas, const std::vector<TeamDemand>& teams,
+                  int64_t idle, double dt_h, std::vector<TeamResult>& out) {
+  int64_t lent = 0;  // GPUs held above guarantees, summed over teams
+  for (size_t t = 0; t < teams.size(); ++t) {
+    lent += std::max<int64_t>(0, teams[t].allocated - quotas[t].gpus * kMilliPerGpu);
+  }
+  for (size_t t = 0; t < teams.size(); ++t) {
+    int64_t below = quotas[t].gpus * kMilliPerGpu - teams[t].allocated;
+    int64_t shortfall = std::min(below, teams[t].waiting);
+    if (shortfall <= 0) continue;
+    auto gpu_hours = [&](int64_t milli) { return double(milli) / double(kMilliPerGpu) * dt_h; };
+    out[t].shortfall_gpu_hours += gpu_hours(shortfall);
+    out[t].shortfall_lent_gpu_hours += gpu_hours(std::min(shortfall, lent));
+    out[t].shortfall_idle_gpu_hours += gpu_hours(std::min(shortfall, idle));
+    out[t].shortfall_gang_gpu_hours += gpu_hours(std::min(shortfall, teams[t].waiting_gangs));
+  }
+}
+
 }  // namespace
 
 Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<TraceRow>& trace,
@@ -143,7 +176,12 @@ Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<Tr
 
   ReplayResult result;
   result.policy = policy;
-  for (const auto& q : quotas) result.teams.push_back({q.project, q.gpus, 0, 0});
+  for (const auto& q : quotas) {
+    TeamResult team;
+    team.project = q.project;
+    team.quota_gpus = q.gpus;
+    result.teams.push_back(team);
+  }
   std::vector<Live> live;
   std::vector<double> completion_h, wait_h;
   double alloc_integral = 0;
@@ -220,22 +258,23 @@ Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<Tr
     // Integrate the allocation over [now, next).
     const double dt_h = double(next - now) / 3.6e6;
     int64_t allocated = 0;
-    std::vector<int64_t> team_alloc(quotas.size(), 0);
-    std::vector<bool> team_pending(quotas.size(), false);
+    std::vector<TeamDemand> demand(quotas.size());
     for (size_t i = 0; i < live.size(); ++i) {
       const auto& w = world.workloads[i];
-      size_t team = team_index[trace[live[i].row].project];
+      TeamDemand& team = demand[team_index[trace[live[i].row].project]];
       int64_t gpu = PlacedGpuMilli(w);
       allocated += gpu;
-      team_alloc[team] += gpu;
-      if (w.PlacedTasks() < w.spec.min_tasks && w.spec.request.UsesGpu()) team_pending[team] = true;
+      team.allocated += gpu;
+      team.waiting += WaitingGpuMilli(w);
+      if (w.spec.min_tasks > 1) team.waiting_gangs += WaitingGpuMilli(w);
     }
     alloc_integral += double(allocated) / double(capacity) * dt_h;
+    AddShortfall(quotas, demand, capacity - allocated, dt_h, result.teams);
     std::vector<double> gpus_now(quotas.size());
     for (size_t t = 0; t < quotas.size(); ++t) {
-      team_integral[t] += double(team_alloc[t]) / 1000.0 * dt_h;
-      gpus_now[t] = double(team_alloc[t]) / 1000.0;
-      if (team_pending[t] && team_alloc[t] < quotas[t].gpus * kMilliPerGpu) {
+      team_integral[t] += double(demand[t].allocated) / 1000.0 * dt_h;
+      gpus_now[t] = double(demand[t].allocated) / 1000.0;
+      if (demand[t].waiting > 0 && demand[t].allocated < quotas[t].gpus * kMilliPerGpu) {
         result.teams[t].hours_below_guarantee += dt_h;
       }
     }
@@ -306,7 +345,9 @@ Status RunReplayExperiment(const ReplayOptions& options, std::ostream& out) {
   timeline << std::fixed << std::setprecision(3);
   summary << "policy,mean_alloc_pct,mean_completion_h,p95_completion_h,mean_wait_h,p95_wait_h,"
              "completed,unfinished,never_started,preemptions,cycles,cycle_ms_mean\n";
-  teams << "policy,project,quota_gpus,hours_below_guarantee_with_pending,mean_gpus\n";
+  teams << "policy,project,quota_gpus,hours_below_guarantee_with_pending,mean_gpus,"
+           "shortfall_gpu_hours,shortfall_lent_gpu_hours,shortfall_idle_gpu_hours,"
+           "shortfall_gang_gpu_hours\n";
   timeline << "policy,hours,alloc_pct";
   for (const auto& q : *quotas) timeline << "," << q.project;
   timeline << "\n";
@@ -323,7 +364,9 @@ Status RunReplayExperiment(const ReplayOptions& options, std::ostream& out) {
             << "," << r.cycles << "," << r.cycle_ms_mean << "\n";
     for (const auto& t : r.teams) {
       teams << r.policy << "," << t.project << "," << t.quota_gpus << "," << t.hours_below_guarantee
-            << "," << t.mean_gpus << "\n";
+            << "," << t.mean_gpus << "," << t.shortfall_gpu_hours << ","
+            << t.shortfall_lent_gpu_hours << "," << t.shortfall_idle_gpu_hours << ","
+            << t.shortfall_gang_gpu_hours << "\n";
     }
     for (size_t i = 0; i < r.allocation.size(); ++i) {
       timeline << r.policy << "," << r.allocation[i].first << "," << r.allocation[i].second;

@@ -25,6 +25,18 @@ struct TeamResult {
   int64_t quota_gpus = 0;
   double hours_below_guarantee = 0;  // allocated < guarantee while work was pending
   double mean_gpus = 0;              // time-averaged GPUs allocated
+  // GPU-hours of the guarantee that waiting work asked for and did not get:
+  // the integral of min(guarantee - allocated, GPUs its waiting work asks
+  // for), where positive. Unlike hours_below_guarantee it weighs how far
+  // below, so a gang of 8 waiting at 65 of 66 GPUs counts 1 GPU, not 66.
+  double shortfall_gpu_hours = 0;
+  // Of that shortfall, what the GPUs other teams held above their own
+  // guarantees could have covered (reclaim's reach), and what idle GPU milli
+  // could have covered (capacity free but in shapes the work could not use).
+  double shortfall_lent_gpu_hours = 0;
+  double shortfall_idle_gpu_hours = 0;
+  // Of that shortfall, what waiting gangs (minimum of 2 tasks or more) asked.
+  double shortfall_gang_gpu_hours = 0;
 };
 
 struct ReplayResult {
