@@ -3,6 +3,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/quantity.h"
 #include "sim/pack/pack_experiment.h"
 #include "sim/pack/pack_policy.h"
 #include "sim/replay/make_trace.h"
@@ -20,6 +21,7 @@ struct SimArgs {
   CLI::App* replay = nullptr;
   sim::ReplayOptions replay_options;
   std::string replay_policy = "all";
+  std::string replay_reservation_after;
   CLI::App* make_trace = nullptr;
   sim::MakeTraceOptions trace_options;
 };
@@ -60,6 +62,14 @@ int RunPack() {
 int RunReplay() {
   auto& args = Args();
   args.replay_options.policies = PolicyList(args.replay_policy, sim::ReplayPolicyNames());
+  if (!args.replay_reservation_after.empty()) {
+    auto after = ParseDurationMs(args.replay_reservation_after);
+    if (!after) {
+      std::cerr << "allot sim replay: --reservation-after: " << after.error().message << "\n";
+      return 1;
+    }
+    args.replay_options.settings.reservation_after = *after;
+  }
   auto status = sim::RunReplayExperiment(args.replay_options, std::cout);
   if (!status) {
     std::cerr << "allot sim replay: " << status.error().message << "\n";
@@ -115,7 +125,12 @@ void AddSimCommand(CLI::App& app) {
       ->check(CLI::ExistingFile);
   args.replay->add_option("--policy", args.replay_policy,
                           "static, allot, fifo; a comma list, or all");
-  args.replay->add_option("--cycle", ro.cycle_s, "Seconds between scheduling cycles (default 60)");
+  args.replay->add_option("--cycle", ro.settings.cycle_s,
+                          "Seconds between scheduling cycles (default 60)");
+  args.replay->add_option("--reservation-after", args.replay_reservation_after,
+                          "How long a gang waits before it holds GPUs as they free up (30m)");
+  args.replay->add_option("--max-reservations", ro.settings.max_reservations,
+                          "How many gangs hold GPUs at once (1; 0: no reservations)");
   args.replay->add_option("--out", ro.out_dir, "Directory for the CSV and SVG results")->required();
 
   args.make_trace = args.sim->add_subcommand(

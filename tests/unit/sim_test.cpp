@@ -275,8 +275,8 @@ struct ReplayFixture {
 
 TEST(SimReplay, BorrowingUsesIdleGpusAndReclaimGivesThemBack) {
   ReplayFixture f;
-  auto lent = RunReplay(f.cluster, f.trace, f.quotas, "allot", 60);
-  auto owned = RunReplay(f.cluster, f.trace, f.quotas, "static", 60);
+  auto lent = RunReplay(f.cluster, f.trace, f.quotas, "allot", {});
+  auto owned = RunReplay(f.cluster, f.trace, f.quotas, "static", {});
   ASSERT_TRUE(lent && owned);
   // Static: b runs one job at a time on its one GPU; allot lends b all four,
   // so b's jobs start at once and everything finishes sooner.
@@ -292,7 +292,7 @@ TEST(SimReplay, BorrowingUsesIdleGpusAndReclaimGivesThemBack) {
 
 TEST(SimReplay, FifoRunsInArrivalOrderWithoutPreemption) {
   ReplayFixture f;
-  auto fifo = RunReplay(f.cluster, f.trace, f.quotas, "fifo", 60);
+  auto fifo = RunReplay(f.cluster, f.trace, f.quotas, "fifo", {});
   ASSERT_TRUE(fifo);
   EXPECT_EQ(fifo->preemptions, 0);
   // a's jobs wait for b's four to finish: a is below its guarantee about an hour.
@@ -305,9 +305,46 @@ TEST(SimReplay, FifoRunsInArrivalOrderWithoutPreemption) {
   EXPECT_EQ(fifo->teams[0].shortfall_gang_gpu_hours, 0);
   EXPECT_EQ(fifo->teams[1].shortfall_gpu_hours, 0);
   // Reclaim gives a its GPUs within a cycle or two.
-  auto lent = RunReplay(f.cluster, f.trace, f.quotas, "allot", 60);
+  auto lent = RunReplay(f.cluster, f.trace, f.quotas, "allot", {});
   ASSERT_TRUE(lent);
   EXPECT_LT(lent->teams[0].shortfall_gpu_hours, 0.2);
+}
+
+TEST(SimReplay, ReservationSettingsReachTheCore) {
+  // One node of 2 GPUs. A gang of two arrives while one GPU is busy, then a
+  // one-GPU job every 30 minutes: each freed GPU goes to the next job unless
+  // the gang holds it (reservation after 30 minutes, the default).
+  OpenbCluster cluster = *LoadOpenbNodes(
+      WriteTemp("reserve_nodes.csv", "sn,cpu_milli,memory_mib,gpu,model\nn0,64000,65536,2,T4\n"));
+  auto job = [](int64_t at, int32_t tasks) {
+    TraceRow r;
+    r.arrival_s = at;
+    r.project = "a";
+    r.tasks = r.min_tasks = tasks;
+    r.gpu_milli = 1000;
+    r.cpu_milli = 1000;
+    r.memory_mib = 1024;
+    r.duration_s = 3600;
+    return r;
+  };
+  std::vector<TraceRow> trace = {job(0, 1), job(60, 2)};
+  for (int64_t at = 120; at <= 6 * 3600; at += 1800) trace.push_back(job(at, 1));
+  trace.push_back(job(12 * 3600, 1));
+  ReplaySettings none;
+  none.max_reservations = 0;
+  auto held = RunReplay(cluster, trace, {{"a", 2}}, "allot", {});
+  auto starved = RunReplay(cluster, trace, {{"a", 2}}, "allot", none);
+  ASSERT_TRUE(held && starved);
+  EXPECT_EQ(held->gangs, 1);
+  EXPECT_EQ(held->gangs_never_started, 0);
+  EXPECT_LT(held->gang_mean_wait_h, 1.2);     // both GPUs kept from about 1 h on
+  EXPECT_GT(starved->gang_mean_wait_h, 5.0);  // behind the stream until it ends
+  ReplaySettings later;
+  later.reservation_after = 3 * 3600 * 1000;
+  auto late = RunReplay(cluster, trace, {{"a", 2}}, "allot", later);
+  ASSERT_TRUE(late);
+  EXPECT_GT(late->gang_mean_wait_h, 3.0);
+  EXPECT_LT(late->gang_mean_wait_h, 5.0);
 }
 
 TEST(SimReplay, ShortfallSeparatesIdleGpusAndGangs) {
@@ -328,7 +365,7 @@ TEST(SimReplay, ShortfallSeparatesIdleGpusAndGangs) {
   later.arrival_s = 7200;
   later.tasks = later.min_tasks = 1;
   later.cpu_milli = 1000;
-  auto run = RunReplay(cluster, {gang, later}, {{"a", 2}}, "allot", 60);
+  auto run = RunReplay(cluster, {gang, later}, {{"a", 2}}, "allot", {});
   ASSERT_TRUE(run) << run.error().message;
   EXPECT_NEAR(run->teams[0].hours_below_guarantee, 2.0, 0.01);
   EXPECT_NEAR(run->teams[0].shortfall_gpu_hours, 4.0, 0.01);
@@ -364,11 +401,11 @@ TEST(SimReplay, BadTraceAndQuotaInput) {
   EXPECT_NE(bad_gang.error().message.find("min_tasks"), std::string::npos);
   ReplayFixture f;
   f.quotas = {{"a", 3}};
-  auto missing = RunReplay(f.cluster, f.trace, f.quotas, "allot", 60);
+  auto missing = RunReplay(f.cluster, f.trace, f.quotas, "allot", {});
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("project 'b' has no line in the quota file"),
             std::string::npos);
-  auto policy = RunReplay(f.cluster, f.trace, {{"a", 3}, {"b", 1}}, "drf", 60);
+  auto policy = RunReplay(f.cluster, f.trace, {{"a", 3}, {"b", 1}}, "drf", {});
   ASSERT_FALSE(policy);
   EXPECT_NE(policy.error().message.find("use static, allot or fifo"), std::string::npos);
 }

@@ -146,7 +146,7 @@ void AddShortfall(const std::vector<ProjectQuota>& quotas, const std::vector<Tea
 
 Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<TraceRow>& trace,
                                const std::vector<ProjectQuota>& quotas, const std::string& policy,
-                               int64_t cycle_s) {
+                               const ReplaySettings& settings) {
   const auto& names = ReplayPolicyNames();
   if (std::find(names.begin(), names.end(), policy) == names.end()) {
     return Error("unknown policy '" + policy + "': use static, allot or fifo", "policy");
@@ -162,6 +162,8 @@ Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<Tr
     }
   }
   sched::SchedulerConfig config;
+  config.reservation_after = settings.reservation_after;
+  config.max_reservations = settings.max_reservations;
   if (policy == "fifo") config.actions = {"allocate", "stale-gang"};
   auto scheduler = sched::Scheduler::Create(config);
   if (!scheduler) return scheduler.error();
@@ -171,7 +173,7 @@ Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<Tr
     return Error("the quotas do not fit the cluster: " + valid.error().message, "quotas");
   }
   const int64_t capacity = cluster.TotalGpuMilli();
-  const int64_t cycle_ms = cycle_s * kMs;
+  const int64_t cycle_ms = settings.cycle_s * kMs;
   const int64_t end_ms = (trace.back().arrival_s + 1) * kMs;
 
   ReplayResult result;
@@ -183,7 +185,7 @@ Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<Tr
     result.teams.push_back(team);
   }
   std::vector<Live> live;
-  std::vector<double> completion_h, wait_h;
+  std::vector<double> completion_h, wait_h, gang_wait_h;
   double alloc_integral = 0;
   std::vector<double> team_integral(quotas.size(), 0);
   size_t next_row = 0;
@@ -236,6 +238,7 @@ Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<Tr
           if (!l.first_start) {
             l.first_start = now;
             wait_h.push_back(double(now - trace[l.row].arrival_s * kMs) / 3.6e6);
+            if (trace[l.row].min_tasks > 1) gang_wait_h.push_back(wait_h.back());
           }
         } else if (!running && l.running_since) {
           l.done_ms += now - *l.running_since;
@@ -292,6 +295,9 @@ Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<Tr
   result.unfinished =
       static_cast<int64_t>(live.size()) + static_cast<int64_t>(trace.size() - next_row);
   for (const auto& l : live) result.never_started += !l.first_start;
+  for (size_t i = 0; i < next_row; ++i) result.gangs += trace[i].min_tasks > 1;
+  result.gangs_never_started = result.gangs - static_cast<int64_t>(gang_wait_h.size());
+  result.gang_mean_wait_h = Mean(gang_wait_h);
   result.mean_completion_h = Mean(completion_h);
   result.p95_completion_h = Percentile(completion_h, 0.95);
   result.mean_wait_h = Mean(wait_h);
@@ -322,7 +328,13 @@ Status RunReplayExperiment(const ReplayOptions& options, std::ostream& out) {
                    "policy");
     }
   }
-  if (options.cycle_s < 1) return Error("--cycle: must be at least 1 second", "cycle");
+  if (options.settings.cycle_s < 1) return Error("--cycle: must be at least 1 second", "cycle");
+  if (options.settings.reservation_after < 0) {
+    return Error("--reservation-after: must be 0s or more", "reservation_after");
+  }
+  if (options.settings.max_reservations < 0) {
+    return Error("--max-reservations: must be 0 or more", "max_reservations");
+  }
   auto cluster = LoadOpenbNodes(options.nodes_path);
   if (!cluster) return cluster.error();
   auto trace = LoadTrace(options.trace_path, *cluster);
@@ -331,7 +343,7 @@ Status RunReplayExperiment(const ReplayOptions& options, std::ostream& out) {
   if (!quotas) return quotas.error();
   std::vector<ReplayResult> results;
   for (const auto& policy : options.policies) {
-    auto result = RunReplay(*cluster, *trace, *quotas, policy, options.cycle_s);
+    auto result = RunReplay(*cluster, *trace, *quotas, policy, options.settings);
     if (!result) return result.error();
     results.push_back(std::move(*result));
   }
@@ -344,7 +356,8 @@ Status RunReplayExperiment(const ReplayOptions& options, std::ostream& out) {
   teams << std::fixed << std::setprecision(2);
   timeline << std::fixed << std::setprecision(3);
   summary << "policy,mean_alloc_pct,mean_completion_h,p95_completion_h,mean_wait_h,p95_wait_h,"
-             "completed,unfinished,never_started,preemptions,cycles,cycle_ms_mean\n";
+             "completed,unfinished,never_started,preemptions,cycles,cycle_ms_mean,gangs,"
+             "gang_mean_wait_h,gangs_never_started\n";
   teams << "policy,project,quota_gpus,hours_below_guarantee_with_pending,mean_gpus,"
            "shortfall_gpu_hours,shortfall_lent_gpu_hours,shortfall_idle_gpu_hours,"
            "shortfall_gang_gpu_hours\n";
@@ -361,7 +374,8 @@ Status RunReplayExperiment(const ReplayOptions& options, std::ostream& out) {
     summary << r.policy << "," << r.mean_alloc_pct << "," << r.mean_completion_h << ","
             << r.p95_completion_h << "," << r.mean_wait_h << "," << r.p95_wait_h << ","
             << r.completed << "," << r.unfinished << "," << r.never_started << "," << r.preemptions
-            << "," << r.cycles << "," << r.cycle_ms_mean << "\n";
+            << "," << r.cycles << "," << r.cycle_ms_mean << "," << r.gangs << ","
+            << r.gang_mean_wait_h << "," << r.gangs_never_started << "\n";
     for (const auto& t : r.teams) {
       teams << r.policy << "," << t.project << "," << t.quota_gpus << "," << t.hours_below_guarantee
             << "," << t.mean_gpus << "," << t.shortfall_gpu_hours << ","
@@ -405,7 +419,8 @@ Status RunReplayExperiment(const ReplayOptions& options, std::ostream& out) {
         << r.mean_alloc_pct << " %, mean completion " << std::setprecision(2) << r.mean_completion_h
         << " h (p95 " << r.p95_completion_h << "), mean wait " << r.mean_wait_h << " h (p95 "
         << r.p95_wait_h << "), " << r.preemptions << " preemptions, " << r.cycles << " cycles of "
-        << r.cycle_ms_mean << " ms\n";
+        << r.cycle_ms_mean << " ms; gangs: mean wait " << r.gang_mean_wait_h << " h, "
+        << r.gangs_never_started << " of " << r.gangs << " never started\n";
   }
   const std::string dir = options.out_dir + "/";
   if (!WriteTextFile(dir + "summary.csv", summary.str()) ||

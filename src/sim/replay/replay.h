@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "sched/config.h"
 #include "sim/openb.h"
 #include "sim/replay/trace.h"
 
@@ -47,6 +48,10 @@ struct ReplayResult {
   double mean_wait_h = 0, p95_wait_h = 0;              // arrival to first start
   int64_t completed = 0, unfinished = 0, never_started = 0;
   int64_t preemptions = 0;  // workloads evicted (consolidation moves excluded)
+  // Gangs (a minimum of 2 tasks or more): how many arrived, the mean wait of
+  // those that started, and how many never started.
+  int64_t gangs = 0, gangs_never_started = 0;
+  double gang_mean_wait_h = 0;
   int64_t cycles = 0;
   double cycle_ms_mean = 0;
   std::vector<TeamResult> teams;
@@ -55,9 +60,20 @@ struct ReplayResult {
   std::vector<std::vector<double>> team_gpus;
 };
 
+// How the replay drives the scheduler core.
+struct ReplaySettings {
+  int64_t cycle_s = 60;  // seconds between cycles while work moves
+  // The core's reservation settings (sched::SchedulerConfig, design.md §4):
+  // how long a gang waits before it holds GPUs as they free up, and how many
+  // gangs hold at once. The trace declares no runtimes, so nothing may
+  // backfill held GPUs.
+  core::Duration reservation_after = sched::SchedulerConfig{}.reservation_after;
+  int32_t max_reservations = sched::SchedulerConfig{}.max_reservations;
+};
+
 Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<TraceRow>& trace,
                                const std::vector<ProjectQuota>& quotas, const std::string& policy,
-                               int64_t cycle_s);
+                               const ReplaySettings& settings);
 
 struct ReplayOptions {
   std::string nodes_path;
@@ -65,7 +81,7 @@ struct ReplayOptions {
   std::string quotas_path;
   std::vector<std::string> policies;
   std::string out_dir;
-  int64_t cycle_s = 60;
+  ReplaySettings settings;
 };
 
 // Runs each policy and writes DIR/summary.csv, DIR/teams.csv,
