@@ -58,21 +58,6 @@ std::optional<nlohmann::json> ReadJsonFile(const std::string& path) {
   return parsed;
 }
 
-int64_t ProcessStartTime(int pid) {
-  auto stat = ReadTextFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return 0;
-  // The command name (field 2) may hold spaces: count fields after its ')'.
-  size_t close = stat->rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat->substr(close + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && fields >> field; ++i) {
-    if (i == 3 && field == "Z") return 0;  // a zombie has ended
-    if (i == 22) return std::stoll(field);
-  }
-  return 0;
-}
-
 bool ProcessAlive(int pid, int64_t start_time) {
   return pid > 0 && ProcessStartTime(pid) == start_time && start_time != 0;
 }

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "common/process_start_time.h"
 #include "common/result.h"
 
 namespace allot::agent {
@@ -31,9 +32,6 @@ Status WriteFileAtomically(const std::string& path, const std::string& text);
 std::optional<nlohmann::json> ReadJsonFile(const std::string& path);
 std::optional<std::string> ReadTextFile(const std::string& path);
 
-// The start time of a process (field 22 of /proc/PID/stat), which tells a
-// live process from a later one that got the same pid; 0 when it is gone.
-int64_t ProcessStartTime(int pid);
 // Whether `pid` runs and is the process that started at `start_time`.
 bool ProcessAlive(int pid, int64_t start_time);
 

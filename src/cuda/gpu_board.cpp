@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <thread>
 
 namespace allot::cuda {
@@ -23,7 +22,7 @@ constexpr uint32_t kVersion = 1;
 bool Alive(const ProcessRecord& record) {
   if (record.pid <= 0) return false;
   if (kill(record.pid, 0) != 0 && errno == ESRCH) return false;
-  return ProcessStartTime(record.pid) == record.start_time;
+  return static_cast<uint64_t>(ProcessStartTime(record.pid)) == record.start_time;
 }
 
 void InitMutex(pthread_mutex_t* mutex) {
@@ -36,21 +35,6 @@ void InitMutex(pthread_mutex_t* mutex) {
 }
 
 }  // namespace
-
-uint64_t ProcessStartTime(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  // The command may hold spaces and parentheses: fields start after the last ')'.
-  size_t close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  size_t position = close + 2;
-  for (int field = 3; field < 22 && position != std::string::npos; ++field) {
-    position = text.find(' ', position);
-    if (position != std::string::npos) ++position;
-  }
-  if (position == std::string::npos) return 0;
-  return std::strtoull(text.c_str() + position, nullptr, 10);
-}
 
 std::string UuidText(const unsigned char b[16]) {
   char text[48];

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/process_start_time.h"
 #include "common/result.h"
 #include "cuda/gpu_limits.h"
 
@@ -132,9 +133,6 @@ class GpuBoard {
   BoardLayout* layout_;
   std::string path_;
 };
-
-// /proc/<pid>/stat's start time (clock ticks since boot); 0 when gone.
-uint64_t ProcessStartTime(int pid);
 
 // The UUID text NVML prints for CUDA's 16 bytes: "GPU-xxxxxxxx-xxxx-...".
 std::string UuidText(const unsigned char bytes[16]);

@@ -297,7 +297,8 @@ Binding* BindingFor(CUdevice device) {
     return nullptr;
   }
   binding->board = std::move(*board);
-  auto slot = binding->board->Join(I().limits, getpid(), allot::cuda::ProcessStartTime(getpid()));
+  auto slot = binding->board->Join(I().limits, getpid(),
+                                   static_cast<uint64_t>(allot::ProcessStartTime(getpid())));
   if (!slot) {
     Complain(slot.error().message);
     return nullptr;

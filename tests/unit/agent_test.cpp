@@ -184,11 +184,11 @@ TEST(TaskUsage, WholeGpusFromNvmlFractionsFromTheirTenantsLedger) {
   limits.tenant = "nb/0/1";
   limits.memory_limit = limits.memory_request = 1 << 30;
   int self = getpid();
-  auto slot = (*board)->Join(limits, self, cuda::ProcessStartTime(self));
+  auto slot = (*board)->Join(limits, self, ProcessStartTime(self));
   ASSERT_TRUE(slot);
   ASSERT_TRUE((*board)->Reserve(*slot, 2 << 20));
   limits.tenant = "other/0/1";  // another task's time is not this one's
-  auto other = (*board)->Join(limits, self, cuda::ProcessStartTime(self));
+  auto other = (*board)->Join(limits, self, ProcessStartTime(self));
   ASSERT_TRUE(other);
   (*board)->layout().processes[*other].gpu_ns.fetch_add(900'000'000);
 
