@@ -91,15 +91,17 @@ void Reserve(Session& session, uint32_t w) {
   // Entitled when it starts: by then the queue's own work on the held nodes
   // has ended (at most), and with the gang the queue must be within its fair
   // share. Otherwise the held GPUs would idle for over-quota work: on the
-  // replay of docs/simulation.md such reservations made gangs wait about
-  // twice as long and a third more of them never start.
+  // replay of docs/simulation.md, allowing such reservations made gangs wait
+  // 3.6 h on average instead of 2.0 h, and 65 of 204 never start instead
+  // of 56.
   const uint32_t queue = state.workload(w).queue;
   int64_t own_freed = 0;
   for (const auto& [n, gpus] : reservation.node_gpus) {
     int64_t own = 0;
     for (TaskRef t : state.node(n).tasks) {
-      if (state.workload(t.workload).queue == queue)
+      if (state.workload(t.workload).queue == queue) {
         own += state.UsageOf(t, *state.placement(t)).gpu();
+      }
     }
     // Only what must free there for the gang to fit.
     int64_t to_free = std::max<int64_t>(0, gpus - state.node(n).whole_free) * core::kMilliPerGpu;

@@ -63,7 +63,7 @@ struct ReplayResult {
 // How the replay drives the scheduler core.
 struct ReplaySettings {
   int64_t cycle_s = 60;  // seconds between cycles while work moves
-  // The core's reservation settings (sched::SchedulerConfig, design.md §4):
+  // The core's reservation settings (sched::SchedulerConfig, docs/scheduling.md §5):
   // how long a gang waits before it holds GPUs as they free up, and how many
   // gangs hold at once. The trace declares no runtimes, so nothing may
   // backfill held GPUs.
