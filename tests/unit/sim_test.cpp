@@ -231,20 +231,74 @@ TEST(SimPack, AllotBreaksTiesTowardNodesWhoseCpuFeedsTheirGpus) {
 TEST(SimPack, FragmentationGradientPrefersTheSharedGpu) {
   OpenbCluster cluster = Cluster();
   auto tasks = Tasks(4, 500);
-  auto policy = MakePackPolicy("allot");
-  std::vector<uint32_t> order = {0, 1, 2};
+  for (const char* name : {"fgd", "allot", "live"}) {
+    auto policy = MakePackPolicy(name);
+    ASSERT_TRUE(policy) << name;
+    std::vector<uint32_t> order = {0, 1, 2};
+    PackCluster state(cluster, order);
+    (*policy)->Prepare(state, tasks);
+    (*policy)->PrepareRun(state, tasks);
+    Rng rng(1);
+    auto first = (*policy)->Choose(state, tasks[0], rng);
+    ASSERT_TRUE(first) << name;
+    ASSERT_TRUE(state.FitsOn(first->node, tasks[0], first->gpus)) << name;
+    state.Bind(first->node, tasks[0], first->gpus);
+    (*policy)->Bound(state, first->node);
+    auto second = (*policy)->Choose(state, tasks[1], rng);
+    ASSERT_TRUE(second) << name;
+    // The second half GPU completes the half-used GPU rather than breaking a free one.
+    EXPECT_EQ(second->node, first->node) << name;
+    EXPECT_EQ(second->gpus.index[0], first->gpus.index[0]) << name;
+  }
+}
+
+TEST(SimPack, LivePolicyPacksWholeGpusLikeTheServer) {
+  // The server's placer bin-packs whole GPUs: the two-GPU T4 nodes fill
+  // first, one after the other, and the four-GPU node stays whole for a
+  // bigger task. (fgd, by node order, would start on whichever node is
+  // first in the seed's order.)
+  OpenbCluster cluster = Cluster();
+  auto tasks = Tasks(5, 1000);
+  auto live = MakePackPolicy("live");
+  ASSERT_TRUE(live);
+  std::vector<uint32_t> order = {2, 0, 1};  // the V100 node first in order
   PackCluster state(cluster, order);
-  (*policy)->Prepare(state, tasks);
+  (*live)->Prepare(state, tasks);
+  (*live)->PrepareRun(state, tasks);
   Rng rng(1);
-  auto first = (*policy)->Choose(state, tasks[0], rng);
-  ASSERT_TRUE(first);
-  state.Bind(first->node, tasks[0], first->gpus);
-  (*policy)->Bound(state, first->node);
-  auto second = (*policy)->Choose(state, tasks[1], rng);
-  ASSERT_TRUE(second);
-  // The second half GPU completes the half-used GPU rather than breaking a free one.
-  EXPECT_EQ(second->node, first->node);
-  EXPECT_EQ(second->gpus.index[0], first->gpus.index[0]);
+  std::vector<std::string> nodes;
+  for (const auto& task : tasks) {
+    auto choice = (*live)->Choose(state, task, rng);
+    ASSERT_TRUE(choice);
+    ASSERT_TRUE(state.FitsOn(choice->node, task, choice->gpus));
+    state.Bind(choice->node, task, choice->gpus);
+    nodes.push_back(state.node(choice->node).name);
+  }
+  EXPECT_EQ(nodes[0], nodes[1]);
+  EXPECT_EQ(nodes[2], nodes[3]);
+  EXPECT_NE(nodes[0], nodes[2]);
+  EXPECT_NE(nodes[0], "n2");
+  EXPECT_NE(nodes[2], "n2");
+  EXPECT_EQ(nodes[4], "n2");
+}
+
+TEST(SimPack, FitsOnChecksTheExactGpus) {
+  OpenbCluster cluster = Cluster();
+  PackCluster state(cluster, {0, 1, 2});
+  OpenbTask whole = Tasks(1, 1000)[0];
+  GpuList one;
+  one.Add(0);
+  EXPECT_TRUE(state.FitsOn(0, whole, one));
+  GpuList twice;
+  twice.Add(0);
+  twice.Add(0);
+  whole.gpus = 2;
+  EXPECT_FALSE(state.FitsOn(0, whole, twice));  // the same GPU twice
+  GpuList missing;
+  missing.Add(5);
+  EXPECT_FALSE(state.FitsOn(0, Tasks(1, 1000)[0], missing));  // no GPU 5 on n0
+  state.Bind(0, Tasks(1, 1000)[0], one);
+  EXPECT_FALSE(state.FitsOn(0, Tasks(1, 500)[0], one));  // GPU 0 is taken
 }
 
 // A two-team cluster of 4 GPUs: team a owns 3, team b 1. Team b asks for 4

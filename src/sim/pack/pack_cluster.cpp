@@ -48,6 +48,19 @@ bool PackCluster::Fits(uint32_t n, const OpenbTask& task) const {
   return false;
 }
 
+bool PackCluster::FitsOn(uint32_t n, const OpenbTask& task, const GpuList& gpus) const {
+  if (n >= nodes_.size() || !Fits(n, task) || gpus.count != task.gpus) return false;
+  const PackNode& node = nodes_[n];
+  for (int i = 0; i < gpus.count; ++i) {
+    int g = gpus.index[i];
+    if (g < 0 || g >= node.gpu_count || node.gpu_free[g] < task.gpu_milli) return false;
+    for (int j = 0; j < i; ++j) {
+      if (gpus.index[j] == g) return false;
+    }
+  }
+  return true;
+}
+
 void PackCluster::Bind(uint32_t n, const OpenbTask& task, const GpuList& gpus) {
   PackNode& node = nodes_[n];
   node.cpu_free -= task.cpu_milli;

@@ -59,6 +59,10 @@ class PackCluster {
   // enough entirely free GPUs.
   bool Fits(uint32_t n, const OpenbTask& task) const;
 
+  // Whether the task fits on node n taking exactly `gpus`: Fits, and the
+  // list names task.gpus distinct GPUs of the node, each with room.
+  bool FitsOn(uint32_t n, const OpenbTask& task, const GpuList& gpus) const;
+
   // Takes the task's resources on node n and the listed GPUs.
   void Bind(uint32_t n, const OpenbTask& task, const GpuList& gpus);
 

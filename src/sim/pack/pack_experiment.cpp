@@ -98,6 +98,7 @@ Result<PackRun> RunPack(const OpenbCluster& cluster, const std::vector<OpenbTask
   for (uint32_t n = 0; n < state.size(); ++n) fragment += measure.Fragmentation(n);
 
   (*policy)->Prepare(state, task_list);
+  (*policy)->PrepareRun(state, workload);
   Rng rng(seed);
   PackRun run;
   run.workload = workload_name;
@@ -125,6 +126,12 @@ Result<PackRun> RunPack(const OpenbCluster& cluster, const std::vector<OpenbTask
     if (!choice) {
       ++run.failed;
       continue;
+    }
+    if (!state.FitsOn(choice->node, task, choice->gpus)) {
+      return Error("policy " + policy_name + " placed task '" + task.name + "' on node '" +
+                       (choice->node < state.size() ? state.node(choice->node).name : "?") +
+                       "' where it does not fit (a bug in the policy)",
+                   "policy");
     }
     state.Bind(choice->node, task, choice->gpus);
     (*policy)->Bound(state, choice->node);

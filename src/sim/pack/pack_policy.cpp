@@ -7,7 +7,7 @@ namespace allot::sim {
 
 const std::vector<std::string>& PackPolicyNames() {
   static const std::vector<std::string> names = {
-      "random", "dotprod", "gpuclustering", "gpupacking", "bestfit", "fgd", "allot"};
+      "random", "dotprod", "gpuclustering", "gpupacking", "bestfit", "fgd", "allot", "live"};
   return names;
 }
 
@@ -19,6 +19,7 @@ Result<std::unique_ptr<PackPolicy>> MakePackPolicy(const std::string& name) {
   if (name == "bestfit") return MakeBestFitPolicy();
   if (name == "fgd") return MakeFgdPolicy();
   if (name == "allot") return MakeAllotPolicy();
+  if (name == "live") return MakeLivePolicy();
   std::string valid;
   for (const auto& n : PackPolicyNames()) valid.append(valid.empty() ? "" : ", ").append(n);
   return Error("unknown policy '" + name + "': use one of " + valid, "policy");

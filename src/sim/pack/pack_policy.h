@@ -32,6 +32,12 @@ class PackPolicy {
     (void)cluster;
     (void)task_list;
   }
+  // Called once before the run with the run's arrivals in order (a policy
+  // that schedules them as one batch, as the live core does, uses it).
+  virtual void PrepareRun(const PackCluster& cluster, const std::vector<OpenbTask>& workload) {
+    (void)cluster;
+    (void)workload;
+  }
   // Where the task goes, or nullopt when no node fits.
   virtual std::optional<PackChoice> Choose(const PackCluster& cluster, const OpenbTask& task,
                                            Rng& rng) = 0;
@@ -42,7 +48,7 @@ class PackPolicy {
   }
 };
 
-// The policy names in the order of the published table, then allot.
+// The policy names in the order of the published table, then allot and live.
 const std::vector<std::string>& PackPolicyNames();
 // A new policy by name; an unknown name is an error listing the valid ones.
 Result<std::unique_ptr<PackPolicy>> MakePackPolicy(const std::string& name);
@@ -77,5 +83,6 @@ std::unique_ptr<PackPolicy> MakeGpuPackingPolicy();
 std::unique_ptr<PackPolicy> MakeBestFitPolicy();
 std::unique_ptr<PackPolicy> MakeFgdPolicy();
 std::unique_ptr<PackPolicy> MakeAllotPolicy();
+std::unique_ptr<PackPolicy> MakeLivePolicy();
 
 }  // namespace allot::sim
