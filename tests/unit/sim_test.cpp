@@ -282,6 +282,25 @@ TEST(SimPack, LivePolicyPacksWholeGpusLikeTheServer) {
   EXPECT_EQ(nodes[4], "n2");
 }
 
+TEST(SimPack, LivePlacerLetsFragmentationDecideAndBinPackingBreakTies) {
+  // One one-GPU task, then four two-GPU tasks (the typical mix: 80 % need
+  // two GPUs). Bin-packing alone would put the first on a two-GPU T4 node
+  // (left half full); that strands its other GPU for the two-GPU tasks, so
+  // the fragmentation score sends it to the four-GPU node instead.
+  OpenbCluster cluster = Cluster();
+  std::vector<OpenbTask> tasks = Tasks(5, 1000);
+  for (size_t i = 1; i < tasks.size(); ++i) tasks[i].gpus = 2;
+  auto live = MakePackPolicy("live");
+  ASSERT_TRUE(live);
+  PackCluster state(cluster, {0, 1, 2});
+  (*live)->Prepare(state, tasks);
+  (*live)->PrepareRun(state, tasks);
+  Rng rng(1);
+  auto first = (*live)->Choose(state, tasks[0], rng);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(state.node(first->node).name, "n2");
+}
+
 TEST(SimPack, FitsOnChecksTheExactGpus) {
   OpenbCluster cluster = Cluster();
   PackCluster state(cluster, {0, 1, 2});
