@@ -66,6 +66,17 @@ ClusterState::ClusterState(const core::Snapshot& snapshot)
     bucket_position_[n] = static_cast<uint32_t>(bucket.size());
     bucket.push_back(n);
   }
+  group_buckets_.assign(node_group_count(), std::vector<std::vector<uint32_t>>(
+                                                static_cast<size_t>(max_gpus_per_node_) + 1));
+  group_partial_gpus_.assign(node_group_count(), {});
+  group_bucket_position_.assign(nodes_.size(), 0);
+  node_group_.assign(nodes_.size(), static_cast<uint16_t>(models_.size()));
+  for (uint32_t n = 0; n < nodes_.size(); ++n) {
+    if (!nodes_[n].gpus.empty()) node_group_[n] = nodes_[n].gpus[0].model;
+    auto& bucket = group_buckets_[node_group_[n]][nodes_[n].whole_free];
+    group_bucket_position_[n] = static_cast<uint32_t>(bucket.size());
+    bucket.push_back(n);
+  }
 
   // The quota tree.
   std::unordered_map<std::string, uint32_t> queue_ids;
@@ -171,17 +182,28 @@ Resources ClusterState::UsageOf(TaskRef t, const Placement& p) const {
   return usage;
 }
 
+namespace {
+
+// Moves node n from one bucket to another in O(1) (the last node of the old
+// bucket takes its place); `position` holds each node's index in its bucket.
+void MoveBetween(std::vector<uint32_t>& from, std::vector<uint32_t>& to,
+                 std::vector<uint32_t>& position, uint32_t n) {
+  uint32_t pos = position[n];
+  uint32_t last = from.back();
+  from[pos] = last;
+  position[last] = pos;
+  from.pop_back();
+  position[n] = static_cast<uint32_t>(to.size());
+  to.push_back(n);
+}
+
+}  // namespace
+
 void ClusterState::MoveBucket(uint32_t n, int32_t from, int32_t to) {
   if (from == to) return;
-  auto& old_bucket = buckets_[from];
-  uint32_t pos = bucket_position_[n];
-  uint32_t last = old_bucket.back();
-  old_bucket[pos] = last;
-  bucket_position_[last] = pos;
-  old_bucket.pop_back();
-  auto& new_bucket = buckets_[to];
-  bucket_position_[n] = static_cast<uint32_t>(new_bucket.size());
-  new_bucket.push_back(n);
+  MoveBetween(buckets_[from], buckets_[to], bucket_position_, n);
+  auto& group = group_buckets_[node_group_[n]];
+  MoveBetween(group[from], group[to], group_bucket_position_, n);
 }
 
 void ClusterState::UpdatePartial(uint32_t n, int32_t g, const GpuState& before) {
@@ -190,9 +212,13 @@ void ClusterState::UpdatePartial(uint32_t n, int32_t g, const GpuState& before) 
   };
   if (is_partial(before)) {
     partial_gpus_.erase({core::kMilliPerGpu - before.milli_used, n, g});
+    group_partial_gpus_[node_group_[n]].erase({core::kMilliPerGpu - before.milli_used, n, g});
   }
   const GpuState& now = nodes_[n].gpus[g];
-  if (is_partial(now)) partial_gpus_.insert({core::kMilliPerGpu - now.milli_used, n, g});
+  if (is_partial(now)) {
+    partial_gpus_.insert({core::kMilliPerGpu - now.milli_used, n, g});
+    group_partial_gpus_[node_group_[n]].insert({core::kMilliPerGpu - now.milli_used, n, g});
+  }
 }
 
 void ClusterState::Account(TaskRef t, const Placement& p, int sign) {

@@ -152,6 +152,18 @@ class ClusterState {
   // (ascending): (free milli, node, gpu position).
   using PartialGpu = std::tuple<int64_t, uint32_t, int32_t>;
   const std::set<PartialGpu>& partial_gpus() const { return partial_gpus_; }
+  // The same two indexes per node group: nodes grouped by the model of their
+  // GPUs (the first GPU's, as for per-model quota); group models().size()
+  // holds the nodes without GPUs. The placer uses them to weigh a few nodes
+  // of every model, not only those of the models that come first.
+  size_t node_group_count() const { return models_.size() + 1; }
+  uint16_t node_group(uint32_t n) const { return node_group_[n]; }
+  const std::vector<uint32_t>& GroupNodesWithFreeGpus(size_t group, int32_t k) const {
+    return group_buckets_[group][k];
+  }
+  const std::set<PartialGpu>& group_partial_gpus(size_t group) const {
+    return group_partial_gpus_[group];
+  }
 
   // The plan that turns the snapshot into this state: evictions for tasks
   // no longer where they were, binds for tasks placed anew or moved.
@@ -186,6 +198,10 @@ class ClusterState {
   std::vector<std::vector<uint32_t>> buckets_;
   std::vector<uint32_t> bucket_position_;
   std::set<PartialGpu> partial_gpus_;
+  std::vector<uint16_t> node_group_;
+  std::vector<std::vector<std::vector<uint32_t>>> group_buckets_;  // [group][whole free]
+  std::vector<uint32_t> group_bucket_position_;
+  std::vector<std::set<PartialGpu>> group_partial_gpus_;  // [group]
   std::vector<JournalEntry> journal_;
   uint64_t change_count_ = 0;
   uint64_t serial_ = 0;

@@ -301,6 +301,34 @@ TEST(SimPack, LivePlacerLetsFragmentationDecideAndBinPackingBreakTies) {
   EXPECT_EQ(state.node(first->node).name, "n2");
 }
 
+TEST(SimPack, LivePlacerWeighsNodesOfEveryModel) {
+  // Seventeen two-GPU A100 nodes and one four-GPU T4 node. Most tasks need
+  // two A100s; one task may use any model. The first 16 candidates for it
+  // (fewest free GPUs first) are all A100 nodes, where it would strand a
+  // GPU the two-GPU tasks need; the placer also weighs a few nodes of every
+  // other model and sends it to the T4.
+  std::string csv = "sn,cpu_milli,memory_mib,gpu,model\n";
+  for (int i = 0; i < 17; ++i) csv += "a" + std::to_string(i) + ",32000,131072,2,A100\n";
+  csv += "t0,32000,131072,4,T4\n";
+  OpenbCluster cluster = *LoadOpenbNodes(WriteTemp("models_nodes.csv", csv));
+  std::vector<OpenbTask> tasks = Tasks(9, 1000);
+  for (size_t i = 1; i < tasks.size(); ++i) {
+    tasks[i].gpus = 2;
+    tasks[i].allowed = 1u << cluster.models.Find("A100");
+  }
+  auto live = MakePackPolicy("live");
+  ASSERT_TRUE(live);
+  std::vector<uint32_t> order(cluster.nodes.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  PackCluster state(cluster, order);
+  (*live)->Prepare(state, tasks);
+  (*live)->PrepareRun(state, tasks);
+  Rng rng(1);
+  auto first = (*live)->Choose(state, tasks[0], rng);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(state.node(first->node).name, "t0");
+}
+
 TEST(SimPack, FitsOnChecksTheExactGpus) {
   OpenbCluster cluster = Cluster();
   PackCluster state(cluster, {0, 1, 2});

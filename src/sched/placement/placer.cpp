@@ -95,6 +95,7 @@ std::optional<Placement> Placer::PlaceTask(const ClusterState& state, const Plac
   int64_t best_score = -1;
   int feasible = 0;
   int64_t visited = 0;
+  groups_scored_.assign(state.node_group_count(), 0);
   ForEachCandidate(state, ctx, [&](uint32_t n) {
     ++visited;
     FilterFailure f = Check(state, ctx, n, /*static_only=*/false);
@@ -102,6 +103,7 @@ std::optional<Placement> Placer::PlaceTask(const ClusterState& state, const Plac
       if (failure != nullptr) ++failure->nodes[static_cast<size_t>(f)];
       return true;
     }
+    groups_scored_[state.node_group(n)] = 1;
     int64_t score = ScoreOf(state, ctx, n);
     if (score > best_score) {
       best = n;
@@ -109,6 +111,7 @@ std::optional<Placement> Placer::PlaceTask(const ClusterState& state, const Plac
     }
     return ++feasible < kScoredCandidates;
   });
+  if (best != kNone) ScoreOtherModels(state, ctx, best, best_score);
   if (best == kNone) {
     // Nodes never offered had too few free GPUs for the task.
     if (failure != nullptr) {
@@ -120,6 +123,52 @@ std::optional<Placement> Placer::PlaceTask(const ClusterState& state, const Plac
   auto gpus = GpusOn(state, ctx, best);
   if (!gpus) return std::nullopt;
   return Placement{best, std::move(*gpus)};
+}
+
+void Placer::ScoreOtherModels(const ClusterState& state, const PlacementContext& ctx,
+                              uint32_t& best, int64_t& best_score) const {
+  const auto& request = state.spec(ctx.workload).request;
+  const size_t no_gpu_group = state.models().size();
+  for (size_t group = 0; group < state.node_group_count(); ++group) {
+    if (groups_scored_[group]) continue;
+    if (group == no_gpu_group ? request.UsesGpu()
+                              : !ModelAllowed(state, ctx, static_cast<uint16_t>(group))) {
+      continue;
+    }
+    int feasible = 0;
+    int visits = 0;
+    // Same order as the first candidates, within the group; nodes seen
+    // there are skipped. False: enough of this group.
+    auto offer = [&](uint32_t n) {
+      if (seen_[n] == stamp_) return true;
+      seen_[n] = stamp_;
+      if (Check(state, ctx, n, /*static_only=*/false) == FilterFailure::kPass) {
+        int64_t score = ScoreOf(state, ctx, n);
+        if (score > best_score) {  // earlier candidates keep ties
+          best = n;
+          best_score = score;
+        }
+        ++feasible;
+      }
+      return feasible < kScoredPerOtherModel && ++visits < kVisitedPerOtherModel;
+    };
+    int32_t first_bucket = request.WholeGpus();
+    bool more = true;
+    if (request.IsFraction()) {
+      core::GpuShare smallest = core::ShareOfGpu(request, state.max_gpu_memory());
+      const auto& partial = state.group_partial_gpus(group);
+      for (auto it = partial.lower_bound({smallest.milli, 0, 0}); more && it != partial.end();
+           ++it) {
+        more = offer(std::get<1>(*it));
+      }
+      first_bucket = 1;
+    }
+    for (int32_t k = first_bucket; more && k <= state.max_gpus_per_node(); ++k) {
+      for (uint32_t n : state.GroupNodesWithFreeGpus(group, k)) {
+        if (!(more = offer(n))) break;
+      }
+    }
+  }
 }
 
 std::string PlacementFailure::Describe(const ClusterState& state, uint32_t workload) const {
