@@ -55,6 +55,35 @@ std::optional<std::vector<int32_t>> Placer::GpusOn(const ClusterState& state,
   return PickGpus(state, ctx, n, usable < 0 ? 0 : usable);
 }
 
+namespace {
+
+// Offers nodes in the order most likely to score well, until offer(n)
+// returns false (then false): for a fraction, the GPUs already shared with
+// room for it, tightest first; then nodes by whole free GPUs, fewest that
+// fit first (`buckets(k)`: the nodes with k). The placer walks the whole
+// cluster's indexes and one GPU model's the same way.
+template <typename Buckets, typename Offer>
+bool OfferInOrder(const ClusterState& state, const core::TaskRequest& request,
+                  const std::set<ClusterState::PartialGpu>& partial, Buckets buckets,
+                  Offer&& offer) {
+  int32_t first_bucket = request.WholeGpus();
+  if (request.IsFraction()) {
+    core::GpuShare smallest = core::ShareOfGpu(request, state.max_gpu_memory());
+    for (auto it = partial.lower_bound({smallest.milli, 0, 0}); it != partial.end(); ++it) {
+      if (!offer(std::get<1>(*it))) return false;
+    }
+    first_bucket = 1;
+  }
+  for (int32_t k = first_bucket; k <= state.max_gpus_per_node(); ++k) {
+    for (uint32_t n : buckets(k)) {
+      if (!offer(n)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 void Placer::ForEachCandidate(const ClusterState& state, const PlacementContext& ctx,
                               const std::function<bool(uint32_t)>& visit) const {
   if (seen_.size() != state.node_count()) seen_.assign(state.node_count(), 0);
@@ -71,22 +100,9 @@ void Placer::ForEachCandidate(const ClusterState& state, const PlacementContext&
   for (uint32_t n : ctx.member_nodes) {
     if (!offer(n)) return;
   }
-  const auto& request = state.spec(ctx.workload).request;
-  int32_t first_bucket = request.WholeGpus();
-  if (request.IsFraction()) {
-    // GPUs already shared with room for the fraction, tightest first.
-    core::GpuShare smallest = core::ShareOfGpu(request, state.max_gpu_memory());
-    const auto& partial = state.partial_gpus();
-    for (auto it = partial.lower_bound({smallest.milli, 0, 0}); it != partial.end(); ++it) {
-      if (!offer(std::get<1>(*it))) return;
-    }
-    first_bucket = 1;
-  }
-  for (int32_t k = first_bucket; k <= state.max_gpus_per_node(); ++k) {
-    for (uint32_t n : state.NodesWithFreeGpus(k)) {
-      if (!offer(n)) return;
-    }
-  }
+  OfferInOrder(
+      state, state.spec(ctx.workload).request, state.partial_gpus(),
+      [&](int32_t k) -> const std::vector<uint32_t>& { return state.NodesWithFreeGpus(k); }, offer);
 }
 
 std::optional<Placement> Placer::PlaceTask(const ClusterState& state, const PlacementContext& ctx,
@@ -152,22 +168,12 @@ void Placer::ScoreOtherModels(const ClusterState& state, const PlacementContext&
       }
       return feasible < kScoredPerOtherModel && ++visits < kVisitedPerOtherModel;
     };
-    int32_t first_bucket = request.WholeGpus();
-    bool more = true;
-    if (request.IsFraction()) {
-      core::GpuShare smallest = core::ShareOfGpu(request, state.max_gpu_memory());
-      const auto& partial = state.group_partial_gpus(group);
-      for (auto it = partial.lower_bound({smallest.milli, 0, 0}); more && it != partial.end();
-           ++it) {
-        more = offer(std::get<1>(*it));
-      }
-      first_bucket = 1;
-    }
-    for (int32_t k = first_bucket; more && k <= state.max_gpus_per_node(); ++k) {
-      for (uint32_t n : state.GroupNodesWithFreeGpus(group, k)) {
-        if (!(more = offer(n))) break;
-      }
-    }
+    OfferInOrder(
+        state, request, state.group_partial_gpus(group),
+        [&](int32_t k) -> const std::vector<uint32_t>& {
+          return state.GroupNodesWithFreeGpus(group, k);
+        },
+        offer);
   }
 }
 
