@@ -104,7 +104,7 @@ void AddSimCommand(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   args.pack->add_option("--policy", args.pack_policy,
-                        "random, dotprod, gpuclustering, gpupacking, bestfit, fgd, allot; "
+                        "random, dotprod, gpuclustering, gpupacking, bestfit, fgd, allot, live; "
                         "a comma list, or all");
   args.pack->add_option("--seeds", args.pack_seeds, "Seeds: a range like 42-51 or a list");
   args.pack->add_option("--out", po.out_dir, "Directory for curve.csv, summary.csv, allocation.svg")

@@ -27,6 +27,11 @@ class ServerProcess {
  public:
   explicit ServerProcess(const std::string& data_dir) {
     std::string log = data_dir + "/up.log";
+    // The log is appended to: a restarted server's lines come after what
+    // the previous one wrote, whose port is dead.
+    std::error_code ec;
+    auto start = std::filesystem::file_size(log, ec);
+    if (ec) start = 0;
     pid_ = fork();
     if (pid_ == 0) {
       FILE* out = freopen(log.c_str(), "a", stdout);
@@ -35,10 +40,11 @@ class ServerProcess {
             "--simulate-gpus", "8xA100-80GB", static_cast<char*>(nullptr));
       _exit(127);
     }
-    // The URL is the last "allot up: http://..." line of the log.
+    // The URL is the last "allot up: http://..." line this server wrote.
     for (int i = 0; i < 100 && port_ == 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       std::ifstream in(log);
+      in.seekg(static_cast<std::streamoff>(start));
       for (std::string line; std::getline(in, line);) {
         auto at = line.find("http://127.0.0.1:");
         if (line.rfind("allot up:", 0) == 0 && at != std::string::npos) {
