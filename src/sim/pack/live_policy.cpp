@@ -1,6 +1,7 @@
 // live: the scheduler core's own placer, as the server runs it
-// (sched::Placer::Default(): filters, then bin-packing, fragmentation and
-// topology scorers over the first Placer::kScoredCandidates feasible nodes).
+// (sched::Placer::Default(): its filters and weighted scorers over the
+// first Placer::kScoredCandidates feasible nodes and a few of every GPU
+// model those missed).
 // Where `allot` is the simulator's policy built on the core's fragmentation
 // model, this one is the live placement itself, so the experiment measures
 // what the server would do.
@@ -38,6 +39,7 @@ class LivePolicy final : public PackPolicy {
   const char* Name() const override { return "live"; }
 
   void PrepareRun(const PackCluster& cluster, const std::vector<OpenbTask>& workload) override {
+    shapes_.clear();
     snapshot_ = std::make_unique<core::Snapshot>();
     core::Snapshot& snapshot = *snapshot_;
     for (uint32_t n = 0; n < cluster.size(); ++n) {
