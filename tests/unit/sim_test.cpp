@@ -326,6 +326,23 @@ TEST(SimPack, LivePlacerWeighsNodesOfEveryModel) {
   EXPECT_EQ(LiveFirstChoice(cluster, tasks), "t0");
 }
 
+TEST(SimPack, LivePlacerWeighsEnoughNodesOfAModelSeenFirst) {
+  // A two-GPU T4 node, sixteen two-GPU A100 nodes and a four-GPU T4 node;
+  // every task but the first needs two GPUs of any model. The first 16
+  // candidates for the one-GPU task (fewest free GPUs first) hold the small
+  // T4 and 15 A100s, all of which it would leave with one GPU no typical
+  // task can use. One T4 among them must not count as having looked at T4:
+  // the placer scores more T4 nodes, and the four-GPU one keeps room for a
+  // two-GPU task.
+  std::string csv = "sn,cpu_milli,memory_mib,gpu,model\nt-small,32000,131072,2,T4\n";
+  for (int i = 0; i < 16; ++i) csv += "a" + std::to_string(i) + ",32000,131072,2,A100\n";
+  csv += "t-big,32000,131072,4,T4\n";
+  OpenbCluster cluster = *LoadOpenbNodes(WriteTemp("seen_model_nodes.csv", csv));
+  std::vector<OpenbTask> tasks = Tasks(9, 1000);
+  for (size_t i = 1; i < tasks.size(); ++i) tasks[i].gpus = 2;
+  EXPECT_EQ(LiveFirstChoice(cluster, tasks), "t-big");
+}
+
 TEST(SimPack, FitsOnChecksTheExactGpus) {
   OpenbCluster cluster = Cluster();
   PackCluster state(cluster, {0, 1, 2});

@@ -111,7 +111,7 @@ std::optional<Placement> Placer::PlaceTask(const ClusterState& state, const Plac
   int64_t best_score = -1;
   int feasible = 0;
   int64_t visited = 0;
-  groups_scored_.assign(state.node_group_count(), 0);
+  scored_in_group_.assign(state.node_group_count(), 0);
   ForEachCandidate(state, ctx, [&](uint32_t n) {
     ++visited;
     FilterFailure f = Check(state, ctx, n, /*static_only=*/false);
@@ -119,7 +119,7 @@ std::optional<Placement> Placer::PlaceTask(const ClusterState& state, const Plac
       if (failure != nullptr) ++failure->nodes[static_cast<size_t>(f)];
       return true;
     }
-    groups_scored_[state.node_group(n)] = 1;
+    ++scored_in_group_[state.node_group(n)];
     int64_t score = ScoreOf(state, ctx, n);
     if (score > best_score) {
       best = n;
@@ -127,7 +127,7 @@ std::optional<Placement> Placer::PlaceTask(const ClusterState& state, const Plac
     }
     return ++feasible < kScoredCandidates;
   });
-  if (best != kNone) ScoreOtherModels(state, ctx, best, best_score);
+  if (best != kNone) ScoreEveryModel(state, ctx, best, best_score);
   if (best == kNone) {
     // Nodes never offered had too few free GPUs for the task.
     if (failure != nullptr) {
@@ -141,17 +141,17 @@ std::optional<Placement> Placer::PlaceTask(const ClusterState& state, const Plac
   return Placement{best, std::move(*gpus)};
 }
 
-void Placer::ScoreOtherModels(const ClusterState& state, const PlacementContext& ctx,
-                              uint32_t& best, int64_t& best_score) const {
+void Placer::ScoreEveryModel(const ClusterState& state, const PlacementContext& ctx, uint32_t& best,
+                             int64_t& best_score) const {
   const auto& request = state.spec(ctx.workload).request;
   const size_t no_gpu_group = state.models().size();
   for (size_t group = 0; group < state.node_group_count(); ++group) {
-    if (groups_scored_[group]) continue;
+    int feasible = scored_in_group_[group];
+    if (feasible >= kScoredPerModel) continue;
     if (group == no_gpu_group ? request.UsesGpu()
                               : !ModelAllowed(state, ctx, static_cast<uint16_t>(group))) {
       continue;
     }
-    int feasible = 0;
     int visits = 0;
     // Same order as the first candidates, within the group; nodes seen
     // there are skipped. False: enough of this group.
@@ -166,7 +166,7 @@ void Placer::ScoreOtherModels(const ClusterState& state, const PlacementContext&
         }
         ++feasible;
       }
-      return feasible < kScoredPerOtherModel && ++visits < kVisitedPerOtherModel;
+      return feasible < kScoredPerModel && ++visits < kVisitedPerModel;
     };
     OfferInOrder(
         state, request, state.group_partial_gpus(group),

@@ -1,8 +1,8 @@
 // Placement of one task: candidate nodes come from the free-GPU index in the
 // order most likely to score well (fewest free GPUs that fit first), every
 // filter runs on each candidate, and the scorers rank the first few feasible
-// ones and a few of every GPU model those missed. A pipeline in the manner
-// of the Kubernetes scheduling framework.
+// ones and enough of every GPU model that each model gets a fair look. A
+// pipeline in the manner of the Kubernetes scheduling framework.
 #pragma once
 
 #include <array>
@@ -33,14 +33,15 @@ class Placer {
   // How many feasible nodes are scored before the best is taken. Candidates
   // arrive best-first by free GPUs, so a small number loses little.
   static constexpr int kScoredCandidates = 16;
-  // Then, for every GPU model none of those were of (and the task may use),
-  // up to this many feasible nodes of it, visiting at most
-  // kVisitedPerOtherModel: without them a task that may use any model fills
-  // the nodes of a model other tasks require, because the first candidates
-  // are mostly of the same models (measured with the packing experiment's
+  // Then every GPU model the task may use gets at least this many feasible
+  // nodes scored (those among the first candidates count), visiting at most
+  // kVisitedPerModel more of it: the first candidates are mostly of a few
+  // models (the ones with small nodes come first by free GPUs), and without
+  // a fair look at the others a task that may use any model fills the nodes
+  // of a model other tasks require (measured with the packing experiment's
   // `live` policy, docs/simulation.md).
-  static constexpr int kScoredPerOtherModel = 4;
-  static constexpr int kVisitedPerOtherModel = 32;
+  static constexpr int kScoredPerModel = 16;
+  static constexpr int kVisitedPerModel = 32;
 
   Placer(std::vector<std::unique_ptr<Filter>> filters, std::vector<WeightedScorer> scorers);
   // The standard pipeline: node labels, topology, GPU model, resources,
@@ -63,10 +64,10 @@ class Placer {
 
  private:
   int64_t ScoreOf(const ClusterState& state, const PlacementContext& ctx, uint32_t n) const;
-  // Scores a few nodes of each model the first candidates missed, in place
-  // of `best` when strictly better (ties stay with the first candidates).
-  void ScoreOtherModels(const ClusterState& state, const PlacementContext& ctx, uint32_t& best,
-                        int64_t& best_score) const;
+  // Tops every model up to kScoredPerModel scored nodes, in place of `best`
+  // when strictly better (ties stay with the first candidates).
+  void ScoreEveryModel(const ClusterState& state, const PlacementContext& ctx, uint32_t& best,
+                       int64_t& best_score) const;
   // Calls visit(n) for candidate nodes in preferred order until it returns
   // false. Nodes that cannot hold the task's GPUs are never visited.
   void ForEachCandidate(const ClusterState& state, const PlacementContext& ctx,
@@ -76,7 +77,7 @@ class Placer {
   std::vector<WeightedScorer> scorers_;
   mutable std::vector<uint32_t> seen_;  // scratch: candidate de-duplication
   mutable uint32_t stamp_ = 0;
-  mutable std::vector<char> groups_scored_;  // scratch: node groups among the first candidates
+  mutable std::vector<int> scored_in_group_;  // scratch: feasible nodes scored per node group
 };
 
 }  // namespace allot::sched
