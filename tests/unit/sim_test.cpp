@@ -312,8 +312,8 @@ TEST(SimPack, LivePlacerWeighsNodesOfEveryModel) {
   // Seventeen two-GPU A100 nodes and one four-GPU T4 node. Most tasks need
   // two A100s; one task may use any model. The first 16 candidates for it
   // (fewest free GPUs first) are all A100 nodes, where it would strand a
-  // GPU the two-GPU tasks need; the placer also weighs a few nodes of every
-  // other model and sends it to the T4.
+  // GPU the two-GPU tasks need; the placer also weighs nodes of every other
+  // model and sends it to the T4.
   std::string csv = "sn,cpu_milli,memory_mib,gpu,model\n";
   for (int i = 0; i < 17; ++i) csv += "a" + std::to_string(i) + ",32000,131072,2,A100\n";
   csv += "t0,32000,131072,4,T4\n";

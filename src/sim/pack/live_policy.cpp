@@ -1,7 +1,7 @@
 // live: the scheduler core's own placer, as the server runs it
 // (sched::Placer::Default(): its filters and weighted scorers over the
-// first Placer::kScoredCandidates feasible nodes and a few of every GPU
-// model those missed).
+// first Placer::kScoredCandidates feasible nodes, then every GPU model the
+// task may use topped up to Placer::kScoredPerModel scored nodes).
 // Where `allot` is the simulator's policy built on the core's fragmentation
 // model, this one is the live placement itself, so the experiment measures
 // what the server would do.
