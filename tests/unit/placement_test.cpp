@@ -1,4 +1,5 @@
-// Each filter and scorer alone, then the placer and the gang placer.
+// Each filter, scorer and tie-breaker alone, then the placer and the gang
+// placer.
 #include <gtest/gtest.h>
 
 #include "sched/cluster_state.h"
@@ -6,6 +7,7 @@
 #include "sched/placement/gang_placer.h"
 #include "sched/placement/placer.h"
 #include "sched/placement/scorers.h"
+#include "sched/placement/tie_breakers.h"
 #include "test_support.h"
 
 namespace allot::sched {
@@ -136,6 +138,71 @@ workloads:
   PlacementContext cpu_only;
   cpu_only.workload = WorkloadIndex(snap, "cpu-only");
   EXPECT_EQ(s.Score(state, cpu_only, NodeIndex(snap, "whole")), 0);  // not its concern
+}
+
+// Two A100 nodes alike but for CPU: `drained` has 32 cores, `fed` 48. The
+// typical task takes one GPU and 8 cores; `one` takes one GPU and 12. On
+// either node the typical task still fits afterwards, so the fragmentation
+// score ties; but on `drained` the 20 cores left feed only two of its three
+// free GPUs, while `fed` keeps 36 for three. `h100` is another model.
+const char* kCpuFeedCluster = R"(
+name: cpu-feed
+nodes:
+  - {name: drained, gpus: 4, gpu_model: A100, cpu: 32}
+  - {name: fed, gpus: 4, gpu_model: A100, cpu: 48}
+  - {name: h100, gpus: 4, gpu_model: H100, cpu: 32}
+queues:
+  - {name: team, deserved: {gpu: 12}}
+workloads:
+  - {name: one, queue: team, gpu: 1, cpu: 12}
+  - {name: typical-a, queue: team, gpu: 1, cpu: 8}
+  - {name: typical-b, queue: team, gpu: 1, cpu: 8}
+  - {name: typical-c, queue: team, gpu: 1, cpu: 8}
+  - {name: typical-d, queue: team, gpu: 1, cpu: 8}
+  - {name: typical-e, queue: team, gpu: 1, cpu: 8}
+)";
+
+TEST(CpuFeedTieBreakerTest, PrefersTheNodeWhoseCpuStillFeedsItsFreeGpus) {
+  core::Snapshot snap = SnapshotOf(kCpuFeedCluster);
+  ClusterState state(snap);
+  PlacementContext one;
+  one.workload = WorkloadIndex(snap, "one");
+  uint32_t drained = NodeIndex(snap, "drained");
+  uint32_t fed = NodeIndex(snap, "fed");
+  FragmentationScorer fragmentation;
+  ASSERT_EQ(fragmentation.Score(state, one, drained), fragmentation.Score(state, one, fed));
+  CpuFeedTieBreaker tie_breaker;
+  EXPECT_GT(tie_breaker.Compare(state, one, drained, fed), 0);
+  EXPECT_LT(tie_breaker.Compare(state, one, fed, drained), 0);
+  EXPECT_EQ(tie_breaker.Compare(state, one, fed, fed), 0);
+  // Nodes of different models are not compared.
+  EXPECT_EQ(tie_breaker.Compare(state, one, drained, NodeIndex(snap, "h100")), 0);
+}
+
+TEST(CpuFeedTieBreakerTest, DecidesThePlacersTiesBeforeBinPacking) {
+  core::Snapshot snap = SnapshotOf(kCpuFeedCluster);
+  ClusterState state(snap);
+  PlacementContext one;
+  one.workload = WorkloadIndex(snap, "one");
+  // Without it the first candidate (`drained`, first in the node list)
+  // keeps the tie; bin-packing sees the two nodes alike.
+  auto placed = Placer::Default().PlaceTask(state, one, nullptr);
+  ASSERT_TRUE(placed.has_value());
+  EXPECT_EQ(placed->node, NodeIndex(snap, "fed"));
+}
+
+TEST(ScoreTieBreakerTest, PrefersTheHigherScore) {
+  core::Snapshot snap = SnapshotOf(kCluster);
+  ClusterState state(snap);
+  PlacementContext two;
+  two.workload = WorkloadIndex(snap, "two");
+  ScoreTieBreaker by_bin_packing(std::make_unique<BinPackingScorer>());
+  EXPECT_STREQ(by_bin_packing.Name(), "bin-packing");
+  // a100 is left with 1 free GPU, h100 with 3.
+  EXPECT_LT(by_bin_packing.Compare(state, two, NodeIndex(snap, "a100"), NodeIndex(snap, "h100")),
+            0);
+  EXPECT_GT(by_bin_packing.Compare(state, two, NodeIndex(snap, "h100"), NodeIndex(snap, "a100")),
+            0);
 }
 
 TEST_F(PlacementTest, TopologyClosenessPrefersMembersAndTheirDomain) {

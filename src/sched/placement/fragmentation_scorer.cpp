@@ -51,7 +51,7 @@ ShapeMix CycleShapes(const ClusterState& state) {
 
 FragmentationMemo& FragmentationScorer::MemoFor(const ClusterState& state) const {
   if (memo_serial_ != state.serial()) {
-    memo_ = FragmentationMemo(CycleShapes(state), FragmentationRules{});
+    memo_ = FragmentationMemo(CycleShapes(state), rules_);
     memo_serial_ = state.serial();
   }
   return memo_;
@@ -61,8 +61,15 @@ int64_t FragmentationScorer::Score(const ClusterState& state, const PlacementCon
                                    uint32_t n) const {
   const core::TaskRequest& request = state.spec(ctx.workload).request;
   if (request.gpu_milli == 0 && request.gpu_memory_mib == 0) return 0;
+  std::optional<double> growth = Growth(state, ctx, n);
+  return growth ? static_cast<int64_t>(FragmentationScore(*growth)) : 0;
+}
+
+std::optional<double> FragmentationScorer::Growth(const ClusterState& state,
+                                                  const PlacementContext& ctx, uint32_t n) const {
+  const core::TaskRequest& request = state.spec(ctx.workload).request;
   std::optional<std::vector<int32_t>> gpus = Placer::GpusOn(state, ctx, n);
-  if (!gpus) return 0;
+  if (!gpus) return std::nullopt;
   const NodeState& node = state.node(n);
   std::vector<int64_t> free(node.gpus.size());
   for (size_t g = 0; g < node.gpus.size(); ++g) {
@@ -81,7 +88,7 @@ int64_t FragmentationScorer::Score(const ClusterState& state, const PlacementCon
   NodeFree after = before;
   after.cpu_free -= request.cpu_milli;
   after.memory_free -= request.memory_mib;
-  return static_cast<int64_t>(FragmentationScore(memo.Of(after) - fragmentation_before));
+  return memo.Of(after) - fragmentation_before;
 }
 
 }  // namespace allot::sched

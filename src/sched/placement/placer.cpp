@@ -3,11 +3,15 @@
 #include "sched/placement/filters.h"
 #include "sched/placement/gpu_picker.h"
 #include "sched/placement/scorers.h"
+#include "sched/placement/tie_breakers.h"
 
 namespace allot::sched {
 
-Placer::Placer(std::vector<std::unique_ptr<Filter>> filters, std::vector<WeightedScorer> scorers)
-    : filters_(std::move(filters)), scorers_(std::move(scorers)) {}
+Placer::Placer(std::vector<std::unique_ptr<Filter>> filters, std::vector<WeightedScorer> scorers,
+               std::vector<std::unique_ptr<TieBreaker>> tie_breakers)
+    : filters_(std::move(filters)),
+      scorers_(std::move(scorers)),
+      tie_breakers_(std::move(tie_breakers)) {}
 
 Placer Placer::Default() {
   std::vector<std::unique_ptr<Filter>> filters;
@@ -19,15 +23,18 @@ Placer Placer::Default() {
   // The fragmentation score decides between GPU moves and bin-packing only
   // breaks its ties: summed 1:1, bin-packing's steps (12.5 points per GPU
   // on an 8-GPU node) outweighed the fragmentation score's differences and
-  // the placer behaved like best fit. Measured with the packing
-  // experiment's `live` policy (docs/simulation.md): 0.05 to 0.42 points
-  // more allocated on all nine openb workloads. Topology closeness keeps
-  // its weight of twice the fragmentation score's, so gangs stay close.
+  // the placer behaved like best fit. Topology closeness weighs twice the
+  // fragmentation score, so gangs stay close. Among equal scores on nodes
+  // of one model, the CPU-aware measure decides before bin-packing.
+  // Measured with the packing experiment's `live` policy
+  // (docs/simulation.md).
   std::vector<WeightedScorer> scorers;
-  scorers.push_back({std::make_unique<BinPackingScorer>(), 1});
-  scorers.push_back({std::make_unique<FragmentationScorer>(), 100});
-  scorers.push_back({std::make_unique<TopologyClosenessScorer>(), 200});
-  return Placer(std::move(filters), std::move(scorers));
+  scorers.push_back({std::make_unique<FragmentationScorer>(), 1});
+  scorers.push_back({std::make_unique<TopologyClosenessScorer>(), 2});
+  std::vector<std::unique_ptr<TieBreaker>> tie_breakers;
+  tie_breakers.push_back(std::make_unique<CpuFeedTieBreaker>());
+  tie_breakers.push_back(std::make_unique<ScoreTieBreaker>(std::make_unique<BinPackingScorer>()));
+  return Placer(std::move(filters), std::move(scorers), std::move(tie_breakers));
 }
 
 FilterFailure Placer::Check(const ClusterState& state, const PlacementContext& ctx, uint32_t n,
@@ -45,6 +52,16 @@ int64_t Placer::ScoreOf(const ClusterState& state, const PlacementContext& ctx, 
   int64_t total = 0;
   for (const auto& s : scorers_) total += s.weight * s.scorer->Score(state, ctx, n);
   return total;
+}
+
+bool Placer::Prefer(const ClusterState& state, const PlacementContext& ctx, uint32_t n,
+                    int64_t score, uint32_t best, int64_t best_score) const {
+  if (best == kNone || score != best_score) return score > best_score;
+  for (const auto& tie_breaker : tie_breakers_) {
+    int order = tie_breaker->Compare(state, ctx, n, best);
+    if (order != 0) return order < 0;
+  }
+  return false;
 }
 
 std::optional<std::vector<int32_t>> Placer::GpusOn(const ClusterState& state,
@@ -121,7 +138,7 @@ std::optional<Placement> Placer::PlaceTask(const ClusterState& state, const Plac
     }
     ++scored_in_group_[state.node_group(n)];
     int64_t score = ScoreOf(state, ctx, n);
-    if (score > best_score) {
+    if (Prefer(state, ctx, n, score, best, best_score)) {
       best = n;
       best_score = score;
     }
@@ -160,7 +177,7 @@ void Placer::ScoreEveryModel(const ClusterState& state, const PlacementContext& 
       seen_[n] = stamp_;
       if (Check(state, ctx, n, /*static_only=*/false) == FilterFailure::kPass) {
         int64_t score = ScoreOf(state, ctx, n);
-        if (score > best_score) {  // earlier candidates keep ties
+        if (Prefer(state, ctx, n, score, best, best_score)) {
           best = n;
           best_score = score;
         }

@@ -14,6 +14,7 @@
 
 #include "sched/placement/filter.h"
 #include "sched/placement/scorer.h"
+#include "sched/placement/tie_breaker.h"
 
 namespace allot::sched {
 
@@ -43,9 +44,11 @@ class Placer {
   static constexpr int kScoredPerModel = 16;
   static constexpr int kVisitedPerModel = 32;
 
-  Placer(std::vector<std::unique_ptr<Filter>> filters, std::vector<WeightedScorer> scorers);
+  Placer(std::vector<std::unique_ptr<Filter>> filters, std::vector<WeightedScorer> scorers,
+         std::vector<std::unique_ptr<TieBreaker>> tie_breakers = {});
   // The standard pipeline: node labels, topology, GPU model, resources,
-  // reservation; bin-packing, fragmentation, topology closeness.
+  // reservation; fragmentation and topology closeness weighed; ties to the
+  // node whose free CPU still feeds its free GPUs best, then bin-packing.
   static Placer Default();
 
   // The best placement for one task of ctx.workload, or nullopt with the
@@ -64,8 +67,12 @@ class Placer {
 
  private:
   int64_t ScoreOf(const ClusterState& state, const PlacementContext& ctx, uint32_t n) const;
-  // Tops every model up to kScoredPerModel scored nodes, in place of `best`
-  // when strictly better (ties stay with the first candidates).
+  // True when node `n` with `score` should replace `best`: a higher score,
+  // or an equal one that a tie-breaker prefers.
+  bool Prefer(const ClusterState& state, const PlacementContext& ctx, uint32_t n, int64_t score,
+              uint32_t best, int64_t best_score) const;
+  // Tops every model up to kScoredPerModel scored nodes; one of them takes
+  // the place of `best` only when preferred (Prefer()).
   void ScoreEveryModel(const ClusterState& state, const PlacementContext& ctx, uint32_t& best,
                        int64_t& best_score) const;
   // Calls visit(n) for candidate nodes in preferred order until it returns
@@ -75,6 +82,7 @@ class Placer {
 
   std::vector<std::unique_ptr<Filter>> filters_;
   std::vector<WeightedScorer> scorers_;
+  std::vector<std::unique_ptr<TieBreaker>> tie_breakers_;
   mutable std::vector<uint32_t> seen_;  // scratch: candidate de-duplication
   mutable uint32_t stamp_ = 0;
   mutable std::vector<int> scored_in_group_;  // scratch: feasible nodes scored per node group

@@ -1,6 +1,8 @@
 // The placement scorers, one concern each (one .cpp file each).
 #pragma once
 
+#include <optional>
+
 #include "sched/placement/fragmentation_memo.h"
 #include "sched/placement/scorer.h"
 
@@ -20,14 +22,24 @@ class BinPackingScorer final : public Scorer {
 // weighted by their task counts, the most frequent covering 95 %.
 class FragmentationScorer final : public Scorer {
  public:
+  FragmentationScorer() = default;
+  // Measures under `rules` instead of the published ones.
+  explicit FragmentationScorer(FragmentationRules rules) : rules_(rules) {}
   const char* Name() const override { return "fragmentation"; }
+  // 0 for tasks without GPUs: wherever they go, the GPUs stay free.
   int64_t Score(const ClusterState& state, const PlacementContext& ctx, uint32_t n) const override;
+  // How much one task of ctx.workload on node `n` grows the node's
+  // fragmentation (milli-GPU; negative when it shrinks), or nullopt when the
+  // task's GPUs do not fit there.
+  std::optional<double> Growth(const ClusterState& state, const PlacementContext& ctx,
+                               uint32_t n) const;
 
  private:
   // The typical tasks and their memo, made again for every ClusterState
   // (a cycle's workloads do not change within it).
   FragmentationMemo& MemoFor(const ClusterState& state) const;
 
+  FragmentationRules rules_;
   mutable uint64_t memo_serial_ = 0;
   mutable FragmentationMemo memo_;
 };
