@@ -71,7 +71,8 @@ std::optional<double> FragmentationScorer::Growth(const ClusterState& state,
   std::optional<std::vector<int32_t>> gpus = Placer::GpusOn(state, ctx, n);
   if (!gpus) return std::nullopt;
   const NodeState& node = state.node(n);
-  std::vector<int64_t> free(node.gpus.size());
+  std::vector<int64_t>& free = free_scratch_;
+  free.resize(node.gpus.size());
   for (size_t g = 0; g < node.gpus.size(); ++g) {
     free[g] = core::kMilliPerGpu - node.gpus[g].milli_used;
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "sched/placement/fragmentation_memo.h"
 #include "sched/placement/scorer.h"
@@ -42,6 +43,7 @@ class FragmentationScorer final : public Scorer {
   FragmentationRules rules_;
   mutable uint64_t memo_serial_ = 0;
   mutable FragmentationMemo memo_;
+  mutable std::vector<int64_t> free_scratch_;  // the node's free milli per GPU
 };
 
 // Gang members stay close: on a node already holding a member best, then on
