@@ -1,6 +1,7 @@
 // A placement scorer: how good a feasible node is for a task, from 0 (worst)
 // to 100 (best) under one concern. The placer adds the weighted scores and
-// takes the best node; ties go to the candidate seen first.
+// takes the best node; its tie-breakers (tie_breaker.h) decide between
+// equal ones, and the candidate seen first keeps the place when none does.
 #pragma once
 
 #include <cstdint>
