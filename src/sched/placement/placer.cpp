@@ -57,9 +57,18 @@ int64_t Placer::ScoreOf(const ClusterState& state, const PlacementContext& ctx, 
 bool Placer::Prefer(const ClusterState& state, const PlacementContext& ctx, uint32_t n,
                     int64_t score, uint32_t best, int64_t best_score) const {
   if (best == kNone || score != best_score) return score > best_score;
-  for (const auto& tie_breaker : tie_breakers_) {
-    int order = tie_breaker->Compare(state, ctx, n, best);
-    if (order != 0) return order < 0;
+  if (keys_of_ != best) {
+    keys_of_ = best;
+    best_keys_.assign(tie_breakers_.size(), CachedKey{});
+  }
+  for (size_t i = 0; i < tie_breakers_.size(); ++i) {
+    const TieBreaker& rule = *tie_breakers_[i];
+    if (!rule.Compares(state, n, best)) continue;
+    CachedKey& best_key = best_keys_[i];
+    if (!best_key.known) best_key = {true, rule.Key(state, ctx, best)};
+    std::optional<int64_t> key = rule.Key(state, ctx, n);
+    if (!key || !best_key.key || *key == *best_key.key) continue;
+    return *key < *best_key.key;
   }
   return false;
 }
@@ -129,6 +138,7 @@ std::optional<Placement> Placer::PlaceTask(const ClusterState& state, const Plac
   int feasible = 0;
   int64_t visited = 0;
   scored_in_group_.assign(state.node_group_count(), 0);
+  keys_of_ = kNone;  // the state or the task differ from the last call
   ForEachCandidate(state, ctx, [&](uint32_t n) {
     ++visited;
     FilterFailure f = Check(state, ctx, n, /*static_only=*/false);

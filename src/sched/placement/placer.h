@@ -83,6 +83,14 @@ class Placer {
   std::vector<std::unique_ptr<Filter>> filters_;
   std::vector<WeightedScorer> scorers_;
   std::vector<std::unique_ptr<TieBreaker>> tie_breakers_;
+  // Scratch: the best node's tie-breaker keys, each computed when a tie
+  // first needs it (many candidates tie with the same best node).
+  struct CachedKey {
+    bool known = false;
+    std::optional<int64_t> key;
+  };
+  mutable uint32_t keys_of_ = kNone;
+  mutable std::vector<CachedKey> best_keys_;
   mutable std::vector<uint32_t> seen_;  // scratch: candidate de-duplication
   mutable uint32_t stamp_ = 0;
   mutable std::vector<int> scored_in_group_;  // scratch: feasible nodes scored per node group

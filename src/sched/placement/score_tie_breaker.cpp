@@ -2,11 +2,9 @@
 
 namespace allot::sched {
 
-int ScoreTieBreaker::Compare(const ClusterState& state, const PlacementContext& ctx, uint32_t a,
-                             uint32_t b) const {
-  int64_t score_a = scorer_->Score(state, ctx, a);
-  int64_t score_b = scorer_->Score(state, ctx, b);
-  return score_a > score_b ? -1 : (score_a < score_b ? 1 : 0);
+std::optional<int64_t> ScoreTieBreaker::Key(const ClusterState& state, const PlacementContext& ctx,
+                                            uint32_t n) const {
+  return -scorer_->Score(state, ctx, n);
 }
 
 }  // namespace allot::sched

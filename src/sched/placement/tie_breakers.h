@@ -22,8 +22,12 @@ class CpuFeedTieBreaker final : public TieBreaker {
  public:
   CpuFeedTieBreaker();
   const char* Name() const override { return "cpu-feed"; }
-  int Compare(const ClusterState& state, const PlacementContext& ctx, uint32_t a,
-              uint32_t b) const override;
+  bool Compares(const ClusterState& state, uint32_t a, uint32_t b) const override;
+  // The growth in whole milli-GPU: smaller differences are rounding noise
+  // of the weighted sum, and letting them reorder near-equal nodes cost up
+  // to 3 points in the packing experiment (docs/simulation.md).
+  std::optional<int64_t> Key(const ClusterState& state, const PlacementContext& ctx,
+                             uint32_t n) const override;
 
  private:
   FragmentationScorer cpu_aware_;
@@ -35,8 +39,10 @@ class ScoreTieBreaker final : public TieBreaker {
  public:
   explicit ScoreTieBreaker(std::unique_ptr<Scorer> scorer) : scorer_(std::move(scorer)) {}
   const char* Name() const override { return scorer_->Name(); }
-  int Compare(const ClusterState& state, const PlacementContext& ctx, uint32_t a,
-              uint32_t b) const override;
+  bool Compares(const ClusterState&, uint32_t, uint32_t) const override { return true; }
+  // The score, negated.
+  std::optional<int64_t> Key(const ClusterState& state, const PlacementContext& ctx,
+                             uint32_t n) const override;
 
  private:
   std::unique_ptr<Scorer> scorer_;
