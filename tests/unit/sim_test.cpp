@@ -308,15 +308,24 @@ TEST(SimPack, LivePlacerLetsFragmentationDecideAndBinPackingBreakTies) {
   EXPECT_EQ(LiveFirstChoice(cluster, tasks), "n2");
 }
 
+// `count` node-list lines "<prefix><i>,32000,131072,<gpus>,<model>".
+std::string NodeLines(const std::string& prefix, int count, int gpus, const std::string& model) {
+  std::string lines;
+  for (int i = 0; i < count; ++i) {
+    lines +=
+        prefix + std::to_string(i) + ",32000,131072," + std::to_string(gpus) + "," + model + "\n";
+  }
+  return lines;
+}
+
 TEST(SimPack, LivePlacerWeighsNodesOfEveryModel) {
   // Seventeen two-GPU A100 nodes and one four-GPU T4 node. Most tasks need
   // two A100s; one task may use any model. The first 16 candidates for it
   // (fewest free GPUs first) are all A100 nodes, where it would strand a
   // GPU the two-GPU tasks need; the placer also weighs nodes of every other
   // model and sends it to the T4.
-  std::string csv = "sn,cpu_milli,memory_mib,gpu,model\n";
-  for (int i = 0; i < 17; ++i) csv += "a" + std::to_string(i) + ",32000,131072,2,A100\n";
-  csv += "t0,32000,131072,4,T4\n";
+  std::string csv = "sn,cpu_milli,memory_mib,gpu,model\n" + NodeLines("a", 17, 2, "A100") +
+                    NodeLines("t", 1, 4, "T4");
   OpenbCluster cluster = *LoadOpenbNodes(WriteTemp("models_nodes.csv", csv));
   std::vector<OpenbTask> tasks = Tasks(9, 1000);
   for (size_t i = 1; i < tasks.size(); ++i) {
@@ -334,13 +343,12 @@ TEST(SimPack, LivePlacerWeighsEnoughNodesOfAModelSeenFirst) {
   // task can use. One T4 among them must not count as having looked at T4:
   // the placer scores more T4 nodes, and the four-GPU one keeps room for a
   // two-GPU task.
-  std::string csv = "sn,cpu_milli,memory_mib,gpu,model\nt-small,32000,131072,2,T4\n";
-  for (int i = 0; i < 16; ++i) csv += "a" + std::to_string(i) + ",32000,131072,2,A100\n";
-  csv += "t-big,32000,131072,4,T4\n";
+  std::string csv = "sn,cpu_milli,memory_mib,gpu,model\n" + NodeLines("t-small", 1, 2, "T4") +
+                    NodeLines("a", 16, 2, "A100") + NodeLines("t-big", 1, 4, "T4");
   OpenbCluster cluster = *LoadOpenbNodes(WriteTemp("seen_model_nodes.csv", csv));
   std::vector<OpenbTask> tasks = Tasks(9, 1000);
   for (size_t i = 1; i < tasks.size(); ++i) tasks[i].gpus = 2;
-  EXPECT_EQ(LiveFirstChoice(cluster, tasks), "t-big");
+  EXPECT_EQ(LiveFirstChoice(cluster, tasks), "t-big0");
 }
 
 TEST(SimPack, FitsOnChecksTheExactGpus) {
