@@ -13,6 +13,8 @@
 //    its free GPUs need; on the openb trace, one-GPU tasks with 11 to 19
 //    cores were the largest group left unplaced. Ties are not moved across
 //    GPU models so that scarce models stay free for tasks that ask for them.
+//    The server's placer applies the same rule to its sampled candidates
+//    (sched/placement/tie_breakers.h: CpuFeedTieBreaker).
 //
 // Measured on the nine openb workloads (seeds 42-51, median at 100 %
 // arrived, docs/simulation.md): ahead of fgd by 0.2 to 0.7 points on eight,
