@@ -11,8 +11,12 @@
 //     hold BYTES        allocates, prints "holding", sleeps until killed
 //     churn             threads allocate and free 1 MiB forever
 //     report BYTES      allocates BYTES, prints what every reporting API says
-//     spin SECONDS      1 ms kernels (plain, Ex, cooperative, graph in turn)
-//                       for SECONDS; prints the share of the time they ran
+//     spin SECONDS [START_MS]
+//                       1 ms kernels (plain, Ex, cooperative, graph in turn)
+//                       for SECONDS; prints the share of the time they ran.
+//                       With START_MS (Unix time in ms), waits until then,
+//                       so that processes side by side measure the same
+//                       span (one started late would see an idle GPU)
 //     entrypoints       checks which variant cuGetProcAddress returns
 #include <cuda.h>
 #include <dlfcn.h>
@@ -479,7 +483,7 @@ int Report(uint64_t bytes) {
   return 0;
 }
 
-int Spin(double seconds) {
+int Spin(double seconds, long long start_ms) {
   CUmodule module = nullptr;
   static const char kImage[] = "fake module";
   CHECK(api.module_load(&module, kImage));
@@ -505,6 +509,10 @@ int Spin(double seconds) {
   CUevent done[2] = {nullptr, nullptr};
   CHECK(api.event_create(&done[0], CU_EVENT_DEFAULT));
   CHECK(api.event_create(&done[1], CU_EVENT_DEFAULT));
+  if (start_ms > 0) {
+    std::this_thread::sleep_until(
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(start_ms)));
+  }
   auto start = std::chrono::steady_clock::now();
   auto end = start + std::chrono::duration<double>(seconds);
   int kernels = 0;
@@ -635,7 +643,9 @@ int main(int argc, char** argv) {
     for (auto& thread : threads) thread.join();
   }
   if (command == "report" && arg + 1 < argc) return Report(Bytes(argv[arg + 1]));
-  if (command == "spin" && arg + 1 < argc) return Spin(std::atof(argv[arg + 1]));
+  if (command == "spin" && arg + 1 < argc) {
+    return Spin(std::atof(argv[arg + 1]), arg + 2 < argc ? std::atoll(argv[arg + 2]) : 0);
+  }
   if (command == "entrypoints") return EntryPoints();
   std::fprintf(stderr, "unknown command %s\n", command.c_str());
   return 2;

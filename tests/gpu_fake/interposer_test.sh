@@ -105,8 +105,12 @@ gpu_run --compute-share 30 --mode fair -- "$PROBE" spin 2 >"$work/fair-alone" 2>
 awk -v v="$(share "$work/fair-alone")" 'BEGIN { exit !(v >= 90) }' ||
   fail "fair 30 % alone should use the idle GPU: $(cat "$work/fair-alone")"
 for mode in strict fair; do
-  "$ALLOT" gpu-run --compute-share 30 --mode "$mode" -- "$PROBE" spin 2 >"$work/$mode-30" 2>&1 &
-  gpu_run --compute-share 70 --mode "$mode" -- "$PROBE" spin 2 >"$work/$mode-70" 2>&1
+  # Both measure the same 2 s: a process that started first would have the
+  # GPU to itself for a while, which a fair share lends it.
+  start_ms=$(($(date +%s%3N) + 1500))
+  "$ALLOT" gpu-run --compute-share 30 --mode "$mode" -- "$PROBE" spin 2 "$start_ms" \
+    >"$work/$mode-30" 2>&1 &
+  gpu_run --compute-share 70 --mode "$mode" -- "$PROBE" spin 2 "$start_ms" >"$work/$mode-70" 2>&1
   wait
   within "$(share "$work/$mode-30")" 30 "$mode 30 % beside 70 %"
   within "$(share "$work/$mode-70")" 70 "$mode 70 % beside 30 %"
