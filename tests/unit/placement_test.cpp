@@ -172,11 +172,13 @@ TEST(CpuFeedTieBreakerTest, PrefersTheNodeWhoseCpuStillFeedsItsFreeGpus) {
   FragmentationScorer fragmentation;
   ASSERT_EQ(fragmentation.Score(state, one, drained), fragmentation.Score(state, one, fed));
   CpuFeedTieBreaker tie_breaker;
-  EXPECT_GT(tie_breaker.Compare(state, one, drained, fed), 0);
-  EXPECT_LT(tie_breaker.Compare(state, one, fed, drained), 0);
-  EXPECT_EQ(tie_breaker.Compare(state, one, fed, fed), 0);
+  std::optional<int64_t> drained_key = tie_breaker.Key(state, one, drained);
+  std::optional<int64_t> fed_key = tie_breaker.Key(state, one, fed);
+  ASSERT_TRUE(drained_key && fed_key);
+  EXPECT_LT(*fed_key, *drained_key);  // lower is better
+  EXPECT_TRUE(tie_breaker.Compares(state, drained, fed));
   // Nodes of different models are not compared.
-  EXPECT_EQ(tie_breaker.Compare(state, one, drained, NodeIndex(snap, "h100")), 0);
+  EXPECT_FALSE(tie_breaker.Compares(state, drained, NodeIndex(snap, "h100")));
 }
 
 TEST(CpuFeedTieBreakerTest, DecidesThePlacersTiesBeforeBinPacking) {
@@ -198,11 +200,12 @@ TEST(ScoreTieBreakerTest, PrefersTheHigherScore) {
   two.workload = WorkloadIndex(snap, "two");
   ScoreTieBreaker by_bin_packing(std::make_unique<BinPackingScorer>());
   EXPECT_STREQ(by_bin_packing.Name(), "bin-packing");
-  // a100 is left with 1 free GPU, h100 with 3.
-  EXPECT_LT(by_bin_packing.Compare(state, two, NodeIndex(snap, "a100"), NodeIndex(snap, "h100")),
-            0);
-  EXPECT_GT(by_bin_packing.Compare(state, two, NodeIndex(snap, "h100"), NodeIndex(snap, "a100")),
-            0);
+  // a100 is left with 1 free GPU, h100 with 3: a100 has the lower key.
+  std::optional<int64_t> a100 = by_bin_packing.Key(state, two, NodeIndex(snap, "a100"));
+  std::optional<int64_t> h100 = by_bin_packing.Key(state, two, NodeIndex(snap, "h100"));
+  ASSERT_TRUE(a100 && h100);
+  EXPECT_LT(*a100, *h100);
+  EXPECT_TRUE(by_bin_packing.Compares(state, NodeIndex(snap, "a100"), NodeIndex(snap, "h100")));
 }
 
 TEST_F(PlacementTest, TopologyClosenessPrefersMembersAndTheirDomain) {

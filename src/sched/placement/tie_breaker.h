@@ -25,9 +25,6 @@ class TieBreaker {
   // nullopt when the rule has none for it. `n` passed every filter.
   virtual std::optional<int64_t> Key(const ClusterState& state, const PlacementContext& ctx,
                                      uint32_t n) const = 0;
-  // Negative when node `a` is the better place, positive when `b` is, 0
-  // when this rule does not tell them apart.
-  int Compare(const ClusterState& state, const PlacementContext& ctx, uint32_t a, uint32_t b) const;
 };
 
 }  // namespace allot::sched
