@@ -47,11 +47,23 @@ ShapeMix CycleShapes(const ClusterState& state) {
   return ShapeMix::FromCounts(std::move(shapes), kShapeCoverage);
 }
 
+// CycleShapes, made once per state and thread: the fragmentation score and
+// the CPU-feed tie-breaker measure against the same typical tasks.
+const ShapeMix& CycleShapesOf(const ClusterState& state) {
+  thread_local uint64_t serial = 0;  // ClusterState serials start at 1
+  thread_local ShapeMix mix;
+  if (serial != state.serial()) {
+    mix = CycleShapes(state);
+    serial = state.serial();
+  }
+  return mix;
+}
+
 }  // namespace
 
 FragmentationMemo& FragmentationScorer::MemoFor(const ClusterState& state) const {
   if (memo_serial_ != state.serial()) {
-    memo_ = FragmentationMemo(CycleShapes(state), rules_);
+    memo_ = FragmentationMemo(CycleShapesOf(state), rules_);
     memo_serial_ = state.serial();
   }
   return memo_;
