@@ -8,6 +8,7 @@
 #include "api/resources.h"
 #include "bench/clusters.h"
 #include "common/metrics.h"
+#include "core/snapshot.h"
 #include "sched/cluster_state.h"
 #include "sched/fair_share.h"
 #include "sched/placement/placer.h"
@@ -53,6 +54,15 @@ void BM_ClusterStateBuild(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ClusterStateBuild)->Arg(1000);
+
+// The server checks every cycle's snapshot before scheduling it
+// (core::ValidateSnapshot), on the same cluster as BM_ClusterStateBuild,
+// its baseline: both are one pass over every workload, done every cycle.
+void BM_ValidateSnapshot(benchmark::State& state) {
+  core::Snapshot snap = BusyCluster(state.range(0), 10'000, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(core::ValidateSnapshot(snap));
+}
+BENCHMARK(BM_ValidateSnapshot)->Arg(1000);
 
 // The cost of recording one API request's latency (every request does it)
 // against the decoding of a typical submission body (the work a POST
