@@ -1,7 +1,9 @@
 #include "core/snapshot.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -13,9 +15,10 @@ Error At(std::string field, std::string message) {
 }
 
 Status ValidateNodes(const Snapshot& s) {
-  std::unordered_set<std::string> names;
+  std::unordered_set<std::string_view> names;
+  names.reserve(s.nodes.size());
   for (const auto& n : s.nodes) {
-    std::string field = "nodes/" + n.name;
+    const std::string field = "nodes/" + n.name;  // a few nodes: not worth deferring
     if (n.name.empty()) return At("nodes/", "a node has no name: give every node a unique name");
     if (!names.insert(n.name).second) {
       return At(field, "node name '" + n.name + "' is used twice: node names must be unique");
@@ -138,34 +141,40 @@ Status ValidateQueues(const Snapshot& s, std::unordered_map<std::string, bool>& 
   return Status::Ok();
 }
 
+// The field of workload `name`'s `leaf`, made only for an error: the
+// server checks every workload every cycle.
+std::string WorkloadField(const std::string& name, const char* leaf) {
+  return "workloads/" + name + "/" + leaf;
+}
+
 Status ValidateRequest(const Workload& w) {
   const auto& spec = w.spec;
-  std::string base = "workloads/" + spec.name + "/";
+  auto base = [&](const char* leaf) { return WorkloadField(spec.name, leaf); };
   const auto& req = spec.request;
-  if (spec.tasks < 1) return At(base + "tasks", "workload '" + spec.name + "' needs tasks >= 1");
+  if (spec.tasks < 1) return At(base("tasks"), "workload '" + spec.name + "' needs tasks >= 1");
   if (spec.min_tasks < 1 || spec.min_tasks > spec.tasks) {
-    return At(base + "min", "workload '" + spec.name + "' has min " +
-                                std::to_string(spec.min_tasks) + ": use 1 to tasks (" +
-                                std::to_string(spec.tasks) + ")");
+    return At(base("min"), "workload '" + spec.name + "' has min " +
+                               std::to_string(spec.min_tasks) + ": use 1 to tasks (" +
+                               std::to_string(spec.tasks) + ")");
   }
   if (req.gpu_milli < 0 || req.gpu_memory_mib < 0 || req.cpu_milli < 0 || req.memory_mib < 0) {
-    return At(base + "gpu", "workload '" + spec.name + "' asks for a negative amount");
+    return At(base("gpu"), "workload '" + spec.name + "' asks for a negative amount");
   }
   if (req.gpu_memory_mib > 0 && req.gpu_milli > 0) {
-    return At(base + "gpu_memory", "workload '" + spec.name +
-                                       "' gives both gpu and gpu_memory: a task asks for whole "
-                                       "GPUs, a fraction, or an amount of GPU memory, not two");
+    return At(base("gpu_memory"), "workload '" + spec.name +
+                                      "' gives both gpu and gpu_memory: a task asks for whole "
+                                      "GPUs, a fraction, or an amount of GPU memory, not two");
   }
   if (req.gpu_milli > kMilliPerGpu && req.gpu_milli % kMilliPerGpu != 0) {
-    return At(base + "gpu", "workload '" + spec.name + "' asks for " +
-                                FormatAmount(Resource::kGpu, req.gpu_milli) +
-                                " GPUs per task: a fraction lives on one GPU, so ask for "
-                                "whole GPUs or a fraction below 1");
+    return At(base("gpu"), "workload '" + spec.name + "' asks for " +
+                               FormatAmount(Resource::kGpu, req.gpu_milli) +
+                               " GPUs per task: a fraction lives on one GPU, so ask for "
+                               "whole GPUs or a fraction below 1");
   }
   if (static_cast<int32_t>(w.tasks.size()) != spec.tasks) {
-    return At(base + "placement", "workload '" + spec.name + "' has " +
-                                      std::to_string(w.tasks.size()) + " task states for " +
-                                      std::to_string(spec.tasks) + " tasks");
+    return At(base("placement"), "workload '" + spec.name + "' has " +
+                                     std::to_string(w.tasks.size()) + " task states for " +
+                                     std::to_string(spec.tasks) + " tasks");
   }
   return Status::Ok();
 }
@@ -180,54 +189,56 @@ Status ValidatePlacements(const Snapshot& s) {
   std::vector<int64_t> cpu(s.nodes.size(), 0), mem(s.nodes.size(), 0);
   for (size_t n = 0; n < s.nodes.size(); ++n) gpu_use[n].resize(s.nodes[n].gpus.size());
   for (const auto& w : s.workloads) {
-    std::string field = "workloads/" + w.spec.name + "/placement";
+    auto field = [&] { return WorkloadField(w.spec.name, "placement"); };
     const auto& req = w.spec.request;
     for (const auto& t : w.tasks) {
       if (!t.placement) continue;
       const Placement& p = *t.placement;
       if (p.node >= s.nodes.size()) {
-        return At(field, "workload '" + w.spec.name + "' is placed on a node that does not exist");
+        return At(field(),
+                  "workload '" + w.spec.name + "' is placed on a node that does not exist");
       }
       const NodeSpec& node = s.nodes[p.node];
       size_t want = req.IsFraction() ? 1 : static_cast<size_t>(req.WholeGpus());
       if (p.gpus.size() != want) {
-        return At(field, "workload '" + w.spec.name + "' has a task on " +
-                             std::to_string(p.gpus.size()) + " GPUs of node '" + node.name +
-                             "' but asks for " + std::to_string(want) +
-                             ": list exactly the GPUs each task uses");
+        return At(field(), "workload '" + w.spec.name + "' has a task on " +
+                               std::to_string(p.gpus.size()) + " GPUs of node '" + node.name +
+                               "' but asks for " + std::to_string(want) +
+                               ": list exactly the GPUs each task uses");
       }
-      std::set<int32_t> seen;
-      for (int32_t g : p.gpus) {
+      for (auto here = p.gpus.begin(); here != p.gpus.end(); ++here) {
+        const int32_t g = *here;
         if (g < 0 || static_cast<size_t>(g) >= node.gpus.size()) {
-          return At(field, "workload '" + w.spec.name + "' is placed on GPU " + std::to_string(g) +
-                               " of node '" + node.name + "', which has " +
-                               std::to_string(node.gpus.size()) + " GPUs: use an index from 0 to " +
-                               std::to_string(static_cast<int64_t>(node.gpus.size()) - 1));
+          return At(field(), "workload '" + w.spec.name + "' is placed on GPU " +
+                                 std::to_string(g) + " of node '" + node.name + "', which has " +
+                                 std::to_string(node.gpus.size()) +
+                                 " GPUs: use an index from 0 to " +
+                                 std::to_string(static_cast<int64_t>(node.gpus.size()) - 1));
         }
-        if (!seen.insert(g).second) {
-          return At(field, "workload '" + w.spec.name + "' lists GPU " + std::to_string(g) +
-                               " twice in one task");
+        if (std::find(p.gpus.begin(), here, g) != here) {  // a task lists a few GPUs
+          return At(field(), "workload '" + w.spec.name + "' lists GPU " + std::to_string(g) +
+                                 " twice in one task");
         }
         GpuShare share = ShareOfGpu(req, node.gpus[g].memory_mib);
         auto& use = gpu_use[p.node][g];
         use.milli += share.milli;
         use.memory += share.memory_mib;
         if (use.milli > kMilliPerGpu || use.memory > node.gpus[g].memory_mib) {
-          return At(field, "workload '" + w.spec.name + "' over-allocates GPU " +
-                               std::to_string(g) + " of node '" + node.name +
-                               "': the tasks placed on it ask for more than one GPU; move a "
-                               "task to another GPU");
+          return At(field(), "workload '" + w.spec.name + "' over-allocates GPU " +
+                                 std::to_string(g) + " of node '" + node.name +
+                                 "': the tasks placed on it ask for more than one GPU; move a "
+                                 "task to another GPU");
         }
       }
       cpu[p.node] += req.cpu_milli;
       mem[p.node] += req.memory_mib;
       if (cpu[p.node] > node.cpu_milli) {
-        return At(field, "workload '" + w.spec.name + "' over-allocates the CPU of node '" +
-                             node.name + "': move a task or give the node more cpu");
+        return At(field(), "workload '" + w.spec.name + "' over-allocates the CPU of node '" +
+                               node.name + "': move a task or give the node more cpu");
       }
       if (mem[p.node] > node.memory_mib) {
-        return At(field, "workload '" + w.spec.name + "' over-allocates the memory of node '" +
-                             node.name + "': move a task or give the node more memory");
+        return At(field(), "workload '" + w.spec.name + "' over-allocates the memory of node '" +
+                               node.name + "': move a task or give the node more memory");
       }
     }
   }
@@ -240,21 +251,22 @@ Status ValidateSnapshot(const Snapshot& s) {
   if (auto st = ValidateNodes(s); !st) return st;
   std::unordered_map<std::string, bool> is_leaf;
   if (auto st = ValidateQueues(s, is_leaf); !st) return st;
-  std::unordered_set<std::string> names;
+  std::unordered_set<std::string_view> names;
+  names.reserve(s.workloads.size());
   for (const auto& w : s.workloads) {
-    std::string base = "workloads/" + w.spec.name + "/";
+    auto base = [&](const char* leaf) { return WorkloadField(w.spec.name, leaf); };
     if (w.spec.name.empty()) return At("workloads/", "a workload has no name");
     if (!names.insert(w.spec.name).second) {
-      return At(base + "name", "workload name '" + w.spec.name + "' is used twice");
+      return At(base("name"), "workload name '" + w.spec.name + "' is used twice");
     }
     auto leaf = is_leaf.find(w.spec.queue);
     if (leaf == is_leaf.end()) {
-      return At(base + "queue", "workload '" + w.spec.name + "' names queue '" + w.spec.queue +
-                                    "', which is not a queue");
+      return At(base("queue"), "workload '" + w.spec.name + "' names queue '" + w.spec.queue +
+                                   "', which is not a queue");
     }
     if (!leaf->second) {
-      return At(base + "queue", "workload '" + w.spec.name + "' is in queue '" + w.spec.queue +
-                                    "', which has children: submit to a leaf queue (a project)");
+      return At(base("queue"), "workload '" + w.spec.name + "' is in queue '" + w.spec.queue +
+                                   "', which has children: submit to a leaf queue (a project)");
     }
     if (auto st = ValidateRequest(w); !st) return st;
   }

@@ -80,11 +80,33 @@ TEST(ValidateSnapshot, RejectsAnOverAllocatedGpu) {
   EXPECT_NE(st.error().message.find("over-allocates GPU 0"), std::string::npos);
 }
 
+TEST(ValidateSnapshot, RejectsAGpuListedTwiceInOneTask) {
+  Snapshot s = Base();
+  s.workloads[0].spec.request.gpu_milli = 2000;
+  s.workloads[0].tasks[0].placement = Placement{0, {1, 1}};
+  Status st = ValidateSnapshot(s);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().field, "workloads/w/placement");
+  EXPECT_NE(st.error().message.find("lists GPU 1 twice"), std::string::npos);
+  s.workloads[0].tasks[0].placement = Placement{0, {1, 0}};
+  EXPECT_TRUE(ValidateSnapshot(s).ok());
+}
+
+TEST(ValidateSnapshot, RejectsAWorkloadNameUsedTwice) {
+  Snapshot s = Base();
+  s.workloads.push_back(s.workloads[0]);
+  Status st = ValidateSnapshot(s);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().field, "workloads/w/name");
+  EXPECT_NE(st.error().message.find("used twice"), std::string::npos);
+}
+
 TEST(ValidateSnapshot, RejectsAWorkloadOnADepartment) {
   Snapshot s = Base();
   s.workloads[0].spec.queue = "dept";
   Status st = ValidateSnapshot(s);
   ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().field, "workloads/w/queue");
   EXPECT_NE(st.error().message.find("leaf queue"), std::string::npos);
 }
 
