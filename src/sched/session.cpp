@@ -21,8 +21,7 @@ const std::vector<uint32_t>& Session::WorkloadsInOrder() const {
   if (in_order_.size() != state.workload_count()) {
     in_order_.resize(state.workload_count());
     for (uint32_t w = 0; w < in_order_.size(); ++w) in_order_[w] = w;
-    std::sort(in_order_.begin(), in_order_.end(),
-              [&](uint32_t a, uint32_t b) { return workload_order.Before(state, a, b); });
+    workload_order.Sort(state, in_order_);
   }
   return in_order_;
 }
