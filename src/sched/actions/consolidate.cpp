@@ -62,14 +62,15 @@ void ConsolidateAction::Execute(Session& session) const {
   for (uint32_t w = walk.Next(); w != kNone && session.moves_left > 0; w = walk.Next()) {
     int32_t missing = session.MissingForMin(w);
     Resources add = state.workload(w).task_estimate.Times(missing);
-    // Only a fragmentation problem is solved by moving work: the quota must
-    // allow it and the cluster must have the GPUs free, just not together.
-    if (missing == 0 || !QuotaBlocker(state, w, add).empty()) continue;
-    if (add.gpu() == 0 || add.gpu() > state.FreeGpuMilli()) continue;
+    // Only a fragmentation problem is solved by moving work: the cluster
+    // must have the GPUs free, just not together, and the quota must allow
+    // them. (Cheapest checks first: most pending work fails one of them.)
+    if (missing == 0 || add.gpu() == 0 || add.gpu() > state.FreeGpuMilli()) continue;
     // Moves are chosen task by task; a required topology domain is for the
     // gang placer and the victim search, which keep all tasks in one.
     if (!state.spec(w).topology.required.empty()) continue;
     if (session.failures.KnownToFail(Attempt::kConsolidate, w, state.change_count())) continue;
+    if (!QuotaBlocker(state, w, add).empty()) continue;
     MoveRules rules(w);
     size_t mark = state.Mark();
     int32_t moves = 0;

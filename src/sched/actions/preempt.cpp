@@ -60,9 +60,9 @@ void PreemptAction::Execute(Session& session) const {
   for (uint32_t w = walk.Next(); w != kNone; w = walk.Next()) {
     int32_t missing = session.MissingForMin(w);
     if (missing == 0 || lowest[state.workload(w).queue] >= state.workload(w).priority) continue;
+    if (session.failures.KnownToFail(Attempt::kPreempt, w, state.change_count())) continue;
     Resources add = state.workload(w).task_estimate.Times(missing);
     if (!QuotaBlocker(state, w, add).empty()) continue;
-    if (session.failures.KnownToFail(Attempt::kPreempt, w, state.change_count())) continue;
     PlacementContext ctx = session.ContextFor(w);
     ctx.excluded_models = ModelsOverDeserved(state, w, add.gpu());
     if (search.PlaceWithVictims(state, ctx, missing, PreemptRules(w))) {

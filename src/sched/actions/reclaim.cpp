@@ -13,15 +13,16 @@ void ReclaimAction::Execute(Session& session) const {
   for (uint32_t w = walk.Next(); w != kNone; w = walk.Next()) {
     int32_t missing = session.MissingForMin(w);
     if (missing == 0) continue;
-    Resources add = state.workload(w).task_estimate.Times(missing);
-    if (!QuotaBlocker(state, w, add).empty()) continue;  // its reason stands
     // A shape that failed since the last change fails again, for the same
-    // reason (remembered as the prefix it added, possibly empty).
+    // reason (remembered as the prefix it added, possibly empty). It passed
+    // the quota check below at this count of changes, so this one would too.
     uint64_t epoch = state.change_count();
     if (const std::string* prefix = session.failures.KnownToFail(Attempt::kReclaim, w, epoch)) {
-      session.reasons[w] = *prefix + session.reasons[w];
+      if (!prefix->empty()) session.reasons[w].insert(0, *prefix);
       continue;
     }
+    Resources add = state.workload(w).task_estimate.Times(missing);
+    if (!QuotaBlocker(state, w, add).empty()) continue;  // its reason stands
     ReclaimRules rules(state, w);
     if (!rules.ReclaimerWithinFairShare(state) && state.tracked_models().empty()) {
       const QueueState& q = state.queue(state.workload(w).queue);
