@@ -55,7 +55,8 @@ uint32_t FailureCache::ShapeOf(uint32_t w) {
     if (!spec.topology.required.empty() || !spec.topology.preferred.empty()) {
       shape = kNone;
     } else {
-      auto [it, inserted] = shapes_.emplace(w, static_cast<uint32_t>(shapes_.size()));
+      // try_emplace: no node is made for a shape already known (most).
+      auto [it, inserted] = shapes_.try_emplace(w, static_cast<uint32_t>(shapes_.size()));
       shape = it->second;
     }
   }
