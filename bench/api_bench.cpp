@@ -72,6 +72,7 @@ class Server {
     std::filesystem::remove_all(dir_);
   }
   void StartLoop() { loop_->Start(std::chrono::milliseconds(1000)); }
+  server::SchedulingLoop& loop() { return *loop_; }
 
   store::SqliteStore& store() { return *store_; }
   const std::string& token() const { return token_; }
@@ -215,18 +216,48 @@ Status ApiSubmit(const ApiBenchOptions& o, std::ostream& out) {
   return Status::Ok();
 }
 
-Status ApiList(const ApiBenchOptions& o, std::ostream& out) {
-  Server server(false);
-  // Filled straight through the store in batches: the list is measured.
-  for (int64_t i = 0; i < o.workloads;) {
+// `count` nodes of 8 simulated GPUs, straight through the store.
+Status AddNodes(store::Store& store, int64_t count) {
+  for (int64_t n = 0; n < count;) {
     std::vector<store::Write> writes;
-    for (int64_t b = 0; b < 1000 && i < o.workloads; ++b, ++i) {
-      auto workload = api::DecodeWorkloadSubmission(Submission(i, "1"));
+    for (int64_t b = 0; b < 1000 && n < count; ++b, ++n) {
+      std::string name = "node-" + std::to_string(n);
+      auto node = api::DecodeNode(json{
+          {"name", name}, {"cpu", 128}, {"memory", "1024Gi"}, {"simulate_gpus", "8xA100-80GB"}});
+      writes.push_back(
+          {store::Write::Op::kCreate, "nodes", name, api::EncodeNode(*node).dump(), 0});
+    }
+    if (auto committed = store.Commit(writes); !committed) return committed.error();
+  }
+  return Status::Ok();
+}
+
+// Workloads [first, first + count) of `gpu` each, straight through the
+// store, with `status`.
+Status AddWorkloads(store::Store& store, int64_t first, int64_t count, const char* gpu,
+                    api::WorkloadStatus status) {
+  for (int64_t i = first; i < first + count;) {
+    std::vector<store::Write> writes;
+    for (int64_t b = 0; b < 1000 && i < first + count; ++b, ++i) {
+      auto workload = api::DecodeWorkloadSubmission(Submission(i, gpu));
+      if (!workload) return workload.error();
       workload->owner = "admin";
+      workload->status = status;
       writes.push_back({store::Write::Op::kCreate, "workloads", workload->spec.name,
                         api::EncodeWorkload(*workload).dump(), 0});
     }
-    if (auto committed = server.store().Commit(writes); !committed) return committed.error();
+    if (auto committed = store.Commit(writes); !committed) return committed.error();
+  }
+  return Status::Ok();
+}
+
+Status ApiList(const ApiBenchOptions& o, std::ostream& out) {
+  Server server(false);
+  // Filled straight through the store in batches: the list is measured.
+  if (Status added =
+          AddWorkloads(server.store(), 0, o.workloads, "1", api::WorkloadStatus::kPending);
+      !added) {
+    return added;
   }
   httplib::Client client("127.0.0.1", server.port());
   client.set_keep_alive(true);
@@ -280,17 +311,7 @@ Status ApiList(const ApiBenchOptions& o, std::ostream& out) {
 
 Status SubmitToBound(const ApiBenchOptions& o, std::ostream& out) {
   Server server(true);
-  for (int64_t n = 0; n < o.nodes;) {
-    std::vector<store::Write> writes;
-    for (int64_t b = 0; b < 1000 && n < o.nodes; ++b, ++n) {
-      std::string name = "node-" + std::to_string(n);
-      auto node = api::DecodeNode(json{
-          {"name", name}, {"cpu", 128}, {"memory", "1024Gi"}, {"simulate_gpus", "8xA100-80GB"}});
-      writes.push_back(
-          {store::Write::Op::kCreate, "nodes", name, api::EncodeNode(*node).dump(), 0});
-    }
-    if (auto committed = server.store().Commit(writes); !committed) return committed.error();
-  }
+  if (Status added = AddNodes(server.store(), o.nodes); !added) return added;
   server.StartLoop();
   auto start = Clock::now();
   LoadResult load = SubmitLoad(server, o.clients, o.workloads, "0.5");
@@ -328,10 +349,65 @@ Status SubmitToBound(const ApiBenchOptions& o, std::ostream& out) {
   return Status::Ok();
 }
 
+// The scheduling loop's steady cycle (everything already bound), timed
+// `kCycles` times: the median in milliseconds.
+Result<double> SteadyCycleMs(server::SchedulingLoop& loop) {
+  constexpr int kCycles = 5;
+  std::vector<double> ms;
+  for (int i = 0; i < kCycles; ++i) {
+    auto sent = Clock::now();
+    Result<server::CycleOutcome> outcome = loop.RunCycle();
+    ms.push_back(Ms(Clock::now() - sent));
+    if (!outcome) return outcome.error();
+    if (outcome->binds != 0 || outcome->evictions != 0) {
+      return Error{"a steady cycle changed the plan: " + std::to_string(outcome->binds) +
+                   " binds, " + std::to_string(outcome->evictions) + " evictions"};
+    }
+  }
+  return Percentile(ms, 50);
+}
+
+Status LoopHistory(const ApiBenchOptions& o, std::ostream& out) {
+  Server server(true);
+  if (Status added = AddNodes(server.store(), o.nodes); !added) return added;
+  if (Status added =
+          AddWorkloads(server.store(), 0, o.workloads, "0.5", api::WorkloadStatus::kPending);
+      !added) {
+    return added;
+  }
+  Result<server::CycleOutcome> first = server.loop().RunCycle();
+  if (!first) return first.error();
+  if (first->binds != o.workloads) {
+    return Error{"the first cycle bound " + std::to_string(first->binds) + " of " +
+                 std::to_string(o.workloads) + " workloads: give more --nodes"};
+  }
+  Result<double> baseline = SteadyCycleMs(server.loop());
+  if (!baseline) return baseline.error();
+  if (Status added = AddWorkloads(server.store(), o.workloads, o.history, "0.5",
+                                  api::WorkloadStatus::kSucceeded);
+      !added) {
+    return added;
+  }
+  Result<double> with_history = SteadyCycleMs(server.loop());
+  if (!with_history) return with_history.error();
+  out << json{{"name", "loop-history"},
+              {"nodes", o.nodes},
+              {"workloads", o.workloads},
+              {"history", o.history},
+              {"cycle_ms", *with_history},
+              {"baseline_cycle_ms", *baseline},
+              {"ratio_to_baseline", *with_history / *baseline},
+              {"peak_rss_mib", PeakRssMib()}}
+             .dump()
+      << "\n";
+  return Status::Ok();
+}
+
 }  // namespace
 
 const std::vector<std::string>& ApiBenchNames() {
-  static const std::vector<std::string> names = {"api-submit", "api-list", "submit-to-bound"};
+  static const std::vector<std::string> names = {"api-submit", "api-list", "submit-to-bound",
+                                                 "loop-history"};
   return names;
 }
 
@@ -339,6 +415,7 @@ Status RunApiBench(const ApiBenchOptions& options, std::ostream& out) {
   if (options.name == "api-submit") return ApiSubmit(options, out);
   if (options.name == "api-list") return ApiList(options, out);
   if (options.name == "submit-to-bound") return SubmitToBound(options, out);
+  if (options.name == "loop-history") return LoopHistory(options, out);
   return Error{"unknown benchmark '" + options.name + "'", "name"};
 }
 

@@ -14,6 +14,11 @@
 //                    submissions through the API while the scheduling loop
 //                    runs: workloads per second from the first submission
 //                    to the last bound. Baseline: the submissions alone.
+//   loop-history     one scheduling-loop cycle with `workloads` half-GPU
+//                    workloads running on `nodes` nodes and `history`
+//                    finished workloads kept in the store (as a server
+//                    accumulates them): median of 5 cycles. Baseline: the
+//                    same cycle before the finished ones were added.
 //
 // One JSON line per run; the caller repeats runs and takes medians.
 #pragma once
@@ -32,7 +37,8 @@ struct ApiBenchOptions {
   int64_t clients = 64;
   int64_t workloads = 20'000;
   int64_t nodes = 1'000;
-  double rate = 0;  // api-submit: offered submissions per second; 0 = as fast as possible
+  double rate = 0;            // api-submit: offered submissions per second; 0 = as fast as possible
+  int64_t history = 100'000;  // loop-history: finished workloads in the store
 };
 
 const std::vector<std::string>& ApiBenchNames();

@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   bench
       ->add_option("name", bench_options.name,
                    "Scheduler: reclaim | cycle | place; control plane: api-submit | api-list | "
-                   "submit-to-bound")
+                   "submit-to-bound | loop-history")
       ->required()
       ->check(CLI::IsMember(bench_names));
   bench
@@ -73,6 +73,10 @@ int main(int argc, char** argv) {
       ->add_option("--workloads", api_bench_options.workloads,
                    "Workloads submitted or listed (control-plane benchmarks)")
       ->check(CLI::PositiveNumber);
+  bench
+      ->add_option("--history", api_bench_options.history,
+                   "loop-history: finished workloads kept in the store")
+      ->check(CLI::NonNegativeNumber);
   bench->add_option("--nodes", nodes_text, "Node counts, comma separated (e.g. 100,500,1000)");
   bench->add_option("--pending", bench_options.pending, "Pending workloads (cycle)");
   bench->add_option("--tasks", bench_options.tasks, "Tasks to place (place)");
