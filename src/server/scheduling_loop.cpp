@@ -171,8 +171,9 @@ std::string IdleVerdict(const WorkloadResource& workload, const api::IdleRule& r
          (rule.action == "stop" ? "stopped)" : "made preemptible)");
 }
 
-Result<ReadState> Read(store::Store& store, int64_t now_ms, const api::NodeLiveness* liveness,
-                       const api::AgentTimings& timings, const api::WorkloadUsage* usage) {
+Result<ReadState> Read(store::Store& store, ActiveWorkloads& active, int64_t now_ms,
+                       const api::NodeLiveness* liveness, const api::AgentTimings& timings,
+                       const api::WorkloadUsage* usage) {
   ReadState state;
   state.snapshot.now = now_ms;
   auto nodes = ListAll(store, "nodes");
@@ -215,45 +216,44 @@ Result<ReadState> Read(store::Store& store, int64_t now_ms, const api::NodeLiven
       state.queue_is_project.push_back(projects);
     }
   }
-  auto workloads = ListAll(store, "workloads");
-  if (!workloads) return workloads.error();
-  for (const auto& object : *workloads) {
-    auto workload = api::DecodeStoredWorkload(object.body);
-    if (!workload) return workload.error();
-    if (!api::IsActive(workload->status)) continue;
+  if (Status refreshed = active.Refresh(store); !refreshed) return refreshed.error();
+  for (const auto& [name, entry] : active.entries()) {
+    // A copy: the cycle edits it into what it writes back.
+    WorkloadResource workload = entry.workload;
+    const int64_t revision = entry.revision;
     std::string lost_node;
-    for (const auto& assignment : workload->assignments) {
+    for (const auto& assignment : workload.assignments) {
       if (lost_nodes.count(assignment.node)) lost_node = assignment.node;
     }
-    if (!lost_node.empty() && !RunsAgain(workload->spec.kind)) {
-      state.ending.push_back({std::move(*workload), object.revision, WorkloadStatus::kLost,
+    if (!lost_node.empty() && !RunsAgain(workload.spec.kind)) {
+      state.ending.push_back({std::move(workload), revision, WorkloadStatus::kLost,
                               "node " + lost_node + " stopped answering", "Lost"});
       continue;
     }
-    const api::IdleRule& rule = idle_rules[workload->spec.queue];
-    if (std::string idle = IdleVerdict(*workload, rule, usage, now_ms); !idle.empty()) {
+    const api::IdleRule& rule = idle_rules[workload.spec.queue];
+    if (std::string idle = IdleVerdict(workload, rule, usage, now_ms); !idle.empty()) {
       if (rule.action == "stop") {
-        state.ending.push_back({std::move(*workload), object.revision, WorkloadStatus::kStopped,
+        state.ending.push_back({std::move(workload), revision, WorkloadStatus::kStopped,
                                 "stopped: " + idle, "IdleStopped"});
         continue;
       }
-      if (!workload->spec.preemptible) {
-        workload->spec.preemptible = true;
+      if (!workload.spec.preemptible) {
+        workload.spec.preemptible = true;
         state.made_preemptible[state.workloads.size()] = "now preemptible: " + idle;
       }
     }
     core::Workload w;
-    w.spec = workload->spec;
+    w.spec = workload.spec;
     w.tasks.resize(static_cast<size_t>(w.spec.tasks));
     for (size_t t = 0; t < w.tasks.size(); ++t) {
-      const auto& assignment = workload->assignments[t];
+      const auto& assignment = workload.assignments[t];
       auto node = node_index.find(assignment.node);
       if (assignment.node.empty() || node == node_index.end()) continue;
       w.tasks[t].placement = core::Placement{node->second, assignment.gpus};
     }
     state.snapshot.workloads.push_back(std::move(w));
-    state.workloads.push_back(std::move(*workload));
-    state.revisions.push_back(object.revision);
+    state.workloads.push_back(std::move(workload));
+    state.revisions.push_back(revision);
   }
   return state;
 }
@@ -302,7 +302,7 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
 
 Result<CycleOutcome> SchedulingLoop::Cycle() {
   if (!scheduler_) return Error::Coded("internal", "the scheduler could not be created");
-  Result<ReadState> read = Read(store_, now_ms_(), liveness_, timings_, workload_usage_);
+  Result<ReadState> read = Read(store_, active_, now_ms_(), liveness_, timings_, workload_usage_);
   if (!read) return read.error();
   ReadState& state = *read;
   if (Status valid = core::ValidateSnapshot(state.snapshot); !valid) {

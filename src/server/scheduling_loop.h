@@ -35,6 +35,7 @@
 #include "common/result.h"
 #include "core/snapshot.h"
 #include "sched/scheduler.h"
+#include "server/active_workloads.h"
 #include "store/store.h"
 
 namespace allot::server {
@@ -93,6 +94,7 @@ class SchedulingLoop {
   size_t samples_kept_ = 1440;
   std::deque<std::string> sample_names_;  // oldest first
   std::unique_ptr<sched::Scheduler> scheduler_;
+  ActiveWorkloads active_;  // the workloads read, kept between cycles
   std::mutex mutex_;
   std::condition_variable wake_;
   bool woken_ = false;
