@@ -1,5 +1,7 @@
 // The control plane's scheduling loop (design.md §1, issue 4): read the
-// store into a snapshot, run the scheduler core, write the plan back
+// store into a snapshot (the active workloads are kept between cycles and
+// brought up to date from the store's changes: active_workloads.h), run the
+// scheduler core, write the plan back
 // (assignments, statuses, pending reasons) in one commit. Agents pick up
 // their assignments from the store through the API (docs/agent-protocol.md).
 //
