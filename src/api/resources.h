@@ -82,6 +82,7 @@ struct TaskAssignment {
   int64_t finished_ms = 0;
   int32_t restarts = 0;       // restarts after failures so far
   int64_t not_before_ms = 0;  // a restart waits until then (backoff)
+  friend bool operator==(const TaskAssignment&, const TaskAssignment&) = default;
 };
 // Takes a task off its node: the attempt number, restart count and the last
 // report stay (a later bind raises the attempt); the node is remembered in
@@ -107,6 +108,7 @@ struct WorkloadResource {
   std::string reason;                       // why it ended (failed, lost)
   std::vector<TaskAssignment> assignments;  // one per task
   int64_t created_ms = 0;
+  friend bool operator==(const WorkloadResource&, const WorkloadResource&) = default;
 };
 // A submission: what the user may set. Kind defaults (priority,
 // preemptible) are applied here.

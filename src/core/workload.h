@@ -44,6 +44,7 @@ struct TaskRequest {
     return IsFraction() ? 0 : static_cast<int32_t>(gpu_milli / kMilliPerGpu);
   }
   bool UsesGpu() const { return gpu_milli > 0 || gpu_memory_mib > 0; }
+  friend bool operator==(const TaskRequest&, const TaskRequest&) = default;
 };
 
 // What a task takes of one GPU it is placed on.
@@ -68,6 +69,7 @@ struct Placement {
 struct Topology {
   std::string required;   // a label key; all tasks in one domain of it
   std::string preferred;  // a lower label key; one domain of it if possible
+  friend bool operator==(const Topology&, const Topology&) = default;
 };
 
 struct WorkloadSpec {
@@ -89,6 +91,7 @@ struct WorkloadSpec {
 
   bool IsElastic() const { return min_tasks < tasks; }
   bool IsGang() const { return min_tasks > 1; }
+  friend bool operator==(const WorkloadSpec&, const WorkloadSpec&) = default;
 };
 
 struct TaskStatus {

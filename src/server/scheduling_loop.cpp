@@ -386,12 +386,11 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
     if (preemptible != state.made_preemptible.end()) {
       add_event(workload, "IdlePreemptible", preemptible->second);
     }
-    std::string before = api::EncodeWorkload(state.workloads[w]).dump();
-    std::string now = api::EncodeWorkload(workload).dump();
-    // Stable: an unchanged cycle writes nothing.
-    if (before == now && preemptible == state.made_preemptible.end()) continue;
-    writes.push_back(
-        {store::Write::Op::kUpdate, "workloads", workload.spec.name, now, state.revisions[w]});
+    // Stable: an unchanged cycle writes nothing (compared as read, not
+    // encoded: encoding every workload twice a cycle cost a quarter of it).
+    if (workload == state.workloads[w] && preemptible == state.made_preemptible.end()) continue;
+    writes.push_back({store::Write::Op::kUpdate, "workloads", workload.spec.name,
+                      api::EncodeWorkload(workload).dump(), state.revisions[w]});
   }
   outcome.workloads_written = static_cast<int>(writes.size() - state.lost_node_writes.size());
   outcome.events_written = static_cast<int>(events.size());
