@@ -171,7 +171,8 @@ std::string IdleVerdict(const WorkloadResource& workload, const api::IdleRule& r
          (rule.action == "stop" ? "stopped)" : "made preemptible)");
 }
 
-Result<ReadState> Read(store::Store& store, ActiveWorkloads& active, int64_t now_ms,
+Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
+                       std::map<std::string, DecodedNode>& decoded_nodes, int64_t now_ms,
                        const api::NodeLiveness* liveness, const api::AgentTimings& timings,
                        const api::WorkloadUsage* usage) {
   ReadState state;
@@ -180,28 +181,37 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active, int64_t now
   if (!nodes) return nodes.error();
   std::map<std::string, uint32_t>& node_index = state.node_index;
   std::set<std::string> lost_nodes;
+  std::map<std::string, DecodedNode> decoded_now;  // this cycle's nodes only
   for (const auto& object : *nodes) {
-    auto node = api::DecodeNode(json::parse(object.body));
-    if (!node) return node.error();
-    if (Silent(*node, liveness, now_ms, timings.lost_after_ms)) {
-      node->state = "lost";
-      state.lost_node_writes.push_back({store::Write::Op::kUpdate, "nodes", node->spec.name,
-                                        api::EncodeNode(*node).dump(), object.revision});
-      int64_t silent_s = (now_ms - liveness->LastHeard(node->spec.name)) / 1000;
+    auto known = decoded_nodes.find(object.name);
+    if (known == decoded_nodes.end() || known->second.revision != object.revision) {
+      auto fresh = api::DecodeNode(json::parse(object.body));
+      if (!fresh) return fresh.error();
+      known =
+          decoded_nodes.insert_or_assign(object.name, DecodedNode{object.revision, *fresh}).first;
+    }
+    decoded_now.insert(*known);
+    // A copy: a silent node is marked lost in what is written back.
+    api::NodeResource node = known->second.node;
+    if (Silent(node, liveness, now_ms, timings.lost_after_ms)) {
+      node.state = "lost";
+      state.lost_node_writes.push_back({store::Write::Op::kUpdate, "nodes", node.spec.name,
+                                        api::EncodeNode(node).dump(), object.revision});
+      int64_t silent_s = (now_ms - liveness->LastHeard(node.spec.name)) / 1000;
       json event = api::MakeEvent(now_ms, "", "", "NodeLost",
-                                  "node " + node->spec.name + " has not been heard from for " +
+                                  "node " + node.spec.name + " has not been heard from for " +
                                       std::to_string(silent_s) + " s");
       state.lost_node_writes.push_back(
           {store::Write::Op::kCreate, "events", event["name"], event.dump(), 0});
       ++state.nodes_lost;
     }
-    if (node->state != "ready") {
-      lost_nodes.insert(node->spec.name);
+    if (node.state != "ready") {
+      lost_nodes.insert(node.spec.name);
       continue;
     }
-    node_index[node->spec.name] = static_cast<uint32_t>(state.snapshot.nodes.size());
-    state.node_names.push_back(node->spec.name);
-    state.snapshot.nodes.push_back(node->spec);
+    node_index[node.spec.name] = static_cast<uint32_t>(state.snapshot.nodes.size());
+    state.node_names.push_back(node.spec.name);
+    state.snapshot.nodes.push_back(node.spec);
   }
   std::map<std::string, api::IdleRule> idle_rules;  // per project
   for (const char* kind : {"departments", "projects"}) {
@@ -216,6 +226,7 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active, int64_t now
       state.queue_is_project.push_back(projects);
     }
   }
+  decoded_nodes.swap(decoded_now);
   if (Status refreshed = active.Refresh(store); !refreshed) return refreshed.error();
   for (const auto& [name, entry] : active.entries()) {
     // A copy: the cycle edits it into what it writes back.
@@ -302,7 +313,8 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
 
 Result<CycleOutcome> SchedulingLoop::Cycle() {
   if (!scheduler_) return Error::Coded("internal", "the scheduler could not be created");
-  Result<ReadState> read = Read(store_, active_, now_ms_(), liveness_, timings_, workload_usage_);
+  Result<ReadState> read =
+      Read(store_, active_, decoded_nodes_, now_ms_(), liveness_, timings_, workload_usage_);
   if (!read) return read.error();
   ReadState& state = *read;
   if (Status valid = core::ValidateSnapshot(state.snapshot); !valid) {

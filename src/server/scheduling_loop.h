@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -41,6 +42,13 @@
 #include "store/store.h"
 
 namespace allot::server {
+
+// A node as decoded in an earlier cycle, with the stored revision it was
+// decoded from.
+struct DecodedNode {
+  int64_t revision = 0;
+  api::NodeResource node;
+};
 
 struct CycleOutcome {
   int binds = 0;
@@ -97,6 +105,10 @@ class SchedulingLoop {
   std::deque<std::string> sample_names_;  // oldest first
   std::unique_ptr<sched::Scheduler> scheduler_;
   ActiveWorkloads active_;  // the workloads read, kept between cycles
+  // Nodes are listed every cycle, but a node's JSON is decoded again only
+  // when its revision moved: decoding every node every cycle cost more than
+  // the rest of a steady cycle.
+  std::map<std::string, DecodedNode> decoded_nodes_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool woken_ = false;

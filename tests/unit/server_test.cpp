@@ -304,6 +304,32 @@ TEST_F(LoopTest, AMemorySizedFractionCountsAsItsShareOfTheGpu) {
   EXPECT_DOUBLE_EQ(status["gpus_allocated"].get<double>(), 0.25);  // 20 of 80 GiB
 }
 
+// Nodes are decoded again only when their stored revision moves: a node
+// changed between cycles is seen as changed.
+TEST_F(LoopTest, ANodeChangedBetweenCyclesIsReadAgain) {
+  Submit("a", "1");
+  SchedulingLoop loop(*store_, [this] { return now_; });
+  ASSERT_TRUE(loop.RunCycle());
+  ASSERT_EQ(Get("a").status, api::WorkloadStatus::kRunning);
+  auto set_state = [&](const std::string& state) {
+    auto stored = store_->Get("nodes", "n1");
+    ASSERT_TRUE(stored);
+    auto node = api::DecodeNode(json::parse(stored->body));
+    ASSERT_TRUE(node);
+    node->state = state;
+    ASSERT_TRUE(store_->Commit(
+        {{Op::kUpdate, "nodes", "n1", api::EncodeNode(*node).dump(), stored->revision}}));
+  };
+  set_state("lost");
+  ASSERT_TRUE(loop.RunCycle());
+  EXPECT_EQ(Get("a").status, api::WorkloadStatus::kEvicted);  // training waits for a node
+  EXPECT_TRUE(Get("a").assignments[0].node.empty());
+  set_state("ready");
+  ASSERT_TRUE(loop.RunCycle());
+  EXPECT_EQ(Get("a").status, api::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("a").assignments[0].node, "n1");
+}
+
 // A node registered by an agent that falls silent is lost: its training
 // runs again elsewhere, its interactive work is lost.
 TEST_F(LoopTest, SilentAgentNodesAreLost) {
