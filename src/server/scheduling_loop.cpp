@@ -183,16 +183,17 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
   std::set<std::string> lost_nodes;
   std::map<std::string, DecodedNode> decoded_now;  // this cycle's nodes only
   for (const auto& object : *nodes) {
+    DecodedNode& decoded = decoded_now[object.name];
     auto known = decoded_nodes.find(object.name);
-    if (known == decoded_nodes.end() || known->second.revision != object.revision) {
+    if (known != decoded_nodes.end() && known->second.revision == object.revision) {
+      decoded = known->second;
+    } else {
       auto fresh = api::DecodeNode(json::parse(object.body));
       if (!fresh) return fresh.error();
-      known =
-          decoded_nodes.insert_or_assign(object.name, DecodedNode{object.revision, *fresh}).first;
+      decoded = DecodedNode{object.revision, std::move(*fresh)};
     }
-    decoded_now.insert(*known);
     // A copy: a silent node is marked lost in what is written back.
-    api::NodeResource node = known->second.node;
+    api::NodeResource node = decoded.node;
     if (Silent(node, liveness, now_ms, timings.lost_after_ms)) {
       node.state = "lost";
       state.lost_node_writes.push_back({store::Write::Op::kUpdate, "nodes", node.spec.name,
@@ -228,7 +229,8 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
   }
   decoded_nodes.swap(decoded_now);
   if (Status refreshed = active.Refresh(store); !refreshed) return refreshed.error();
-  for (const auto& [name, entry] : active.entries()) {
+  for (const auto& by_name : active.entries()) {
+    const ActiveWorkloads::Entry& entry = by_name.second;
     // A copy: the cycle edits it into what it writes back.
     WorkloadResource workload = entry.workload;
     const int64_t revision = entry.revision;
