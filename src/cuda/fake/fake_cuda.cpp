@@ -1,15 +1,17 @@
 // A fake CUDA driver (built as libcuda.so.1 in a directory of its own) on the
 // fake GPUs of fake_gpu.h: enough of the driver API for a driver-API program
 // to initialise, create contexts, allocate by every path the interposer
-// counts, launch, synchronise and query memory; and cuGetProcAddress with
-// cuda.h's version and per-thread-stream semantics. Not yet enough for the
-// CUDA runtime (cudart) or PyTorch: cuGetExportTable, which they need, is
-// not supported.
+// counts, launch, synchronise and query memory; cuGetProcAddress with
+// cuda.h's version and per-thread-stream semantics; and, with the private
+// tables of fake_export_tables.cpp and the library API below, what the CUDA
+// runtime (cudart 12 and 13) needs to start, register a program's kernels
+// and launch them.
 #include <cuda.h>
 #include <sys/mman.h>
 #include <time.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -52,6 +54,14 @@ struct Function {
 
 struct Module {
   std::vector<Function*> functions;
+};
+
+// A context-independent library (CUDA 12): its kernels are functions in
+// every context, so a CUkernel is a Function too, and the launch calls take
+// either handle, as the driver's do.
+struct Library {
+  std::vector<Function*> kernels;
+  Module* module = nullptr;  // made when first asked for
 };
 
 struct Allocation {
@@ -827,6 +837,83 @@ FAKE_EXPORT CUresult cuFuncGetAttribute(int* value, CUfunction_attribute, CUfunc
   return CUDA_SUCCESS;
 }
 
+FAKE_EXPORT CUresult cuFuncSetAttribute(CUfunction function, CUfunction_attribute, int) {
+  return function == nullptr ? CUDA_ERROR_INVALID_HANDLE : CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuFuncSetCacheConfig(CUfunction function, CUfunc_cache) {
+  return function == nullptr ? CUDA_ERROR_INVALID_HANDLE : CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuFuncGetName(const char** name, CUfunction function) {
+  if (name == nullptr || function == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *name = reinterpret_cast<Function*>(function)->name.c_str();
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode* mode) {
+  if (mode == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *mode = CU_MODULE_EAGER_LOADING;
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuLibraryLoadData(CUlibrary* library, const void* code, CUjit_option*, void**,
+                                       unsigned int, CUlibraryOption*, void**, unsigned int) {
+  if (!Initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  if (library == nullptr || code == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *library = reinterpret_cast<CUlibrary>(new Library());
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuLibraryUnload(CUlibrary library) {
+  auto* fake = reinterpret_cast<Library*>(library);
+  if (fake == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  delete fake->module;
+  delete fake;  // its kernels stay valid: handles are never reused
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuLibraryGetKernel(CUkernel* kernel, CUlibrary library, const char* name) {
+  if (kernel == nullptr || library == nullptr || name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  auto* created = new Function{name};
+  reinterpret_cast<Library*>(library)->kernels.push_back(created);
+  *kernel = reinterpret_cast<CUkernel>(created);
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuLibraryGetModule(CUmodule* module, CUlibrary library) {
+  REQUIRE_CONTEXT();
+  if (module == nullptr || library == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  auto* fake = reinterpret_cast<Library*>(library);
+  if (fake->module == nullptr) fake->module = new Module();
+  *module = reinterpret_cast<CUmodule>(fake->module);
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuKernelGetFunction(CUfunction* function, CUkernel kernel) {
+  REQUIRE_CONTEXT();
+  if (function == nullptr || kernel == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *function = reinterpret_cast<CUfunction>(kernel);
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuKernelGetAttribute(int* value, CUfunction_attribute attribute,
+                                          CUkernel kernel, CUdevice) {
+  return cuFuncGetAttribute(value, attribute, reinterpret_cast<CUfunction>(kernel));
+}
+
+FAKE_EXPORT CUresult cuKernelSetAttribute(CUfunction_attribute, int, CUkernel kernel, CUdevice) {
+  return kernel == nullptr ? CUDA_ERROR_INVALID_HANDLE : CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuKernelSetCacheConfig(CUkernel kernel, CUfunc_cache, CUdevice) {
+  return kernel == nullptr ? CUDA_ERROR_INVALID_HANDLE : CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuKernelGetName(const char** name, CUkernel kernel) {
+  return cuFuncGetName(name, reinterpret_cast<CUfunction>(kernel));
+}
+
 FAKE_EXPORT CUresult cuLaunchKernel(CUfunction function, unsigned int x, unsigned int y,
                                     unsigned int z, unsigned int, unsigned int, unsigned int,
                                     unsigned int, CUstream stream, void**, void**) {
@@ -917,6 +1004,20 @@ FAKE_EXPORT CUresult cuGraphInstantiate(CUgraphExec* exec, CUgraph graph, unsign
   return CUDA_SUCCESS;
 }
 
+FAKE_EXPORT CUresult cuGraphInstantiateWithParams(CUgraphExec* exec, CUgraph graph,
+                                                  CUDA_GRAPH_INSTANTIATE_PARAMS* parameters) {
+  if (parameters == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = cuGraphInstantiate(exec, graph, parameters->flags);
+  parameters->hErrNode_out = nullptr;
+  parameters->result_out =
+      result == CUDA_SUCCESS ? CUDA_GRAPH_INSTANTIATE_SUCCESS : CUDA_GRAPH_INSTANTIATE_ERROR;
+  return result;
+}
+FAKE_EXPORT CUresult cuGraphInstantiateWithParams_ptsz(CUgraphExec* exec, CUgraph graph,
+                                                       CUDA_GRAPH_INSTANTIATE_PARAMS* parameters) {
+  return cuGraphInstantiateWithParams(exec, graph, parameters);
+}
+
 FAKE_EXPORT CUresult cuGraphExecDestroy(CUgraphExec exec) {
   delete reinterpret_cast<GraphExec*>(exec);
   return CUDA_SUCCESS;
@@ -982,10 +1083,6 @@ FAKE_EXPORT CUresult cuGetErrorString(CUresult error, const char** text) {
   if (CUresult result = cuGetErrorName(error, text); result != CUDA_SUCCESS) return result;
   if (error == CUDA_ERROR_OUT_OF_MEMORY) *text = "out of memory";
   return CUDA_SUCCESS;
-}
-
-FAKE_EXPORT CUresult cuGetExportTable(const void**, const CUuuid*) {
-  return CUDA_ERROR_NOT_SUPPORTED;
 }
 
 FAKE_EXPORT CUresult FakeGetProcAddressV1(const char* symbol, void** function, int version,
@@ -1082,6 +1179,19 @@ const EntryPoint kEntryPoints[] = {
     ENTRY("cuModuleUnload", 2000, cuModuleUnload),
     ENTRY("cuModuleGetFunction", 2000, cuModuleGetFunction),
     ENTRY("cuFuncGetAttribute", 2020, cuFuncGetAttribute),
+    ENTRY("cuFuncSetAttribute", 9000, cuFuncSetAttribute),
+    ENTRY("cuFuncSetCacheConfig", 3000, cuFuncSetCacheConfig),
+    ENTRY("cuFuncGetName", 12030, cuFuncGetName),
+    ENTRY("cuModuleGetLoadingMode", 11070, cuModuleGetLoadingMode),
+    ENTRY("cuLibraryLoadData", 12000, cuLibraryLoadData),
+    ENTRY("cuLibraryUnload", 12000, cuLibraryUnload),
+    ENTRY("cuLibraryGetKernel", 12000, cuLibraryGetKernel),
+    ENTRY("cuLibraryGetModule", 12000, cuLibraryGetModule),
+    ENTRY("cuKernelGetFunction", 12000, cuKernelGetFunction),
+    ENTRY("cuKernelGetAttribute", 12000, cuKernelGetAttribute),
+    ENTRY("cuKernelSetAttribute", 12000, cuKernelSetAttribute),
+    ENTRY("cuKernelSetCacheConfig", 12000, cuKernelSetCacheConfig),
+    ENTRY("cuKernelGetName", 12030, cuKernelGetName),
     ENTRY("cuLaunchKernel", 4000, cuLaunchKernel),
     ENTRY_PT("cuLaunchKernel", 7000, cuLaunchKernel_ptsz),
     ENTRY("cuLaunchKernelEx", 11060, cuLaunchKernelEx),
@@ -1093,6 +1203,9 @@ const EntryPoint kEntryPoints[] = {
     ENTRY("cuGraphAddKernelNode", 12000, cuGraphAddKernelNode),
     ENTRY("cuGraphAddMemAllocNode", 11040, cuGraphAddMemAllocNode),
     ENTRY("cuGraphInstantiate", 11040, cuGraphInstantiate),
+    ENTRY("cuGraphInstantiateWithFlags", 11040, cuGraphInstantiate),
+    ENTRY("cuGraphInstantiateWithParams", 12000, cuGraphInstantiateWithParams),
+    ENTRY_PT("cuGraphInstantiateWithParams", 12000, cuGraphInstantiateWithParams_ptsz),
     ENTRY("cuGraphExecDestroy", 10000, cuGraphExecDestroy),
     ENTRY("cuGraphLaunch", 10000, cuGraphLaunch),
     ENTRY_PT("cuGraphLaunch", 10000, cuGraphLaunch_ptsz),
@@ -1126,6 +1239,10 @@ CUresult Lookup(const char* symbol, void** function, int version, cuuint64_t fla
     if (best == nullptr || entry.version > best->version) best = &entry;
   }
   if (best == nullptr) {
+    if (fg::GetConfig().trace_misses) {
+      std::fprintf(stderr, "fake GPU: no entry point %s (version %d%s)\n", symbol, version,
+                   per_thread ? ", per-thread stream" : "");
+    }
     if (status != nullptr) {
       *status =
           known ? CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT : CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;

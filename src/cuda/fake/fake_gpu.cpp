@@ -38,6 +38,7 @@ Config ReadConfig() {
     }
   }
   config.memory_bytes = ParseBytes(std::getenv("ALLOT_FAKE_GPU_MEMORY"), config.memory_bytes);
+  config.trace_misses = std::getenv("ALLOT_FAKE_GPU_TRACE") != nullptr;
   return config;
 }
 

@@ -50,6 +50,9 @@ struct State {
 struct Config {
   int device_count = 2;
   uint64_t memory_bytes = 80ULL << 30;
+  // ALLOT_FAKE_GPU_TRACE set: say on stderr which entry points and private
+  // tables a program asked for and the fake does not have.
+  bool trace_misses = false;
 };
 
 const Config& GetConfig();
