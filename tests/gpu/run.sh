@@ -2,7 +2,8 @@
 # The GPU interposer on a real NVIDIA GPU: never in CI (it needs the GPU
 # machine; see docs/gpu-sharing.md, where the results are recorded).
 #   tests/gpu/run.sh [BUILD_DIR]      (default build/)
-# Builds cuda_probe against the system's libcuda.so.1, then checks
+# Builds cuda_probe against the system's libcuda.so.1 (and, where nvcc is,
+# cudart_probe: the CUDA runtime and nvcc-built kernels), then checks
 #   - allocation past the limit fails with out-of-memory (CUDA C++, PyTorch);
 #   - PyTorch reports the limit as the total memory;
 #   - two processes at 30 % and 70 % get within 5 points of that;
@@ -24,6 +25,16 @@ echo "== CUDA C++: the limit on every allocation API (64Mi)"
 "$ALLOT" gpu-run --memory-limit 64Mi -- "$PROBE" --via procaddress limit | grep -c '^ok'
 echo "== CUDA C++: reporting"
 "$ALLOT" gpu-run --memory-limit 10Gi -- "$PROBE" report 1Gi
+if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
+  NVCC="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
+  "$NVCC" -std=c++17 -O2 -arch=sm_90 tests/gpu_fake/cudart_probe.cu -o "$out/cudart_probe" || exit 1
+  echo "== CUDA C++ with the CUDA runtime (nvcc): the limit on cudaMalloc and friends (64Mi)"
+  "$ALLOT" gpu-run --memory-limit 64Mi -- "$out/cudart_probe" limit
+  echo "== CUDA C++ with the CUDA runtime: reporting"
+  "$ALLOT" gpu-run --memory-limit 10Gi -- "$out/cudart_probe" report 1Gi
+else
+  echo "nvcc is not installed: the CUDA runtime checks did not run"
+fi
 
 if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
   T=tests/gpu/torch_checks.py

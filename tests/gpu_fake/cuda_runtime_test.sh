@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The GPU interposer under a CUDA C++ program on the fake CUDA driver: the
+# CUDA runtime (cudart) as nvcc links it, statically and as a shared library.
+#   cuda_runtime_test.sh ALLOT FAKE_GPU_DIR PROBE...
+# Each PROBE is tests/gpu_fake/cudart_probe.cu built by nvcc.
+set -euo pipefail
+ALLOT="$1"
+FAKE_DIR="$2"
+shift 2
+
+source "$(dirname "$0")/common.sh"
+
+for PROBE in "$@"; do
+  name="$(basename "$PROBE")"
+  echo "== $name: every runtime allocation API stops at the limit, to the MiB"
+  out="$(gpu_run --memory-limit 64Mi -- "$PROBE" limit 2>&1)" || fail "$name limit: $out"
+  for api in cudaMalloc cudaMallocManaged cudaMallocPitch cudaMallocAsync; do
+    grep -q "^$api 64 cudaErrorMemoryAllocation$" <<<"$out" || fail "$name $api: $out"
+  done
+  grep -q "would pass the limit of 67108864 bytes" <<<"$out" || fail "$name: no message: $out"
+
+  echo "== $name: the runtime reports the limit as the total"
+  out="$(CUDA_VISIBLE_DEVICES=1 gpu_run --memory-limit 1Gi -- "$PROBE" report 256Mi 2>&1)" ||
+    fail "$name report: $out"
+  grep -q "cudaMemGetInfo free 805306368 total 1073741824 used 268435456" <<<"$out" || fail "$out"
+  grep -q "totalGlobalMem 1073741824" <<<"$out" || fail "$out"
+
+  echo "== $name: kernels launched by the runtime share the GPU 30/70 (strict) over 2 s"
+  export CUDA_VISIBLE_DEVICES=0
+  start_ms=$(($(date +%s%3N) + 1500))
+  "$ALLOT" gpu-run --compute-share 30 --mode strict -- "$PROBE" spin 2 "$start_ms" \
+    >"$work/$name-30" 2>&1 &
+  gpu_run --compute-share 70 --mode strict -- "$PROBE" spin 2 "$start_ms" >"$work/$name-70" 2>&1
+  wait
+  echo "   measured: $(share "$work/$name-30") % and $(share "$work/$name-70") %"
+  within "$(share "$work/$name-30")" 30 "$name 30 % beside 70 %"
+  within "$(share "$work/$name-70")" 70 "$name 70 % beside 30 %"
+  unset CUDA_VISIBLE_DEVICES
+done
+
+echo "PASS"
