@@ -25,6 +25,18 @@ for PROBE in "$@"; do
   grep -q "cudaMemGetInfo free 805306368 total 1073741824 used 268435456" <<<"$out" || fail "$out"
   grep -q "totalGlobalMem 1073741824" <<<"$out" || fail "$out"
 
+  echo "== $name: what PyTorch asks of the runtime (streams, events, pinned copies) works"
+  out="$(gpu_run --memory-limit 64Mi -- "$PROBE" torchlike 2>&1)" || fail "$name torchlike: $out"
+  [ "$out" = "ok sum 549755289600" ] || fail "$name torchlike: $out"
+
+  echo "== $name: what libraries ask before they launch (symbols, limits, occupancy) is answered"
+  out="$(gpu_run --memory-limit 64Mi -- "$PROBE" library 2>&1)" || fail "$name library: $out"
+  expected="symbol 1 2 3 4
+sm_90 multiprocessors 132 shared per block opt-in 232448
+blocks per multiprocessor 1, shared for one block 232448
+clusters of 8 at once 16"
+  [ "$out" = "$expected" ] || fail "$name library: $out"
+
   echo "== $name: kernels launched by the runtime share the GPU 30/70 (strict) over 2 s"
   export CUDA_VISIBLE_DEVICES=0
   start_ms=$(($(date +%s%3N) + 1500))

@@ -12,6 +12,10 @@
 //                               prints the share of the time they ran on the
 //                               fake GPU (where a block takes 1 us). With
 //                               START_MS (Unix time, ms), starts then.
+//   torchlike                   what PyTorch asks of the runtime to start and
+//                               move a tensor to the GPU and back
+//   library                     what libraries such as cuBLAS ask before they
+//                               launch: symbols, limits, occupancy
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -36,6 +40,13 @@ namespace {
 
 __global__ void Touch(int* counter) {
   if (counter != nullptr && threadIdx.x == 0) atomicAdd(counter, 1);
+}
+
+__device__ int device_table[4];
+
+__global__ void BigShared() {
+  extern __shared__ int shared[];
+  shared[threadIdx.x] = 0;
 }
 
 constexpr size_t kMiB = size_t{1} << 20;
@@ -155,6 +166,113 @@ int Spin(double seconds, long long start_ms) {
   return 0;
 }
 
+// What PyTorch asks of the runtime to start on a GPU, keep its streams and
+// caching allocator, and move a tensor there and back (c10/cuda and ATen:
+// the stream pool, events without timing, capture checks before each
+// allocation, pinned host memory, asynchronous copies and memsets), then a
+// kernel on the data. Prints "ok" and the checksum of the round trip.
+int TorchLike() {
+  int devices = 0;
+  CHECK(cudaGetDeviceCount(&devices));
+  CHECK(cudaSetDevice(0));
+  int device = -1;
+  CHECK(cudaGetDevice(&device));
+  cudaDeviceProp properties{};
+  CHECK(cudaGetDeviceProperties(&properties, device));
+  int major = 0;
+  CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  int least = 0, greatest = 0;
+  CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+  cudaStream_t streams[2] = {nullptr, nullptr};
+  CHECK(cudaStreamCreateWithPriority(&streams[0], cudaStreamNonBlocking, least));
+  CHECK(cudaStreamCreateWithPriority(&streams[1], cudaStreamNonBlocking, greatest));
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusActive;
+  CHECK(cudaStreamIsCapturing(streams[0], &capturing));
+  if (capturing != cudaStreamCaptureStatusNone) {
+    std::fprintf(stderr, "FAIL: a new stream reports a capture\n");
+    return 1;
+  }
+  constexpr int kCount = 1 << 20;
+  int* device_data = nullptr;
+  CHECK(cudaMalloc(&device_data, kCount * sizeof(int)));
+  cudaPointerAttributes attributes{};
+  CHECK(cudaPointerGetAttributes(&attributes, device_data));
+  if (attributes.type != cudaMemoryTypeDevice || attributes.device != device) {
+    std::fprintf(stderr, "FAIL: cudaPointerGetAttributes: type %d device %d\n",
+                 static_cast<int>(attributes.type), attributes.device);
+    return 1;
+  }
+  int* pinned = nullptr;
+  CHECK(cudaHostAlloc(reinterpret_cast<void**>(&pinned), kCount * sizeof(int),
+                      cudaHostAllocDefault));
+  for (int i = 0; i < kCount; ++i) pinned[i] = i;
+  cudaEvent_t copied = nullptr;
+  CHECK(cudaEventCreateWithFlags(&copied, cudaEventDisableTiming));
+  CHECK(cudaMemsetAsync(device_data, 0, kCount * sizeof(int), streams[0]));
+  CHECK(cudaMemcpyAsync(device_data, pinned, kCount * sizeof(int), cudaMemcpyHostToDevice,
+                        streams[0]));
+  CHECK(cudaEventRecord(copied, streams[0]));
+  CHECK(cudaStreamWaitEvent(streams[1], copied, 0));
+  Touch<<<1, 1, 0, streams[1]>>>(nullptr);
+  CHECK(cudaGetLastError());
+  std::memset(pinned, 0, kCount * sizeof(int));
+  CHECK(cudaMemcpyAsync(pinned, device_data, kCount * sizeof(int), cudaMemcpyDeviceToHost,
+                        streams[1]));
+  CHECK(cudaStreamSynchronize(streams[1]));
+  long long sum = 0;
+  for (int i = 0; i < kCount; ++i) sum += pinned[i];
+  int peer = 0;
+  if (devices > 1) CHECK(cudaDeviceCanAccessPeer(&peer, 0, 1));
+  CHECK(cudaEventQuery(copied));
+  CHECK(cudaEventDestroy(copied));
+  CHECK(cudaFreeHost(pinned));
+  CHECK(cudaFree(device_data));
+  for (cudaStream_t stream : streams) CHECK(cudaStreamDestroy(stream));
+  CHECK(cudaDeviceSynchronize());
+  std::printf("ok sum %lld\n", sum);
+  return 0;
+}
+
+// What libraries such as cuBLAS ask before they launch: a __device__
+// variable written and read back, the device's limits, and occupancy with
+// the block's shared memory raised to the most a block may opt into.
+// Prints one line per answer.
+int Library() {
+  int in[4] = {1, 2, 3, 4}, out[4] = {};
+  CHECK(cudaMemcpyToSymbol(device_table, in, sizeof in));
+  CHECK(cudaMemcpyFromSymbol(out, device_table, sizeof out));
+  std::printf("symbol %d %d %d %d\n", out[0], out[1], out[2], out[3]);
+  cudaDeviceProp properties{};
+  CHECK(cudaGetDeviceProperties(&properties, 0));
+  std::printf("sm_%d%d multiprocessors %d shared per block opt-in %zu\n", properties.major,
+              properties.minor, properties.multiProcessorCount, properties.sharedMemPerBlockOptin);
+  const int optin = static_cast<int>(properties.sharedMemPerBlockOptin);
+  CHECK(cudaFuncSetAttribute(BigShared, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
+  int blocks = 0;
+  CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, BigShared, 128,
+                                                      static_cast<size_t>(optin)));
+  size_t available = 0;
+  CHECK(cudaOccupancyAvailableDynamicSMemPerBlock(&available, BigShared, 1, 128));
+  std::printf("blocks per multiprocessor %d, shared for one block %zu\n", blocks, available);
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(8);
+  config.blockDim = dim3(128);
+  config.dynamicSmemBytes = static_cast<size_t>(optin);
+  cudaLaunchAttribute cluster{};
+  cluster.id = cudaLaunchAttributeClusterDimension;
+  cluster.val.clusterDim.x = 8;
+  cluster.val.clusterDim.y = cluster.val.clusterDim.z = 1;
+  config.attrs = &cluster;
+  config.numAttrs = 1;
+  int clusters = 0;
+  CHECK(cudaOccupancyMaxActiveClusters(&clusters, BigShared, &config));
+  std::printf("clusters of 8 at once %d\n", clusters);
+  BigShared<<<8, 128, static_cast<size_t>(optin)>>>();
+  CHECK(cudaGetLastError());
+  CHECK(cudaDeviceSynchronize());
+  return 0;
+}
+
 size_t ParseBytes(const char* text) {
   char* end = nullptr;
   unsigned long long value = std::strtoull(text, &end, 10);
@@ -170,10 +288,14 @@ size_t ParseBytes(const char* text) {
 int main(int argc, char** argv) {
   std::string command = argc > 1 ? argv[1] : "";
   if (command == "limit") return Limit();
+  if (command == "torchlike") return TorchLike();
+  if (command == "library") return Library();
   if (command == "report" && argc > 2) return Report(ParseBytes(argv[2]));
   if (command == "spin" && argc > 2) {
     return Spin(std::atof(argv[2]), argc > 3 ? std::atoll(argv[3]) : 0);
   }
-  std::fprintf(stderr, "usage: cudart_probe limit | report BYTES | spin SECONDS [START_MS]\n");
+  std::fprintf(stderr,
+               "usage: cudart_probe limit | report BYTES | spin SECONDS [START_MS] | torchlike | "
+               "library\n");
   return 2;
 }

@@ -48,12 +48,53 @@ struct Event {
   std::atomic<bool> recorded{false};
 };
 
+struct Library;
+
 struct Function {
   std::string name;
+  Library* library = nullptr;  // the library of a kernel, null for a module's function
+};
+
+// __device__ variables by name. The fake does not read code images, so it
+// cannot know their sizes: each is kGlobalBytes of zeroed memory.
+constexpr size_t kGlobalBytes = 1 << 20;
+class Globals {
+ public:
+  Globals() = default;
+  Globals(const Globals&) = delete;
+  Globals& operator=(const Globals&) = delete;
+  ~Globals() {
+    for (const auto& [name, global] : globals_) {
+      munmap(reinterpret_cast<void*>(global), kGlobalBytes);
+    }
+  }
+
+  CUresult Get(const char* name, CUdeviceptr* pointer, size_t* bytes) {
+    if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    std::lock_guard lock(mu_);
+    auto [it, added] = globals_.try_emplace(name, 0);
+    if (added) {
+      void* memory = mmap(nullptr, kGlobalBytes, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (memory == MAP_FAILED) {
+        globals_.erase(it);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+      }
+      it->second = reinterpret_cast<CUdeviceptr>(memory);
+    }
+    if (pointer != nullptr) *pointer = it->second;
+    if (bytes != nullptr) *bytes = kGlobalBytes;
+    return CUDA_SUCCESS;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, CUdeviceptr> globals_;
 };
 
 struct Module {
   std::vector<Function*> functions;
+  Globals globals;
 };
 
 // A context-independent library (CUDA 12): its kernels are functions in
@@ -62,6 +103,7 @@ struct Module {
 struct Library {
   std::vector<Function*> kernels;
   Module* module = nullptr;  // made when first asked for
+  Globals globals;
 };
 
 struct Allocation {
@@ -100,6 +142,7 @@ struct Driver {
   Context* primary[fg::kMaxDevices] = {};
   int primary_refs[fg::kMaxDevices] = {};
   std::unordered_map<CUdeviceptr, Allocation> allocations;
+  std::map<uintptr_t, size_t> host_allocations;  // page-locked host memory: start -> bytes
 };
 
 Driver& D() {
@@ -330,6 +373,14 @@ FAKE_EXPORT CUresult cuDeviceTotalMem(size_t* bytes, CUdevice device) {
   return CUDA_SUCCESS;
 }
 
+// The fake GPUs share no memory with each other: no peer access.
+FAKE_EXPORT CUresult cuDeviceCanAccessPeer(int* can_access, CUdevice device, CUdevice peer) {
+  if (!ValidDevice(device) || !ValidDevice(peer)) return CUDA_ERROR_INVALID_DEVICE;
+  if (can_access == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *can_access = 0;
+  return CUDA_SUCCESS;
+}
+
 FAKE_EXPORT CUresult cuDeviceGetPCIBusId(char* bus, int length, CUdevice device) {
   if (!ValidDevice(device)) return CUDA_ERROR_INVALID_DEVICE;
   if (bus == nullptr || length <= 0) return CUDA_ERROR_INVALID_VALUE;
@@ -385,6 +436,63 @@ FAKE_EXPORT CUresult cuDeviceGetAttribute(int* value, CUdevice_attribute attribu
     case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID:
       *value = 0x10 + Physical(device);
       break;
+    // The rest as an H100 SXM reports them: the CUDA runtime checks launches
+    // against them before it calls the driver (a kernel asking for more
+    // shared memory than a block may opt into is refused).
+    case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
+      *value = 232448;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR:
+      *value = 233472;
+      break;
+    case CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK:
+      *value = 1024;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK:
+    case CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR:
+    case CU_DEVICE_ATTRIBUTE_TOTAL_CONSTANT_MEMORY:
+      *value = 65536;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR:
+      *value = 2048;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR:
+      *value = 32;
+      break;
+    case CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE:
+      *value = 50 << 20;
+      break;
+    case CU_DEVICE_ATTRIBUTE_CLOCK_RATE:
+      *value = 1980000;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE:
+      *value = 2619000;
+      break;
+    case CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH:
+      *value = 5120;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_PITCH:
+      *value = 2147483647;
+      break;
+    case CU_DEVICE_ATTRIBUTE_TEXTURE_ALIGNMENT:
+      *value = 512;
+      break;
+    case CU_DEVICE_ATTRIBUTE_GPU_PCI_DEVICE_ID:
+      // Device 0x2330 (H100 SXM5 80GB) of vendor 0x10de (NVIDIA): libraries
+      // such as cuBLAS pick their kernels by it and refuse a GPU they do not know.
+      *value = static_cast<int>(0x233010deU);
+      break;
+    case CU_DEVICE_ATTRIBUTE_ASYNC_ENGINE_COUNT:
+      *value = 2;
+      break;
+    case CU_DEVICE_ATTRIBUTE_GPU_OVERLAP:
+    case CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY:
+    case CU_DEVICE_ATTRIBUTE_STREAM_PRIORITIES_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_GLOBAL_L1_CACHE_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_LOCAL_L1_CACHE_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH:
+      *value = 1;
+      break;
     default:
       *value = 0;
   }
@@ -411,6 +519,12 @@ FAKE_EXPORT CUresult cuDevicePrimaryCtxRelease(CUdevice device) {
   if (D().primary_refs[physical] == 0) return CUDA_ERROR_INVALID_CONTEXT;
   --D().primary_refs[physical];  // the context stays, as its memory does
   return CUDA_SUCCESS;
+}
+// The name without _v2, as older programs and libraries look it up: the
+// same call.
+FAKE_EXPORT CUresult FakePrimaryCtxReleaseV1(CUdevice device) __asm__("cuDevicePrimaryCtxRelease");
+CUresult FakePrimaryCtxReleaseV1(CUdevice device) {
+  return cuDevicePrimaryCtxRelease(device);
 }
 
 FAKE_EXPORT CUresult cuDevicePrimaryCtxReset(CUdevice device) {
@@ -494,6 +608,57 @@ FAKE_EXPORT CUresult cuCtxGetApiVersion(CUcontext, unsigned int* version) {
   if (version == nullptr) return CUDA_ERROR_INVALID_VALUE;
   *version = 3020;
   return CUDA_SUCCESS;
+}
+
+// As an H100: priorities 0 (least) to -5 (greatest).
+FAKE_EXPORT CUresult cuCtxGetStreamPriorityRange(int* least, int* greatest) {
+  REQUIRE_CONTEXT();
+  if (least != nullptr) *least = 0;
+  if (greatest != nullptr) *greatest = -5;
+  return CUDA_SUCCESS;
+}
+
+// The limits an H100 context starts with; setting one is accepted and not
+// kept (nothing in the fake depends on them).
+FAKE_EXPORT CUresult cuCtxGetLimit(size_t* value, CUlimit limit) {
+  REQUIRE_CONTEXT();
+  if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  switch (limit) {
+    case CU_LIMIT_STACK_SIZE:
+      *value = 1024;
+      return CUDA_SUCCESS;
+    case CU_LIMIT_PRINTF_FIFO_SIZE:
+      *value = 1 << 20;
+      return CUDA_SUCCESS;
+    case CU_LIMIT_MALLOC_HEAP_SIZE:
+      *value = 8 << 20;
+      return CUDA_SUCCESS;
+    case CU_LIMIT_DEV_RUNTIME_PENDING_LAUNCH_COUNT:
+      *value = 2048;
+      return CUDA_SUCCESS;
+    case CU_LIMIT_MAX_L2_FETCH_GRANULARITY:
+      *value = 64;
+      return CUDA_SUCCESS;
+    default:
+      *value = 0;
+      return CUDA_SUCCESS;
+  }
+}
+
+FAKE_EXPORT CUresult cuCtxSetLimit(CUlimit, size_t) {
+  REQUIRE_CONTEXT();
+  return CUDA_SUCCESS;
+}
+
+// The fake GPUs share no memory (cuDeviceCanAccessPeer says 0).
+FAKE_EXPORT CUresult cuCtxEnablePeerAccess(CUcontext, unsigned int) {
+  REQUIRE_CONTEXT();
+  return CUDA_ERROR_PEER_ACCESS_UNSUPPORTED;
+}
+
+FAKE_EXPORT CUresult cuCtxDisablePeerAccess(CUcontext) {
+  REQUIRE_CONTEXT();
+  return CUDA_ERROR_PEER_ACCESS_NOT_ENABLED;
 }
 
 FAKE_EXPORT CUresult cuCtxSynchronize() {
@@ -712,6 +877,272 @@ FAKE_EXPORT CUresult cuMemsetD8(CUdeviceptr destination, unsigned char value, si
   return CUDA_SUCCESS;
 }
 
+// Asynchronous copies and sets run when called, after the stream's earlier
+// work (the fake's kernels compute nothing, so only that order matters).
+namespace {
+CUresult CopyOn(CUstream stream, void* destination, const void* source, size_t bytes) {
+  REQUIRE_CONTEXT();
+  Stream* resolved = Resolve(stream);
+  if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  SleepUntil(resolved->ready_ns.load());
+  std::memmove(destination, source, bytes);
+  return CUDA_SUCCESS;
+}
+
+template <typename Element>
+CUresult SetOn(CUstream stream, CUdeviceptr destination, Element value, size_t count) {
+  REQUIRE_CONTEXT();
+  Stream* resolved = Resolve(stream);
+  if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  SleepUntil(resolved->ready_ns.load());
+  std::fill_n(reinterpret_cast<Element*>(destination), count, value);
+  return CUDA_SUCCESS;
+}
+
+void* Address(CUdeviceptr pointer) {
+  return reinterpret_cast<void*>(pointer);
+}
+}  // namespace
+
+FAKE_EXPORT CUresult cuMemcpy(CUdeviceptr destination, CUdeviceptr source, size_t bytes) {
+  return CopyOn(nullptr, Address(destination), Address(source), bytes);
+}
+FAKE_EXPORT CUresult cuMemcpy_ptds(CUdeviceptr destination, CUdeviceptr source, size_t bytes) {
+  return cuMemcpy(destination, source, bytes);
+}
+FAKE_EXPORT CUresult cuMemcpyAsync(CUdeviceptr destination, CUdeviceptr source, size_t bytes,
+                                   CUstream stream) {
+  return CopyOn(stream, Address(destination), Address(source), bytes);
+}
+FAKE_EXPORT CUresult cuMemcpyAsync_ptsz(CUdeviceptr destination, CUdeviceptr source, size_t bytes,
+                                        CUstream stream) {
+  return cuMemcpyAsync(destination, source, bytes, stream);
+}
+FAKE_EXPORT CUresult cuMemcpyHtoDAsync(CUdeviceptr destination, const void* source, size_t bytes,
+                                       CUstream stream) {
+  return CopyOn(stream, Address(destination), source, bytes);
+}
+FAKE_EXPORT CUresult cuMemcpyHtoDAsync_v2_ptsz(CUdeviceptr destination, const void* source,
+                                               size_t bytes, CUstream stream) {
+  return cuMemcpyHtoDAsync(destination, source, bytes, stream);
+}
+FAKE_EXPORT CUresult cuMemcpyDtoHAsync(void* destination, CUdeviceptr source, size_t bytes,
+                                       CUstream stream) {
+  return CopyOn(stream, destination, Address(source), bytes);
+}
+FAKE_EXPORT CUresult cuMemcpyDtoHAsync_v2_ptsz(void* destination, CUdeviceptr source, size_t bytes,
+                                               CUstream stream) {
+  return cuMemcpyDtoHAsync(destination, source, bytes, stream);
+}
+FAKE_EXPORT CUresult cuMemcpyDtoDAsync(CUdeviceptr destination, CUdeviceptr source, size_t bytes,
+                                       CUstream stream) {
+  return CopyOn(stream, Address(destination), Address(source), bytes);
+}
+FAKE_EXPORT CUresult cuMemcpyDtoDAsync_v2_ptsz(CUdeviceptr destination, CUdeviceptr source,
+                                               size_t bytes, CUstream stream) {
+  return cuMemcpyDtoDAsync(destination, source, bytes, stream);
+}
+
+// Row by row; every kind of memory is host-addressable here (arrays are not
+// supported as either end).
+FAKE_EXPORT CUresult cuMemcpy2DAsync(const CUDA_MEMCPY2D* copy, CUstream stream) {
+  if (copy == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  auto end_of = [](CUmemorytype type, const void* host, CUdeviceptr device) -> const char* {
+    return type == CU_MEMORYTYPE_HOST ? static_cast<const char*>(host)
+                                      : reinterpret_cast<const char*>(device);
+  };
+  if (copy->srcMemoryType == CU_MEMORYTYPE_ARRAY || copy->dstMemoryType == CU_MEMORYTYPE_ARRAY) {
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  const char* source = end_of(copy->srcMemoryType, copy->srcHost, copy->srcDevice) +
+                       copy->srcY * copy->srcPitch + copy->srcXInBytes;
+  char* destination =
+      const_cast<char*>(end_of(copy->dstMemoryType, copy->dstHost, copy->dstDevice)) +
+      copy->dstY * copy->dstPitch + copy->dstXInBytes;
+  for (size_t row = 0; row < copy->Height; ++row) {
+    CUresult result = CopyOn(stream, destination + row * copy->dstPitch,
+                             source + row * copy->srcPitch, copy->WidthInBytes);
+    if (result != CUDA_SUCCESS) return result;
+  }
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuMemcpy2DAsync_v2_ptsz(const CUDA_MEMCPY2D* copy, CUstream stream) {
+  return cuMemcpy2DAsync(copy, stream);
+}
+
+// Managed memory is always where it is used here: prefetching has nothing to do.
+FAKE_EXPORT CUresult cuMemPrefetchAsync(CUdeviceptr, size_t, CUmemLocation, unsigned int,
+                                        CUstream stream) {
+  REQUIRE_CONTEXT();
+  return Resolve(stream) == nullptr ? CUDA_ERROR_INVALID_HANDLE : CUDA_SUCCESS;
+}
+// CUDA 12's form names the destination by device ordinal.
+FAKE_EXPORT CUresult FakeMemPrefetchAsyncV1(CUdeviceptr, size_t, CUdevice,
+                                            CUstream stream) __asm__("cuMemPrefetchAsync");
+CUresult FakeMemPrefetchAsyncV1(CUdeviceptr, size_t, CUdevice, CUstream stream) {
+  REQUIRE_CONTEXT();
+  return Resolve(stream) == nullptr ? CUDA_ERROR_INVALID_HANDLE : CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuMemPrefetchAsync_v2_ptsz(CUdeviceptr pointer, size_t bytes,
+                                                CUmemLocation location, unsigned int flags,
+                                                CUstream stream) {
+  return cuMemPrefetchAsync(pointer, bytes, location, flags, stream);
+}
+
+FAKE_EXPORT CUresult cuMemsetD8Async(CUdeviceptr destination, unsigned char value, size_t count,
+                                     CUstream stream) {
+  return SetOn(stream, destination, value, count);
+}
+FAKE_EXPORT CUresult cuMemsetD8Async_ptsz(CUdeviceptr destination, unsigned char value,
+                                          size_t count, CUstream stream) {
+  return cuMemsetD8Async(destination, value, count, stream);
+}
+FAKE_EXPORT CUresult cuMemsetD32Async(CUdeviceptr destination, unsigned int value, size_t count,
+                                      CUstream stream) {
+  return SetOn(stream, destination, value, count);
+}
+FAKE_EXPORT CUresult cuMemsetD32Async_ptsz(CUdeviceptr destination, unsigned int value,
+                                           size_t count, CUstream stream) {
+  return cuMemsetD32Async(destination, value, count, stream);
+}
+
+// Page-locked host memory: ordinary host memory here, remembered so that
+// pointer queries can tell it from device memory.
+FAKE_EXPORT CUresult cuMemHostAlloc(void** pointer, size_t bytes, unsigned int) {
+  if (!Initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  if (pointer == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
+  std::lock_guard lock(D().mu);
+  D().host_allocations[reinterpret_cast<uintptr_t>(memory)] = bytes;
+  *pointer = memory;
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuMemAllocHost(void** pointer, size_t bytes) {
+  return cuMemHostAlloc(pointer, bytes, 0);
+}
+
+FAKE_EXPORT CUresult cuMemFreeHost(void* pointer) {
+  size_t bytes = 0;
+  {
+    std::lock_guard lock(D().mu);
+    auto found = D().host_allocations.find(reinterpret_cast<uintptr_t>(pointer));
+    if (found == D().host_allocations.end()) return CUDA_ERROR_INVALID_VALUE;
+    bytes = found->second;
+    D().host_allocations.erase(found);
+  }
+  munmap(pointer, bytes);
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuMemHostGetDevicePointer(CUdeviceptr* device_pointer, void* pointer,
+                                               unsigned int) {
+  if (device_pointer == nullptr || pointer == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *device_pointer = reinterpret_cast<CUdeviceptr>(pointer);
+  return CUDA_SUCCESS;
+}
+
+// What the driver knows of a pointer; cuPointerGetAttributes answers from it.
+namespace {
+struct PointerInfo {
+  CUmemorytype type = static_cast<CUmemorytype>(0);  // 0: not the driver's
+  int device = -2;                                   // as the driver: -2 for host memory
+  uintptr_t start = 0;
+  size_t bytes = 0;
+};
+
+PointerInfo FindPointer(uintptr_t address) {
+  std::lock_guard lock(D().mu);
+  for (const auto& [start, allocation] : D().allocations) {
+    if (address >= start && address < start + allocation.bytes) {
+      return {CU_MEMORYTYPE_DEVICE, allocation.device, static_cast<uintptr_t>(start),
+              allocation.bytes};
+    }
+  }
+  auto after = D().host_allocations.upper_bound(address);
+  if (after != D().host_allocations.begin()) {
+    auto host = std::prev(after);
+    if (address < host->first + host->second) {
+      return {CU_MEMORYTYPE_HOST, -2, host->first, host->second};
+    }
+  }
+  return {};
+}
+
+// Writes one attribute of `info` to `data`; false for an attribute the fake
+// does not answer.
+bool PointerAttribute(const PointerInfo& info, uintptr_t address, CUpointer_attribute attribute,
+                      void* data) {
+  const bool known = info.type != 0;
+  switch (attribute) {
+    case CU_POINTER_ATTRIBUTE_CONTEXT: {
+      Context* context = nullptr;
+      if (known && info.type == CU_MEMORYTYPE_DEVICE) {
+        std::lock_guard lock(D().mu);
+        context = D().primary[info.device];
+      }
+      *static_cast<CUcontext*>(data) = reinterpret_cast<CUcontext>(context);
+      return true;
+    }
+    case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
+      *static_cast<unsigned int*>(data) = info.type;
+      return true;
+    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
+      *static_cast<CUdeviceptr*>(data) = known ? address : 0;
+      return true;
+    case CU_POINTER_ATTRIBUTE_HOST_POINTER:
+      *static_cast<void**>(data) =
+          known && info.type == CU_MEMORYTYPE_HOST ? reinterpret_cast<void*>(address) : nullptr;
+      return true;
+    case CU_POINTER_ATTRIBUTE_BUFFER_ID:
+      *static_cast<unsigned long long*>(data) = info.start;
+      return true;
+    case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+    case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
+      *static_cast<unsigned int*>(data) = 0;
+      return true;
+    case CU_POINTER_ATTRIBUTE_MAPPED:
+      *static_cast<unsigned int*>(data) = known ? 1 : 0;
+      return true;
+    case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
+      *static_cast<int*>(data) = known ? info.device : -2;
+      return true;
+    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
+      *static_cast<CUdeviceptr*>(data) = info.start;
+      return true;
+    case CU_POINTER_ATTRIBUTE_RANGE_SIZE:
+      *static_cast<size_t*>(data) = info.bytes;
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+FAKE_EXPORT CUresult cuPointerGetAttribute(void* data, CUpointer_attribute attribute,
+                                           CUdeviceptr pointer) {
+  if (!Initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  if (data == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  PointerInfo info = FindPointer(pointer);
+  if (info.type == 0) return CUDA_ERROR_INVALID_VALUE;
+  return PointerAttribute(info, pointer, attribute, data) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+// Unlike cuPointerGetAttribute, memory the driver does not know is no error:
+// its attributes read as empty.
+FAKE_EXPORT CUresult cuPointerGetAttributes(unsigned int count, CUpointer_attribute* attributes,
+                                            void** data, CUdeviceptr pointer) {
+  if (!Initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  if (attributes == nullptr || data == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  PointerInfo info = FindPointer(pointer);
+  for (unsigned int i = 0; i < count; ++i) {
+    if (data[i] == nullptr) continue;
+    if (!PointerAttribute(info, pointer, attributes[i], data[i])) return CUDA_ERROR_INVALID_VALUE;
+  }
+  return CUDA_SUCCESS;
+}
+
 // ---- Streams and events ---------------------------------------------------------
 
 FAKE_EXPORT CUresult cuStreamCreate(CUstream* stream, unsigned int) {
@@ -725,6 +1156,10 @@ FAKE_EXPORT CUresult cuStreamCreate(CUstream* stream, unsigned int) {
   }
   *stream = reinterpret_cast<CUstream>(created);
   return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuStreamCreateWithPriority(CUstream* stream, unsigned int flags, int) {
+  return cuStreamCreate(stream, flags);
 }
 
 FAKE_EXPORT CUresult cuStreamDestroy(CUstream stream) {
@@ -750,6 +1185,54 @@ FAKE_EXPORT CUresult cuStreamQuery(CUstream stream) {
 }
 FAKE_EXPORT CUresult cuStreamQuery_ptsz(CUstream stream) {
   return cuStreamQuery(stream);
+}
+
+// The stream's later work starts after the event's.
+FAKE_EXPORT CUresult cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int) {
+  REQUIRE_CONTEXT();
+  Stream* resolved = Resolve(stream);
+  if (resolved == nullptr || event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  uint64_t at = reinterpret_cast<Event*>(event)->at_ns.load();
+  uint64_t ready = resolved->ready_ns.load();
+  while (ready < at && !resolved->ready_ns.compare_exchange_weak(ready, at)) {
+  }
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamWaitEvent_ptsz(CUstream stream, CUevent event, unsigned int flags) {
+  return cuStreamWaitEvent(stream, event, flags);
+}
+
+// The fake never captures a stream into a graph.
+FAKE_EXPORT CUresult cuStreamIsCapturing(CUstream stream, CUstreamCaptureStatus* status) {
+  REQUIRE_CONTEXT();
+  if (Resolve(stream) == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (status == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *status = CU_STREAM_CAPTURE_STATUS_NONE;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamIsCapturing_ptsz(CUstream stream, CUstreamCaptureStatus* status) {
+  return cuStreamIsCapturing(stream, status);
+}
+
+FAKE_EXPORT CUresult cuStreamGetCaptureInfo(CUstream stream, CUstreamCaptureStatus* status,
+                                            cuuint64_t* id, CUgraph* graph,
+                                            const CUgraphNode** dependencies,
+                                            const CUgraphEdgeData** edge_data, size_t* count) {
+  CUresult result = cuStreamIsCapturing(stream, status);
+  if (result != CUDA_SUCCESS) return result;
+  if (id != nullptr) *id = 0;
+  if (graph != nullptr) *graph = nullptr;
+  if (dependencies != nullptr) *dependencies = nullptr;
+  if (edge_data != nullptr) *edge_data = nullptr;
+  if (count != nullptr) *count = 0;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamGetCaptureInfo_v3_ptsz(CUstream stream, CUstreamCaptureStatus* status,
+                                                    cuuint64_t* id, CUgraph* graph,
+                                                    const CUgraphNode** dependencies,
+                                                    const CUgraphEdgeData** edge_data,
+                                                    size_t* count) {
+  return cuStreamGetCaptureInfo(stream, status, id, graph, dependencies, edge_data, count);
 }
 
 FAKE_EXPORT CUresult cuStreamGetCtx(CUstream stream, CUcontext* context) {
@@ -806,6 +1289,11 @@ FAKE_EXPORT CUresult cuEventElapsedTime(float* milliseconds, CUevent start, CUev
       static_cast<double>(static_cast<int64_t>(last->at_ns.load() - first->at_ns.load())) / 1e6);
   return CUDA_SUCCESS;
 }
+FAKE_EXPORT CUresult FakeEventElapsedTimeV1(float* milliseconds, CUevent start,
+                                            CUevent end) __asm__("cuEventElapsedTime");
+CUresult FakeEventElapsedTimeV1(float* milliseconds, CUevent start, CUevent end) {
+  return cuEventElapsedTime(milliseconds, start, end);
+}
 
 // ---- Modules and launches ---------------------------------------------------------
 
@@ -814,6 +1302,17 @@ FAKE_EXPORT CUresult cuModuleLoadData(CUmodule* module, const void* image) {
   if (module == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
   *module = reinterpret_cast<CUmodule>(new Module());
   return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuModuleLoadDataEx(CUmodule* module, const void* image, unsigned int,
+                                        CUjit_option*, void**) {
+  return cuModuleLoadData(module, image);
+}
+
+FAKE_EXPORT CUresult cuModuleGetGlobal(CUdeviceptr* pointer, size_t* bytes, CUmodule module,
+                                       const char* name) {
+  if (module == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  return reinterpret_cast<Module*>(module)->globals.Get(name, pointer, bytes);
 }
 
 FAKE_EXPORT CUresult cuModuleUnload(CUmodule module) {
@@ -831,10 +1330,103 @@ FAKE_EXPORT CUresult cuModuleGetFunction(CUfunction* function, CUmodule module, 
   return CUDA_SUCCESS;
 }
 
-FAKE_EXPORT CUresult cuFuncGetAttribute(int* value, CUfunction_attribute, CUfunction function) {
+// Every fake kernel looks alike: compiled for sm_90, any block size up to
+// 1,024 threads, 32 registers, no static shared memory.
+FAKE_EXPORT CUresult cuFuncGetAttribute(int* value, CUfunction_attribute attribute,
+                                        CUfunction function) {
   if (value == nullptr || function == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *value = 0;
+  switch (attribute) {
+    case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
+      *value = 1024;
+      break;
+    case CU_FUNC_ATTRIBUTE_NUM_REGS:
+      *value = 32;
+      break;
+    case CU_FUNC_ATTRIBUTE_PTX_VERSION:
+    case CU_FUNC_ATTRIBUTE_BINARY_VERSION:
+      *value = 90;
+      break;
+    case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
+      *value = 48 * 1024;
+      break;
+    default:
+      *value = 0;
+  }
   return CUDA_SUCCESS;
+}
+
+namespace {
+// Blocks of `threads` threads and `shared_bytes` of dynamic shared memory
+// that fit on one multiprocessor at once: 32 blocks, 2,048 threads and
+// 228 KiB of shared memory (1 KiB of it reserved per block) at most.
+int BlocksPerMultiprocessor(unsigned int threads, size_t shared_bytes) {
+  if (threads == 0 || threads > 1024) return 0;
+  size_t blocks = std::min<size_t>(32, 2048 / threads);
+  blocks = std::min<size_t>(blocks, 233472 / (shared_bytes + 1024));
+  return static_cast<int>(blocks);
+}
+}  // namespace
+
+FAKE_EXPORT CUresult cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
+    int* blocks, CUfunction function, int block_size, size_t shared_bytes, unsigned int) {
+  if (blocks == nullptr || function == nullptr || block_size <= 0 || block_size > 1024) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  *blocks = BlocksPerMultiprocessor(static_cast<unsigned int>(block_size), shared_bytes);
+  return CUDA_SUCCESS;
+}
+
+// The shared memory a block may ask for when `blocks` of them share a
+// multiprocessor: the multiprocessor's 228 KiB less 1 KiB reserved per block,
+// at most the 227 KiB a block may opt into.
+FAKE_EXPORT CUresult cuOccupancyAvailableDynamicSMemPerBlock(size_t* bytes, CUfunction function,
+                                                             int blocks, int block_size) {
+  if (bytes == nullptr || function == nullptr || blocks <= 0 || block_size <= 0) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  const size_t per_block = 233472 / static_cast<size_t>(blocks);
+  *bytes = per_block > 1024 ? std::min<size_t>(per_block - 1024, 232448) : 0;
+  return CUDA_SUCCESS;
+}
+
+// Thread-block clusters: up to 8 blocks portably, 16 at most; a cluster's
+// blocks run at once on one GPC, modelled as 8 GPCs of 16 multiprocessors
+// that hold as many blocks as threads and shared memory allow. A cluster
+// that cannot be placed gives 0, which libraries probe for (cuBLAS asks
+// for sizes up to 17).
+FAKE_EXPORT CUresult cuOccupancyMaxPotentialClusterSize(int* size, CUfunction function,
+                                                        const CUlaunchConfig* config) {
+  if (size == nullptr || function == nullptr || config == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *size = 8;
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuOccupancyMaxActiveClusters(int* clusters, CUfunction function,
+                                                  const CUlaunchConfig* config) {
+  if (clusters == nullptr || function == nullptr || config == nullptr) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  unsigned int cluster_blocks = 1;
+  for (unsigned int i = 0; i < config->numAttrs; ++i) {
+    const CUlaunchAttribute& attribute = config->attrs[i];
+    if (attribute.id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION) {
+      const auto& dim = attribute.value.clusterDim;
+      cluster_blocks = std::max(1U, dim.x) * std::max(1U, dim.y) * std::max(1U, dim.z);
+    }
+  }
+  const unsigned int threads = config->blockDimX * config->blockDimY * config->blockDimZ;
+  if (threads == 0 || threads > 1024) return CUDA_ERROR_INVALID_VALUE;
+  const unsigned int per_gpc =
+      16 * static_cast<unsigned int>(BlocksPerMultiprocessor(threads, config->sharedMemBytes));
+  *clusters = cluster_blocks > 16 ? 0 : static_cast<int>(8 * (per_gpc / cluster_blocks));
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, CUfunction function,
+                                                                 int block_size,
+                                                                 size_t shared_bytes) {
+  return cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(blocks, function, block_size,
+                                                              shared_bytes, 0);
 }
 
 FAKE_EXPORT CUresult cuFuncSetAttribute(CUfunction function, CUfunction_attribute, int) {
@@ -875,9 +1467,24 @@ FAKE_EXPORT CUresult cuLibraryUnload(CUlibrary library) {
 
 FAKE_EXPORT CUresult cuLibraryGetKernel(CUkernel* kernel, CUlibrary library, const char* name) {
   if (kernel == nullptr || library == nullptr || name == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  auto* created = new Function{name};
-  reinterpret_cast<Library*>(library)->kernels.push_back(created);
+  auto* owner = reinterpret_cast<Library*>(library);
+  auto* created = new Function{name, owner};
+  owner->kernels.push_back(created);
   *kernel = reinterpret_cast<CUkernel>(created);
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuLibraryGetGlobal(CUdeviceptr* pointer, size_t* bytes, CUlibrary library,
+                                        const char* name) {
+  if (library == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  return reinterpret_cast<Library*>(library)->globals.Get(name, pointer, bytes);
+}
+
+FAKE_EXPORT CUresult cuKernelGetLibrary(CUlibrary* library, CUkernel kernel) {
+  if (library == nullptr || kernel == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Library* owner = reinterpret_cast<Function*>(kernel)->library;
+  if (owner == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  *library = reinterpret_cast<CUlibrary>(owner);
   return CUDA_SUCCESS;
 }
 
@@ -1003,6 +1610,17 @@ FAKE_EXPORT CUresult cuGraphInstantiate(CUgraphExec* exec, CUgraph graph, unsign
   *exec = reinterpret_cast<CUgraphExec>(new GraphExec{reinterpret_cast<Graph*>(graph)});
   return CUDA_SUCCESS;
 }
+// CUDA 10's form, with an error node and a log (the fake never fails to
+// instantiate, so both stay empty).
+FAKE_EXPORT CUresult FakeGraphInstantiateV1(CUgraphExec* exec, CUgraph graph,
+                                            CUgraphNode* error_node, char* log,
+                                            size_t log_bytes) __asm__("cuGraphInstantiate");
+CUresult FakeGraphInstantiateV1(CUgraphExec* exec, CUgraph graph, CUgraphNode* error_node,
+                                char* log, size_t log_bytes) {
+  if (error_node != nullptr) *error_node = nullptr;
+  if (log != nullptr && log_bytes > 0) log[0] = '\0';
+  return cuGraphInstantiate(exec, graph, 0);
+}
 
 FAKE_EXPORT CUresult cuGraphInstantiateWithParams(CUgraphExec* exec, CUgraph graph,
                                                   CUDA_GRAPH_INSTANTIATE_PARAMS* parameters) {
@@ -1116,10 +1734,14 @@ const EntryPoint kEntryPoints[] = {
     ENTRY("cuDeviceTotalMem", 3020, cuDeviceTotalMem),
     ENTRY("cuDeviceGetAttribute", 2000, cuDeviceGetAttribute),
     ENTRY("cuDeviceGetPCIBusId", 4010, cuDeviceGetPCIBusId),
+    ENTRY("cuDeviceCanAccessPeer", 4000, cuDeviceCanAccessPeer),
     ENTRY("cuDevicePrimaryCtxRetain", 7000, cuDevicePrimaryCtxRetain),
+    ENTRY("cuDevicePrimaryCtxRelease", 7000, cuDevicePrimaryCtxRelease),
     ENTRY("cuDevicePrimaryCtxRelease", 11000, cuDevicePrimaryCtxRelease),
+    ENTRY("cuDevicePrimaryCtxReset", 7000, cuDevicePrimaryCtxReset),
     ENTRY("cuDevicePrimaryCtxReset", 11000, cuDevicePrimaryCtxReset),
     ENTRY("cuDevicePrimaryCtxGetState", 7000, cuDevicePrimaryCtxGetState),
+    ENTRY("cuDevicePrimaryCtxSetFlags", 7000, cuDevicePrimaryCtxSetFlags),
     ENTRY("cuDevicePrimaryCtxSetFlags", 11000, cuDevicePrimaryCtxSetFlags),
     ENTRY("cuCtxCreate", 3020, FakeCtxCreateV2),
     ENTRY("cuCtxCreate", 12050, cuCtxCreate),
@@ -1131,6 +1753,11 @@ const EntryPoint kEntryPoints[] = {
     ENTRY("cuCtxGetDevice", 2000, cuCtxGetDevice),
     ENTRY("cuCtxGetApiVersion", 3020, cuCtxGetApiVersion),
     ENTRY("cuCtxSynchronize", 2000, cuCtxSynchronize),
+    ENTRY("cuCtxGetStreamPriorityRange", 5050, cuCtxGetStreamPriorityRange),
+    ENTRY("cuCtxGetLimit", 3010, cuCtxGetLimit),
+    ENTRY("cuCtxSetLimit", 3010, cuCtxSetLimit),
+    ENTRY("cuCtxEnablePeerAccess", 4000, cuCtxEnablePeerAccess),
+    ENTRY("cuCtxDisablePeerAccess", 4000, cuCtxDisablePeerAccess),
     ENTRY("cuMemGetInfo", 3020, cuMemGetInfo),
     ENTRY("cuMemAlloc", 3020, cuMemAlloc),
     ENTRY("cuMemAllocPitch", 3020, cuMemAllocPitch),
@@ -1160,8 +1787,40 @@ const EntryPoint kEntryPoints[] = {
     ENTRY("cuMemcpyHtoD", 3020, cuMemcpyHtoD),
     ENTRY("cuMemcpyDtoH", 3020, cuMemcpyDtoH),
     ENTRY("cuMemsetD8", 3020, cuMemsetD8),
+    ENTRY("cuMemcpy", 4000, cuMemcpy),
+    ENTRY_PT("cuMemcpy", 7000, cuMemcpy_ptds),
+    ENTRY("cuMemcpyAsync", 4000, cuMemcpyAsync),
+    ENTRY_PT("cuMemcpyAsync", 7000, cuMemcpyAsync_ptsz),
+    ENTRY("cuMemcpyHtoDAsync", 3020, cuMemcpyHtoDAsync),
+    ENTRY_PT("cuMemcpyHtoDAsync", 7000, cuMemcpyHtoDAsync_v2_ptsz),
+    ENTRY("cuMemcpyDtoHAsync", 3020, cuMemcpyDtoHAsync),
+    ENTRY_PT("cuMemcpyDtoHAsync", 7000, cuMemcpyDtoHAsync_v2_ptsz),
+    ENTRY("cuMemcpyDtoDAsync", 3020, cuMemcpyDtoDAsync),
+    ENTRY_PT("cuMemcpyDtoDAsync", 7000, cuMemcpyDtoDAsync_v2_ptsz),
+    ENTRY("cuMemcpy2DAsync", 3020, cuMemcpy2DAsync),
+    ENTRY_PT("cuMemcpy2DAsync", 7000, cuMemcpy2DAsync_v2_ptsz),
+    ENTRY("cuMemPrefetchAsync", 8000, FakeMemPrefetchAsyncV1),
+    ENTRY("cuMemPrefetchAsync", 12020, cuMemPrefetchAsync),
+    ENTRY_PT("cuMemPrefetchAsync", 12020, cuMemPrefetchAsync_v2_ptsz),
+    ENTRY("cuMemsetD8Async", 3020, cuMemsetD8Async),
+    ENTRY_PT("cuMemsetD8Async", 7000, cuMemsetD8Async_ptsz),
+    ENTRY("cuMemsetD32Async", 3020, cuMemsetD32Async),
+    ENTRY_PT("cuMemsetD32Async", 7000, cuMemsetD32Async_ptsz),
+    ENTRY("cuMemHostAlloc", 2020, cuMemHostAlloc),
+    ENTRY("cuMemAllocHost", 3020, cuMemAllocHost),
+    ENTRY("cuMemFreeHost", 2000, cuMemFreeHost),
+    ENTRY("cuMemHostGetDevicePointer", 3020, cuMemHostGetDevicePointer),
+    ENTRY("cuPointerGetAttribute", 4000, cuPointerGetAttribute),
+    ENTRY("cuPointerGetAttributes", 7000, cuPointerGetAttributes),
     ENTRY("cuStreamCreate", 2000, cuStreamCreate),
     ENTRY("cuStreamDestroy", 4000, cuStreamDestroy),
+    ENTRY("cuStreamCreateWithPriority", 5050, cuStreamCreateWithPriority),
+    ENTRY("cuStreamWaitEvent", 3020, cuStreamWaitEvent),
+    ENTRY_PT("cuStreamWaitEvent", 7000, cuStreamWaitEvent_ptsz),
+    ENTRY("cuStreamIsCapturing", 10000, cuStreamIsCapturing),
+    ENTRY_PT("cuStreamIsCapturing", 10000, cuStreamIsCapturing_ptsz),
+    ENTRY("cuStreamGetCaptureInfo", 12030, cuStreamGetCaptureInfo),
+    ENTRY_PT("cuStreamGetCaptureInfo", 12030, cuStreamGetCaptureInfo_v3_ptsz),
     ENTRY("cuStreamSynchronize", 2000, cuStreamSynchronize),
     ENTRY_PT("cuStreamSynchronize", 7000, cuStreamSynchronize_ptsz),
     ENTRY("cuStreamQuery", 2000, cuStreamQuery),
@@ -1180,6 +1839,14 @@ const EntryPoint kEntryPoints[] = {
     ENTRY("cuModuleGetFunction", 2000, cuModuleGetFunction),
     ENTRY("cuFuncGetAttribute", 2020, cuFuncGetAttribute),
     ENTRY("cuFuncSetAttribute", 9000, cuFuncSetAttribute),
+    ENTRY("cuOccupancyAvailableDynamicSMemPerBlock", 10020,
+          cuOccupancyAvailableDynamicSMemPerBlock),
+    ENTRY("cuOccupancyMaxPotentialClusterSize", 11070, cuOccupancyMaxPotentialClusterSize),
+    ENTRY("cuOccupancyMaxActiveClusters", 11070, cuOccupancyMaxActiveClusters),
+    ENTRY("cuOccupancyMaxActiveBlocksPerMultiprocessor", 6050,
+          cuOccupancyMaxActiveBlocksPerMultiprocessor),
+    ENTRY("cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags", 7000,
+          cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags),
     ENTRY("cuFuncSetCacheConfig", 3000, cuFuncSetCacheConfig),
     ENTRY("cuFuncGetName", 12030, cuFuncGetName),
     ENTRY("cuModuleGetLoadingMode", 11070, cuModuleGetLoadingMode),
@@ -1187,6 +1854,10 @@ const EntryPoint kEntryPoints[] = {
     ENTRY("cuLibraryUnload", 12000, cuLibraryUnload),
     ENTRY("cuLibraryGetKernel", 12000, cuLibraryGetKernel),
     ENTRY("cuLibraryGetModule", 12000, cuLibraryGetModule),
+    ENTRY("cuLibraryGetGlobal", 12000, cuLibraryGetGlobal),
+    ENTRY("cuKernelGetLibrary", 12050, cuKernelGetLibrary),
+    ENTRY("cuModuleLoadDataEx", 2010, cuModuleLoadDataEx),
+    ENTRY("cuModuleGetGlobal", 3020, cuModuleGetGlobal),
     ENTRY("cuKernelGetFunction", 12000, cuKernelGetFunction),
     ENTRY("cuKernelGetAttribute", 12000, cuKernelGetAttribute),
     ENTRY("cuKernelSetAttribute", 12000, cuKernelSetAttribute),
