@@ -1,0 +1,161 @@
+// The fake driver's streams and events, on the fake GPU's clock.
+#include <sys/mman.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "cuda/fake/fake_driver.h"
+
+using namespace allot::fake_cuda;
+
+
+FAKE_EXPORT CUresult cuStreamCreate(CUstream* stream, unsigned int) {
+  REQUIRE_CONTEXT();
+  if (stream == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  auto* created = new Stream();
+  created->context = Current();
+  {
+    std::lock_guard lock(D().mu);
+    Current()->streams.push_back(created);
+  }
+  *stream = reinterpret_cast<CUstream>(created);
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuStreamCreateWithPriority(CUstream* stream, unsigned int flags, int) {
+  return cuStreamCreate(stream, flags);
+}
+
+FAKE_EXPORT CUresult cuStreamDestroy(CUstream stream) {
+  if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  auto* fake = reinterpret_cast<Stream*>(stream);
+  std::lock_guard lock(D().mu);
+  std::erase(fake->context->streams, fake);
+  return CUDA_SUCCESS;  // kept allocated: work may still name it
+}
+
+FAKE_EXPORT CUresult cuStreamSynchronize(CUstream stream) {
+  return SynchronizeStream(stream);
+}
+FAKE_EXPORT CUresult cuStreamSynchronize_ptsz(CUstream stream) {
+  return SynchronizeStream(stream);
+}
+
+FAKE_EXPORT CUresult cuStreamQuery(CUstream stream) {
+  REQUIRE_CONTEXT();
+  Stream* resolved = Resolve(stream);
+  if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  return fg::NowNs() >= resolved->ready_ns.load() ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
+}
+FAKE_EXPORT CUresult cuStreamQuery_ptsz(CUstream stream) {
+  return cuStreamQuery(stream);
+}
+
+// The stream's later work starts after the event's.
+FAKE_EXPORT CUresult cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int) {
+  REQUIRE_CONTEXT();
+  Stream* resolved = Resolve(stream);
+  if (resolved == nullptr || event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  uint64_t at = reinterpret_cast<Event*>(event)->at_ns.load();
+  uint64_t ready = resolved->ready_ns.load();
+  while (ready < at && !resolved->ready_ns.compare_exchange_weak(ready, at)) {
+  }
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamWaitEvent_ptsz(CUstream stream, CUevent event, unsigned int flags) {
+  return cuStreamWaitEvent(stream, event, flags);
+}
+
+// The fake never captures a stream into a graph.
+FAKE_EXPORT CUresult cuStreamIsCapturing(CUstream stream, CUstreamCaptureStatus* status) {
+  REQUIRE_CONTEXT();
+  if (Resolve(stream) == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (status == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *status = CU_STREAM_CAPTURE_STATUS_NONE;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamIsCapturing_ptsz(CUstream stream, CUstreamCaptureStatus* status) {
+  return cuStreamIsCapturing(stream, status);
+}
+
+FAKE_EXPORT CUresult cuStreamGetCaptureInfo(CUstream stream, CUstreamCaptureStatus* status,
+                                            cuuint64_t* id, CUgraph* graph,
+                                            const CUgraphNode** dependencies,
+                                            const CUgraphEdgeData** edge_data, size_t* count) {
+  CUresult result = cuStreamIsCapturing(stream, status);
+  if (result != CUDA_SUCCESS) return result;
+  if (id != nullptr) *id = 0;
+  if (graph != nullptr) *graph = nullptr;
+  if (dependencies != nullptr) *dependencies = nullptr;
+  if (edge_data != nullptr) *edge_data = nullptr;
+  if (count != nullptr) *count = 0;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamGetCaptureInfo_v3_ptsz(CUstream stream, CUstreamCaptureStatus* status,
+                                                    cuuint64_t* id, CUgraph* graph,
+                                                    const CUgraphNode** dependencies,
+                                                    const CUgraphEdgeData** edge_data,
+                                                    size_t* count) {
+  return cuStreamGetCaptureInfo(stream, status, id, graph, dependencies, edge_data, count);
+}
+
+FAKE_EXPORT CUresult cuStreamGetCtx(CUstream stream, CUcontext* context) {
+  REQUIRE_CONTEXT();
+  Stream* resolved = Resolve(stream);
+  if (resolved == nullptr || context == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  *context = reinterpret_cast<CUcontext>(resolved->context);
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamGetCtx_ptsz(CUstream stream, CUcontext* context) {
+  return cuStreamGetCtx(stream, context);
+}
+
+FAKE_EXPORT CUresult cuEventCreate(CUevent* event, unsigned int) {
+  if (!Initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  if (event == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *event = reinterpret_cast<CUevent>(new Event());
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuEventDestroy(CUevent event) {
+  delete reinterpret_cast<Event*>(event);
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuEventRecord(CUevent event, CUstream stream) {
+  return RecordOn(event, stream);
+}
+FAKE_EXPORT CUresult cuEventRecord_ptsz(CUevent event, CUstream stream) {
+  return RecordOn(event, stream);
+}
+
+FAKE_EXPORT CUresult cuEventQuery(CUevent event) {
+  if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  auto* fake = reinterpret_cast<Event*>(event);
+  return fg::NowNs() >= fake->at_ns.load() ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
+}
+
+FAKE_EXPORT CUresult cuEventSynchronize(CUevent event) {
+  if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  SleepUntil(reinterpret_cast<Event*>(event)->at_ns.load());
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuEventElapsedTime(float* milliseconds, CUevent start, CUevent end) {
+  if (milliseconds == nullptr || start == nullptr || end == nullptr)
+    return CUDA_ERROR_INVALID_VALUE;
+  auto* first = reinterpret_cast<Event*>(start);
+  auto* last = reinterpret_cast<Event*>(end);
+  if (!first->recorded.load() || !last->recorded.load()) return CUDA_ERROR_INVALID_HANDLE;
+  uint64_t now = fg::NowNs();
+  if (now < first->at_ns.load() || now < last->at_ns.load()) return CUDA_ERROR_NOT_READY;
+  *milliseconds = static_cast<float>(
+      static_cast<double>(static_cast<int64_t>(last->at_ns.load() - first->at_ns.load())) / 1e6);
+  return CUDA_SUCCESS;
+}
+CUresult FakeEventElapsedTimeV1(float* milliseconds, CUevent start, CUevent end) {
+  return cuEventElapsedTime(milliseconds, start, end);
+}
