@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU interposer under a CUDA C++ program on the fake CUDA driver: the
 # CUDA runtime (cudart) as nvcc links it, statically and as a shared library.
-#   cuda_runtime_test.sh ALLOT FAKE_GPU_DIR PROBE...
-# Each PROBE is tests/gpu_fake/cudart_probe.cu built by nvcc.
+#   [CUBLAS_PROBE=...] cuda_runtime_test.sh ALLOT FAKE_GPU_DIR PROBE...
+# Each PROBE is tests/gpu_fake/cudart_probe.cu built by nvcc; CUBLAS_PROBE,
+# where cuBLAS is installed, is tests/gpu_fake/cublas_probe.cu.
 set -euo pipefail
 ALLOT="$1"
 FAKE_DIR="$2"
@@ -37,6 +38,10 @@ blocks per multiprocessor 1, shared for one block 232448
 clusters of 8 at once 16"
   [ "$out" = "$expected" ] || fail "$name library: $out"
 
+  echo "== $name: kernels captured from a stream run as a graph"
+  out="$(gpu_run --memory-limit 64Mi -- "$PROBE" capture 2>&1)" || fail "$name capture: $out"
+  [ "$out" = "capturing 1, captured 3 kernels of 3000 blocks, ran" ] || fail "$name capture: $out"
+
   echo "== $name: kernels launched by the runtime share the GPU 30/70 (strict) over 2 s"
   export CUDA_VISIBLE_DEVICES=0
   start_ms=$(($(date +%s%3N) + 1500))
@@ -49,5 +54,11 @@ clusters of 8 at once 16"
   within "$(share "$work/$name-70")" 70 "$name 70 % beside 30 %"
   unset CUDA_VISIBLE_DEVICES
 done
+
+if [ -n "${CUBLAS_PROBE:-}" ]; then
+  echo "== cuBLAS starts on the fake driver under the interposer"
+  out="$(gpu_run --memory-limit 1Gi -- "$CUBLAS_PROBE" 2>&1)" || fail "cuBLAS: $out"
+  [ "$out" = "cublas started" ] || fail "cuBLAS: $out"
+fi
 
 echo "PASS"

@@ -16,6 +16,7 @@
 //                               move a tensor to the GPU and back
 //   library                     what libraries such as cuBLAS ask before they
 //                               launch: symbols, limits, occupancy
+//   capture                     kernels captured from a stream into a graph
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -273,6 +274,45 @@ int Library() {
   return 0;
 }
 
+// Stream capture, as PyTorch's CUDA graphs and cuBLAS use it: three kernels
+// captured, not run, then run as one graph. Prints what the graph holds.
+int Capture() {
+  cudaStream_t stream = nullptr;
+  CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  CHECK(cudaStreamIsCapturing(stream, &status));
+  for (int i = 0; i < 3; ++i) Touch<<<1000, 1, 0, stream>>>(nullptr);
+  CHECK(cudaGetLastError());
+  cudaGraph_t graph = nullptr;
+  CHECK(cudaStreamEndCapture(stream, &graph));
+  size_t count = 0;
+  CHECK(cudaGraphGetNodes(graph, nullptr, &count));
+  std::vector<cudaGraphNode_t> nodes(count);
+  CHECK(cudaGraphGetNodes(graph, nodes.data(), &count));
+  int kernels = 0;
+  unsigned int blocks = 0;
+  for (cudaGraphNode_t node : nodes) {
+    cudaGraphNodeType type{};
+    CHECK(cudaGraphNodeGetType(node, &type));
+    if (type != cudaGraphNodeTypeKernel) continue;
+    cudaKernelNodeParams parameters{};
+    CHECK(cudaGraphKernelNodeGetParams(node, &parameters));
+    ++kernels;
+    blocks += parameters.gridDim.x;
+  }
+  cudaGraphExec_t exec = nullptr;
+  CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  CHECK(cudaGraphLaunch(exec, stream));
+  CHECK(cudaStreamSynchronize(stream));
+  std::printf("capturing %d, captured %d kernels of %u blocks, ran\n",
+              status == cudaStreamCaptureStatusActive ? 1 : 0, kernels, blocks);
+  CHECK(cudaGraphExecDestroy(exec));
+  CHECK(cudaGraphDestroy(graph));
+  CHECK(cudaStreamDestroy(stream));
+  return 0;
+}
+
 size_t ParseBytes(const char* text) {
   char* end = nullptr;
   unsigned long long value = std::strtoull(text, &end, 10);
@@ -290,12 +330,13 @@ int main(int argc, char** argv) {
   if (command == "limit") return Limit();
   if (command == "torchlike") return TorchLike();
   if (command == "library") return Library();
+  if (command == "capture") return Capture();
   if (command == "report" && argc > 2) return Report(ParseBytes(argv[2]));
   if (command == "spin" && argc > 2) {
     return Spin(std::atof(argv[2]), argc > 3 ? std::atoll(argv[3]) : 0);
   }
   std::fprintf(stderr,
                "usage: cudart_probe limit | report BYTES | spin SECONDS [START_MS] | torchlike | "
-               "library\n");
+               "library | capture\n");
   return 2;
 }

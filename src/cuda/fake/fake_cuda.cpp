@@ -148,8 +148,31 @@ CUresult LaunchOn(CUstream stream, uint64_t duration_ns) {
   Stream* resolved = Resolve(stream);
   if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (duration_ns == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (resolved->capture != nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   Occupy(resolved, duration_ns);
   return CUDA_SUCCESS;
+}
+
+CUresult LaunchKernel(CUstream stream, const CUDA_KERNEL_NODE_PARAMS& kernel) {
+  REQUIRE_CONTEXT();
+  Stream* resolved = Resolve(stream);
+  if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (resolved->capture != nullptr) {
+    // As the driver records it: a library's kernel by its kernel handle too,
+    // which the runtime maps back to the program's function.
+    CUDA_KERNEL_NODE_PARAMS node = kernel;
+    if (reinterpret_cast<Function*>(kernel.func)->library != nullptr) {
+      node.kern = reinterpret_cast<CUkernel>(kernel.func);
+    }
+    node.ctx = reinterpret_cast<CUcontext>(resolved->context);
+    AddKernelNode(resolved->capture, node);
+    return CUDA_SUCCESS;
+  }
+  return LaunchOn(stream, KernelNs(kernel));
+}
+
+uint64_t KernelNs(const CUDA_KERNEL_NODE_PARAMS& kernel) {
+  return KernelNs(kernel.gridDimX, kernel.gridDimY, kernel.gridDimZ);
 }
 
 CUresult RecordOn(CUevent event, CUstream stream) {
@@ -166,6 +189,7 @@ CUresult SynchronizeStream(CUstream stream) {
   REQUIRE_CONTEXT();
   Stream* resolved = Resolve(stream);
   if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (resolved->capture != nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   SleepUntil(resolved->ready_ns.load());
   return CUDA_SUCCESS;
 }

@@ -24,6 +24,7 @@ namespace fg = allot::fake_gpu;
 namespace allot::fake_cuda {
 
 struct Stream;
+struct Graph;
 
 struct Context {
   int device = 0;  // physical ordinal
@@ -35,6 +36,10 @@ struct Context {
 struct Stream {
   Context* context = nullptr;
   std::atomic<uint64_t> ready_ns{0};
+  // While captured (cuStreamBeginCapture), kernels launched on the stream
+  // are added to this graph instead of running.
+  Graph* capture = nullptr;
+  uint64_t capture_id = 0;
 };
 
 struct Event {
@@ -117,8 +122,9 @@ struct Array {
 };
 
 struct GraphNode {
-  uint64_t duration_ns = 0;
-  CUdeviceptr allocation = 0;
+  CUgraphNodeType type = CU_GRAPH_NODE_TYPE_KERNEL;
+  CUDA_KERNEL_NODE_PARAMS kernel{};  // kernel nodes: as added
+  CUdeviceptr allocation = 0;        // memory-allocation nodes
 };
 
 struct Graph {
@@ -127,6 +133,9 @@ struct Graph {
 
 struct GraphExec {
   Graph* graph = nullptr;
+  // Each node's kernel as instantiated; updating the executable graph
+  // (cuGraphExecKernelNodeSetParams) changes these, not the graph's.
+  std::vector<CUDA_KERNEL_NODE_PARAMS> kernels;
 };
 
 struct Driver {
@@ -161,7 +170,15 @@ void Occupy(Stream* stream, uint64_t duration_ns);
 uint64_t KernelNs(unsigned x, unsigned y, unsigned z);
 CUresult MapDeviceMemory(CUdeviceptr* out, uint64_t bytes, int device);
 CUresult UnmapDeviceMemory(CUdeviceptr pointer);
+// Runs `duration_ns` of work on a stream; a stream being captured refuses it
+// (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED): see LaunchKernel.
 CUresult LaunchOn(CUstream stream, uint64_t duration_ns);
+// Launches a kernel on a stream, or adds it to the stream's capture.
+CUresult LaunchKernel(CUstream stream, const CUDA_KERNEL_NODE_PARAMS& kernel);
+// Adds a kernel node to a graph.
+GraphNode* AddKernelNode(Graph* graph, const CUDA_KERNEL_NODE_PARAMS& kernel);
+// A kernel's time on the fake GPU.
+uint64_t KernelNs(const CUDA_KERNEL_NODE_PARAMS& kernel);
 CUresult RecordOn(CUevent event, CUstream stream);
 CUresult SynchronizeStream(CUstream stream);
 
@@ -186,6 +203,33 @@ FAKE_EXPORT CUresult FakeEventElapsedTimeV1(float* milliseconds, CUevent start,
 FAKE_EXPORT CUresult FakeGraphInstantiateV1(CUgraphExec* exec, CUgraph graph,
                                             CUgraphNode* error_node, char* log,
                                             size_t log_bytes) __asm__("cuGraphInstantiate");
+FAKE_EXPORT CUresult FakeGraphAddKernelNodeV1(
+    CUgraphNode* node, CUgraph graph, const CUgraphNode* dependencies, size_t count,
+    const CUDA_KERNEL_NODE_PARAMS_v1* parameters) __asm__("cuGraphAddKernelNode");
+FAKE_EXPORT CUresult FakeGraphKernelNodeGetParamsV1(
+    CUgraphNode node, CUDA_KERNEL_NODE_PARAMS_v1* parameters) __asm__("cuGraphKernelNodeGetParams");
+FAKE_EXPORT CUresult FakeGraphExecKernelNodeSetParamsV1(
+    CUgraphExec exec, CUgraphNode node,
+    const CUDA_KERNEL_NODE_PARAMS_v1* parameters) __asm__("cuGraphExecKernelNodeSetParams");
+FAKE_EXPORT CUresult cuStreamBeginCapture_v2_ptsz(CUstream stream, CUstreamCaptureMode mode);
+FAKE_EXPORT CUresult cuStreamEndCapture_ptsz(CUstream stream, CUgraph* graph);
+FAKE_EXPORT CUresult cuStreamGetCaptureInfo_v2(CUstream stream, CUstreamCaptureStatus* status,
+                                               cuuint64_t* id, CUgraph* graph,
+                                               const CUgraphNode** dependencies, size_t* count);
+FAKE_EXPORT CUresult cuStreamGetCaptureInfo_v2_ptsz(CUstream stream, CUstreamCaptureStatus* status,
+                                                    cuuint64_t* id, CUgraph* graph,
+                                                    const CUgraphNode** dependencies,
+                                                    size_t* count);
+FAKE_EXPORT CUresult cuStreamWaitValue32_v2_ptsz(CUstream stream, CUdeviceptr address,
+                                                 cuuint32_t value, unsigned int flags);
+FAKE_EXPORT CUresult cuStreamBatchMemOp_v2_ptsz(CUstream stream, unsigned int count,
+                                                CUstreamBatchMemOpParams* operations,
+                                                unsigned int flags);
+FAKE_EXPORT CUresult FakeStreamWaitValue32V1(CUstream stream, CUdeviceptr address, cuuint32_t value,
+                                             unsigned int flags) __asm__("cuStreamWaitValue32");
+FAKE_EXPORT CUresult FakeStreamBatchMemOpV1(CUstream stream, unsigned int count,
+                                            CUstreamBatchMemOpParams_v1* operations,
+                                            unsigned int flags) __asm__("cuStreamBatchMemOp");
 FAKE_EXPORT CUresult FakeGetProcAddressV1(const char* symbol, void** function, int version,
                                           cuuint64_t flags) __asm__("cuGetProcAddress");
 FAKE_EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr* pointer, size_t bytes, CUstream stream);

@@ -12,7 +12,6 @@
 
 using namespace allot::fake_cuda;
 
-
 FAKE_EXPORT CUresult cuGetErrorName(CUresult error, const char** text) {
   if (text == nullptr) return CUDA_ERROR_INVALID_VALUE;
   switch (error) {
@@ -225,7 +224,31 @@ const EntryPoint kEntryPoints[] = {
     ENTRY_PT("cuLaunchKernelEx", 11060, cuLaunchKernelEx_ptsz),
     ENTRY("cuLaunchCooperativeKernel", 9000, cuLaunchCooperativeKernel),
     ENTRY_PT("cuLaunchCooperativeKernel", 9000, cuLaunchCooperativeKernel_ptsz),
+    ENTRY("cuStreamBeginCapture", 10010, cuStreamBeginCapture),
+    ENTRY_PT("cuStreamBeginCapture", 10010, cuStreamBeginCapture_v2_ptsz),
+    ENTRY("cuStreamEndCapture", 10000, cuStreamEndCapture),
+    ENTRY_PT("cuStreamEndCapture", 10000, cuStreamEndCapture_ptsz),
+    ENTRY("cuStreamGetCaptureInfo", 11030, cuStreamGetCaptureInfo_v2),
+    ENTRY_PT("cuStreamGetCaptureInfo", 11030, cuStreamGetCaptureInfo_v2_ptsz),
+    ENTRY("cuThreadExchangeStreamCaptureMode", 10010, cuThreadExchangeStreamCaptureMode),
+    ENTRY("cuStreamWaitValue32", 8000, FakeStreamWaitValue32V1),
+    ENTRY("cuStreamWaitValue32", 11070, cuStreamWaitValue32),
+    ENTRY_PT("cuStreamWaitValue32", 11070, cuStreamWaitValue32_v2_ptsz),
+    ENTRY("cuStreamBatchMemOp", 8000, FakeStreamBatchMemOpV1),
+    ENTRY("cuStreamBatchMemOp", 11070, cuStreamBatchMemOp),
+    ENTRY_PT("cuStreamBatchMemOp", 11070, cuStreamBatchMemOp_v2_ptsz),
+    ENTRY("cuLinkCreate", 6050, cuLinkCreate),
+    ENTRY("cuLinkAddData", 6050, cuLinkAddData),
+    ENTRY("cuLinkComplete", 5050, cuLinkComplete),
+    ENTRY("cuLinkDestroy", 5050, cuLinkDestroy),
     ENTRY("cuGraphCreate", 10000, cuGraphCreate),
+    ENTRY("cuGraphGetNodes", 10000, cuGraphGetNodes),
+    ENTRY("cuGraphNodeGetType", 10000, cuGraphNodeGetType),
+    ENTRY("cuGraphAddKernelNode", 10000, FakeGraphAddKernelNodeV1),
+    ENTRY("cuGraphKernelNodeGetParams", 10000, FakeGraphKernelNodeGetParamsV1),
+    ENTRY("cuGraphKernelNodeGetParams", 12000, cuGraphKernelNodeGetParams),
+    ENTRY("cuGraphExecKernelNodeSetParams", 10010, FakeGraphExecKernelNodeSetParamsV1),
+    ENTRY("cuGraphExecKernelNodeSetParams", 12000, cuGraphExecKernelNodeSetParams),
     ENTRY("cuGraphDestroy", 10000, cuGraphDestroy),
     ENTRY("cuGraphAddKernelNode", 12000, cuGraphAddKernelNode),
     ENTRY("cuGraphAddMemAllocNode", 11040, cuGraphAddMemAllocNode),

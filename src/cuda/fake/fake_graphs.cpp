@@ -12,7 +12,6 @@
 
 using namespace allot::fake_cuda;
 
-
 FAKE_EXPORT CUresult cuGraphCreate(CUgraph* graph, unsigned int) {
   if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
   *graph = reinterpret_cast<CUgraph>(new Graph());
@@ -30,13 +29,87 @@ FAKE_EXPORT CUresult cuGraphDestroy(CUgraph graph) {
   return CUDA_SUCCESS;
 }
 
+GraphNode* allot::fake_cuda::AddKernelNode(Graph* graph, const CUDA_KERNEL_NODE_PARAMS& kernel) {
+  auto* created = new GraphNode{CU_GRAPH_NODE_TYPE_KERNEL, kernel, 0};
+  graph->nodes.push_back(created);
+  return created;
+}
+
 FAKE_EXPORT CUresult cuGraphAddKernelNode(CUgraphNode* node, CUgraph graph, const CUgraphNode*,
                                           size_t, const CUDA_KERNEL_NODE_PARAMS* parameters) {
   if (node == nullptr || graph == nullptr || parameters == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  auto* created =
-      new GraphNode{KernelNs(parameters->gridDimX, parameters->gridDimY, parameters->gridDimZ), 0};
-  reinterpret_cast<Graph*>(graph)->nodes.push_back(created);
-  *node = reinterpret_cast<CUgraphNode>(created);
+  *node =
+      reinterpret_cast<CUgraphNode>(AddKernelNode(reinterpret_cast<Graph*>(graph), *parameters));
+  return CUDA_SUCCESS;
+}
+
+namespace {
+// CUDA 10's kernel-node parameters: the same without the kernel and context.
+CUDA_KERNEL_NODE_PARAMS FromV1(const CUDA_KERNEL_NODE_PARAMS_v1& v1) {
+  CUDA_KERNEL_NODE_PARAMS kernel{};
+  kernel.func = v1.func;
+  kernel.gridDimX = v1.gridDimX;
+  kernel.gridDimY = v1.gridDimY;
+  kernel.gridDimZ = v1.gridDimZ;
+  kernel.blockDimX = v1.blockDimX;
+  kernel.blockDimY = v1.blockDimY;
+  kernel.blockDimZ = v1.blockDimZ;
+  kernel.sharedMemBytes = v1.sharedMemBytes;
+  kernel.kernelParams = v1.kernelParams;
+  kernel.extra = v1.extra;
+  return kernel;
+}
+
+CUDA_KERNEL_NODE_PARAMS_v1 ToV1(const CUDA_KERNEL_NODE_PARAMS& kernel) {
+  return {kernel.func,         kernel.gridDimX,  kernel.gridDimY,  kernel.gridDimZ,
+          kernel.blockDimX,    kernel.blockDimY, kernel.blockDimZ, kernel.sharedMemBytes,
+          kernel.kernelParams, kernel.extra};
+}
+
+GraphNode* KernelNode(CUgraphNode node) {
+  auto* fake = reinterpret_cast<GraphNode*>(node);
+  return fake != nullptr && fake->type == CU_GRAPH_NODE_TYPE_KERNEL ? fake : nullptr;
+}
+}  // namespace
+
+FAKE_EXPORT CUresult FakeGraphAddKernelNodeV1(CUgraphNode* node, CUgraph graph,
+                                              const CUgraphNode* dependencies, size_t count,
+                                              const CUDA_KERNEL_NODE_PARAMS_v1* parameters) {
+  if (parameters == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_KERNEL_NODE_PARAMS kernel = FromV1(*parameters);
+  return cuGraphAddKernelNode(node, graph, dependencies, count, &kernel);
+}
+
+FAKE_EXPORT CUresult cuGraphKernelNodeGetParams(CUgraphNode node,
+                                                CUDA_KERNEL_NODE_PARAMS* parameters) {
+  GraphNode* kernel = KernelNode(node);
+  if (kernel == nullptr || parameters == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *parameters = kernel->kernel;
+  return CUDA_SUCCESS;
+}
+
+CUresult FakeGraphKernelNodeGetParamsV1(CUgraphNode node, CUDA_KERNEL_NODE_PARAMS_v1* parameters) {
+  GraphNode* kernel = KernelNode(node);
+  if (kernel == nullptr || parameters == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *parameters = ToV1(kernel->kernel);
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuGraphGetNodes(CUgraph graph, CUgraphNode* nodes, size_t* count) {
+  if (graph == nullptr || count == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const std::vector<GraphNode*>& all = reinterpret_cast<Graph*>(graph)->nodes;
+  if (nodes == nullptr) {
+    *count = all.size();
+    return CUDA_SUCCESS;
+  }
+  *count = std::min(*count, all.size());
+  for (size_t i = 0; i < *count; ++i) nodes[i] = reinterpret_cast<CUgraphNode>(all[i]);
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuGraphNodeGetType(CUgraphNode node, CUgraphNodeType* type) {
+  if (node == nullptr || type == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *type = reinterpret_cast<GraphNode*>(node)->type;
   return CUDA_SUCCESS;
 }
 
@@ -51,7 +124,7 @@ FAKE_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode* node, CUgraph graph, co
     return result;
   }
   parameters->dptr = pointer;
-  auto* created = new GraphNode{0, pointer};
+  auto* created = new GraphNode{CU_GRAPH_NODE_TYPE_MEM_ALLOC, {}, pointer};
   reinterpret_cast<Graph*>(graph)->nodes.push_back(created);
   *node = reinterpret_cast<CUgraphNode>(created);
   return CUDA_SUCCESS;
@@ -59,7 +132,9 @@ FAKE_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode* node, CUgraph graph, co
 
 FAKE_EXPORT CUresult cuGraphInstantiate(CUgraphExec* exec, CUgraph graph, unsigned long long) {
   if (exec == nullptr || graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *exec = reinterpret_cast<CUgraphExec>(new GraphExec{reinterpret_cast<Graph*>(graph)});
+  auto* created = new GraphExec{reinterpret_cast<Graph*>(graph), {}};
+  for (const GraphNode* node : created->graph->nodes) created->kernels.push_back(node->kernel);
+  *exec = reinterpret_cast<CUgraphExec>(created);
   return CUDA_SUCCESS;
 }
 // CUDA 10's form, with an error node and a log (the fake never fails to
@@ -85,6 +160,28 @@ FAKE_EXPORT CUresult cuGraphInstantiateWithParams_ptsz(CUgraphExec* exec, CUgrap
   return cuGraphInstantiateWithParams(exec, graph, parameters);
 }
 
+// Changes a kernel node of the executable graph only (the graph it was made
+// from keeps its parameters).
+FAKE_EXPORT CUresult cuGraphExecKernelNodeSetParams(CUgraphExec exec, CUgraphNode node,
+                                                    const CUDA_KERNEL_NODE_PARAMS* parameters) {
+  auto* fake = reinterpret_cast<GraphExec*>(exec);
+  if (fake == nullptr || KernelNode(node) == nullptr || parameters == nullptr) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  const std::vector<GraphNode*>& nodes = fake->graph->nodes;
+  auto found = std::find(nodes.begin(), nodes.end(), reinterpret_cast<GraphNode*>(node));
+  if (found == nodes.end()) return CUDA_ERROR_INVALID_VALUE;
+  fake->kernels[static_cast<size_t>(found - nodes.begin())] = *parameters;
+  return CUDA_SUCCESS;
+}
+
+CUresult FakeGraphExecKernelNodeSetParamsV1(CUgraphExec exec, CUgraphNode node,
+                                            const CUDA_KERNEL_NODE_PARAMS_v1* parameters) {
+  if (parameters == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_KERNEL_NODE_PARAMS kernel = FromV1(*parameters);
+  return cuGraphExecKernelNodeSetParams(exec, node, &kernel);
+}
+
 FAKE_EXPORT CUresult cuGraphExecDestroy(CUgraphExec exec) {
   delete reinterpret_cast<GraphExec*>(exec);
   return CUDA_SUCCESS;
@@ -93,8 +190,12 @@ FAKE_EXPORT CUresult cuGraphExecDestroy(CUgraphExec exec) {
 FAKE_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
   if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
   uint64_t duration = 0;
-  for (GraphNode* node : reinterpret_cast<GraphExec*>(exec)->graph->nodes)
-    duration += node->duration_ns;
+  const auto* fake = reinterpret_cast<GraphExec*>(exec);
+  for (size_t i = 0; i < fake->kernels.size(); ++i) {
+    if (fake->graph->nodes[i]->type == CU_GRAPH_NODE_TYPE_KERNEL) {
+      duration += KernelNs(fake->kernels[i]);
+    }
+  }
   return LaunchOn(stream, std::max<uint64_t>(duration, 1000));
 }
 FAKE_EXPORT CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream stream) {

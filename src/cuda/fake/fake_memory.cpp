@@ -13,7 +13,6 @@
 
 using namespace allot::fake_cuda;
 
-
 FAKE_EXPORT CUresult cuMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   REQUIRE_CONTEXT();
   if (free_bytes == nullptr || total_bytes == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -219,10 +218,12 @@ FAKE_EXPORT CUresult cuMemsetD8(CUdeviceptr destination, unsigned char value, si
 // Asynchronous copies and sets run when called, after the stream's earlier
 // work (the fake's kernels compute nothing, so only that order matters).
 namespace {
+// Copies and sets are not captured into graphs by the fake.
 CUresult CopyOn(CUstream stream, void* destination, const void* source, size_t bytes) {
   REQUIRE_CONTEXT();
   Stream* resolved = Resolve(stream);
   if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (resolved->capture != nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   SleepUntil(resolved->ready_ns.load());
   std::memmove(destination, source, bytes);
   return CUDA_SUCCESS;
@@ -233,6 +234,7 @@ CUresult SetOn(CUstream stream, CUdeviceptr destination, Element value, size_t c
   REQUIRE_CONTEXT();
   Stream* resolved = Resolve(stream);
   if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (resolved->capture != nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   SleepUntil(resolved->ready_ns.load());
   std::fill_n(reinterpret_cast<Element*>(destination), count, value);
   return CUDA_SUCCESS;

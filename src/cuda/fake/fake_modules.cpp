@@ -12,7 +12,6 @@
 
 using namespace allot::fake_cuda;
 
-
 FAKE_EXPORT CUresult cuModuleLoadData(CUmodule* module, const void* image) {
   REQUIRE_CONTEXT();
   if (module == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -237,23 +236,46 @@ FAKE_EXPORT CUresult cuKernelGetName(const char** name, CUkernel kernel) {
   return cuFuncGetName(name, reinterpret_cast<CUfunction>(kernel));
 }
 
+namespace {
+CUDA_KERNEL_NODE_PARAMS Kernel(CUfunction function, unsigned int x, unsigned int y, unsigned int z,
+                               unsigned int bx, unsigned int by, unsigned int bz,
+                               unsigned int shared, void** parameters, void** extra) {
+  CUDA_KERNEL_NODE_PARAMS kernel{};
+  kernel.func = function;
+  kernel.gridDimX = x;
+  kernel.gridDimY = y;
+  kernel.gridDimZ = z;
+  kernel.blockDimX = bx;
+  kernel.blockDimY = by;
+  kernel.blockDimZ = bz;
+  kernel.sharedMemBytes = shared;
+  kernel.kernelParams = parameters;
+  kernel.extra = extra;
+  return kernel;
+}
+}  // namespace
+
 FAKE_EXPORT CUresult cuLaunchKernel(CUfunction function, unsigned int x, unsigned int y,
-                                    unsigned int z, unsigned int, unsigned int, unsigned int,
-                                    unsigned int, CUstream stream, void**, void**) {
+                                    unsigned int z, unsigned int bx, unsigned int by,
+                                    unsigned int bz, unsigned int shared, CUstream stream,
+                                    void** parameters, void** extra) {
   if (function == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  return LaunchOn(stream, KernelNs(x, y, z));
+  return LaunchKernel(stream, Kernel(function, x, y, z, bx, by, bz, shared, parameters, extra));
 }
 FAKE_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction function, unsigned int x, unsigned int y,
-                                         unsigned int z, unsigned int, unsigned int, unsigned int,
-                                         unsigned int, CUstream stream, void**, void**) {
-  if (function == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  return LaunchOn(stream, KernelNs(x, y, z));
+                                         unsigned int z, unsigned int bx, unsigned int by,
+                                         unsigned int bz, unsigned int shared, CUstream stream,
+                                         void** parameters, void** extra) {
+  return cuLaunchKernel(function, x, y, z, bx, by, bz, shared, stream, parameters, extra);
 }
 
-FAKE_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction function, void**,
-                                      void**) {
+FAKE_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction function,
+                                      void** parameters, void** extra) {
   if (config == nullptr || function == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  return LaunchOn(config->hStream, KernelNs(config->gridDimX, config->gridDimY, config->gridDimZ));
+  return LaunchKernel(
+      config->hStream,
+      Kernel(function, config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX,
+             config->blockDimY, config->blockDimZ, config->sharedMemBytes, parameters, extra));
 }
 FAKE_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunction function,
                                            void** parameters, void** extra) {
@@ -261,11 +283,11 @@ FAKE_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunct
 }
 
 FAKE_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction function, unsigned int x, unsigned int y,
-                                               unsigned int z, unsigned int, unsigned int,
-                                               unsigned int, unsigned int, CUstream stream,
-                                               void**) {
+                                               unsigned int z, unsigned int bx, unsigned int by,
+                                               unsigned int bz, unsigned int shared,
+                                               CUstream stream, void** parameters) {
   if (function == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  return LaunchOn(stream, KernelNs(x, y, z));
+  return LaunchKernel(stream, Kernel(function, x, y, z, bx, by, bz, shared, parameters, nullptr));
 }
 FAKE_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction function, unsigned int x,
                                                     unsigned int y, unsigned int z, unsigned int bx,
@@ -273,4 +295,43 @@ FAKE_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction function, unsigne
                                                     unsigned int shared, CUstream stream,
                                                     void** parameters) {
   return cuLaunchCooperativeKernel(function, x, y, z, bx, by, bz, shared, stream, parameters);
+}
+
+// Linking: the fake runs no code, so linking joins the inputs into one image,
+// which cuModuleLoadData and cuLibraryLoadData accept as any other.
+namespace {
+struct LinkState {
+  std::vector<char> image;
+};
+}  // namespace
+
+FAKE_EXPORT CUresult cuLinkCreate(unsigned int, CUjit_option*, void**, CUlinkState* state) {
+  if (!Initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  if (state == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *state = reinterpret_cast<CUlinkState>(new LinkState());
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuLinkAddData(CUlinkState state, CUjitInputType, void* data, size_t bytes,
+                                   const char*, unsigned int, CUjit_option*, void**) {
+  if (state == nullptr || data == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  auto* fake = reinterpret_cast<LinkState*>(state);
+  const auto* begin = static_cast<const char*>(data);
+  fake->image.insert(fake->image.end(), begin, begin + bytes);
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuLinkComplete(CUlinkState state, void** image, size_t* bytes) {
+  auto* fake = reinterpret_cast<LinkState*>(state);
+  if (fake == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (fake->image.empty()) return CUDA_ERROR_INVALID_IMAGE;  // nothing was added
+  *image = fake->image.data();
+  if (bytes != nullptr) *bytes = fake->image.size();
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuLinkDestroy(CUlinkState state) {
+  if (state == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  delete reinterpret_cast<LinkState*>(state);  // the image goes with it, as the driver's
+  return CUDA_SUCCESS;
 }

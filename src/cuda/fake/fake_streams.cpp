@@ -11,7 +11,6 @@
 
 using namespace allot::fake_cuda;
 
-
 FAKE_EXPORT CUresult cuStreamCreate(CUstream* stream, unsigned int) {
   REQUIRE_CONTEXT();
   if (stream == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -69,29 +68,80 @@ FAKE_EXPORT CUresult cuStreamWaitEvent_ptsz(CUstream stream, CUevent event, unsi
   return cuStreamWaitEvent(stream, event, flags);
 }
 
-// The fake never captures a stream into a graph.
+// Capture: between cuStreamBeginCapture and cuStreamEndCapture the kernels
+// launched on a stream are added to a new graph, one after another, instead
+// of running (fake_cuda.cpp: LaunchKernel); copies, sets and waiting on the
+// stream are refused meanwhile. The legacy default stream cannot be
+// captured, as with the driver.
+FAKE_EXPORT CUresult cuStreamBeginCapture(CUstream stream, CUstreamCaptureMode) {
+  REQUIRE_CONTEXT();
+  if (stream == nullptr || stream == CU_STREAM_LEGACY) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+  Stream* resolved = Resolve(stream);
+  if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (resolved->capture != nullptr) return CUDA_ERROR_ILLEGAL_STATE;
+  static std::atomic<uint64_t> next_id{1};
+  resolved->capture = new Graph();
+  resolved->capture_id = next_id++;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamBeginCapture_v2_ptsz(CUstream stream, CUstreamCaptureMode mode) {
+  return cuStreamBeginCapture(stream, mode);
+}
+
+FAKE_EXPORT CUresult cuStreamEndCapture(CUstream stream, CUgraph* graph) {
+  REQUIRE_CONTEXT();
+  Stream* resolved = Resolve(stream);
+  if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (resolved->capture == nullptr) return CUDA_ERROR_ILLEGAL_STATE;
+  *graph = reinterpret_cast<CUgraph>(resolved->capture);
+  resolved->capture = nullptr;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamEndCapture_ptsz(CUstream stream, CUgraph* graph) {
+  return cuStreamEndCapture(stream, graph);
+}
+
+// How this thread treats calls that are unsafe during a capture: the fake
+// keeps the mode the program sets and has no unsafe calls to refuse.
+FAKE_EXPORT CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode* mode) {
+  if (mode == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  thread_local CUstreamCaptureMode current = CU_STREAM_CAPTURE_MODE_GLOBAL;
+  std::swap(current, *mode);
+  return CUDA_SUCCESS;
+}
+
 FAKE_EXPORT CUresult cuStreamIsCapturing(CUstream stream, CUstreamCaptureStatus* status) {
   REQUIRE_CONTEXT();
-  if (Resolve(stream) == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  Stream* resolved = Resolve(stream);
+  if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (status == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *status = CU_STREAM_CAPTURE_STATUS_NONE;
+  *status = resolved->capture != nullptr ? CU_STREAM_CAPTURE_STATUS_ACTIVE
+                                         : CU_STREAM_CAPTURE_STATUS_NONE;
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuStreamIsCapturing_ptsz(CUstream stream, CUstreamCaptureStatus* status) {
   return cuStreamIsCapturing(stream, status);
 }
 
+// A capture's graph is a chain: what comes next depends on its last node.
 FAKE_EXPORT CUresult cuStreamGetCaptureInfo(CUstream stream, CUstreamCaptureStatus* status,
                                             cuuint64_t* id, CUgraph* graph,
                                             const CUgraphNode** dependencies,
                                             const CUgraphEdgeData** edge_data, size_t* count) {
   CUresult result = cuStreamIsCapturing(stream, status);
   if (result != CUDA_SUCCESS) return result;
-  if (id != nullptr) *id = 0;
-  if (graph != nullptr) *graph = nullptr;
-  if (dependencies != nullptr) *dependencies = nullptr;
+  Stream* resolved = Resolve(stream);
+  Graph* capture = resolved->capture;
+  const bool chained = capture != nullptr && !capture->nodes.empty();
+  if (id != nullptr) *id = capture != nullptr ? resolved->capture_id : 0;
+  if (graph != nullptr) *graph = reinterpret_cast<CUgraph>(capture);
+  if (dependencies != nullptr) {
+    *dependencies =
+        chained ? reinterpret_cast<const CUgraphNode*>(&capture->nodes.back()) : nullptr;
+  }
   if (edge_data != nullptr) *edge_data = nullptr;
-  if (count != nullptr) *count = 0;
+  if (count != nullptr) *count = chained ? 1 : 0;
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuStreamGetCaptureInfo_v3_ptsz(CUstream stream, CUstreamCaptureStatus* status,
@@ -100,6 +150,18 @@ FAKE_EXPORT CUresult cuStreamGetCaptureInfo_v3_ptsz(CUstream stream, CUstreamCap
                                                     const CUgraphEdgeData** edge_data,
                                                     size_t* count) {
   return cuStreamGetCaptureInfo(stream, status, id, graph, dependencies, edge_data, count);
+}
+// CUDA 11.3's form, without edge data.
+FAKE_EXPORT CUresult cuStreamGetCaptureInfo_v2(CUstream stream, CUstreamCaptureStatus* status,
+                                               cuuint64_t* id, CUgraph* graph,
+                                               const CUgraphNode** dependencies, size_t* count) {
+  return cuStreamGetCaptureInfo(stream, status, id, graph, dependencies, nullptr, count);
+}
+FAKE_EXPORT CUresult cuStreamGetCaptureInfo_v2_ptsz(CUstream stream, CUstreamCaptureStatus* status,
+                                                    cuuint64_t* id, CUgraph* graph,
+                                                    const CUgraphNode** dependencies,
+                                                    size_t* count) {
+  return cuStreamGetCaptureInfo(stream, status, id, graph, dependencies, nullptr, count);
 }
 
 FAKE_EXPORT CUresult cuStreamGetCtx(CUstream stream, CUcontext* context) {
@@ -158,4 +220,35 @@ FAKE_EXPORT CUresult cuEventElapsedTime(float* milliseconds, CUevent start, CUev
 }
 CUresult FakeEventElapsedTimeV1(float* milliseconds, CUevent start, CUevent end) {
   return cuEventElapsedTime(milliseconds, start, end);
+}
+
+// Stream memory operations (waiting on and writing a value in memory from a
+// stream) need the GPU to watch memory; the fake's kernels do not touch it,
+// so it reports them unsupported, as a driver does on a device without them
+// (its CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_WAIT_VALUE_NOR and kin are 0).
+FAKE_EXPORT CUresult cuStreamWaitValue32(CUstream, CUdeviceptr, cuuint32_t, unsigned int) {
+  return CUDA_ERROR_NOT_SUPPORTED;
+}
+FAKE_EXPORT CUresult cuStreamWaitValue32_v2_ptsz(CUstream stream, CUdeviceptr address,
+                                                 cuuint32_t value, unsigned int flags) {
+  return cuStreamWaitValue32(stream, address, value, flags);
+}
+
+FAKE_EXPORT CUresult cuStreamBatchMemOp(CUstream, unsigned int, CUstreamBatchMemOpParams*,
+                                        unsigned int) {
+  return CUDA_ERROR_NOT_SUPPORTED;
+}
+FAKE_EXPORT CUresult cuStreamBatchMemOp_v2_ptsz(CUstream stream, unsigned int count,
+                                                CUstreamBatchMemOpParams* operations,
+                                                unsigned int flags) {
+  return cuStreamBatchMemOp(stream, count, operations, flags);
+}
+// CUDA 8's forms, under the plain names.
+CUresult FakeStreamWaitValue32V1(CUstream stream, CUdeviceptr address, cuuint32_t value,
+                                 unsigned int flags) {
+  return cuStreamWaitValue32(stream, address, value, flags);
+}
+CUresult FakeStreamBatchMemOpV1(CUstream, unsigned int, CUstreamBatchMemOpParams_v1*,
+                                unsigned int) {
+  return CUDA_ERROR_NOT_SUPPORTED;
 }
