@@ -130,6 +130,11 @@ struct Real {
   decltype(&::cuEventRecord) cuEventRecord = nullptr;
   decltype(&::cuEventSynchronize) cuEventSynchronize = nullptr;
   decltype(&::cuEventElapsedTime_v2) cuEventElapsedTime = nullptr;
+  decltype(&::cuStreamCreate) cuStreamCreate = nullptr;
+  // Stream capture (CUDA 10+; null on an older driver).
+  decltype(&::cuStreamIsCapturing) cuStreamIsCapturing = nullptr;
+  decltype(&::cuStreamIsCapturing) cuStreamIsCapturing_ptsz = nullptr;
+  decltype(&::cuThreadExchangeStreamCaptureMode) cuThreadExchangeStreamCaptureMode = nullptr;
   nvmlReturn_t (*nvmlDeviceGetUUID)(nvmlDevice_t, char*, unsigned) = nullptr;
 };
 
@@ -210,6 +215,10 @@ void LoadDriver() {
   Resolve(in.driver, "cuEventElapsedTime_v2", r.cuEventElapsedTime);
   if (r.cuEventElapsedTime == nullptr)
     Resolve(in.driver, "cuEventElapsedTime", r.cuEventElapsedTime);
+  Resolve(in.driver, "cuStreamCreate", r.cuStreamCreate);
+  Resolve(in.driver, "cuStreamIsCapturing", r.cuStreamIsCapturing);
+  Resolve(in.driver, "cuStreamIsCapturing_ptsz", r.cuStreamIsCapturing_ptsz);
+  Resolve(in.driver, "cuThreadExchangeStreamCaptureMode", r.cuThreadExchangeStreamCaptureMode);
 }
 
 std::atomic<bool> g_driver_loaded{false};
@@ -413,6 +422,10 @@ struct Gate {
   uint64_t granted_at = 0;
   uint64_t budget = 0;
   CUcontext grant_context = nullptr;
+  // The slice's GPU time is measured between these events, recorded on a
+  // stream of the interposer's own that waits for no other: one on the
+  // legacy stream would join a capture of a blocking stream and break it.
+  CUstream timing_stream = nullptr;
   CUevent grant_event = nullptr;
   CUevent end_event = nullptr;
   std::vector<CUcontext> contexts;
@@ -465,7 +478,7 @@ uint64_t DrainSlice() {
   float milliseconds = 0;
   if ((g_gate.end_event != nullptr ||
        r.cuEventCreate(&g_gate.end_event, CU_EVENT_DEFAULT) == CUDA_SUCCESS) &&
-      r.cuEventRecord(g_gate.end_event, CU_STREAM_LEGACY) == CUDA_SUCCESS &&
+      r.cuEventRecord(g_gate.end_event, g_gate.timing_stream) == CUDA_SUCCESS &&
       r.cuEventSynchronize(g_gate.end_event) == CUDA_SUCCESS &&
       r.cuEventElapsedTime(&milliseconds, g_gate.grant_event, g_gate.end_event) == CUDA_SUCCESS &&
       milliseconds >= 0) {
@@ -495,6 +508,13 @@ void EndSlice(Binding* binding, bool idle) {
 }
 
 [[noreturn]] void Monitor(Binding* binding) {
+  // The drain (cuCtxSynchronize) is a call a stream capture in global mode
+  // forbids to every thread, invalidating the capture (PyTorch captures its
+  // CUDA graphs so): this thread's calls are relaxed, which captures allow.
+  if (Real& r = Driver(); r.cuThreadExchangeStreamCaptureMode != nullptr) {
+    CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_RELAXED;
+    (void)r.cuThreadExchangeStreamCaptureMode(&mode);
+  }
   int idle_ticks = 0;
   int closed_ticks = 0;
   for (;;) {
@@ -547,12 +567,15 @@ bool OpenSlice(Binding* binding) {
     if (g_gate.grant_context != context) {
       g_gate.grant_event = nullptr;
       g_gate.end_event = nullptr;
-      if (r.cuEventCreate(&g_gate.grant_event, CU_EVENT_DEFAULT) != CUDA_SUCCESS)
+      g_gate.timing_stream = nullptr;
+      if (r.cuStreamCreate(&g_gate.timing_stream, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS ||
+          r.cuEventCreate(&g_gate.grant_event, CU_EVENT_DEFAULT) != CUDA_SUCCESS) {
         g_gate.grant_event = nullptr;
+      }
       g_gate.grant_context = context;
     }
     if (g_gate.grant_event != nullptr &&
-        r.cuEventRecord(g_gate.grant_event, CU_STREAM_LEGACY) != CUDA_SUCCESS) {
+        r.cuEventRecord(g_gate.grant_event, g_gate.timing_stream) != CUDA_SUCCESS) {
       g_gate.grant_event = nullptr;
     }
   }
@@ -612,30 +635,47 @@ __attribute__((destructor)) void Leave() {
   }
 }
 
+// Whether a launch goes into a stream capture (cuStreamBeginCapture) rather
+// than to the GPU. Asked only when the gate is closed, so the open path
+// costs nothing more.
+bool Captured(CUstream stream, bool per_thread) {
+  Real& r = Driver();
+  auto is_capturing = per_thread ? r.cuStreamIsCapturing_ptsz : r.cuStreamIsCapturing;
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  return is_capturing != nullptr && is_capturing(stream, &status) == CUDA_SUCCESS &&
+         status != CU_STREAM_CAPTURE_STATUS_NONE;
+}
+
 // Around every launch of a throttled process. The launching count and the
 // gate are sequentially consistent, so that a slice that closes the gate
-// either sees a launch in progress (and waits for it) or stops it.
-inline void EnterLaunch() {
-  if (!g_gate.throttled) return;
+// either sees a launch in progress (and waits for it) or stops it. A launch
+// into a stream capture uses no GPU time and does not wait for a slice
+// (false: it is not counted).
+inline bool EnterLaunch(CUstream stream, bool per_thread) {
+  if (!g_gate.throttled) return false;
   g_gate.launching.fetch_add(1);
   while (!g_gate.open.load()) {
     g_gate.launching.fetch_sub(1);
+    if (Captured(stream, per_thread)) return false;
     WaitForSlice();
     g_gate.launching.fetch_add(1);
   }
+  return true;
 }
 
 inline void ExitLaunch() {
-  if (!g_gate.throttled) return;
   g_gate.launched.store(true, std::memory_order_relaxed);
   g_gate.launching.fetch_sub(1, std::memory_order_release);
 }
 
+// `stream` is the launch's stream, `per_thread` whether the call is a
+// per-thread-default-stream variant (_ptsz), which reads stream 0 as the
+// thread's default stream.
 template <typename Call>
-CUresult Launch(Call call) {
-  EnterLaunch();
+CUresult Launch(CUstream stream, bool per_thread, Call call) {
+  bool counted = EnterLaunch(stream, per_thread);
   CUresult result = call();
-  ExitLaunch();
+  if (counted) ExitLaunch();
   return result;
 }
 
@@ -651,6 +691,7 @@ void ForgetAfterFork() {
   g_gate.contexts.clear();
   g_gate.grant_event = nullptr;
   g_gate.end_event = nullptr;
+  g_gate.timing_stream = nullptr;
   g_gate.grant_context = nullptr;
   std::lock_guard lock(g_reserved_mu);
   for (auto& map : g_reserved) map.clear();
@@ -923,7 +964,8 @@ ALLOT_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int
                                      unsigned int bz, unsigned int shared, CUstream stream,
                                      void** parameters, void** extra) {
   auto real = Driver().cuLaunchKernel;
-  return Launch([&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, parameters, extra); });
+  return Launch(stream, false,
+                [&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, parameters, extra); });
 }
 
 ALLOT_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy,
@@ -931,19 +973,22 @@ ALLOT_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gx, unsigne
                                           unsigned int bz, unsigned int shared, CUstream stream,
                                           void** parameters, void** extra) {
   auto real = Driver().cuLaunchKernel_ptsz;
-  return Launch([&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, parameters, extra); });
+  return Launch(stream, true,
+                [&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, parameters, extra); });
 }
 
 ALLOT_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f,
                                        void** parameters, void** extra) {
   auto real = Driver().cuLaunchKernelEx;
-  return Launch([&] { return real(config, f, parameters, extra); });
+  return Launch(config == nullptr ? nullptr : config->hStream, false,
+                [&] { return real(config, f, parameters, extra); });
 }
 
 ALLOT_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunction f,
                                             void** parameters, void** extra) {
   auto real = Driver().cuLaunchKernelEx_ptsz;
-  return Launch([&] { return real(config, f, parameters, extra); });
+  return Launch(config == nullptr ? nullptr : config->hStream, true,
+                [&] { return real(config, f, parameters, extra); });
 }
 
 ALLOT_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gx, unsigned int gy,
@@ -951,7 +996,8 @@ ALLOT_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gx, u
                                                 unsigned int bz, unsigned int shared,
                                                 CUstream stream, void** parameters) {
   auto real = Driver().cuLaunchCooperativeKernel;
-  return Launch([&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, parameters); });
+  return Launch(stream, false,
+                [&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, parameters); });
 }
 
 ALLOT_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy,
@@ -960,17 +1006,18 @@ ALLOT_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int 
                                                      unsigned int shared, CUstream stream,
                                                      void** parameters) {
   auto real = Driver().cuLaunchCooperativeKernel_ptsz;
-  return Launch([&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, parameters); });
+  return Launch(stream, true,
+                [&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, parameters); });
 }
 
 ALLOT_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
   auto real = Driver().cuGraphLaunch;
-  return Launch([&] { return real(exec, stream); });
+  return Launch(stream, false, [&] { return real(exec, stream); });
 }
 
 ALLOT_EXPORT CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream stream) {
   auto real = Driver().cuGraphLaunch_ptsz;
-  return Launch([&] { return real(exec, stream); });
+  return Launch(stream, true, [&] { return real(exec, stream); });
 }
 
 // ---- Entry points ----------------------------------------------------------------------------

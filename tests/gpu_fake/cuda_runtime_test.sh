@@ -42,6 +42,15 @@ clusters of 8 at once 16"
   out="$(gpu_run --memory-limit 64Mi -- "$PROBE" capture 2>&1)" || fail "$name capture: $out"
   [ "$out" = "capturing 1, captured 3 kernels of 3000 blocks, ran" ] || fail "$name capture: $out"
 
+  echo "== $name: a throttled process's stream captures survive its slices (global mode)"
+  for stream in nonblocking blocking; do
+    extra=""
+    [ "$stream" = blocking ] && extra=blocking
+    out="$(CUDA_VISIBLE_DEVICES=0 gpu_run --compute-share 30 --mode strict -- "$PROBE" capture 60 $extra 2>&1)" ||
+      fail "$name capture on a $stream stream at 30 %: $out"
+    [ "$out" = "capturing 1, captured 3 kernels of 3000 blocks, ran" ] || fail "$name: $out"
+  done
+
   echo "== $name: kernels launched by the runtime share the GPU 30/70 (strict) over 2 s"
   export CUDA_VISIBLE_DEVICES=0
   start_ms=$(($(date +%s%3N) + 1500))

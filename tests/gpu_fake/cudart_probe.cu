@@ -16,7 +16,9 @@
 //                               move a tensor to the GPU and back
 //   library                     what libraries such as cuBLAS ask before they
 //                               launch: symbols, limits, occupancy
-//   capture                     kernels captured from a stream into a graph
+//   capture [PAUSE_MS [blocking]]
+//                               kernels captured from a stream into a graph,
+//                               PAUSE_MS apart, on a blocking stream if asked
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -275,15 +277,29 @@ int Library() {
 }
 
 // Stream capture, as PyTorch's CUDA graphs and cuBLAS use it: three kernels
-// captured, not run, then run as one graph. Prints what the graph holds.
-int Capture() {
+// captured (in global mode, the strictest), not run, then run as one graph.
+// Prints what the graph holds. Between the captured launches, for
+// `pause_ms`, kernels run on a second stream, so that a throttled process
+// holds and ends slices during the capture; a `blocking` stream (not
+// cudaStreamNonBlocking) is one that work on the legacy stream would join.
+int Capture(int pause_ms, bool blocking) {
   cudaStream_t stream = nullptr;
-  CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  cudaStream_t side = nullptr;
+  CHECK(cudaStreamCreateWithFlags(&stream, blocking ? cudaStreamDefault : cudaStreamNonBlocking));
+  CHECK(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking));
   CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
   CHECK(cudaStreamIsCapturing(stream, &status));
-  for (int i = 0; i < 3; ++i) Touch<<<1000, 1, 0, stream>>>(nullptr);
-  CHECK(cudaGetLastError());
+  for (int i = 0; i < 3; ++i) {
+    Touch<<<1000, 1, 0, stream>>>(nullptr);
+    CHECK(cudaGetLastError());
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(pause_ms);
+    while (std::chrono::steady_clock::now() < until) {
+      Touch<<<1000, 1, 0, side>>>(nullptr);
+      CHECK(cudaGetLastError());
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
   cudaGraph_t graph = nullptr;
   CHECK(cudaStreamEndCapture(stream, &graph));
   size_t count = 0;
@@ -310,6 +326,7 @@ int Capture() {
   CHECK(cudaGraphExecDestroy(exec));
   CHECK(cudaGraphDestroy(graph));
   CHECK(cudaStreamDestroy(stream));
+  CHECK(cudaStreamDestroy(side));
   return 0;
 }
 
@@ -330,13 +347,15 @@ int main(int argc, char** argv) {
   if (command == "limit") return Limit();
   if (command == "torchlike") return TorchLike();
   if (command == "library") return Library();
-  if (command == "capture") return Capture();
+  if (command == "capture") {
+    return Capture(argc > 2 ? std::atoi(argv[2]) : 0, argc > 3 && std::string(argv[3]) == "blocking");
+  }
   if (command == "report" && argc > 2) return Report(ParseBytes(argv[2]));
   if (command == "spin" && argc > 2) {
     return Spin(std::atof(argv[2]), argc > 3 ? std::atoll(argv[3]) : 0);
   }
   std::fprintf(stderr,
                "usage: cudart_probe limit | report BYTES | spin SECONDS [START_MS] | torchlike | "
-               "library | capture\n");
+               "library | capture [PAUSE_MS [blocking]]\n");
   return 2;
 }

@@ -145,6 +145,7 @@ CUresult UnmapDeviceMemory(CUdeviceptr pointer) {
 
 CUresult LaunchOn(CUstream stream, uint64_t duration_ns) {
   REQUIRE_CONTEXT();
+  if (CUresult refused = CheckLegacyStream(stream); refused != CUDA_SUCCESS) return refused;
   Stream* resolved = Resolve(stream);
   if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (duration_ns == 0) return CUDA_ERROR_INVALID_VALUE;
@@ -155,9 +156,11 @@ CUresult LaunchOn(CUstream stream, uint64_t duration_ns) {
 
 CUresult LaunchKernel(CUstream stream, const CUDA_KERNEL_NODE_PARAMS& kernel) {
   REQUIRE_CONTEXT();
+  if (CUresult refused = CheckLegacyStream(stream); refused != CUDA_SUCCESS) return refused;
   Stream* resolved = Resolve(stream);
   if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (resolved->capture != nullptr) {
+    if (resolved->capture_invalidated) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
     // As the driver records it: a library's kernel by its kernel handle too,
     // which the runtime maps back to the program's function.
     CUDA_KERNEL_NODE_PARAMS node = kernel;
@@ -168,7 +171,10 @@ CUresult LaunchKernel(CUstream stream, const CUDA_KERNEL_NODE_PARAMS& kernel) {
     AddKernelNode(resolved->capture, node);
     return CUDA_SUCCESS;
   }
-  return LaunchOn(stream, KernelNs(kernel));
+  const uint64_t duration_ns = KernelNs(kernel);
+  if (duration_ns == 0) return CUDA_ERROR_INVALID_VALUE;
+  Occupy(resolved, duration_ns);
+  return CUDA_SUCCESS;
 }
 
 uint64_t KernelNs(const CUDA_KERNEL_NODE_PARAMS& kernel) {
@@ -177,6 +183,7 @@ uint64_t KernelNs(const CUDA_KERNEL_NODE_PARAMS& kernel) {
 
 CUresult RecordOn(CUevent event, CUstream stream) {
   REQUIRE_CONTEXT();
+  if (CUresult refused = CheckLegacyStream(stream); refused != CUDA_SUCCESS) return refused;
   Stream* resolved = Resolve(stream);
   if (event == nullptr || resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   auto* fake = reinterpret_cast<Event*>(event);
@@ -187,6 +194,7 @@ CUresult RecordOn(CUevent event, CUstream stream) {
 
 CUresult SynchronizeStream(CUstream stream) {
   REQUIRE_CONTEXT();
+  if (CUresult refused = CheckLegacyStream(stream); refused != CUDA_SUCCESS) return refused;
   Stream* resolved = Resolve(stream);
   if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (resolved->capture != nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
@@ -553,6 +561,7 @@ FAKE_EXPORT CUresult cuCtxDisablePeerAccess(CUcontext) {
 
 FAKE_EXPORT CUresult cuCtxSynchronize() {
   REQUIRE_CONTEXT();
+  if (CUresult refused = CheckUnsafeCall(); refused != CUDA_SUCCESS) return refused;
   Context* context = Current();
   uint64_t until = context->default_stream->ready_ns.load();
   {

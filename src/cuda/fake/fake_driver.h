@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cuda.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <cstdint>
@@ -36,10 +37,14 @@ struct Context {
 struct Stream {
   Context* context = nullptr;
   std::atomic<uint64_t> ready_ns{0};
+  bool blocking = true;  // made without CU_STREAM_NON_BLOCKING: waits for the legacy stream
   // While captured (cuStreamBeginCapture), kernels launched on the stream
   // are added to this graph instead of running.
   Graph* capture = nullptr;
   uint64_t capture_id = 0;
+  CUstreamCaptureMode capture_mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+  pthread_t capture_thread{};
+  bool capture_invalidated = false;  // by a call the capture forbids
 };
 
 struct Event {
@@ -146,6 +151,8 @@ struct Driver {
   int primary_refs[fg::kMaxDevices] = {};
   std::unordered_map<CUdeviceptr, Allocation> allocations;
   std::map<uintptr_t, size_t> host_allocations;  // page-locked host memory: start -> bytes
+  std::vector<Stream*> capturing;                // streams being captured
+  std::atomic<int> capturing_count{0};           // its size, read without the lock
 };
 
 // The driver's state, shared by the fake's files.
@@ -181,6 +188,15 @@ GraphNode* AddKernelNode(Graph* graph, const CUDA_KERNEL_NODE_PARAMS& kernel);
 uint64_t KernelNs(const CUDA_KERNEL_NODE_PARAMS& kernel);
 CUresult RecordOn(CUevent event, CUstream stream);
 CUresult SynchronizeStream(CUstream stream);
+// Stream capture's rules (fake_streams.cpp), as the driver applies them. A
+// potentially unsafe call (cuCtxSynchronize) is refused to a thread whose
+// interaction mode is not relaxed while its own capture, or (in global
+// mode) another thread's global capture, is under way; work on the legacy
+// stream is refused while a blocking stream of its context is captured,
+// since it would join the capture. Either way the captures concerned are
+// invalidated. Both return CUDA_SUCCESS when the call may go ahead.
+CUresult CheckUnsafeCall();
+CUresult CheckLegacyStream(CUstream stream);
 
 }  // namespace allot::fake_cuda
 

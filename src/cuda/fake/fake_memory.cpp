@@ -23,8 +23,11 @@ FAKE_EXPORT CUresult cuMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   return CUDA_SUCCESS;
 }
 
+// cuMemAlloc is the driver's example of a call a capture forbids: the
+// allocation would not be part of the graph.
 FAKE_EXPORT CUresult cuMemAlloc(CUdeviceptr* pointer, size_t bytes) {
   REQUIRE_CONTEXT();
+  if (CUresult refused = CheckUnsafeCall(); refused != CUDA_SUCCESS) return refused;
   return MapDeviceMemory(pointer, bytes, Current()->device);
 }
 
@@ -197,6 +200,7 @@ FAKE_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray handle) {
 
 FAKE_EXPORT CUresult cuMemcpyHtoD(CUdeviceptr destination, const void* source, size_t bytes) {
   REQUIRE_CONTEXT();
+  if (CUresult refused = CheckLegacyStream(nullptr); refused != CUDA_SUCCESS) return refused;
   SleepUntil(Current()->default_stream->ready_ns.load());
   std::memcpy(reinterpret_cast<void*>(destination), source, bytes);
   return CUDA_SUCCESS;
@@ -204,6 +208,7 @@ FAKE_EXPORT CUresult cuMemcpyHtoD(CUdeviceptr destination, const void* source, s
 
 FAKE_EXPORT CUresult cuMemcpyDtoH(void* destination, CUdeviceptr source, size_t bytes) {
   REQUIRE_CONTEXT();
+  if (CUresult refused = CheckLegacyStream(nullptr); refused != CUDA_SUCCESS) return refused;
   SleepUntil(Current()->default_stream->ready_ns.load());
   std::memcpy(destination, reinterpret_cast<const void*>(source), bytes);
   return CUDA_SUCCESS;
@@ -221,6 +226,7 @@ namespace {
 // Copies and sets are not captured into graphs by the fake.
 CUresult CopyOn(CUstream stream, void* destination, const void* source, size_t bytes) {
   REQUIRE_CONTEXT();
+  if (CUresult refused = CheckLegacyStream(stream); refused != CUDA_SUCCESS) return refused;
   Stream* resolved = Resolve(stream);
   if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (resolved->capture != nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
@@ -232,6 +238,7 @@ CUresult CopyOn(CUstream stream, void* destination, const void* source, size_t b
 template <typename Element>
 CUresult SetOn(CUstream stream, CUdeviceptr destination, Element value, size_t count) {
   REQUIRE_CONTEXT();
+  if (CUresult refused = CheckLegacyStream(stream); refused != CUDA_SUCCESS) return refused;
   Stream* resolved = Resolve(stream);
   if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (resolved->capture != nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;

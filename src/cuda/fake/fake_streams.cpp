@@ -11,11 +11,12 @@
 
 using namespace allot::fake_cuda;
 
-FAKE_EXPORT CUresult cuStreamCreate(CUstream* stream, unsigned int) {
+FAKE_EXPORT CUresult cuStreamCreate(CUstream* stream, unsigned int flags) {
   REQUIRE_CONTEXT();
   if (stream == nullptr) return CUDA_ERROR_INVALID_VALUE;
   auto* created = new Stream();
   created->context = Current();
+  created->blocking = (flags & CU_STREAM_NON_BLOCKING) == 0;
   {
     std::lock_guard lock(D().mu);
     Current()->streams.push_back(created);
@@ -56,6 +57,7 @@ FAKE_EXPORT CUresult cuStreamQuery_ptsz(CUstream stream) {
 // The stream's later work starts after the event's.
 FAKE_EXPORT CUresult cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int) {
   REQUIRE_CONTEXT();
+  if (CUresult refused = CheckLegacyStream(stream); refused != CUDA_SUCCESS) return refused;
   Stream* resolved = Resolve(stream);
   if (resolved == nullptr || event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   uint64_t at = reinterpret_cast<Event*>(event)->at_ns.load();
@@ -73,15 +75,66 @@ FAKE_EXPORT CUresult cuStreamWaitEvent_ptsz(CUstream stream, CUevent event, unsi
 // of running (fake_cuda.cpp: LaunchKernel); copies, sets and waiting on the
 // stream are refused meanwhile. The legacy default stream cannot be
 // captured, as with the driver.
-FAKE_EXPORT CUresult cuStreamBeginCapture(CUstream stream, CUstreamCaptureMode) {
+namespace {
+// How this thread's calls interact with captures (cuThreadExchangeStreamCaptureMode).
+CUstreamCaptureMode& ThreadCaptureMode() {
+  thread_local CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+  return mode;
+}
+
+// Invalidates the captures under way for which `forbids` is true; true if
+// there was one.
+template <typename Forbids>
+bool InvalidateCaptures(Forbids forbids) {
+  if (D().capturing_count.load() == 0) return false;  // the common case, without the lock
+  std::lock_guard lock(D().mu);
+  bool any = false;
+  for (Stream* stream : D().capturing) {
+    if (!stream->capture_invalidated && forbids(*stream)) {
+      stream->capture_invalidated = true;
+      any = true;
+    }
+  }
+  return any;
+}
+}  // namespace
+
+CUresult allot::fake_cuda::CheckUnsafeCall() {
+  const CUstreamCaptureMode mode = ThreadCaptureMode();
+  if (mode == CU_STREAM_CAPTURE_MODE_RELAXED) return CUDA_SUCCESS;
+  const pthread_t self = pthread_self();
+  bool refused = InvalidateCaptures([&](const Stream& stream) {
+    if (stream.capture_mode == CU_STREAM_CAPTURE_MODE_RELAXED) return false;
+    if (pthread_equal(stream.capture_thread, self)) return true;
+    return mode == CU_STREAM_CAPTURE_MODE_GLOBAL &&
+           stream.capture_mode == CU_STREAM_CAPTURE_MODE_GLOBAL;
+  });
+  return refused ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : CUDA_SUCCESS;
+}
+
+CUresult allot::fake_cuda::CheckLegacyStream(CUstream stream) {
+  if (stream != nullptr && stream != CU_STREAM_LEGACY) return CUDA_SUCCESS;
+  Context* context = Current();
+  bool refused = InvalidateCaptures(
+      [&](const Stream& captured) { return captured.blocking && captured.context == context; });
+  return refused ? CUDA_ERROR_STREAM_CAPTURE_IMPLICIT : CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuStreamBeginCapture(CUstream stream, CUstreamCaptureMode mode) {
   REQUIRE_CONTEXT();
   if (stream == nullptr || stream == CU_STREAM_LEGACY) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   Stream* resolved = Resolve(stream);
   if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  std::lock_guard lock(D().mu);
   if (resolved->capture != nullptr) return CUDA_ERROR_ILLEGAL_STATE;
   static std::atomic<uint64_t> next_id{1};
   resolved->capture = new Graph();
   resolved->capture_id = next_id++;
+  resolved->capture_mode = mode;
+  resolved->capture_thread = pthread_self();
+  resolved->capture_invalidated = false;
+  D().capturing.push_back(resolved);
+  D().capturing_count.store(static_cast<int>(D().capturing.size()));
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuStreamBeginCapture_v2_ptsz(CUstream stream, CUstreamCaptureMode mode) {
@@ -93,21 +146,33 @@ FAKE_EXPORT CUresult cuStreamEndCapture(CUstream stream, CUgraph* graph) {
   Stream* resolved = Resolve(stream);
   if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (resolved->capture == nullptr) return CUDA_ERROR_ILLEGAL_STATE;
-  *graph = reinterpret_cast<CUgraph>(resolved->capture);
-  resolved->capture = nullptr;
+  Graph* captured = nullptr;
+  bool invalidated = false;
+  {
+    std::lock_guard lock(D().mu);
+    if (resolved->capture == nullptr) return CUDA_ERROR_ILLEGAL_STATE;
+    captured = resolved->capture;
+    invalidated = resolved->capture_invalidated;
+    resolved->capture = nullptr;
+    std::erase(D().capturing, resolved);
+    D().capturing_count.store(static_cast<int>(D().capturing.size()));
+  }
+  if (invalidated) {
+    *graph = nullptr;
+    (void)cuGraphDestroy(reinterpret_cast<CUgraph>(captured));
+    return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+  }
+  *graph = reinterpret_cast<CUgraph>(captured);
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuStreamEndCapture_ptsz(CUstream stream, CUgraph* graph) {
   return cuStreamEndCapture(stream, graph);
 }
 
-// How this thread treats calls that are unsafe during a capture: the fake
-// keeps the mode the program sets and has no unsafe calls to refuse.
+// How this thread's potentially unsafe calls meet captures (CheckUnsafeCall).
 FAKE_EXPORT CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode* mode) {
   if (mode == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  thread_local CUstreamCaptureMode current = CU_STREAM_CAPTURE_MODE_GLOBAL;
-  std::swap(current, *mode);
+  std::swap(ThreadCaptureMode(), *mode);
   return CUDA_SUCCESS;
 }
 
@@ -116,8 +181,13 @@ FAKE_EXPORT CUresult cuStreamIsCapturing(CUstream stream, CUstreamCaptureStatus*
   Stream* resolved = Resolve(stream);
   if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (status == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *status = resolved->capture != nullptr ? CU_STREAM_CAPTURE_STATUS_ACTIVE
-                                         : CU_STREAM_CAPTURE_STATUS_NONE;
+  std::lock_guard lock(D().mu);
+  if (resolved->capture == nullptr) {
+    *status = CU_STREAM_CAPTURE_STATUS_NONE;
+  } else {
+    *status = resolved->capture_invalidated ? CU_STREAM_CAPTURE_STATUS_INVALIDATED
+                                            : CU_STREAM_CAPTURE_STATUS_ACTIVE;
+  }
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuStreamIsCapturing_ptsz(CUstream stream, CUstreamCaptureStatus* status) {
