@@ -33,6 +33,8 @@
 #include <thread>
 #include <vector>
 
+#include "probe_support.h"
+
 extern "C" {
 CUresult cuMemAllocAsync_ptsz(CUdeviceptr*, size_t, CUstream);
 CUresult cuLaunchKernel_ptsz(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
@@ -231,23 +233,13 @@ void Start() {
   CHECK(api.set_current(context));
 }
 
-uint64_t Bytes(const char* text) {
-  char* end = nullptr;
-  uint64_t value = std::strtoull(text, &end, 10);
-  std::string suffix = end;
-  if (suffix == "Ki") value <<= 10;
-  if (suffix == "Mi") value <<= 20;
-  if (suffix == "Gi") value <<= 30;
-  return value;
-}
-
 uint64_t LimitFromEnv() {
   const char* text = std::getenv("ALLOT_GPU_MEMORY_LIMIT");
   if (text == nullptr) {
     std::fprintf(stderr, "ALLOT_GPU_MEMORY_LIMIT is not set\n");
     std::exit(2);
   }
-  return Bytes(text);
+  return probe::Bytes(text);
 }
 
 int failures = 0;
@@ -504,40 +496,29 @@ int Spin(double seconds, long long start_ms) {
   CUlaunchConfig config{};
   config.gridDimX = 1000;
   config.gridDimY = config.gridDimZ = config.blockDimX = config.blockDimY = config.blockDimZ = 1;
-  // Two kernels in flight, as a training loop keeps the GPU fed: wait for
-  // the one before the last launched.
   CUevent done[2] = {nullptr, nullptr};
   CHECK(api.event_create(&done[0], CU_EVENT_DEFAULT));
   CHECK(api.event_create(&done[1], CU_EVENT_DEFAULT));
-  if (start_ms > 0) {
-    std::this_thread::sleep_until(
-        std::chrono::system_clock::time_point(std::chrono::milliseconds(start_ms)));
-  }
-  auto start = std::chrono::steady_clock::now();
-  auto end = start + std::chrono::duration<double>(seconds);
-  int kernels = 0;
-  while (std::chrono::steady_clock::now() < end) {
-    switch (kernels % 4) {
-      case 0:
-        CHECK(api.launch(function, 1000, 1, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr));
-        break;
-      case 1:
-        CHECK(api.launch_ex(&config, function, nullptr, nullptr));
-        break;
-      case 2:
-        CHECK(api.launch_cooperative(function, 1000, 1, 1, 1, 1, 1, 0, nullptr, nullptr));
-        break;
-      default:
-        CHECK(api.graph_launch(exec, nullptr));
-        break;
-    }
-    CHECK(api.event_record(done[kernels % 2], nullptr));
-    ++kernels;
-    if (kernels >= 2) CHECK(api.event_sync(done[kernels % 2]));
-  }
-  CHECK(api.sync(nullptr));
-  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("kernels %d share %.1f\n", kernels, 100.0 * kernels * 0.001 / wall);
+  probe::Spin(
+      seconds, start_ms,
+      [&](int i) {
+        switch (i % 4) {
+          case 0:
+            CHECK(api.launch(function, 1000, 1, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr));
+            break;
+          case 1:
+            CHECK(api.launch_ex(&config, function, nullptr, nullptr));
+            break;
+          case 2:
+            CHECK(api.launch_cooperative(function, 1000, 1, 1, 1, 1, 1, 0, nullptr, nullptr));
+            break;
+          default:
+            CHECK(api.graph_launch(exec, nullptr));
+            break;
+        }
+      },
+      [&](int slot) { CHECK(api.event_record(done[slot], nullptr)); },
+      [&](int slot) { CHECK(api.event_sync(done[slot])); }, [&] { CHECK(api.sync(nullptr)); });
   return 0;
 }
 
@@ -613,16 +594,16 @@ int main(int argc, char** argv) {
   std::string command = argv[arg];
   if (command == "limit") return CheckLimit(LimitFromEnv());
   if (command == "threads" && arg + 2 < argc)
-    return Threads(std::atoi(argv[arg + 1]), Bytes(argv[arg + 2]));
+    return Threads(std::atoi(argv[arg + 1]), probe::Bytes(argv[arg + 2]));
   if (command == "alloc" && arg + 1 < argc) {
     CUdeviceptr pointer = 0;
-    CUresult result = api.alloc(&pointer, Bytes(argv[arg + 1]));
+    CUresult result = api.alloc(&pointer, probe::Bytes(argv[arg + 1]));
     std::printf("%s\n", result == CUDA_SUCCESS ? "ok" : Name(result).c_str());
     return result == CUDA_SUCCESS ? 0 : 1;
   }
   if (command == "hold" && arg + 1 < argc) {
     CUdeviceptr pointer = 0;
-    CHECK(api.alloc(&pointer, Bytes(argv[arg + 1])));
+    CHECK(api.alloc(&pointer, probe::Bytes(argv[arg + 1])));
     std::printf("holding\n");
     std::fflush(stdout);
     for (;;) pause();
@@ -642,7 +623,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     for (auto& thread : threads) thread.join();
   }
-  if (command == "report" && arg + 1 < argc) return Report(Bytes(argv[arg + 1]));
+  if (command == "report" && arg + 1 < argc) return Report(probe::Bytes(argv[arg + 1]));
   if (command == "spin" && arg + 1 < argc) {
     return Spin(std::atof(argv[arg + 1]), arg + 2 < argc ? std::atoll(argv[arg + 2]) : 0);
   }

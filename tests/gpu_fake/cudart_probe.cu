@@ -30,15 +30,17 @@
 #include <thread>
 #include <vector>
 
+#include "probe_support.h"
+
 namespace {
 
-#define CHECK(call)                                                                     \
-  do {                                                                                  \
-    cudaError_t status_ = (call);                                                       \
-    if (status_ != cudaSuccess) {                                                       \
-      std::fprintf(stderr, "FAIL: %s: %s\n", #call, cudaGetErrorName(status_));         \
-      std::exit(1);                                                                     \
-    }                                                                                   \
+#define CHECK(call)                                                             \
+  do {                                                                          \
+    cudaError_t status_ = (call);                                               \
+    if (status_ != cudaSuccess) {                                               \
+      std::fprintf(stderr, "FAIL: %s: %s\n", #call, cudaGetErrorName(status_)); \
+      std::exit(1);                                                             \
+    }                                                                           \
   } while (0)
 
 __global__ void Touch(int* counter) {
@@ -130,42 +132,32 @@ int Spin(double seconds, long long start_ms) {
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(1000);
   config.blockDim = dim3(1);
-  // Two kernels in flight, as a training loop keeps the GPU fed: wait for
-  // the one before the last launched.
   cudaEvent_t done[2] = {nullptr, nullptr};
   CHECK(cudaEventCreate(&done[0]));
   CHECK(cudaEventCreate(&done[1]));
-  if (start_ms > 0) {
-    std::this_thread::sleep_until(
-        std::chrono::system_clock::time_point(std::chrono::milliseconds(start_ms)));
-  }
-  auto start = std::chrono::steady_clock::now();
-  auto end = start + std::chrono::duration<double>(seconds);
-  int kernels = 0;
-  while (std::chrono::steady_clock::now() < end) {
-    switch (kernels % 4) {
-      case 0:
-        Touch<<<1000, 1>>>(nullptr);
-        CHECK(cudaGetLastError());
-        break;
-      case 1:
-        CHECK(cudaLaunchKernelEx(&config, Touch, no_counter));
-        break;
-      case 2:
-        CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(&Touch), dim3(1000), dim3(1),
-                                          arguments, 0, nullptr));
-        break;
-      default:
-        CHECK(cudaGraphLaunch(exec, nullptr));
-        break;
-    }
-    CHECK(cudaEventRecord(done[kernels % 2], nullptr));
-    ++kernels;
-    if (kernels >= 2) CHECK(cudaEventSynchronize(done[kernels % 2]));
-  }
-  CHECK(cudaDeviceSynchronize());
-  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("kernels %d share %.1f\n", kernels, 100.0 * kernels * 0.001 / wall);
+  probe::Spin(
+      seconds, start_ms,
+      [&](int i) {
+        switch (i % 4) {
+          case 0:
+            Touch<<<1000, 1>>>(nullptr);
+            CHECK(cudaGetLastError());
+            break;
+          case 1:
+            CHECK(cudaLaunchKernelEx(&config, Touch, no_counter));
+            break;
+          case 2:
+            CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(&Touch), dim3(1000), dim3(1),
+                                              arguments, 0, nullptr));
+            break;
+          default:
+            CHECK(cudaGraphLaunch(exec, nullptr));
+            break;
+        }
+      },
+      [&](int slot) { CHECK(cudaEventRecord(done[slot], nullptr)); },
+      [&](int slot) { CHECK(cudaEventSynchronize(done[slot])); },
+      [&] { CHECK(cudaDeviceSynchronize()); });
   return 0;
 }
 
@@ -206,8 +198,8 @@ int TorchLike() {
     return 1;
   }
   int* pinned = nullptr;
-  CHECK(cudaHostAlloc(reinterpret_cast<void**>(&pinned), kCount * sizeof(int),
-                      cudaHostAllocDefault));
+  CHECK(
+      cudaHostAlloc(reinterpret_cast<void**>(&pinned), kCount * sizeof(int), cudaHostAllocDefault));
   for (int i = 0; i < kCount; ++i) pinned[i] = i;
   cudaEvent_t copied = nullptr;
   CHECK(cudaEventCreateWithFlags(&copied, cudaEventDisableTiming));
@@ -330,16 +322,6 @@ int Capture(int pause_ms, bool blocking) {
   return 0;
 }
 
-size_t ParseBytes(const char* text) {
-  char* end = nullptr;
-  unsigned long long value = std::strtoull(text, &end, 10);
-  std::string suffix = end;
-  if (suffix == "Ki") return value << 10;
-  if (suffix == "Mi") return value << 20;
-  if (suffix == "Gi") return value << 30;
-  return value;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -348,9 +330,10 @@ int main(int argc, char** argv) {
   if (command == "torchlike") return TorchLike();
   if (command == "library") return Library();
   if (command == "capture") {
-    return Capture(argc > 2 ? std::atoi(argv[2]) : 0, argc > 3 && std::string(argv[3]) == "blocking");
+    return Capture(argc > 2 ? std::atoi(argv[2]) : 0,
+                   argc > 3 && std::string(argv[3]) == "blocking");
   }
-  if (command == "report" && argc > 2) return Report(ParseBytes(argv[2]));
+  if (command == "report" && argc > 2) return Report(probe::Bytes(argv[2]));
   if (command == "spin" && argc > 2) {
     return Spin(std::atof(argv[2]), argc > 3 ? std::atoll(argv[3]) : 0);
   }

@@ -72,6 +72,7 @@ for mode in strict fair; do
     >"$work/$mode-30" 2>&1 &
   gpu_run --compute-share 70 --mode "$mode" -- "$PROBE" spin 2 "$start_ms" >"$work/$mode-70" 2>&1
   wait
+  echo "   $mode measured: $(share "$work/$mode-30") % and $(share "$work/$mode-70") %"
   within "$(share "$work/$mode-30")" 30 "$mode 30 % beside 70 %"
   within "$(share "$work/$mode-70")" 70 "$mode 70 % beside 30 %"
 done

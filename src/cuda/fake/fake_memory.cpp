@@ -198,22 +198,6 @@ FAKE_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray handle) {
   return cuArrayDestroy(reinterpret_cast<CUarray>(handle));
 }
 
-FAKE_EXPORT CUresult cuMemcpyHtoD(CUdeviceptr destination, const void* source, size_t bytes) {
-  REQUIRE_CONTEXT();
-  if (CUresult refused = CheckLegacyStream(nullptr); refused != CUDA_SUCCESS) return refused;
-  SleepUntil(Current()->default_stream->ready_ns.load());
-  std::memcpy(reinterpret_cast<void*>(destination), source, bytes);
-  return CUDA_SUCCESS;
-}
-
-FAKE_EXPORT CUresult cuMemcpyDtoH(void* destination, CUdeviceptr source, size_t bytes) {
-  REQUIRE_CONTEXT();
-  if (CUresult refused = CheckLegacyStream(nullptr); refused != CUDA_SUCCESS) return refused;
-  SleepUntil(Current()->default_stream->ready_ns.load());
-  std::memcpy(destination, reinterpret_cast<const void*>(source), bytes);
-  return CUDA_SUCCESS;
-}
-
 FAKE_EXPORT CUresult cuMemsetD8(CUdeviceptr destination, unsigned char value, size_t count) {
   REQUIRE_CONTEXT();
   std::memset(reinterpret_cast<void*>(destination), value, count);
@@ -223,26 +207,17 @@ FAKE_EXPORT CUresult cuMemsetD8(CUdeviceptr destination, unsigned char value, si
 // Asynchronous copies and sets run when called, after the stream's earlier
 // work (the fake's kernels compute nothing, so only that order matters).
 namespace {
-// Copies and sets are not captured into graphs by the fake.
+// Copies and sets are not captured into graphs by the fake: they wait for
+// the stream's earlier work as a synchronisation does, then run.
 CUresult CopyOn(CUstream stream, void* destination, const void* source, size_t bytes) {
-  REQUIRE_CONTEXT();
-  if (CUresult refused = CheckLegacyStream(stream); refused != CUDA_SUCCESS) return refused;
-  Stream* resolved = Resolve(stream);
-  if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  if (resolved->capture != nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
-  SleepUntil(resolved->ready_ns.load());
+  if (CUresult waited = SynchronizeStream(stream); waited != CUDA_SUCCESS) return waited;
   std::memmove(destination, source, bytes);
   return CUDA_SUCCESS;
 }
 
 template <typename Element>
 CUresult SetOn(CUstream stream, CUdeviceptr destination, Element value, size_t count) {
-  REQUIRE_CONTEXT();
-  if (CUresult refused = CheckLegacyStream(stream); refused != CUDA_SUCCESS) return refused;
-  Stream* resolved = Resolve(stream);
-  if (resolved == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  if (resolved->capture != nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
-  SleepUntil(resolved->ready_ns.load());
+  if (CUresult waited = SynchronizeStream(stream); waited != CUDA_SUCCESS) return waited;
   std::fill_n(reinterpret_cast<Element*>(destination), count, value);
   return CUDA_SUCCESS;
 }
@@ -251,6 +226,15 @@ void* Address(CUdeviceptr pointer) {
   return reinterpret_cast<void*>(pointer);
 }
 }  // namespace
+
+// The synchronous copies run on the legacy stream.
+FAKE_EXPORT CUresult cuMemcpyHtoD(CUdeviceptr destination, const void* source, size_t bytes) {
+  return CopyOn(nullptr, Address(destination), source, bytes);
+}
+
+FAKE_EXPORT CUresult cuMemcpyDtoH(void* destination, CUdeviceptr source, size_t bytes) {
+  return CopyOn(nullptr, destination, Address(source), bytes);
+}
 
 FAKE_EXPORT CUresult cuMemcpy(CUdeviceptr destination, CUdeviceptr source, size_t bytes) {
   return CopyOn(nullptr, Address(destination), Address(source), bytes);
