@@ -22,10 +22,8 @@
 #include <utility>
 #include <vector>
 
-#include "cuda/fake/fake_gpu.h"
+#include "cuda/fake/fake_driver.h"
 #include "cuda/fake/md2.h"
-
-#define FAKE_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 
@@ -62,10 +60,6 @@ CUresult ModuleFromWrapper(CUmodule* module, const FatbinWrapper* wrapper) {
   return cuModuleLoadData(module, wrapper->data);
 }
 
-CUresult CudartModuleFromWrapper(CUmodule* module, const FatbinWrapper* wrapper) {
-  return ModuleFromWrapper(module, wrapper);
-}
-
 CUresult CudartPrimaryContext(CUcontext* context, CUdevice device) {
   return cuDevicePrimaryCtxRetain(context, device);
 }
@@ -88,7 +82,7 @@ CUresult CudartLoadCompilers() {
 
 const Slot kCudartInterfaceTable[13] = {
     reinterpret_cast<Slot>(13 * sizeof(Slot)),
-    AsSlot(&CudartModuleFromWrapper),    // 1
+    AsSlot(&ModuleFromWrapper),          // 1
     AsSlot(&CudartPrimaryContext),       // 2
     nullptr,                             // 3
     nullptr,                             // 4

@@ -12,6 +12,34 @@
 
 using namespace allot::fake_cuda;
 
+namespace allot::fake_cuda {
+
+Globals::~Globals() {
+  for (const auto& [name, global] : globals_) {
+    munmap(reinterpret_cast<void*>(global), kGlobalBytes);
+  }
+}
+
+CUresult Globals::Get(const char* name, CUdeviceptr* pointer, size_t* bytes) {
+  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard lock(mu_);
+  auto [it, added] = globals_.try_emplace(name, 0);
+  if (added) {
+    void* memory = mmap(nullptr, kGlobalBytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (memory == MAP_FAILED) {
+      globals_.erase(it);
+      return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    it->second = reinterpret_cast<CUdeviceptr>(memory);
+  }
+  if (pointer != nullptr) *pointer = it->second;
+  if (bytes != nullptr) *bytes = kGlobalBytes;
+  return CUDA_SUCCESS;
+}
+
+}  // namespace allot::fake_cuda
+
 FAKE_EXPORT CUresult cuModuleLoadData(CUmodule* module, const void* image) {
   REQUIRE_CONTEXT();
   if (module == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
