@@ -32,6 +32,9 @@ if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
   "$ALLOT" gpu-run --memory-limit 64Mi -- "$out/cudart_probe" limit
   echo "== CUDA C++ with the CUDA runtime: reporting"
   "$ALLOT" gpu-run --memory-limit 10Gi -- "$out/cudart_probe" report 1Gi
+  echo "== CUDA C++: stream captures of a process at 30 % survive its slices"
+  "$ALLOT" gpu-run --compute-share 30 --mode strict -- "$out/cudart_probe" capture 60
+  "$ALLOT" gpu-run --compute-share 30 --mode strict -- "$out/cudart_probe" capture 60 blocking
 else
   echo "nvcc is not installed: the CUDA runtime checks did not run"
 fi
