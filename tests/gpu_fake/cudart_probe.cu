@@ -269,7 +269,8 @@ int Library() {
 }
 
 // Stream capture, as PyTorch's CUDA graphs and cuBLAS use it: three kernels
-// captured (in global mode, the strictest), not run, then run as one graph.
+// captured (in global mode, the strictest), not run, then run as one graph
+// (after the graph it was made from is destroyed).
 // Prints what the graph holds. Between the captured launches, for
 // `pause_ms`, kernels run on a second stream, so that a throttled process
 // holds and ends slices during the capture; a `blocking` stream (not
@@ -311,12 +312,12 @@ int Capture(int pause_ms, bool blocking) {
   }
   cudaGraphExec_t exec = nullptr;
   CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  CHECK(cudaGraphDestroy(graph));  // the executable graph stands alone
   CHECK(cudaGraphLaunch(exec, stream));
   CHECK(cudaStreamSynchronize(stream));
   std::printf("capturing %d, captured %d kernels of %u blocks, ran\n",
               status == cudaStreamCaptureStatusActive ? 1 : 0, kernels, blocks);
   CHECK(cudaGraphExecDestroy(exec));
-  CHECK(cudaGraphDestroy(graph));
   CHECK(cudaStreamDestroy(stream));
   CHECK(cudaStreamDestroy(side));
   return 0;

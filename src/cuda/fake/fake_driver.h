@@ -117,11 +117,13 @@ struct Graph {
   std::vector<GraphNode*> nodes;
 };
 
+// An executable graph holds its own copy of the graph's nodes, as the
+// driver's does: the graph may be changed or destroyed after instantiation,
+// and updating the executable graph (cuGraphExecKernelNodeSetParams)
+// changes the copy only.
 struct GraphExec {
-  Graph* graph = nullptr;
-  // Each node's kernel as instantiated; updating the executable graph
-  // (cuGraphExecKernelNodeSetParams) changes these, not the graph's.
-  std::vector<CUDA_KERNEL_NODE_PARAMS> kernels;
+  std::vector<const GraphNode*> origins;  // the graph's node each copy came from, for lookups
+  std::vector<GraphNode> nodes;
 };
 
 struct Driver {

@@ -132,8 +132,11 @@ FAKE_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode* node, CUgraph graph, co
 
 FAKE_EXPORT CUresult cuGraphInstantiate(CUgraphExec* exec, CUgraph graph, unsigned long long) {
   if (exec == nullptr || graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  auto* created = new GraphExec{reinterpret_cast<Graph*>(graph), {}};
-  for (const GraphNode* node : created->graph->nodes) created->kernels.push_back(node->kernel);
+  auto* created = new GraphExec();
+  for (const GraphNode* node : reinterpret_cast<Graph*>(graph)->nodes) {
+    created->origins.push_back(node);
+    created->nodes.push_back(*node);
+  }
   *exec = reinterpret_cast<CUgraphExec>(created);
   return CUDA_SUCCESS;
 }
@@ -161,17 +164,18 @@ FAKE_EXPORT CUresult cuGraphInstantiateWithParams_ptsz(CUgraphExec* exec, CUgrap
 }
 
 // Changes a kernel node of the executable graph only (the graph it was made
-// from keeps its parameters).
+// from keeps its parameters). The node is found by identity, without reading
+// it: its graph may be gone.
 FAKE_EXPORT CUresult cuGraphExecKernelNodeSetParams(CUgraphExec exec, CUgraphNode node,
                                                     const CUDA_KERNEL_NODE_PARAMS* parameters) {
   auto* fake = reinterpret_cast<GraphExec*>(exec);
-  if (fake == nullptr || KernelNode(node) == nullptr || parameters == nullptr) {
-    return CUDA_ERROR_INVALID_VALUE;
-  }
-  const std::vector<GraphNode*>& nodes = fake->graph->nodes;
-  auto found = std::find(nodes.begin(), nodes.end(), reinterpret_cast<GraphNode*>(node));
-  if (found == nodes.end()) return CUDA_ERROR_INVALID_VALUE;
-  fake->kernels[static_cast<size_t>(found - nodes.begin())] = *parameters;
+  if (fake == nullptr || node == nullptr || parameters == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const auto& origins = fake->origins;
+  auto found = std::find(origins.begin(), origins.end(), reinterpret_cast<GraphNode*>(node));
+  if (found == origins.end()) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode& copy = fake->nodes[static_cast<size_t>(found - origins.begin())];
+  if (copy.type != CU_GRAPH_NODE_TYPE_KERNEL) return CUDA_ERROR_INVALID_VALUE;
+  copy.kernel = *parameters;
   return CUDA_SUCCESS;
 }
 
@@ -190,11 +194,8 @@ FAKE_EXPORT CUresult cuGraphExecDestroy(CUgraphExec exec) {
 FAKE_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
   if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
   uint64_t duration = 0;
-  const auto* fake = reinterpret_cast<GraphExec*>(exec);
-  for (size_t i = 0; i < fake->kernels.size(); ++i) {
-    if (fake->graph->nodes[i]->type == CU_GRAPH_NODE_TYPE_KERNEL) {
-      duration += KernelNs(fake->kernels[i]);
-    }
+  for (const GraphNode& node : reinterpret_cast<GraphExec*>(exec)->nodes) {
+    if (node.type == CU_GRAPH_NODE_TYPE_KERNEL) duration += KernelNs(node.kernel);
   }
   return LaunchOn(stream, std::max<uint64_t>(duration, 1000));
 }
