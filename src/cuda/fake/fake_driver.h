@@ -163,6 +163,11 @@ CUresult UnmapDeviceMemory(CUdeviceptr pointer);
 // Runs `duration_ns` of work on a stream; a stream being captured refuses it
 // (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED): see LaunchKernel.
 CUresult LaunchOn(CUstream stream, uint64_t duration_ns);
+// A kernel launch's parameters, as a kernel node holds them.
+CUDA_KERNEL_NODE_PARAMS KernelLaunch(CUfunction function, unsigned int x, unsigned int y,
+                                     unsigned int z, unsigned int bx, unsigned int by,
+                                     unsigned int bz, unsigned int shared, void** parameters,
+                                     void** extra);
 // Launches a kernel on a stream, or adds it to the stream's capture.
 CUresult LaunchKernel(CUstream stream, const CUDA_KERNEL_NODE_PARAMS& kernel);
 // Adds a kernel node to a graph.

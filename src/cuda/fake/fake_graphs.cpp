@@ -46,18 +46,8 @@ FAKE_EXPORT CUresult cuGraphAddKernelNode(CUgraphNode* node, CUgraph graph, cons
 namespace {
 // CUDA 10's kernel-node parameters: the same without the kernel and context.
 CUDA_KERNEL_NODE_PARAMS FromV1(const CUDA_KERNEL_NODE_PARAMS_v1& v1) {
-  CUDA_KERNEL_NODE_PARAMS kernel{};
-  kernel.func = v1.func;
-  kernel.gridDimX = v1.gridDimX;
-  kernel.gridDimY = v1.gridDimY;
-  kernel.gridDimZ = v1.gridDimZ;
-  kernel.blockDimX = v1.blockDimX;
-  kernel.blockDimY = v1.blockDimY;
-  kernel.blockDimZ = v1.blockDimZ;
-  kernel.sharedMemBytes = v1.sharedMemBytes;
-  kernel.kernelParams = v1.kernelParams;
-  kernel.extra = v1.extra;
-  return kernel;
+  return KernelLaunch(v1.func, v1.gridDimX, v1.gridDimY, v1.gridDimZ, v1.blockDimX, v1.blockDimY,
+                      v1.blockDimZ, v1.sharedMemBytes, v1.kernelParams, v1.extra);
 }
 
 CUDA_KERNEL_NODE_PARAMS_v1 ToV1(const CUDA_KERNEL_NODE_PARAMS& kernel) {

@@ -198,12 +198,6 @@ FAKE_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray handle) {
   return cuArrayDestroy(reinterpret_cast<CUarray>(handle));
 }
 
-FAKE_EXPORT CUresult cuMemsetD8(CUdeviceptr destination, unsigned char value, size_t count) {
-  REQUIRE_CONTEXT();
-  std::memset(reinterpret_cast<void*>(destination), value, count);
-  return CUDA_SUCCESS;
-}
-
 // Asynchronous copies and sets run when called, after the stream's earlier
 // work (the fake's kernels compute nothing, so only that order matters).
 namespace {
@@ -234,6 +228,10 @@ FAKE_EXPORT CUresult cuMemcpyHtoD(CUdeviceptr destination, const void* source, s
 
 FAKE_EXPORT CUresult cuMemcpyDtoH(void* destination, CUdeviceptr source, size_t bytes) {
   return CopyOn(nullptr, destination, Address(source), bytes);
+}
+
+FAKE_EXPORT CUresult cuMemsetD8(CUdeviceptr destination, unsigned char value, size_t count) {
+  return SetOn(nullptr, destination, value, count);
 }
 
 FAKE_EXPORT CUresult cuMemcpy(CUdeviceptr destination, CUdeviceptr source, size_t bytes) {
@@ -309,9 +307,12 @@ FAKE_EXPORT CUresult cuMemPrefetchAsync(CUdeviceptr, size_t, CUmemLocation, unsi
   return Resolve(stream) == nullptr ? CUDA_ERROR_INVALID_HANDLE : CUDA_SUCCESS;
 }
 // CUDA 12's form names the destination by device ordinal.
-CUresult FakeMemPrefetchAsyncV1(CUdeviceptr, size_t, CUdevice, CUstream stream) {
-  REQUIRE_CONTEXT();
-  return Resolve(stream) == nullptr ? CUDA_ERROR_INVALID_HANDLE : CUDA_SUCCESS;
+CUresult FakeMemPrefetchAsyncV1(CUdeviceptr pointer, size_t bytes, CUdevice device,
+                                CUstream stream) {
+  CUmemLocation location{};
+  location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  location.id = device;
+  return cuMemPrefetchAsync(pointer, bytes, location, 0, stream);
 }
 FAKE_EXPORT CUresult cuMemPrefetchAsync_v2_ptsz(CUdeviceptr pointer, size_t bytes,
                                                 CUmemLocation location, unsigned int flags,

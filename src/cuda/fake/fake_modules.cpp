@@ -264,10 +264,11 @@ FAKE_EXPORT CUresult cuKernelGetName(const char** name, CUkernel kernel) {
   return cuFuncGetName(name, reinterpret_cast<CUfunction>(kernel));
 }
 
-namespace {
-CUDA_KERNEL_NODE_PARAMS Kernel(CUfunction function, unsigned int x, unsigned int y, unsigned int z,
-                               unsigned int bx, unsigned int by, unsigned int bz,
-                               unsigned int shared, void** parameters, void** extra) {
+CUDA_KERNEL_NODE_PARAMS allot::fake_cuda::KernelLaunch(CUfunction function, unsigned int x,
+                                                       unsigned int y, unsigned int z,
+                                                       unsigned int bx, unsigned int by,
+                                                       unsigned int bz, unsigned int shared,
+                                                       void** parameters, void** extra) {
   CUDA_KERNEL_NODE_PARAMS kernel{};
   kernel.func = function;
   kernel.gridDimX = x;
@@ -281,14 +282,14 @@ CUDA_KERNEL_NODE_PARAMS Kernel(CUfunction function, unsigned int x, unsigned int
   kernel.extra = extra;
   return kernel;
 }
-}  // namespace
 
 FAKE_EXPORT CUresult cuLaunchKernel(CUfunction function, unsigned int x, unsigned int y,
                                     unsigned int z, unsigned int bx, unsigned int by,
                                     unsigned int bz, unsigned int shared, CUstream stream,
                                     void** parameters, void** extra) {
   if (function == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  return LaunchKernel(stream, Kernel(function, x, y, z, bx, by, bz, shared, parameters, extra));
+  return LaunchKernel(stream,
+                      KernelLaunch(function, x, y, z, bx, by, bz, shared, parameters, extra));
 }
 FAKE_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction function, unsigned int x, unsigned int y,
                                          unsigned int z, unsigned int bx, unsigned int by,
@@ -300,10 +301,10 @@ FAKE_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction function, unsigned int x, un
 FAKE_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction function,
                                       void** parameters, void** extra) {
   if (config == nullptr || function == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  return LaunchKernel(
-      config->hStream,
-      Kernel(function, config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX,
-             config->blockDimY, config->blockDimZ, config->sharedMemBytes, parameters, extra));
+  return LaunchKernel(config->hStream,
+                      KernelLaunch(function, config->gridDimX, config->gridDimY, config->gridDimZ,
+                                   config->blockDimX, config->blockDimY, config->blockDimZ,
+                                   config->sharedMemBytes, parameters, extra));
 }
 FAKE_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunction function,
                                            void** parameters, void** extra) {
@@ -315,7 +316,8 @@ FAKE_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction function, unsigned int
                                                unsigned int bz, unsigned int shared,
                                                CUstream stream, void** parameters) {
   if (function == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  return LaunchKernel(stream, Kernel(function, x, y, z, bx, by, bz, shared, parameters, nullptr));
+  return LaunchKernel(stream,
+                      KernelLaunch(function, x, y, z, bx, by, bz, shared, parameters, nullptr));
 }
 FAKE_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction function, unsigned int x,
                                                     unsigned int y, unsigned int z, unsigned int bx,
