@@ -15,12 +15,13 @@
 #include "sim/pack/pack_policy.h"
 #include "sim/replay/replay.h"
 #include "sim/replay/trace.h"
+#include "test_support.h"
 
 namespace allot::sim {
 namespace {
 
 std::string WriteTemp(const std::string& name, const std::string& text) {
-  auto path = std::filesystem::temp_directory_path() / ("allot_sim_test_" + name);
+  auto path = testing::TempPath(name);
   std::ofstream(path) << text;
   return path.string();
 }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "store/sqlite_store.h"
+#include "test_support.h"
 
 namespace allot::store {
 namespace {
@@ -21,7 +22,7 @@ std::unique_ptr<SqliteStore> Memory() {
 }
 
 std::string TempDb(const std::string& name) {
-  auto path = std::filesystem::temp_directory_path() / ("allot_store_test_" + name + ".db");
+  auto path = testing::TempPath(name + ".db");
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
   return path.string();
 }

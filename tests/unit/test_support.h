@@ -3,11 +3,36 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "scenario/loader.h"
 
 namespace allot::testing {
+
+// A path for `name` in a directory of this test process's own. ctest runs the
+// tests side by side, each in its own process: a fixed name in the shared
+// temporary directory lets one test rewrite a file while another reads it.
+// The directory is removed when the process exits.
+inline std::filesystem::path TempPath(const std::string& name) {
+  struct Directory {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("allot_test_" + std::to_string(getpid()));
+    Directory() {
+      std::filesystem::remove_all(path);
+      std::filesystem::create_directories(path);
+    }
+    ~Directory() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  };
+  static Directory directory;
+  return directory.path / name;
+}
 
 // The snapshot of a scenario text; fails the test when it does not load.
 inline core::Snapshot SnapshotOf(const std::string& yaml) {
