@@ -55,7 +55,8 @@ int RunPack() {
     std::cerr << "allot sim pack: " << status.error().message << "\n";
     return 1;
   }
-  std::cout << "wrote " << args.pack_options.out_dir << "/curve.csv, summary.csv, allocation.svg\n";
+  std::cout << "wrote " << args.pack_options.out_dir
+            << "/curve.csv, summary.csv, ceiling.csv, allocation.svg\n";
   return 0;
 }
 
@@ -107,7 +108,9 @@ void AddSimCommand(CLI::App& app) {
                         "random, dotprod, gpuclustering, gpupacking, bestfit, fgd, allot, live; "
                         "a comma list, or all");
   args.pack->add_option("--seeds", args.pack_seeds, "Seeds: a range like 42-51 or a list");
-  args.pack->add_option("--out", po.out_dir, "Directory for curve.csv, summary.csv, allocation.svg")
+  args.pack
+      ->add_option("--out", po.out_dir,
+                   "Directory for curve.csv, summary.csv, ceiling.csv, allocation.svg")
       ->required();
   args.pack->add_option("--threads", po.threads, "Parallel runs (default: one per CPU)");
 

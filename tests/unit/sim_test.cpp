@@ -2,15 +2,18 @@
 // workload and policies, the fragmentation model, and the replay.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 
 #include "sched/placement/fragmentation_memo.h"
 #include "sched/placement/fragmentation_model.h"
 #include "sim/openb.h"
+#include "sim/pack/fraction_ceiling.h"
 #include "sim/pack/pack_experiment.h"
 #include "sim/pack/pack_policy.h"
 #include "sim/replay/replay.h"
@@ -144,6 +147,95 @@ TEST(SimPack, EveryPolicyPlacesOnlyWhereTasksFit) {
     for (int p = 1; p <= kMaxArrivedPercent; ++p) {
       EXPECT_GE(run->alloc_pct[p], run->alloc_pct[p - 1]) << name;  // nothing ever leaves
       EXPECT_LE(run->alloc_pct[p], double(p) + 1e-9) << name;       // never above arrived
+    }
+  }
+}
+
+// The fewest GPUs that hold these fractions, by trying every assignment.
+int64_t ExactMinGpus(std::vector<int64_t> milli) {
+  std::sort(milli.rbegin(), milli.rend());
+  std::vector<int64_t> free;
+  int64_t best = static_cast<int64_t>(milli.size());
+  std::function<void(size_t)> place = [&](size_t i) {
+    if (static_cast<int64_t>(free.size()) >= best) return;
+    if (i == milli.size()) {
+      best = static_cast<int64_t>(free.size());
+      return;
+    }
+    for (size_t g = 0; g < free.size(); ++g) {  // by index: deeper calls grow `free`
+      if (free[g] < milli[i]) continue;
+      free[g] -= milli[i];
+      place(i + 1);
+      free[g] += milli[i];
+    }
+    free.push_back(1000 - milli[i]);
+    place(i + 1);
+    free.pop_back();
+  };
+  place(0);
+  return best;
+}
+
+TEST(SimPack, FewestGpusForFractionsIsABinPackingLowerBound) {
+  EXPECT_EQ(MinGpusForFractions({}), 0);
+  EXPECT_EQ(MinGpusForFractions({500, 500}), 1);
+  EXPECT_EQ(MinGpusForFractions({600, 600, 600}), 3);       // the volume says 2
+  EXPECT_EQ(MinGpusForFractions({510, 510, 510, 510}), 4);  // the volume says 3
+  EXPECT_EQ(MinGpusForFractions({600, 400, 600, 400}), 2);  // mixed pairs fill GPUs
+  EXPECT_EQ(MinGpusForFractions({400, 400, 400}), 2);
+  // 0.81s each need a GPU; the 0.19s fit beside them, the 0.4s two to a GPU:
+  // 10 + 2, where the volume says 11.
+  std::vector<int64_t> mix(10, 810);
+  mix.insert(mix.end(), 5, 190);
+  mix.insert(mix.end(), 4, 400);
+  EXPECT_EQ(MinGpusForFractions(mix), 12);
+  // Against the exact optimum of small random instances: never above it,
+  // never below the volume, and the prices hold for every single task.
+  std::mt19937 rng(7);
+  const std::vector<int64_t> sizes = {50, 110, 160, 190, 230, 320, 470, 500, 650, 810};
+  for (int instance = 0; instance < 300; ++instance) {
+    std::vector<int64_t> milli;
+    int64_t total = 0;
+    int count = 1 + static_cast<int>(rng() % 9);
+    for (int i = 0; i < count; ++i) {
+      milli.push_back(sizes[rng() % sizes.size()]);
+      total += milli.back();
+    }
+    int64_t bound = MinGpusForFractions(milli);
+    EXPECT_LE(bound, ExactMinGpus(milli)) << instance;
+    EXPECT_GE(bound, (total + 999) / 1000) << instance;
+    for (const auto& [m, price] : BoundFractionPacking(milli).price) {
+      EXPECT_LE(price * double(1000 / m), 1.0 + 1e-9) << instance << " size " << m;
+    }
+  }
+}
+
+TEST(SimPack, CeilingAt100CountsTheRoomFractionsLeave) {
+  // 4 GPUs; the last task would pass 100 % and is not counted.
+  std::vector<OpenbTask> workload = Tasks(6, 600);
+  workload[2].gpu_milli = workload[3].gpu_milli = workload[5].gpu_milli = 1000;
+  FractionCeiling ceiling = FractionCeilingAt100(workload, 4000);
+  EXPECT_EQ(ceiling.arrived_milli, 3800);
+  EXPECT_EQ(ceiling.fraction_milli, 1800);
+  EXPECT_EQ(ceiling.min_fraction_gpus, 3);
+  // Three 0.6s take 3 GPUs and leave 1.2 unusable: 2.8 of 4.
+  EXPECT_NEAR(ceiling.all_placed_pct, 70.0, 1e-9);
+  // Failing one 0.6 instead leaves 3.2 placed on 4 GPUs, the best trade.
+  EXPECT_NEAR(ceiling.any_policy_pct, 80.0, 1e-6);
+  // No policy passes the bound for every policy, on any seed.
+  OpenbCluster cluster = Cluster();
+  std::vector<OpenbTask> tasks = Tasks(30, 810);
+  for (int i = 0; i < 30; i += 3) tasks[i].gpu_milli = 470;
+  for (int i = 1; i < 30; i += 5) tasks[i].gpu_milli = 1000;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    FractionCeiling c =
+        FractionCeilingAt100(BuildWorkload(tasks, cluster.TotalGpuMilli(), seed), 8000);
+    EXPECT_LT(c.any_policy_pct, 100.0);
+    EXPECT_LE(c.all_placed_pct, c.any_policy_pct + 1e-9);
+    for (const auto& name : PackPolicyNames()) {
+      auto run = RunPack(cluster, tasks, "w", name, seed);
+      ASSERT_TRUE(run) << name;
+      EXPECT_LE(run->alloc_pct[100], c.any_policy_pct + 1e-9) << name << " seed " << seed;
     }
   }
 }

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "sim/pack/fraction_ceiling.h"
 #include "sim/pack/fragmentation_moves.h"
 #include "sim/pack/pack_policy.h"
 #include "sim/svg_chart.h"
@@ -210,8 +211,10 @@ struct Job {
   uint64_t seed;
 };
 
+// ceilings[w][i]: workload w's ceiling at options.seeds[i].
 Status WriteOutputs(const PackOptions& options, const std::vector<std::string>& workloads,
-                    const std::vector<PackRun>& runs, std::ostream& out) {
+                    const std::vector<PackRun>& runs,
+                    const std::vector<std::vector<FractionCeiling>>& ceilings, std::ostream& out) {
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir, ec);
   if (ec) return Error("--out: cannot create '" + options.out_dir + "': " + ec.message(), "out");
@@ -230,12 +233,32 @@ Status WriteOutputs(const PackOptions& options, const std::vector<std::string>& 
     summary << run.workload << "," << run.policy << "," << run.seed << "," << run.alloc_pct[100]
             << "\n";
   }
+  std::ostringstream ceiling;
+  ceiling << "workload,seed,arrived_gpus,fraction_gpus,min_fraction_gpus,ceiling_all_placed_100,"
+             "ceiling_100\n";
+  ceiling << std::fixed << std::setprecision(3);
+  std::vector<double> median_all_placed, median_any_policy;
+  for (size_t w = 0; w < workloads.size(); ++w) {
+    std::vector<double> all_placed, any_policy;
+    for (size_t i = 0; i < options.seeds.size(); ++i) {
+      const FractionCeiling& c = ceilings[w][i];
+      ceiling << workloads[w] << "," << options.seeds[i] << ","
+              << double(c.arrived_milli) / kMilliPerGpu << ","
+              << double(c.fraction_milli) / kMilliPerGpu << "," << c.min_fraction_gpus << ","
+              << c.all_placed_pct << "," << c.any_policy_pct << "\n";
+      all_placed.push_back(c.all_placed_pct);
+      any_policy.push_back(c.any_policy_pct);
+    }
+    median_all_placed.push_back(Median(all_placed));
+    median_any_policy.push_back(Median(any_policy));
+  }
   // One panel per workload: the median curve of each policy over the seeds.
   std::vector<Chart> panels;
   out << std::fixed << std::setprecision(2);
   out << "workload,policy,median_alloc_100,published,difference,median_place_us_per_task,"
-         "median_run_s\n";
-  for (const auto& workload : workloads) {
+         "median_run_s,ceiling_all_placed_100,ceiling_100\n";
+  for (size_t w = 0; w < workloads.size(); ++w) {
+    const std::string& workload = workloads[w];
     Chart chart;
     chart.title = workload + ": GPU allocation as the request arrives (median of " +
                   std::to_string(options.seeds.size()) + " seeds)";
@@ -272,13 +295,15 @@ Status WriteOutputs(const PackOptions& options, const std::vector<std::string>& 
       } else {
         out << ",";
       }
-      out << "," << Median(place) << "," << Median(seconds) << "\n";
+      out << "," << Median(place) << "," << Median(seconds) << "," << median_all_placed[w] << ","
+          << median_any_policy[w] << "\n";
     }
     panels.push_back(std::move(chart));
   }
   const std::string dir = options.out_dir + "/";
   if (!WriteTextFile(dir + "curve.csv", curve.str()) ||
       !WriteTextFile(dir + "summary.csv", summary.str()) ||
+      !WriteTextFile(dir + "ceiling.csv", ceiling.str()) ||
       !WriteTextFile(dir + "allocation.svg", RenderSvg(panels, 1))) {
     return Error("--out: cannot write the result files in '" + options.out_dir + "'", "out");
   }
@@ -332,7 +357,15 @@ Status RunPackExperiment(const PackOptions& options, std::ostream& out) {
   for (const auto& error : errors) {
     if (!error.empty()) return Error(error);
   }
-  return WriteOutputs(options, workloads, runs, out);
+  // The workloads do not depend on the policy: one ceiling per workload and seed.
+  std::vector<std::vector<FractionCeiling>> ceilings(lists.size());
+  for (size_t w = 0; w < lists.size(); ++w) {
+    for (uint64_t seed : options.seeds) {
+      ceilings[w].push_back(FractionCeilingAt100(
+          BuildWorkload(lists[w], cluster->TotalGpuMilli(), seed), cluster->TotalGpuMilli()));
+    }
+  }
+  return WriteOutputs(options, workloads, runs, ceilings, out);
 }
 
 }  // namespace allot::sim

@@ -53,8 +53,9 @@ struct PackOptions {
 };
 
 // Every (task file, policy, seed) run, in parallel; writes DIR/curve.csv,
-// DIR/summary.csv and DIR/allocation.svg and prints the medians at 100 %
-// next to the published ones.
+// DIR/summary.csv, DIR/ceiling.csv (per task file and seed, the ceiling of
+// sim/pack/fraction_ceiling.h) and DIR/allocation.svg, and prints the
+// medians at 100 % next to the published ones and the median ceiling.
 Status RunPackExperiment(const PackOptions& options, std::ostream& out);
 
 // "42-51" or "42,43,50" -> seeds.
