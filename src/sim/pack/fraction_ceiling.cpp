@@ -105,7 +105,8 @@ FractionPacking BoundFractionPacking(const std::vector<int64_t>& gpu_milli) {
   for (size_t i = 0; i < n; ++i) basis[i][i] = double(kMilliPerGpu / milli[i]);
   std::vector<double> pattern;
   for (int iteration = 0; iteration < 10000; ++iteration) {
-    std::vector<double> x = Solve(Rows(basis, false), count);
+    const Matrix rows = Rows(basis, false);
+    std::vector<double> x = Solve(rows, count);
     std::vector<double> price = Solve(Rows(basis, true), std::vector<double>(n, 1.0));
     for (double& p : price) p = std::max(p, 0.0);
     // One GPU holds at most `fill` of these prices: divided by it, they are
@@ -120,7 +121,7 @@ FractionPacking BoundFractionPacking(const std::vector<int64_t>& gpu_milli) {
     }
     if (fill <= 1.0 + 1e-9) break;  // no pattern improves: the LP optimum
     // The pattern enters; the ratio test picks the basis column it replaces.
-    std::vector<double> direction = Solve(Rows(basis, false), pattern);
+    std::vector<double> direction = Solve(rows, pattern);
     size_t leaving = n;
     for (size_t i = 0; i < n; ++i) {
       if (direction[i] <= 1e-12) continue;
