@@ -204,8 +204,8 @@ TEST(SimPack, FewestGpusForFractionsIsABinPackingLowerBound) {
     int64_t bound = MinGpusForFractions(milli);
     EXPECT_LE(bound, ExactMinGpus(milli)) << instance;
     EXPECT_GE(bound, (total + 999) / 1000) << instance;
-    for (const auto& [m, price] : BoundFractionPacking(milli).price) {
-      EXPECT_LE(price * double(1000 / m), 1.0 + 1e-9) << instance << " size " << m;
+    for (const auto& [m, size] : BoundFractionPacking(milli).sizes) {
+      EXPECT_LE(size.price * double(1000 / m), 1.0 + 1e-9) << instance << " size " << m;
     }
   }
 }

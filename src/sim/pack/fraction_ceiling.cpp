@@ -130,13 +130,18 @@ FractionPacking BoundFractionPacking(const std::vector<int64_t>& gpu_milli) {
     if (leaving == n) break;  // cannot happen for a bounded problem; keep the bound found
     basis[leaving] = pattern;
   }
-  for (size_t i = 0; i < n; ++i) result.price[milli[i]] = best_price[i];
+  for (size_t i = 0; i < n; ++i) {
+    result.sizes[milli[i]] = {static_cast<int64_t>(count[i]), best_price[i]};
+  }
   return result;
 }
 
+int64_t FractionPacking::RoundedUp() const {
+  return static_cast<int64_t>(std::ceil(min_gpus - 1e-6));
+}
+
 int64_t MinGpusForFractions(const std::vector<int64_t>& gpu_milli) {
-  // The tolerance absorbs rounding in the duals; the bound is an integer.
-  return static_cast<int64_t>(std::ceil(BoundFractionPacking(gpu_milli).min_gpus - 1e-6));
+  return BoundFractionPacking(gpu_milli).RoundedUp();
 }
 
 FractionCeiling FractionCeilingAt100(const std::vector<OpenbTask>& workload,
@@ -154,7 +159,7 @@ FractionCeiling FractionCeilingAt100(const std::vector<OpenbTask>& workload,
   if (capacity_milli <= 0) return result;
   const double capacity = double(capacity_milli);
   FractionPacking packing = BoundFractionPacking(fractions);
-  result.min_fraction_gpus = static_cast<int64_t>(std::ceil(packing.min_gpus - 1e-6));
+  result.min_fraction_gpus = packing.RoundedUp();
   const int64_t room_left = result.min_fraction_gpus * kMilliPerGpu - result.fraction_milli;
   result.all_placed_pct =
       100.0 * double(std::min(result.arrived_milli, capacity_milli - room_left)) / capacity;
@@ -166,14 +171,12 @@ FractionCeiling FractionCeilingAt100(const std::vector<OpenbTask>& workload,
   struct Trade {
     double size, gain, count;  // milli-GPU each, milli-GPU each, tasks
   };
-  std::map<int64_t, double> counts;
-  for (int64_t m : fractions) counts[m] += 1;
   std::vector<Trade> trades;
   double room = 0;  // milli-GPU the placed fractions must leave
-  for (const auto& [m, c] : counts) {
-    const double gain = packing.price[m] * double(kMilliPerGpu) - double(m);
-    room += c * gain;
-    if (gain > 0) trades.push_back({double(m), gain, c});
+  for (const auto& [m, size] : packing.sizes) {
+    const double gain = size.price * double(kMilliPerGpu) - double(m);
+    room += double(size.tasks) * gain;
+    if (gain > 0) trades.push_back({double(m), gain, double(size.tasks)});
   }
   std::sort(trades.begin(), trades.end(),
             [](const Trade& a, const Trade& b) { return a.gain / a.size > b.gain / b.size; });

@@ -25,12 +25,20 @@ struct FractionPacking {
   // one GPU (Gilmore and Gomory), solved by column generation: at least
   // this many GPUs hold the tasks. Not rounded.
   double min_gpus = 0;
-  // Per size (milli-GPU): a price in GPUs such that the tasks any one GPU
-  // can hold are worth at most 1 together, checked against every way to
-  // fill a GPU; min_gpus is the tasks' total worth. So any subset of the
-  // tasks needs at least its own worth in GPUs, and the bound holds even if
-  // the column generation stopped early.
-  std::map<int64_t, double> price;
+  struct Size {
+    int64_t tasks = 0;  // how many tasks ask for this size
+    // A price in GPUs such that the tasks any one GPU can hold are worth at
+    // most 1 together, checked against every way to fill a GPU; min_gpus is
+    // the tasks' total worth. So any subset of the tasks needs at least its
+    // own worth in GPUs, and the bound holds even if the column generation
+    // stopped early.
+    double price = 0;
+  };
+  std::map<int64_t, Size> sizes;  // by milli-GPU
+
+  // min_gpus rounded up; the tolerance absorbs floating-point rounding in
+  // the prices (a bound of k + 1e-7 GPUs counts as k, which stays a bound).
+  int64_t RoundedUp() const;
 };
 
 // The bound for fractional tasks of these per-GPU requests (milli-GPU, each
