@@ -17,6 +17,7 @@
 #include "api/http_api.h"
 #include "api/resources.h"
 #include "common/client_config.h"
+#include "common/quantity.h"
 #include "server/scheduling_loop.h"
 #include "store/sqlite_store.h"
 
@@ -32,6 +33,7 @@ struct ServerOptions {
   int64_t lost_after_s = 30;
   int64_t restart_backoff_s = 10;
   int64_t history_interval_s = 60;
+  std::string min_runtime = "0s";
 };
 
 ServerOptions options;
@@ -75,6 +77,13 @@ Status ForgetAgentlessLocalNode(store::Store& store) {
 }
 
 int Serve(bool standalone) {
+  sched::SchedulerConfig scheduler_config;
+  auto min_runtime = ParseDurationMs(options.min_runtime);
+  if (!min_runtime) {
+    std::cerr << "allot: --min-runtime: " << min_runtime.error().message << "\n";
+    return 1;
+  }
+  scheduler_config.min_runtime = *min_runtime;
   if (options.data_dir.empty()) options.data_dir = DefaultDataDir();
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
@@ -159,6 +168,10 @@ int Serve(bool standalone) {
   MetricsRegistry metrics;
   api::WorkloadUsage workload_usage;
   server::SchedulingLoop loop(**store, NowMs, &liveness, timings, &metrics);
+  if (Status configured = loop.SetSchedulerConfig(scheduler_config); !configured) {
+    std::cerr << "allot: " << configured.error().message << "\n";
+    return 1;
+  }
   loop.SetHistory(std::chrono::seconds(options.history_interval_s));
   loop.SetWorkloadUsage(&workload_usage);
   api::ApiOptions api_options;
@@ -249,6 +262,9 @@ void AddCommon(CLI::App* command) {
                    "Seconds between the points of the cluster's history that the dashboard "
                    "charts (default 60; the last 1440 are kept)")
       ->check(CLI::Range(1, 86400));
+  command->add_option("--min-runtime", options.min_runtime,
+                      "How long preemptible work runs before reclaim or preemption may evict it, "
+                      "as 30s, 10m or 1h (default 0s: at once)");
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ struct SimArgs {
   sim::ReplayOptions replay_options;
   std::string replay_policy = "all";
   std::string replay_reservation_after;
+  std::string replay_min_runtime;
   CLI::App* make_trace = nullptr;
   sim::MakeTraceOptions trace_options;
 };
@@ -60,16 +61,27 @@ int RunPack() {
   return 0;
 }
 
+// Reads a duration flag's text (when given) into `target`; false, with the
+// error printed, when it is not a duration.
+bool ReadDurationFlag(const char* flag, const std::string& text, core::Duration& target) {
+  if (text.empty()) return true;
+  auto ms = ParseDurationMs(text);
+  if (!ms) {
+    std::cerr << "allot sim replay: " << flag << ": " << ms.error().message << "\n";
+    return false;
+  }
+  target = *ms;
+  return true;
+}
+
 int RunReplay() {
   auto& args = Args();
+  auto& settings = args.replay_options.settings;
   args.replay_options.policies = PolicyList(args.replay_policy, sim::ReplayPolicyNames());
-  if (!args.replay_reservation_after.empty()) {
-    auto after = ParseDurationMs(args.replay_reservation_after);
-    if (!after) {
-      std::cerr << "allot sim replay: --reservation-after: " << after.error().message << "\n";
-      return 1;
-    }
-    args.replay_options.settings.reservation_after = *after;
+  if (!ReadDurationFlag("--reservation-after", args.replay_reservation_after,
+                        settings.reservation_after) ||
+      !ReadDurationFlag("--min-runtime", args.replay_min_runtime, settings.min_runtime)) {
+    return 1;
   }
   auto status = sim::RunReplayExperiment(args.replay_options, std::cout);
   if (!status) {
@@ -134,6 +146,9 @@ void AddSimCommand(CLI::App& app) {
                           "How long a gang waits before it holds GPUs as they free up (30m)");
   args.replay->add_option("--max-reservations", ro.settings.max_reservations,
                           "How many gangs hold GPUs at once (1; 0: no reservations)");
+  args.replay->add_option("--min-runtime", args.replay_min_runtime,
+                          "How long work runs before reclaim or preemption may evict it "
+                          "(default 0s: at once)");
   args.replay->add_option("--out", ro.out_dir, "Directory for the CSV and SVG results")->required();
 
   args.make_trace = args.sim->add_subcommand(

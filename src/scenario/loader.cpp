@@ -179,7 +179,7 @@ class Loader {
   void ReadConfig(const YAML::Node& node, Scenario& s) {
     CheckKeys(node, "config",
               {"actions", "stale_gang_grace", "reservation_after", "max_reservations",
-               "consolidation_max_moves", "cycle_interval"});
+               "min_runtime", "consolidation_max_moves", "cycle_interval"});
     auto& c = s.config;
     if (node["actions"]) {
       c.actions = StringList(node["actions"], "config.actions");
@@ -203,6 +203,9 @@ class Loader {
     if (node["max_reservations"]) {
       c.max_reservations =
           static_cast<int32_t>(Integer(node["max_reservations"], "config.max_reservations", 0));
+    }
+    if (node["min_runtime"]) {
+      c.min_runtime = Quantity(node["min_runtime"], "config.min_runtime", ParseDurationMs);
     }
     if (node["consolidation_max_moves"]) {
       c.consolidation_max_moves = static_cast<int32_t>(

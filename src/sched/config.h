@@ -20,6 +20,10 @@ struct SchedulerConfig {
   core::Duration reservation_after = 30 * core::kMinute;
   // How many starving gangs hold reservations at once.
   int32_t max_reservations = 1;
+  // How long preemptible work runs before reclaim or preemption inside its
+  // queue may evict it (Slurm's PreemptExemptTime; 0: at once). Consolidation
+  // and stale-gang eviction are not affected.
+  core::Duration min_runtime = 0;
   // How many running workloads consolidation may move in one cycle.
   int32_t consolidation_max_moves = 8;
 };

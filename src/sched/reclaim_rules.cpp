@@ -24,8 +24,10 @@ bool InSubtree(const ClusterState& state, uint32_t q, uint32_t root) {
 
 }  // namespace
 
-ReclaimRules::ReclaimRules(const ClusterState& state, uint32_t reclaimer)
+ReclaimRules::ReclaimRules(const ClusterState& state, uint32_t reclaimer,
+                           const RuntimeExemption& exemption)
     : reclaimer_(reclaimer),
+      exemption_(exemption),
       add_(state.workload(reclaimer).task_estimate),
       contested_(ContestedResources(state.spec(reclaimer).request)),
       own_path_(PathToTop(state, state.workload(reclaimer).queue)),
@@ -132,7 +134,8 @@ bool ReclaimRules::MayEvict(const ClusterState& state, const VictimUnit& unit,
       b_keeps_deserved_a_within = false;
     }
   }
-  return b_keeps_fair_share || b_keeps_deserved_a_within;
+  if (!b_keeps_fair_share && !b_keeps_deserved_a_within) return false;
+  return exemption_.Allows(state, unit);
 }
 
 bool ReclaimRules::QueueMayLose(const ClusterState& state, uint32_t leaf) const {

@@ -7,7 +7,8 @@
 //  - B stays at or above its fair share after the eviction, or B stays at
 //    or above its deserved quota while A stays within its own deserved.
 // Both conditions are measured after the move, so a reclaim never leaves B
-// entitled to take the resources straight back (no ping-pong).
+// entitled to take the resources straight back (no ping-pong). Last, the
+// victim must have run its minimum run time (RuntimeExemption).
 //
 // The amounts compared are GPUs for GPU work (CPU and memory otherwise). On
 // a node whose GPU model some queue declares per-model quota for, they are
@@ -16,13 +17,15 @@
 
 #include <array>
 
+#include "sched/runtime_exemption.h"
 #include "sched/victim_search.h"
 
 namespace allot::sched {
 
 class ReclaimRules final : public VictimRules {
  public:
-  ReclaimRules(const ClusterState& state, uint32_t reclaimer);
+  // `exemption` must outlive the rules.
+  ReclaimRules(const ClusterState& state, uint32_t reclaimer, const RuntimeExemption& exemption);
 
   bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& usage,
                 const TakenResources& taken, uint32_t n) const override;
@@ -69,6 +72,7 @@ class ReclaimRules final : public VictimRules {
   const Sides& SidesFor(const ClusterState& state, uint32_t victim_leaf) const;
 
   uint32_t reclaimer_;
+  const RuntimeExemption& exemption_;
   Resources add_;  // one task's resources
   std::vector<core::Resource> contested_;
   std::vector<uint32_t> own_path_;  // the reclaimer's leaf up to the top

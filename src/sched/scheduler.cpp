@@ -29,6 +29,9 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Create(SchedulerConfig config) {
   if (c.max_reservations < 0) {
     return Error{"max_reservations is negative: use 0 or more", "max_reservations"};
   }
+  if (c.min_runtime < 0) {
+    return Error{"min_runtime is negative: use 0s or more", "min_runtime"};
+  }
   if (c.consolidation_max_moves < 0) {
     return Error{"consolidation_max_moves is negative: use 0 or more", "consolidation_max_moves"};
   }

@@ -263,6 +263,10 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
       auto node = node_index.find(assignment.node);
       if (assignment.node.empty() || node == node_index.end()) continue;
       w.tasks[t].placement = core::Placement{node->second, assignment.gpus};
+      // When its agent reported it started; 0 (long ago) until then. Victims
+      // are taken youngest first and the minimum run time protects young
+      // work, so both read it.
+      w.tasks[t].running_since = assignment.started_ms;
     }
     state.snapshot.workloads.push_back(std::move(w));
     state.workloads.push_back(std::move(workload));
@@ -292,6 +296,13 @@ SchedulingLoop::SchedulingLoop(store::Store& store, std::function<int64_t()> now
     metrics_->DeclareCounter("allot_scheduler_evictions_total",
                              "Tasks evicted (reclaim, preemption, consolidation, lost nodes).", {});
   }
+}
+
+Status SchedulingLoop::SetSchedulerConfig(const sched::SchedulerConfig& config) {
+  auto scheduler = sched::Scheduler::Create(config);
+  if (!scheduler) return scheduler.error();
+  scheduler_ = std::move(*scheduler);
+  return Status::Ok();
 }
 
 SchedulingLoop::~SchedulingLoop() {

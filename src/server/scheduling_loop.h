@@ -80,6 +80,10 @@ class SchedulingLoop {
   // `interval`, keeping the last `keep`; zero interval (the default): none.
   // Call before Start().
   void SetHistory(std::chrono::milliseconds interval, size_t keep = 1440);
+  // Replaces the scheduler's settings (the defaults of sched::SchedulerConfig
+  // otherwise); an error naming the setting, with nothing changed, when one
+  // is invalid. Call before Start().
+  Status SetSchedulerConfig(const sched::SchedulerConfig& config);
   // The tasks' GPU use from heartbeats, for the projects' idle rules, and
   // forgotten here for workloads that stopped running. Call before Start().
   void SetWorkloadUsage(api::WorkloadUsage* usage) { workload_usage_ = usage; }

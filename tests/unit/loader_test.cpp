@@ -44,6 +44,19 @@ TEST(Loader, UnknownKeyNamesFileLineAndTheKnownKeys) {
   EXPECT_NE(error.find("gpu_memory"), std::string::npos) << error;
 }
 
+TEST(Loader, MinimumRunTimeIsReadAndAWrongOneNamesTheField) {
+  std::string good = kGood;
+  good.insert(0, "config: {min_runtime: 10m}\n");
+  auto s = LoadScenarioText(good, "good.yaml");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->config.min_runtime, 10 * core::kMinute);
+  std::string bad = kGood;
+  bad.insert(0, "config: {min_runtime: soon}\n");
+  std::string error = ErrorOf(bad);
+  EXPECT_NE(error.find("bad.yaml:1:"), std::string::npos) << error;
+  EXPECT_NE(error.find("config.min_runtime"), std::string::npos) << error;
+}
+
 TEST(Loader, NegativeQuotaIsRejected) {
   std::string text = kGood;
   text.replace(text.find("deserved: {gpu: 2}"), 18, "deserved: {gpu: -2}");

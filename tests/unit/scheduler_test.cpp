@@ -24,6 +24,14 @@ TEST(Scheduler, RejectsNegativeSettings) {
   EXPECT_FALSE(Scheduler::Create(config).ok());
 }
 
+TEST(Scheduler, RejectsANegativeMinimumRunTimeNamingIt) {
+  SchedulerConfig config;
+  config.min_runtime = -1;
+  auto s = Scheduler::Create(config);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().field, "min_runtime");
+}
+
 TEST(Scheduler, SamePlanForTheSameSnapshot) {
   core::Snapshot snap = bench::BusyCluster(40, 500, 3);
   ASSERT_TRUE(core::ValidateSnapshot(snap).ok());

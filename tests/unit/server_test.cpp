@@ -304,6 +304,64 @@ TEST_F(LoopTest, AMemorySizedFractionCountsAsItsShareOfTheGpu) {
   EXPECT_DOUBLE_EQ(status["gpus_allocated"].get<double>(), 0.25);  // 20 of 80 GiB
 }
 
+// The minimum run time counts from when the agent reported the task
+// started: younger work is not preempted, and the waiting workload says why.
+TEST_F(LoopTest, WorkYoungerThanTheMinimumRunTimeIsNotPreempted) {
+  auto submit = [&](const std::string& name, const std::string& gpu, int priority) {
+    auto w = api::DecodeWorkloadSubmission(json{{"name", name},
+                                                {"project", "default"},
+                                                {"kind", "training"},
+                                                {"priority", priority},
+                                                {"gpu", gpu},
+                                                {"cpu", 1},
+                                                {"memory", "1Gi"}});
+    ASSERT_TRUE(w) << w.error().message;
+    ASSERT_TRUE(
+        store_->Commit({{Op::kCreate, "workloads", name, api::EncodeWorkload(*w).dump(), 0}}));
+  };
+  SchedulingLoop loop(*store_, [this] { return now_; });
+  sched::SchedulerConfig config;
+  config.min_runtime = 10 * core::kMinute;
+  ASSERT_TRUE(loop.SetSchedulerConfig(config));
+  submit("sweep", "2", 20);
+  ASSERT_TRUE(loop.RunCycle());
+  ASSERT_EQ(Get("sweep").status, api::WorkloadStatus::kRunning);
+  {  // its agent reports the task running
+    auto stored = store_->Get("workloads", "sweep");
+    auto sweep = api::DecodeStoredWorkload(stored->body);
+    ASSERT_TRUE(sweep);
+    sweep->assignments[0].state = "running";
+    sweep->assignments[0].started_ms = now_;
+    ASSERT_TRUE(store_->Commit({{Op::kUpdate, "workloads", "sweep",
+                                 api::EncodeWorkload(*sweep).dump(), stored->revision}}));
+  }
+  now_ += 2 * core::kMinute;
+  submit("urgent", "1", 80);
+  ASSERT_TRUE(loop.RunCycle());
+  EXPECT_EQ(Get("sweep").status, api::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("urgent").status, api::WorkloadStatus::kPending);
+  EXPECT_NE(Get("urgent").pending_reason.find(
+                "has run less than the minimum run time of 10m (the first may be taken in 8m)"),
+            std::string::npos)
+      << Get("urgent").pending_reason;
+  now_ += 8 * core::kMinute;
+  ASSERT_TRUE(loop.RunCycle());
+  EXPECT_EQ(Get("urgent").status, api::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("sweep").status, api::WorkloadStatus::kEvicted);
+}
+
+TEST_F(LoopTest, AnInvalidSchedulerSettingIsRefusedAndChangesNothing) {
+  Submit("a", "1");
+  SchedulingLoop loop(*store_, [this] { return now_; });
+  sched::SchedulerConfig config;
+  config.min_runtime = -1;
+  Status refused = loop.SetSchedulerConfig(config);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().field, "min_runtime");
+  ASSERT_TRUE(loop.RunCycle());  // still the default scheduler
+  EXPECT_EQ(Get("a").status, api::WorkloadStatus::kRunning);
+}
+
 // Nodes are decoded again only when their stored revision moves: a node
 // changed between cycles is seen as changed.
 TEST_F(LoopTest, ANodeChangedBetweenCyclesIsReadAgain) {

@@ -9,6 +9,7 @@ void ReclaimAction::Execute(Session& session) const {
   ClusterState& state = session.state;
   VictimOrder order(state);
   VictimSearch search(session.placer, &order);
+  RuntimeExemption exemption(session.config.min_runtime);
   PendingWalk walk(session, WorkloadsBelowMin(session));
   for (uint32_t w = walk.Next(); w != kNone; w = walk.Next()) {
     int32_t missing = session.MissingForMin(w);
@@ -23,7 +24,8 @@ void ReclaimAction::Execute(Session& session) const {
     }
     Resources add = state.workload(w).task_estimate.Times(missing);
     if (!QuotaBlocker(state, w, add).empty()) continue;  // its reason stands
-    ReclaimRules rules(state, w);
+    exemption.Reset();
+    ReclaimRules rules(state, w, exemption);
     if (!rules.ReclaimerWithinFairShare(state) && state.tracked_models().empty()) {
       const QueueState& q = state.queue(state.workload(w).queue);
       core::Resource r = ContestedResources(state.spec(w).request).front();
@@ -46,7 +48,10 @@ void ReclaimAction::Execute(Session& session) const {
     } else {
       // A failed search rolled back: the state is as before, under a newer
       // counter.
-      session.failures.RememberFailure(Attempt::kReclaim, w, state.change_count());
+      std::string prefix = exemption.WaitReason(state, "the work it could reclaim");
+      session.reasons[w].insert(0, prefix);
+      session.failures.RememberFailure(Attempt::kReclaim, w, state.change_count(),
+                                       std::move(prefix));
     }
   }
 }

@@ -164,6 +164,7 @@ Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<Tr
   sched::SchedulerConfig config;
   config.reservation_after = settings.reservation_after;
   config.max_reservations = settings.max_reservations;
+  config.min_runtime = settings.min_runtime;
   if (policy == "fifo") config.actions = {"allocate", "stale-gang"};
   auto scheduler = sched::Scheduler::Create(config);
   if (!scheduler) return scheduler.error();
@@ -331,6 +332,9 @@ Status RunReplayExperiment(const ReplayOptions& options, std::ostream& out) {
   if (options.settings.cycle_s < 1) return Error("--cycle: must be at least 1 second", "cycle");
   if (options.settings.reservation_after < 0) {
     return Error("--reservation-after: must be 0s or more", "reservation_after");
+  }
+  if (options.settings.min_runtime < 0) {
+    return Error("--min-runtime: must be 0s or more", "min_runtime");
   }
   if (options.settings.max_reservations < 0) {
     return Error("--max-reservations: must be 0 or more", "max_reservations");

@@ -69,6 +69,8 @@ struct ReplaySettings {
   // backfill held GPUs.
   core::Duration reservation_after = sched::SchedulerConfig{}.reservation_after;
   int32_t max_reservations = sched::SchedulerConfig{}.max_reservations;
+  // How long work runs before reclaim or preemption may evict it.
+  core::Duration min_runtime = sched::SchedulerConfig{}.min_runtime;
 };
 
 Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<TraceRow>& trace,
