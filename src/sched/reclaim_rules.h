@@ -36,6 +36,10 @@ class ReclaimRules final : public VictimRules {
   // Only a queue whose side of the common ancestor holds more than its fair
   // share, or more than deserved, can lose anything.
   bool QueueMayLose(const ClusterState& state, uint32_t leaf) const override;
+  // Only work that has run its minimum run time.
+  bool WorkloadMayLose(const ClusterState& state, uint32_t w) const override {
+    return exemption_.Allows(state, VictimUnit{w, kNone});
+  }
   std::string EvictionReason(const ClusterState& state, uint32_t victim) const override;
 
   // Whether the reclaimer's own queue stays within its fair share with one

@@ -228,7 +228,7 @@ bool VictimSearch::PlaceBySingleVictim(ClusterState& state, const PlacementConte
   for (size_t i = order_->FirstLive(state); i < order.size(); ++i) {
     uint32_t victim = order[i];
     if (victim == ctx.workload || state.workload(victim).placed == 0) continue;
-    if (!losing[state.workload(victim).queue]) continue;
+    if (!losing[state.workload(victim).queue] || !rules.WorkloadMayLose(state, victim)) continue;
     std::optional<VictimChoice> found;
     VictimUnit{victim, kNone}.ForEachTask(state, [&](uint32_t task) {
       uint32_t n = state.placement({victim, task})->node;
@@ -261,11 +261,12 @@ std::vector<bool> VictimSearch::LosingQueues(const ClusterState& state, const Vi
 }
 
 bool VictimSearch::WorthSearching(const ClusterState& state, const PlacementContext& ctx,
-                                  uint32_t n, const std::vector<bool>& losing) const {
+                                  uint32_t n, const std::vector<bool>& losing,
+                                  const VictimRules& rules) const {
   Resources evictable;
   for (TaskRef t : state.node(n).tasks) {
     if (t.workload != ctx.workload && losing[state.workload(t.workload).queue] &&
-        state.workload(t.workload).preemptible) {
+        state.workload(t.workload).preemptible && rules.WorkloadMayLose(state, t.workload)) {
       evictable += state.UsageOf(t, *state.placement(t));
     }
   }
@@ -280,7 +281,7 @@ std::vector<VictimChoice> VictimSearch::Choices(const ClusterState& state,
   if (losing.empty()) return choices;
   for (uint32_t n = 0; n < state.node_count(); ++n) {
     if (placer_.Check(state, ctx, n, /*static_only=*/true) != FilterFailure::kPass) continue;
-    if (!WorthSearching(state, ctx, n, losing)) continue;
+    if (!WorthSearching(state, ctx, n, losing, rules)) continue;
     auto choice = OnNode(state, ctx, n, rules);
     if (choice) choices.push_back(std::move(*choice));
   }
@@ -348,7 +349,7 @@ std::optional<int> VictimSearch::PlaceInDomain(ClusterState& state, const Placem
   for (uint32_t n = 0; n < state.node_count(); ++n) {
     if (placer_.Check(state, task_ctx, n, /*static_only=*/true) != FilterFailure::kPass) continue;
     eligible[n] = true;
-    if (!WorthSearching(state, task_ctx, n, losing)) continue;
+    if (!WorthSearching(state, task_ctx, n, losing, rules)) continue;
     auto choice = OnNode(state, task_ctx, n, rules);
     if (!choice) continue;
     heap.push(key_of(*choice));

@@ -55,6 +55,9 @@ class VictimRules {
   // A cheap necessary condition: may any work of leaf queue `leaf` be
   // evicted at all? Nodes holding none of it are not searched.
   virtual bool QueueMayLose(const ClusterState& /*state*/, uint32_t /*leaf*/) const { return true; }
+  // Another, per running workload of such a queue: may any of it be
+  // evicted? Nodes whose evictable work all fails it are not searched.
+  virtual bool WorkloadMayLose(const ClusterState& /*state*/, uint32_t /*w*/) const { return true; }
   // Why the unit is evicted, in plain words, for the plan.
   virtual std::string EvictionReason(const ClusterState& state, uint32_t victim) const = 0;
 };
@@ -135,10 +138,11 @@ class VictimSearch {
   // Per leaf queue, whether the rules let it lose anything; empty when no
   // queue may.
   static std::vector<bool> LosingQueues(const ClusterState& state, const VictimRules& rules);
-  // Whether node n holds preemptible work of a losing queue (other than
-  // ctx.workload's own), or fits the task as it is.
+  // Whether node n holds enough preemptible work of a losing queue that
+  // the rules do not rule out (other than ctx.workload's own), with what is
+  // free, for the task.
   bool WorthSearching(const ClusterState& state, const PlacementContext& ctx, uint32_t n,
-                      const std::vector<bool>& losing) const;
+                      const std::vector<bool>& losing, const VictimRules& rules) const;
 
   const Placer& placer_;
   const VictimOrder* order_;

@@ -29,6 +29,11 @@ class PreemptRules final : public VictimRules {
     return leaf == state.workload(preemptor_).queue;
   }
 
+  bool WorkloadMayLose(const ClusterState& state, uint32_t w) const override {
+    return state.spec(w).priority < state.workload(preemptor_).priority &&
+           exemption_.Allows(state, VictimUnit{w, kNone});
+  }
+
   std::string EvictionReason(const ClusterState& state, uint32_t /*victim*/) const override {
     return "preempted by higher-priority workload '" + state.spec(preemptor_).name +
            "' in the same queue";
