@@ -4,9 +4,10 @@
 // on borrowed GPUs is often evicted again within minutes, and every restart
 // costs its start-up and the progress since its last checkpoint.
 //
-// Victim rules ask Allows() last, after their own checks, so that a unit it
-// turns away is one the rules would otherwise have taken; the action then
-// tells the waiting workload why it waits and for how long.
+// Victim rules ask Allows() after their own checks (per unit in MayEvict;
+// per workload, once its queue may lose, before a node is searched), so
+// that what it turns away is work the rules would otherwise consider; the
+// action then tells the waiting workload why it waits and for how long.
 #pragma once
 
 #include <cstdint>
