@@ -24,9 +24,25 @@ struct Bind {
   Placement placement;
 };
 
+// Which action evicted a task: what an admin counts separately (a reclaim
+// is quota working as promised; a preemption is priority inside a queue; a
+// consolidation move runs on elsewhere in the same plan).
+enum class EvictionKind : uint8_t {
+  kReclaim,      // taken back for a queue below its fair share (design.md §4.4)
+  kPreempt,      // taken for higher-priority work of the same queue (§4.5)
+  kConsolidate,  // moved to clear room for a fragmented task (§4.6)
+  kGangRestart,  // a gang fell below its minimum and restarts whole
+};
+inline constexpr int kEvictionKinds = 4;
+
+// The kind as a lowercase word for metrics and files: "reclaim", "preempt",
+// "consolidate", "gang_restart".
+const char* EvictionKindName(EvictionKind kind);
+
 struct Eviction {
   TaskRef task;
   std::string reason;  // why, in plain words: "reclaimed by queue 'q1' for 'w7'"
+  EvictionKind kind = EvictionKind::kPreempt;
 };
 
 // GPUs held for a starving gang while running work drains from them.

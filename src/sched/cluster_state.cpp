@@ -283,7 +283,7 @@ void ClusterState::Bind(TaskRef t, const Placement& p) {
   running_since_[flat] = now();
 }
 
-void ClusterState::Evict(TaskRef t, const std::string& reason) {
+void ClusterState::Evict(TaskRef t, core::EvictionKind kind, const std::string& reason) {
   uint32_t flat = workloads_[t.workload].first_task + t.task;
   assert(placements_[flat].has_value());
   Placement p = *placements_[flat];
@@ -292,7 +292,7 @@ void ClusterState::Evict(TaskRef t, const std::string& reason) {
   ++release_count_;
   placements_[flat].reset();
   journal_.push_back({false, t, std::move(p), running_since_[flat]});
-  eviction_reasons_[Key(t)] = reason;
+  eviction_reasons_[Key(t)] = {kind, reason};
 }
 
 void ClusterState::Rollback(size_t mark) {
@@ -322,8 +322,11 @@ void ClusterState::DiffInto(core::Plan& plan) const {
       if (before == after) continue;
       if (before) {
         auto it = eviction_reasons_.find(Key({w, t}));
-        plan.evictions.push_back(
-            {{w, t}, it == eviction_reasons_.end() ? std::string("evicted") : it->second});
+        if (it == eviction_reasons_.end()) {
+          plan.evictions.push_back({{w, t}, "evicted"});
+        } else {
+          plan.evictions.push_back({{w, t}, it->second.second, it->second.first});
+        }
       }
       if (after) plan.binds.push_back({{w, t}, *after});
     }

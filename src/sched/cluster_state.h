@@ -11,6 +11,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/plan.h"
@@ -129,9 +130,9 @@ class ClusterState {
   // Places a task (which must not be placed) and accounts for it. The caller
   // has checked that it fits.
   void Bind(TaskRef t, const Placement& p);
-  // Removes a placed task and releases what it held. `reason` is kept for the
-  // plan when the eviction survives to the end of the cycle.
-  void Evict(TaskRef t, const std::string& reason);
+  // Removes a placed task and releases what it held. `kind` and `reason` are
+  // kept for the plan when the eviction survives to the end of the cycle.
+  void Evict(TaskRef t, core::EvictionKind kind, const std::string& reason);
 
   // Counters for caching failed attempts: change_count() moves with every
   // bind, eviction and undo; release_count() only when capacity is given
@@ -206,7 +207,7 @@ class ClusterState {
   uint64_t change_count_ = 0;
   uint64_t serial_ = 0;
   uint64_t release_count_ = 0;
-  std::unordered_map<uint64_t, std::string> eviction_reasons_;
+  std::unordered_map<uint64_t, std::pair<core::EvictionKind, std::string>> eviction_reasons_;
 };
 
 }  // namespace allot::sched

@@ -41,6 +41,7 @@ class ReclaimRules final : public VictimRules {
     return exemption_.Allows(state, VictimUnit{w, kNone});
   }
   std::string EvictionReason(const ClusterState& state, uint32_t victim) const override;
+  core::EvictionKind Kind() const override { return core::EvictionKind::kReclaim; }
 
   // Whether the reclaimer's own queue stays within its fair share with one
   // more task; when not, no reclaim is possible for it at all.

@@ -304,7 +304,9 @@ bool VictimSearch::Apply(ClusterState& state, const PlacementContext& ctx, uint3
   size_t mark = state.Mark();
   for (const auto& unit : choice.units) {
     std::string reason = rules.EvictionReason(state, unit.workload);
-    unit.ForEachTask(state, [&](uint32_t task) { state.Evict({unit.workload, task}, reason); });
+    unit.ForEachTask(state, [&](uint32_t task) {
+      state.Evict({unit.workload, task}, rules.Kind(), reason);
+    });
   }
   auto gpus = Placer::GpusOn(state, ctx, choice.node);
   const auto& request = state.spec(ctx.workload).request;

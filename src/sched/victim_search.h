@@ -60,6 +60,8 @@ class VictimRules {
   virtual bool WorkloadMayLose(const ClusterState& /*state*/, uint32_t /*w*/) const { return true; }
   // Why the unit is evicted, in plain words, for the plan.
   virtual std::string EvictionReason(const ClusterState& state, uint32_t victim) const = 0;
+  // Which action the evictions under these rules belong to, for the plan.
+  virtual core::EvictionKind Kind() const = 0;
 };
 
 // A node's free capacity, copied so that evictions can be tried on it.

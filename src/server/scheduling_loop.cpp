@@ -294,7 +294,10 @@ SchedulingLoop::SchedulingLoop(store::Store& store, std::function<int64_t()> now
         {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
     metrics_->DeclareCounter("allot_scheduler_binds_total", "Tasks bound to a node.", {});
     metrics_->DeclareCounter("allot_scheduler_evictions_total",
-                             "Tasks evicted (reclaim, preemption, consolidation, lost nodes).", {});
+                             "Tasks evicted, by kind: reclaim, preempt, consolidate, gang_restart "
+                             "(the scheduler's actions) or node_lost (its node is lost or removed; "
+                             "it runs again elsewhere).",
+                             {"kind"});
   }
 }
 
@@ -318,7 +321,12 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
     metrics_->Observe("allot_scheduler_cycle_duration_seconds", {result}, took.count());
     if (outcome) {
       metrics_->Add("allot_scheduler_binds_total", {}, outcome->binds);
-      metrics_->Add("allot_scheduler_evictions_total", {}, outcome->evictions);
+      for (int k = 0; k < core::kEvictionKinds; ++k) {
+        metrics_->Add("allot_scheduler_evictions_total",
+                      {core::EvictionKindName(static_cast<core::EvictionKind>(k))},
+                      outcome->evictions_by_kind[k]);
+      }
+      metrics_->Add("allot_scheduler_evictions_total", {"node_lost"}, outcome->evictions_node_lost);
     }
   }
   return outcome;
@@ -355,6 +363,7 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
       add_event(workload, "Evicted",
                 "task " + std::to_string(t) + ": node " + task.node + " is lost or removed");
       api::ReleaseTask(task);
+      ++outcome.evictions_node_lost;
     }
   }
   for (ReadState::Ending& end : state.ending) {
@@ -370,6 +379,7 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
   for (const auto& eviction : plan.evictions) {
     api::ReleaseTask(after[eviction.task.workload].assignments[eviction.task.task]);
     ++outcome.evictions;
+    ++outcome.evictions_by_kind[static_cast<size_t>(eviction.kind)];
   }
   for (const auto& bind : plan.binds) {
     api::BindTask(after[bind.task.workload].assignments[bind.task.task],

@@ -20,6 +20,7 @@
 // workload deleted meanwhile) writes nothing and runs again.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -52,7 +53,12 @@ struct DecodedNode {
 
 struct CycleOutcome {
   int binds = 0;
-  int evictions = 0;
+  int evictions = 0;  // tasks the plan evicted
+  // Of those, per action (index: core::EvictionKind).
+  std::array<int, core::kEvictionKinds> evictions_by_kind{};
+  // Tasks released because their node is lost or removed, to run again
+  // elsewhere (not in the plan; work that ends as lost is not counted).
+  int evictions_node_lost = 0;
   int workloads_written = 0;
   int events_written = 0;
   int nodes_lost = 0;

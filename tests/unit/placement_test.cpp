@@ -254,7 +254,7 @@ TEST_F(PlacementTest, RollbackRestoresEverything) {
   Resources before = state_.queue(0).allocated;
   int32_t whole_before = state_.node(Node("h100")).whole_free;
   state_.Bind({WorkloadIndex(snap_, "two"), 0}, Placement{Node("h100"), {3, 4}});
-  state_.Evict({WorkloadIndex(snap_, "three"), 0}, "test");
+  state_.Evict({WorkloadIndex(snap_, "three"), 0}, core::EvictionKind::kPreempt, "test");
   state_.Rollback(mark);
   EXPECT_EQ(state_.queue(0).allocated, before);
   EXPECT_EQ(state_.node(Node("h100")).whole_free, whole_before);

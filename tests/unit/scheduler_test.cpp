@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "bench/clusters.h"
+#include "scenario/loader.h"
+#include "scenario/runner.h"
 #include "test_support.h"
 
 namespace allot::sched {
@@ -75,6 +77,38 @@ TEST(Scheduler, ReclaimBenchmarkCaseEvictsExactlyWhatTheGangNeeds) {
   EXPECT_EQ(plan.evictions.size(), 40u);
   for (const auto& e : plan.evictions) {
     EXPECT_NE(e.reason.find("reclaimed"), std::string::npos);
+  }
+}
+
+// Every eviction in a plan says which action made it: the server counts
+// them by kind and the replay splits its preemptions the same way. Each
+// scenario below evicts through exactly one action.
+TEST(Scheduler, EachEvictionNamesTheActionThatMadeIt) {
+  const std::pair<const char*, core::EvictionKind> cases[] = {
+      {"010-reclaim-lent-gpus.yaml", core::EvictionKind::kReclaim},
+      {"015-preempt-lower-priority-in-queue.yaml", core::EvictionKind::kPreempt},
+      {"044-consolidate-to-free-a-node.yaml", core::EvictionKind::kConsolidate},
+      {"025-stale-gang-evicted.yaml", core::EvictionKind::kGangRestart},
+  };
+  for (const auto& [file, kind] : cases) {
+    std::string path = ALLOT_SOURCE_DIR;
+    path.append("/tests/scenarios/").append(file);
+    auto scenario = scenario::LoadScenarioFile(path);
+    ASSERT_TRUE(scenario.ok()) << file;
+    auto s = Scheduler::Create(scenario->config);
+    ASSERT_TRUE(s.ok());
+    core::Snapshot world = scenario->snapshot;
+    std::vector<core::Eviction> evictions;
+    for (int32_t round = 0; round < scenario->expect.rounds; ++round) {
+      core::Plan plan = (*s)->Cycle(world);
+      evictions.insert(evictions.end(), plan.evictions.begin(), plan.evictions.end());
+      scenario::ApplyPlan(plan, world);
+      world.now += scenario->cycle_interval;
+    }
+    ASSERT_FALSE(evictions.empty()) << file;
+    for (const auto& e : evictions) {
+      EXPECT_EQ(e.kind, kind) << file << ": " << e.reason;
+    }
   }
 }
 

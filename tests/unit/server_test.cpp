@@ -39,6 +39,19 @@ class LoopTest : public ::testing::Test {
     ASSERT_TRUE(
         store_->Commit({{Op::kCreate, "workloads", name, api::EncodeWorkload(*w).dump(), 0}}));
   }
+  // Training in the default project at a priority.
+  void SubmitTraining(const std::string& name, const std::string& gpu, int priority) {
+    auto w = api::DecodeWorkloadSubmission(json{{"name", name},
+                                                {"project", "default"},
+                                                {"kind", "training"},
+                                                {"priority", priority},
+                                                {"gpu", gpu},
+                                                {"cpu", 1},
+                                                {"memory", "1Gi"}});
+    ASSERT_TRUE(w) << w.error().message;
+    ASSERT_TRUE(
+        store_->Commit({{Op::kCreate, "workloads", name, api::EncodeWorkload(*w).dump(), 0}}));
+  }
   api::WorkloadResource Get(const std::string& name) {
     return *api::DecodeStoredWorkload(store_->Get("workloads", name)->body);
   }
@@ -307,23 +320,11 @@ TEST_F(LoopTest, AMemorySizedFractionCountsAsItsShareOfTheGpu) {
 // The minimum run time counts from when the agent reported the task
 // started: younger work is not preempted, and the waiting workload says why.
 TEST_F(LoopTest, WorkYoungerThanTheMinimumRunTimeIsNotPreempted) {
-  auto submit = [&](const std::string& name, const std::string& gpu, int priority) {
-    auto w = api::DecodeWorkloadSubmission(json{{"name", name},
-                                                {"project", "default"},
-                                                {"kind", "training"},
-                                                {"priority", priority},
-                                                {"gpu", gpu},
-                                                {"cpu", 1},
-                                                {"memory", "1Gi"}});
-    ASSERT_TRUE(w) << w.error().message;
-    ASSERT_TRUE(
-        store_->Commit({{Op::kCreate, "workloads", name, api::EncodeWorkload(*w).dump(), 0}}));
-  };
   SchedulingLoop loop(*store_, [this] { return now_; });
   sched::SchedulerConfig config;
   config.min_runtime = 10 * core::kMinute;
   ASSERT_TRUE(loop.SetSchedulerConfig(config));
-  submit("sweep", "2", 20);
+  SubmitTraining("sweep", "2", 20);
   ASSERT_TRUE(loop.RunCycle());
   ASSERT_EQ(Get("sweep").status, api::WorkloadStatus::kRunning);
   {  // its agent reports the task running
@@ -336,7 +337,7 @@ TEST_F(LoopTest, WorkYoungerThanTheMinimumRunTimeIsNotPreempted) {
                                  api::EncodeWorkload(*sweep).dump(), stored->revision}}));
   }
   now_ += 2 * core::kMinute;
-  submit("urgent", "1", 80);
+  SubmitTraining("urgent", "1", 80);
   ASSERT_TRUE(loop.RunCycle());
   EXPECT_EQ(Get("sweep").status, api::WorkloadStatus::kRunning);
   EXPECT_EQ(Get("urgent").status, api::WorkloadStatus::kPending);
@@ -348,6 +349,26 @@ TEST_F(LoopTest, WorkYoungerThanTheMinimumRunTimeIsNotPreempted) {
   ASSERT_TRUE(loop.RunCycle());
   EXPECT_EQ(Get("urgent").status, api::WorkloadStatus::kRunning);
   EXPECT_EQ(Get("sweep").status, api::WorkloadStatus::kEvicted);
+}
+
+// Admins tell reclaim (quota working) from preemption (priority) and from
+// lost nodes by the counter's kind.
+TEST_F(LoopTest, EvictionsAreCountedByKind) {
+  MetricsRegistry metrics;
+  SchedulingLoop loop(
+      *store_, [this] { return now_; }, nullptr, {}, &metrics);
+  SubmitTraining("sweep", "2", 20);
+  ASSERT_TRUE(loop.RunCycle());
+  SubmitTraining("urgent", "1", 80);
+  auto cycle = loop.RunCycle();
+  ASSERT_TRUE(cycle);
+  EXPECT_EQ(cycle->evictions, 1);
+  EXPECT_EQ(cycle->evictions_by_kind[size_t(core::EvictionKind::kPreempt)], 1);
+  std::string text = metrics.Render();
+  auto has = [&](const std::string& line) { return text.find(line + "\n") != std::string::npos; };
+  EXPECT_TRUE(has(R"(allot_scheduler_evictions_total{kind="preempt"} 1)")) << text;
+  EXPECT_TRUE(has(R"(allot_scheduler_evictions_total{kind="reclaim"} 0)")) << text;
+  EXPECT_TRUE(has(R"(allot_scheduler_evictions_total{kind="node_lost"} 0)")) << text;
 }
 
 TEST_F(LoopTest, AnInvalidSchedulerSettingIsRefusedAndChangesNothing) {
@@ -432,6 +453,9 @@ TEST_F(LoopTest, SilentAgentNodesAreLost) {
   auto cycle = loop.RunCycle();
   ASSERT_TRUE(cycle) << cycle.error().message;
   EXPECT_EQ(cycle->nodes_lost, 1);
+  // The training's task left the lost node to run again elsewhere; a
+  // notebook there ends as lost instead, which is no eviction.
+  EXPECT_EQ(cycle->evictions_node_lost, 1);
   auto lost = api::DecodeNode(json::parse(store_->Get("nodes", train_node)->body));
   EXPECT_EQ(lost->state, "lost");
   api::WorkloadResource train = Get("train");

@@ -473,19 +473,22 @@ struct ReplayFixture {
     cluster = *LoadOpenbNodes(WriteTemp("replay_nodes.csv",
                                         "sn,cpu_milli,memory_mib,gpu,model\n"
                                         "n0,64000,262144,4,A100\n"));
-    auto job = [](int64_t at, const char* project) {
-      TraceRow r;
-      r.arrival_s = at;
-      r.project = project;
-      r.gpu_milli = 1000;
-      r.cpu_milli = 1000;
-      r.memory_mib = 1024;
-      r.duration_s = 3600;
-      return r;
-    };
-    for (int i = 0; i < 4; ++i) trace.push_back(job(0, "b"));
-    for (int i = 0; i < 3; ++i) trace.push_back(job(600, "a"));
-    trace.push_back(job(4 * 3600, "a"));  // keeps the replay running past the first jobs
+    for (int i = 0; i < 4; ++i) trace.push_back(Job(0, "b"));
+    for (int i = 0; i < 3; ++i) trace.push_back(Job(600, "a"));
+    trace.push_back(Job(4 * 3600, "a"));  // keeps the replay running past the first jobs
+  }
+  // A one-GPU job of an hour.
+  static TraceRow Job(int64_t at, const char* project,
+                      core::WorkloadKind kind = core::WorkloadKind::kTraining) {
+    TraceRow r;
+    r.arrival_s = at;
+    r.project = project;
+    r.kind = kind;
+    r.gpu_milli = 1000;
+    r.cpu_milli = 1000;
+    r.memory_mib = 1024;
+    r.duration_s = 3600;
+    return r;
   }
 };
 
@@ -498,12 +501,31 @@ TEST(SimReplay, BorrowingUsesIdleGpusAndReclaimGivesThemBack) {
   // so b's jobs start at once and everything finishes sooner.
   EXPECT_LE(owned->teams[1].mean_gpus, 1.0 + 1e-9);
   EXPECT_LT(lent->mean_wait_h, owned->mean_wait_h);
-  // a arrives while b holds its GPUs: reclaim preempts b's borrowed jobs.
+  // a arrives while b holds its GPUs: reclaim preempts b's borrowed jobs,
+  // and nothing else evicts anything.
   EXPECT_GE(lent->preemptions, 3);
+  EXPECT_EQ(lent->preemptions_by_kind[size_t(core::EvictionKind::kReclaim)], lent->preemptions);
   EXPECT_EQ(owned->preemptions, 0);
   // Under allot a waits a cycle or two for reclaim; below its guarantee only briefly.
   EXPECT_LT(lent->teams[0].hours_below_guarantee, 0.1);
   EXPECT_LT(lent->mean_completion_h, owned->mean_completion_h);
+}
+
+TEST(SimReplay, PreemptionsAreSplitByTheActionThatMadeThem) {
+  // Team a fills the cluster with training while b is idle; then a's own
+  // inference arrives. a is within its fair share (b asks for nothing), so
+  // its inference takes GPUs from its training by priority, not by reclaim.
+  ReplayFixture f;
+  f.trace.clear();
+  for (int i = 0; i < 4; ++i) f.trace.push_back(ReplayFixture::Job(0, "a"));
+  for (int i = 0; i < 2; ++i) {
+    f.trace.push_back(ReplayFixture::Job(600, "a", core::WorkloadKind::kInference));
+  }
+  auto r = RunReplay(f.cluster, f.trace, f.quotas, "allot", {});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->preemptions, 2);
+  EXPECT_EQ(r->preemptions_by_kind[size_t(core::EvictionKind::kPreempt)], 2);
+  EXPECT_EQ(r->preemptions_by_kind[size_t(core::EvictionKind::kReclaim)], 0);
 }
 
 TEST(SimReplay, FifoRunsInArrivalOrderWithoutPreemption) {

@@ -27,6 +27,7 @@ class MoveRules final : public VictimRules {
   std::string EvictionReason(const ClusterState& state, uint32_t /*victim*/) const override {
     return "moved to make room for '" + state.spec(mover_).name + "' (consolidation)";
   }
+  core::EvictionKind Kind() const override { return core::EvictionKind::kConsolidate; }
 
  private:
   uint32_t mover_;

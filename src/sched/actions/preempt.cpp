@@ -38,6 +38,7 @@ class PreemptRules final : public VictimRules {
     return "preempted by higher-priority workload '" + state.spec(preemptor_).name +
            "' in the same queue";
   }
+  core::EvictionKind Kind() const override { return core::EvictionKind::kPreempt; }
 
  private:
   uint32_t preemptor_;

@@ -13,7 +13,7 @@ void StaleGangAction::Execute(Session& session) const {
     std::string reason = "gang fell below its minimum of " + std::to_string(spec.min_tasks) +
                          " tasks for longer than the grace period";
     for (uint32_t t = 0; t < static_cast<uint32_t>(spec.tasks); ++t) {
-      if (state.IsPlaced({w, t})) state.Evict({w, t}, reason);
+      if (state.IsPlaced({w, t})) state.Evict({w, t}, core::EvictionKind::kGangRestart, reason);
     }
     session.reasons[w] = reason + "; it waits to start again whole";
   }

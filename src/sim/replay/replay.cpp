@@ -223,12 +223,14 @@ Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<Tr
       cycle_ms_total +=
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       ++result.cycles;
-      std::set<uint32_t> rebound, evicted;
+      std::set<uint32_t> rebound;
+      std::map<uint32_t, core::EvictionKind> evicted;  // the first eviction's kind
       for (const auto& b : plan.binds) rebound.insert(b.task.workload);
       for (const auto& e : plan.evictions) {
-        if (!rebound.count(e.task.workload)) evicted.insert(e.task.workload);
+        if (!rebound.count(e.task.workload)) evicted.emplace(e.task.workload, e.kind);
       }
       result.preemptions += static_cast<int64_t>(evicted.size());
+      for (const auto& [w, kind] : evicted) ++result.preemptions_by_kind[static_cast<size_t>(kind)];
       scenario::ApplyPlan(plan, world);
       busy = !plan.binds.empty() || !plan.evictions.empty();
       for (size_t i = 0; i < live.size(); ++i) {
@@ -319,6 +321,10 @@ std::vector<std::pair<double, double>> Thin(const std::vector<std::pair<double, 
   return out;
 }
 
+int64_t ByKind(const ReplayResult& r, core::EvictionKind kind) {
+  return r.preemptions_by_kind[static_cast<size_t>(kind)];
+}
+
 }  // namespace
 
 Status RunReplayExperiment(const ReplayOptions& options, std::ostream& out) {
@@ -360,7 +366,8 @@ Status RunReplayExperiment(const ReplayOptions& options, std::ostream& out) {
   teams << std::fixed << std::setprecision(2);
   timeline << std::fixed << std::setprecision(3);
   summary << "policy,mean_alloc_pct,mean_completion_h,p95_completion_h,mean_wait_h,p95_wait_h,"
-             "completed,unfinished,never_started,preemptions,cycles,cycle_ms_mean,gangs,"
+             "completed,unfinished,never_started,preemptions,reclaims,priority_preemptions,"
+             "gang_restarts,cycles,cycle_ms_mean,gangs,"
              "gang_mean_wait_h,gangs_never_started\n";
   teams << "policy,project,quota_gpus,hours_below_guarantee_with_pending,mean_gpus,"
            "shortfall_gpu_hours,shortfall_lent_gpu_hours,shortfall_idle_gpu_hours,"
@@ -378,8 +385,11 @@ Status RunReplayExperiment(const ReplayOptions& options, std::ostream& out) {
     summary << r.policy << "," << r.mean_alloc_pct << "," << r.mean_completion_h << ","
             << r.p95_completion_h << "," << r.mean_wait_h << "," << r.p95_wait_h << ","
             << r.completed << "," << r.unfinished << "," << r.never_started << "," << r.preemptions
-            << "," << r.cycles << "," << r.cycle_ms_mean << "," << r.gangs << ","
-            << r.gang_mean_wait_h << "," << r.gangs_never_started << "\n";
+            << "," << ByKind(r, core::EvictionKind::kReclaim) << ","
+            << ByKind(r, core::EvictionKind::kPreempt) << ","
+            << ByKind(r, core::EvictionKind::kGangRestart) << "," << r.cycles << ","
+            << r.cycle_ms_mean << "," << r.gangs << "," << r.gang_mean_wait_h << ","
+            << r.gangs_never_started << "\n";
     for (const auto& t : r.teams) {
       teams << r.policy << "," << t.project << "," << t.quota_gpus << "," << t.hours_below_guarantee
             << "," << t.mean_gpus << "," << t.shortfall_gpu_hours << ","
@@ -422,7 +432,9 @@ Status RunReplayExperiment(const ReplayOptions& options, std::ostream& out) {
     out << r.policy << ": mean allocation " << std::fixed << std::setprecision(1)
         << r.mean_alloc_pct << " %, mean completion " << std::setprecision(2) << r.mean_completion_h
         << " h (p95 " << r.p95_completion_h << "), mean wait " << r.mean_wait_h << " h (p95 "
-        << r.p95_wait_h << "), " << r.preemptions << " preemptions, " << r.cycles << " cycles of "
+        << r.p95_wait_h << "), " << r.preemptions << " preemptions ("
+        << ByKind(r, core::EvictionKind::kReclaim) << " reclaims, "
+        << ByKind(r, core::EvictionKind::kPreempt) << " by priority), " << r.cycles << " cycles of "
         << r.cycle_ms_mean << " ms; gangs: mean wait " << r.gang_mean_wait_h << " h, "
         << r.gangs_never_started << " of " << r.gangs << " never started\n";
   }

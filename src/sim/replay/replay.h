@@ -8,11 +8,13 @@
 //   fifo    one shared queue in arrival order, no quotas
 #pragma once
 
+#include <array>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
+#include "core/plan.h"
 #include "sched/config.h"
 #include "sim/openb.h"
 #include "sim/replay/trace.h"
@@ -48,6 +50,11 @@ struct ReplayResult {
   double mean_wait_h = 0, p95_wait_h = 0;              // arrival to first start
   int64_t completed = 0, unfinished = 0, never_started = 0;
   int64_t preemptions = 0;  // workloads evicted (consolidation moves excluded)
+  // The same, per action that evicted them (index: core::EvictionKind): how
+  // many were reclaims across teams, and how many preemptions by priority
+  // inside a team. Consolidation moves work within one plan, so its entry
+  // stays 0 and the entries sum to `preemptions`.
+  std::array<int64_t, core::kEvictionKinds> preemptions_by_kind{};
   // Gangs (a minimum of 2 tasks or more): how many arrived, the mean wait of
   // those that started, and how many never started.
   int64_t gangs = 0, gangs_never_started = 0;
