@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "sim/go_rand.h"
 #include "sim/pack/fraction_ceiling.h"
 #include "sim/pack/fragmentation_moves.h"
 #include "sim/pack/pack_policy.h"
@@ -19,13 +20,6 @@
 namespace allot::sim {
 
 namespace {
-
-void Shuffle(std::vector<uint32_t>& items, Rng& rng) {
-  for (size_t i = items.size(); i > 1; --i) {
-    size_t j = std::uniform_int_distribution<size_t>(0, i - 1)(rng);
-    std::swap(items[i - 1], items[j]);
-  }
-}
 
 double Median(std::vector<double> values) {
   if (values.empty()) return 0;
@@ -36,38 +30,79 @@ double Median(std::vector<double> values) {
 
 }  // namespace
 
-std::vector<OpenbTask> BuildWorkload(const std::vector<OpenbTask>& task_list,
-                                     int64_t capacity_milli, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<uint32_t> order(task_list.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](uint32_t a, uint32_t b) { return task_list[a].name < task_list[b].name; });
-  Shuffle(order, rng);
+namespace {
+
+// The published simulator's workload tuning, drawing from `rand` as it does:
+// after one discarded draw (the simulator logs rand.Int()), the list sorted
+// by name is shuffled; if it asks for more than 130 % of capacity, random
+// tasks are dropped until it does not; otherwise tasks drawn from the list
+// in name order are appended until one would pass 130 %. That last test, as
+// published, adds the drawn task's per-GPU share, not its whole request, so
+// a multi-GPU task can end the workload a little above 130 %.
+std::vector<OpenbTask> DrawWorkload(const std::vector<OpenbTask>& task_list, int64_t capacity_milli,
+                                    GoRand& rand) {
+  rand.Int63();
+  std::vector<const OpenbTask*> by_name;
+  by_name.reserve(task_list.size());
+  for (const OpenbTask& task : task_list) by_name.push_back(&task);
+  std::stable_sort(by_name.begin(), by_name.end(),
+                   [](const OpenbTask* a, const OpenbTask* b) { return a->name < b->name; });
+  std::vector<const OpenbTask*> order = by_name;
+  rand.Shuffle(order);
+  int64_t request = 0;
+  for (const OpenbTask* task : order) request += task->TotalGpuMilli();
+  // request > 130 % of capacity, in integers.
+  auto over_target = [&](int64_t milli) {
+    return milli * 100 > capacity_milli * kMaxArrivedPercent;
+  };
+  if (over_target(request)) {
+    while (over_target(request) && !order.empty()) {
+      size_t drop = size_t(rand.Intn(int32_t(order.size())));
+      request -= order[drop]->TotalGpuMilli();
+      order.erase(order.begin() + static_cast<std::ptrdiff_t>(drop));
+    }
+  } else if (request * 100 < capacity_milli * kMaxArrivedPercent && !by_name.empty()) {
+    for (;;) {
+      const OpenbTask* next = by_name[size_t(rand.Intn(int32_t(by_name.size())))];
+      if (over_target(request + next->gpu_milli)) break;
+      request += next->TotalGpuMilli();
+      order.push_back(next);
+    }
+  }
   std::vector<OpenbTask> workload;
   workload.reserve(order.size());
-  int64_t request = 0;
-  for (uint32_t i : order) {
-    workload.push_back(task_list[i]);
-    request += task_list[i].TotalGpuMilli();
-  }
-  const int64_t target = capacity_milli * kMaxArrivedPercent / 100;
-  if (request > target) {
-    while (request > target && !workload.empty()) {
-      size_t drop = std::uniform_int_distribution<size_t>(0, workload.size() - 1)(rng);
-      request -= workload[drop].TotalGpuMilli();
-      workload.erase(workload.begin() + static_cast<std::ptrdiff_t>(drop));
-    }
-    return workload;
-  }
-  std::uniform_int_distribution<size_t> pick(0, order.size() - 1);
-  for (;;) {
-    const OpenbTask& next = task_list[order[pick(rng)]];
-    if (request + next.TotalGpuMilli() > target) break;
-    request += next.TotalGpuMilli();
-    workload.push_back(next);
-  }
+  for (const OpenbTask* task : order) workload.push_back(*task);
   return workload;
+}
+
+}  // namespace
+
+std::vector<OpenbTask> BuildWorkload(const std::vector<OpenbTask>& task_list,
+                                     int64_t capacity_milli, uint64_t seed) {
+  GoRand rand(static_cast<int64_t>(seed));
+  return DrawWorkload(task_list, capacity_milli, rand);
+}
+
+SeedDraws DrawSeed(const OpenbCluster& cluster, const std::vector<OpenbTask>& task_list,
+                   uint64_t seed) {
+  GoRand rand(static_cast<int64_t>(seed));
+  SeedDraws draws;
+  draws.workload = DrawWorkload(task_list, cluster.TotalGpuMilli(), rand);
+  // The published simulator then sorts the nodes by name and prefixes the
+  // i-th one's name with rand.Perm(nodes)[i]; its scheduler gives a tie to
+  // the smallest name, so that number is the node's rank.
+  std::vector<uint32_t> by_name(cluster.nodes.size());
+  std::iota(by_name.begin(), by_name.end(), 0u);
+  std::stable_sort(by_name.begin(), by_name.end(), [&](uint32_t a, uint32_t b) {
+    return cluster.nodes[a].name < cluster.nodes[b].name;
+  });
+  std::vector<int32_t> rank = rand.Perm(int32_t(by_name.size()));
+  std::vector<uint32_t> ranked(by_name.size());
+  for (size_t i = 0; i < by_name.size(); ++i) ranked[size_t(rank[i])] = by_name[i];
+  for (uint32_t n : ranked) {
+    if (cluster.nodes[n].gpus > 0) draws.node_order.push_back(n);
+  }
+  return draws;
 }
 
 Result<PackRun> RunPack(const OpenbCluster& cluster, const std::vector<OpenbTask>& task_list,
@@ -76,20 +111,9 @@ Result<PackRun> RunPack(const OpenbCluster& cluster, const std::vector<OpenbTask
   auto policy = MakePackPolicy(policy_name);
   if (!policy) return policy.error();
   auto started = std::chrono::steady_clock::now();
-  std::vector<OpenbTask> workload = BuildWorkload(task_list, cluster.TotalGpuMilli(), seed);
-
-  // Node order: sorted by name, shuffled with the seed (a separate stream,
-  // so that the workload does not depend on the node count).
-  Rng node_rng(seed ^ 0x9e3779b97f4a7c15ull);
-  std::vector<uint32_t> order;
-  for (uint32_t i = 0; i < cluster.nodes.size(); ++i) {
-    if (cluster.nodes[i].gpus > 0) order.push_back(i);
-  }
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return cluster.nodes[a].name < cluster.nodes[b].name;
-  });
-  Shuffle(order, node_rng);
-  PackCluster state(cluster, order);
+  SeedDraws draws = DrawSeed(cluster, task_list, seed);
+  const std::vector<OpenbTask>& workload = draws.workload;
+  PackCluster state(cluster, draws.node_order);
   if (state.capacity_milli() == 0) return Error("the node list has no GPU node", "nodes");
 
   // The fragmentation reported for every policy: the published measure.

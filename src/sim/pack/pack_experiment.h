@@ -21,9 +21,21 @@ inline constexpr int kMaxArrivedPercent = 130;
 // The workload of one seed: the list sorted by name and shuffled, then grown
 // by sampling with replacement until the next task would push the GPU
 // request past 130 % of `capacity_milli`, or shrunk by dropping random tasks
-// until it is at most that.
+// until it is at most that. Drawn from Go's math/rand stream for the seed
+// (sim/go_rand.h) exactly as the published simulator draws it, so a seed here
+// is the paper's seed.
 std::vector<OpenbTask> BuildWorkload(const std::vector<OpenbTask>& task_list,
                                      int64_t capacity_milli, uint64_t seed);
+
+// Everything a seed decides: the workload above and then, from the same
+// stream, the node order (indices into cluster.nodes, GPU nodes only; a tie
+// between nodes goes to the one first here).
+struct SeedDraws {
+  std::vector<OpenbTask> workload;
+  std::vector<uint32_t> node_order;
+};
+SeedDraws DrawSeed(const OpenbCluster& cluster, const std::vector<OpenbTask>& task_list,
+                   uint64_t seed);
 
 // One run: one policy, one seed.
 struct PackRun {
