@@ -28,10 +28,6 @@ double Median(std::vector<double> values) {
   return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
 }
 
-}  // namespace
-
-namespace {
-
 // The published simulator's workload tuning, drawing from `rand` as it does:
 // after one discarded draw (the simulator logs rand.Int()), the list sorted
 // by name is shuffled; if it asks for more than 130 % of capacity, random
@@ -124,6 +120,8 @@ Result<PackRun> RunPack(const OpenbCluster& cluster, const std::vector<OpenbTask
 
   (*policy)->Prepare(state, task_list);
   (*policy)->PrepareRun(state, workload);
+  // Random's own choices: the published ones cannot be replayed (its
+  // scheduler lists feasible nodes in the order parallel filters finish).
   Rng rng(seed);
   PackRun run;
   run.workload = workload_name;
