@@ -69,7 +69,11 @@ bool ReclaimRules::EnoughToTake(const ClusterState& state, int64_t needed_gpu) c
     if (qa.allocated.gpu() + add_.gpu() <= qa.deserved.gpu()) {
       floor = std::min(floor, qb.deserved.gpu());
     }
-    available += std::max<int64_t>(0, qb.allocated.gpu() - floor);
+    // B loses units while it is above its floor before each one, so the
+    // last may take it below: all of its preemptible GPUs are the bound.
+    if (qb.allocated.gpu() > floor) {
+      available += qb.allocated.gpu() - qb.allocated_nonpreemptible.gpu();
+    }
   }
   return available >= needed_gpu;
 }
@@ -105,7 +109,8 @@ int64_t ReclaimRules::Deserved(const QueueState& q, const Amount& a) {
 }
 
 bool ReclaimRules::MayEvict(const ClusterState& state, const VictimUnit& unit,
-                            const Resources& usage, const TakenResources& taken, uint32_t n) const {
+                            const Resources& /*usage*/, const TakenResources& taken,
+                            uint32_t n) const {
   if (!state.workload(unit.workload).preemptible) return false;
   uint32_t victim_leaf = state.workload(unit.workload).queue;
   if (victim_leaf == own_path_.front()) return false;
@@ -119,22 +124,24 @@ bool ReclaimRules::MayEvict(const ClusterState& state, const VictimUnit& unit,
       if (Allocated(qs, m) + Of(add_, m) > FairShare(qs, m)) return false;
     }
   }
-  Resources leaving = usage;
+  // Measured before this unit leaves, but after the units already chosen
+  // in this trial: B may fall below its line by at most this one unit.
+  Resources leaving;
   for (const auto& [leaf, amount] : taken) {
     if (InSubtree(state, leaf, sides.b)) leaving += amount;
   }
   const QueueState& qb = state.queue(sides.b);
   const QueueState& qa = state.queue(sides.a);
-  bool b_keeps_fair_share = true;
-  bool b_keeps_deserved_a_within = true;
+  bool b_over_fair_share = true;
+  bool b_over_deserved_a_within = true;
   for (const Amount& m : amounts) {
-    int64_t b_after = Allocated(qb, m) - Of(leaving, m);
-    if (b_after < FairShare(qb, m)) b_keeps_fair_share = false;
-    if (b_after < Deserved(qb, m) || Allocated(qa, m) + Of(add_, m) > Deserved(qa, m)) {
-      b_keeps_deserved_a_within = false;
+    int64_t b_before = Allocated(qb, m) - Of(leaving, m);
+    if (b_before <= FairShare(qb, m)) b_over_fair_share = false;
+    if (b_before <= Deserved(qb, m) || Allocated(qa, m) + Of(add_, m) > Deserved(qa, m)) {
+      b_over_deserved_a_within = false;
     }
   }
-  if (!b_keeps_fair_share && !b_keeps_deserved_a_within) return false;
+  if (!b_over_fair_share && !b_over_deserved_a_within) return false;
   return exemption_.Allows(state, unit);
 }
 

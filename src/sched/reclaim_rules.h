@@ -4,10 +4,14 @@
 // the victim's):
 //  - the reclaimer's queue, and every queue up to A, stays within its fair
 //    share after taking the task;
-//  - B stays at or above its fair share after the eviction, or B stays at
-//    or above its deserved quota while A stays within its own deserved.
-// Both conditions are measured after the move, so a reclaim never leaves B
-// entitled to take the resources straight back (no ping-pong). Last, the
+//  - B is over its fair share, or B is over its deserved quota while A
+//    stays within its own deserved.
+// B is measured before the move (after the units already chosen in the same
+// trial), so a queue below its deserved quota gets it back even when that
+// takes a whole borrowed workload larger than B's excess, and B falls below
+// its line by at most one unit. There is still no ping-pong: the evicted
+// unit would put B back over the line it was over, so B cannot reclaim it,
+// and A, within its fair share (or deserved), cannot be a victim. Last, the
 // victim must have run its minimum run time (RuntimeExemption).
 //
 // The amounts compared are GPUs for GPU work (CPU and memory otherwise). On

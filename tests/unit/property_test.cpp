@@ -315,5 +315,86 @@ TEST(Properties, QueueBelowFairShareReclaimsWithinOneCycleAndNoMoreThanNeeded) {
   }
 }
 
+// design.md §4.4: a queue below its deserved quota gets it back even when
+// the borrower holds it only in whole workloads larger than its excess, and
+// the evicted workloads cannot come back (no ping-pong).
+TEST(Properties, GuaranteeComesBackFromWholeBorrowedWorkloadsWithoutPingPong) {
+  auto scheduler = sched::Scheduler::Create({});
+  std::mt19937_64 rng(20261204);
+  for (int round = 0; round < 1000; ++round) {
+    uint64_t seed = rng();
+    std::mt19937_64 local(seed);
+    Builder b;
+    b.snap.now = 1'000'000'000;
+    static const int kGpus[] = {2, 4, 8};
+    int nodes = 1 + static_cast<int>(local() % 3);
+    std::vector<int> sizes;
+    for (int n = 0; n < nodes; ++n) sizes.push_back(kGpus[local() % 3]);
+    // Largest first, so that each node's workload finds a node of its size.
+    std::sort(sizes.rbegin(), sizes.rend());
+    int64_t capacity = 0;
+    for (int n = 0; n < nodes; ++n) {
+      capacity += sizes[static_cast<size_t>(n)] * 1000;
+      b.AddNode("n" + std::to_string(n), sizes[static_cast<size_t>(n)], "H100", 128'000);
+    }
+    // Both queues deserve part of the cluster; the owner's is idle.
+    int64_t owner_deserved = (1 + static_cast<int64_t>(local() % (capacity / 1000 - 1))) * 1000;
+    core::QueueSpec owner;
+    owner.name = "owner";
+    owner.deserved[Resource::kGpu] = owner_deserved;
+    owner.weight = core::Resources::Uniform(static_cast<int64_t>(local() % 3));
+    core::QueueSpec borrower;
+    borrower.name = "borrower";
+    borrower.deserved[Resource::kGpu] = capacity - owner_deserved;
+    borrower.weight = core::Resources::Uniform(1 + static_cast<int64_t>(local() % 3));
+    b.snap.queues = {owner, borrower};
+    // Each node is held by one borrower workload the size of the node.
+    for (int n = 0; n < nodes; ++n) {
+      core::Workload w;
+      w.spec.name = "b" + std::to_string(n);
+      w.spec.queue = "borrower";
+      w.spec.request.gpu_milli =
+          static_cast<int64_t>(b.snap.nodes[static_cast<size_t>(n)].gpus.size()) * 1000;
+      w.spec.submitted_at = b.snap.now - static_cast<core::Time>(local() % 3'600'000);
+      w.tasks.resize(1);
+      ASSERT_TRUE(b.TryPlace(w, local)) << "seed " << seed;
+      b.snap.workloads.push_back(std::move(w));
+    }
+    int64_t need = 1 + static_cast<int64_t>(local() % static_cast<uint64_t>(owner_deserved / 1000));
+    need = std::min<int64_t>(need, 8);
+    core::Workload own;
+    own.spec.name = "own";
+    own.spec.queue = "owner";
+    own.spec.request.gpu_milli = std::min<int64_t>(need, b.snap.nodes[0].gpus.size()) * 1000;
+    own.spec.submitted_at = b.snap.now;
+    own.tasks.resize(1);
+    b.snap.workloads.push_back(own);
+    ASSERT_TRUE(core::ValidateSnapshot(b.snap).ok()) << "seed " << seed;
+    uint32_t own_index = static_cast<uint32_t>(b.snap.workloads.size() - 1);
+
+    int quiet_from = -1;
+    for (int cycle = 0; cycle < 6; ++cycle) {
+      core::Plan plan = (*scheduler)->Cycle(b.snap);
+      bool changed = !plan.binds.empty() || !plan.evictions.empty();
+      if (cycle == 0) {
+        bool bound = false;
+        for (const auto& bind : plan.binds) bound = bound || bind.task.workload == own_index;
+        ASSERT_TRUE(bound) << "owner not served within one cycle, seed " << seed << ": "
+                           << plan.pending_reasons[own_index];
+        EXPECT_EQ(plan.evictions.size(), 1u) << "one whole workload suffices, seed " << seed;
+      }
+      scenario::ApplyPlan(plan, b.snap);
+      b.snap.now += 10 * core::kSecond;
+      if (changed) {
+        ASSERT_EQ(quiet_from, -1) << "changed again after settling (ping-pong), seed " << seed;
+      } else if (quiet_from < 0) {
+        quiet_from = cycle;
+      }
+    }
+    ASSERT_GE(quiet_from, 0) << "never settled, seed " << seed;
+    EXPECT_TRUE(b.snap.workloads[own_index].tasks[0].placement.has_value()) << "seed " << seed;
+  }
+}
+
 }  // namespace
 }  // namespace allot
