@@ -12,9 +12,9 @@
 #include <thread>
 
 #include "api/http_api.h"
-#include "api/resources.h"
 #include "server/scheduling_loop.h"
 #include "store/sqlite_store.h"
+#include "wire/resources.h"
 
 namespace allot::bench {
 namespace {
@@ -177,9 +177,9 @@ double StoreOnlySeconds(store::Store& store, int64_t threads_count, int64_t coun
   for (int64_t c = 0; c < threads_count; ++c) {
     threads.emplace_back([&] {
       for (int64_t i = next++; i < count; i = next++) {
-        auto workload = api::DecodeWorkloadSubmission(Submission(i, "1"));
+        auto workload = wire::DecodeWorkloadSubmission(Submission(i, "1"));
         (void)store.Commit({{store::Write::Op::kCreate, "workloads", workload->spec.name,
-                             api::EncodeWorkload(*workload).dump(), 0}});
+                             wire::EncodeWorkload(*workload).dump(), 0}});
       }
     });
   }
@@ -222,10 +222,10 @@ Status AddNodes(store::Store& store, int64_t count) {
     std::vector<store::Write> writes;
     for (int64_t b = 0; b < 1000 && n < count; ++b, ++n) {
       std::string name = "node-" + std::to_string(n);
-      auto node = api::DecodeNode(json{
+      auto node = wire::DecodeNode(json{
           {"name", name}, {"cpu", 128}, {"memory", "1024Gi"}, {"simulate_gpus", "8xA100-80GB"}});
       writes.push_back(
-          {store::Write::Op::kCreate, "nodes", name, api::EncodeNode(*node).dump(), 0});
+          {store::Write::Op::kCreate, "nodes", name, wire::EncodeNode(*node).dump(), 0});
     }
     if (auto committed = store.Commit(writes); !committed) return committed.error();
   }
@@ -235,16 +235,16 @@ Status AddNodes(store::Store& store, int64_t count) {
 // Workloads [first, first + count) of `gpu` each, straight through the
 // store, with `status`.
 Status AddWorkloads(store::Store& store, int64_t first, int64_t count, const char* gpu,
-                    api::WorkloadStatus status) {
+                    wire::WorkloadStatus status) {
   for (int64_t i = first; i < first + count;) {
     std::vector<store::Write> writes;
     for (int64_t b = 0; b < 1000 && i < first + count; ++b, ++i) {
-      auto workload = api::DecodeWorkloadSubmission(Submission(i, gpu));
+      auto workload = wire::DecodeWorkloadSubmission(Submission(i, gpu));
       if (!workload) return workload.error();
       workload->owner = "admin";
       workload->status = status;
       writes.push_back({store::Write::Op::kCreate, "workloads", workload->spec.name,
-                        api::EncodeWorkload(*workload).dump(), 0});
+                        wire::EncodeWorkload(*workload).dump(), 0});
     }
     if (auto committed = store.Commit(writes); !committed) return committed.error();
   }
@@ -255,7 +255,7 @@ Status ApiList(const ApiBenchOptions& o, std::ostream& out) {
   Server server(false);
   // Filled straight through the store in batches: the list is measured.
   if (Status added =
-          AddWorkloads(server.store(), 0, o.workloads, "1", api::WorkloadStatus::kPending);
+          AddWorkloads(server.store(), 0, o.workloads, "1", wire::WorkloadStatus::kPending);
       !added) {
     return added;
   }
@@ -371,7 +371,7 @@ Status LoopHistory(const ApiBenchOptions& o, std::ostream& out) {
   Server server(true);
   if (Status added = AddNodes(server.store(), o.nodes); !added) return added;
   if (Status added =
-          AddWorkloads(server.store(), 0, o.workloads, "0.5", api::WorkloadStatus::kPending);
+          AddWorkloads(server.store(), 0, o.workloads, "0.5", wire::WorkloadStatus::kPending);
       !added) {
     return added;
   }
@@ -384,7 +384,7 @@ Status LoopHistory(const ApiBenchOptions& o, std::ostream& out) {
   Result<double> baseline = SteadyCycleMs(server.loop());
   if (!baseline) return baseline.error();
   if (Status added = AddWorkloads(server.store(), o.workloads, o.history, "0.5",
-                                  api::WorkloadStatus::kSucceeded);
+                                  wire::WorkloadStatus::kSucceeded);
       !added) {
     return added;
   }

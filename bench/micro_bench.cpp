@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/resources.h"
 #include "bench/clusters.h"
 #include "common/metrics.h"
 #include "core/snapshot.h"
@@ -14,6 +13,7 @@
 #include "sched/placement/placer.h"
 #include "sched/scheduler.h"
 #include "sched/water_fill.h"
+#include "wire/resources.h"
 
 namespace allot::bench {
 namespace {
@@ -90,7 +90,7 @@ void BM_DecodeSubmissionBaseline(benchmark::State& state) {
                                {"cpu", "4"},
                                {"memory", "16Gi"},
                                {"command", {"python", "train.py", "--epochs", "3"}}};
-  for (auto _ : state) benchmark::DoNotOptimize(api::DecodeWorkloadSubmission(body));
+  for (auto _ : state) benchmark::DoNotOptimize(wire::DecodeWorkloadSubmission(body));
 }
 BENCHMARK(BM_DecodeSubmissionBaseline)->Repetitions(5)->ReportAggregatesOnly(true);
 

@@ -19,9 +19,9 @@
 #include "agent/task_files.h"
 #include "agent/task_plan.h"
 #include "agent/task_usage.h"
-#include "api/resources.h"
 #include "common/client_config.h"
 #include "common/http_client.h"
+#include "wire/resources.h"
 
 namespace allot::agent {
 namespace {
@@ -199,10 +199,10 @@ struct Agent::Impl {
     if (!items) return items.error();
     std::map<std::string, PeerNode> found;
     for (const auto& item : *items) {
-      auto node = api::DecodeNode(json{{"name", item.value("name", "")},
-                                       {"cpu", item.value("cpu", "1")},
-                                       {"memory", item.value("memory", "1Mi")},
-                                       {"gpus", item.value("gpus", json::array())}});
+      auto node = wire::DecodeNode(json{{"name", item.value("name", "")},
+                                        {"cpu", item.value("cpu", "1")},
+                                        {"memory", item.value("memory", "1Mi")},
+                                        {"gpus", item.value("gpus", json::array())}});
       if (!node) continue;
       found[node->spec.name] = PeerNode{item.value("address", ""), node->spec.gpus};
     }
@@ -217,8 +217,8 @@ struct Agent::Impl {
     std::string name = workload.value("name", "");
     // Decoded once, and planned only for our nodes it names (an agent may
     // stand for a thousand).
-    auto decoded = deleted ? Result<api::WorkloadResource>(Error::Coded("deleted", ""))
-                           : api::DecodeStoredWorkload(workload.dump());
+    auto decoded = deleted ? Result<wire::WorkloadResource>(Error::Coded("deleted", ""))
+                           : wire::DecodeStoredWorkload(workload.dump());
     std::set<std::string> here;
     if (decoded) {
       for (const auto& task : decoded->assignments) {
@@ -563,7 +563,7 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
     return Error::Coded("invalid", "--simulate-nodes: give 1 or more", "simulate-nodes");
   }
   if (!options.simulate_gpus.empty()) {
-    auto parsed = api::ParseSimulatedGpus(options.simulate_gpus, "node");
+    auto parsed = wire::ParseSimulatedGpus(options.simulate_gpus, "node");
     if (!parsed) {
       return Error::Coded("invalid", "--simulate-gpus: " + parsed.error().message, "simulate-gpus");
     }

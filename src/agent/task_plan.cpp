@@ -17,11 +17,11 @@ int MasterPort(const std::string& workload) {
   return 20000 + static_cast<int>(hash % 10000);
 }
 
-std::vector<LaunchSpec> TasksForNode(const api::WorkloadResource& w, const std::string& node,
+std::vector<LaunchSpec> TasksForNode(const wire::WorkloadResource& w, const std::string& node,
                                      const std::map<std::string, PeerNode>& peers,
                                      std::string* missing_peer) {
   std::vector<LaunchSpec> out;
-  if (w.status != api::WorkloadStatus::kRunning) return out;
+  if (w.status != wire::WorkloadStatus::kRunning) return out;
   // The placed tasks in index order give ranks; distinct nodes in order of
   // their first task give node ranks.
   std::vector<size_t> placed;
@@ -51,7 +51,7 @@ std::vector<LaunchSpec> TasksForNode(const api::WorkloadResource& w, const std::
   std::map<std::string, int> local_seen;
   for (size_t rank = 0; rank < placed.size(); ++rank) {
     size_t t = placed[rank];
-    const api::TaskAssignment& assigned = w.assignments[t];
+    const wire::TaskAssignment& assigned = w.assignments[t];
     int local_rank = local_seen[assigned.node]++;
     if (assigned.node != node || assigned.attempt <= 0) continue;
     LaunchSpec spec;

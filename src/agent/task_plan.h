@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "api/resources.h"
 #include "core/node.h"
+#include "wire/resources.h"
 
 namespace allot::agent {
 
@@ -45,7 +45,8 @@ struct LaunchSpec {
 // of the nodes its tasks run on (for MASTER_ADDR and the hostfile); a peer
 // that is missing makes the result empty with `missing_peer` set, so that
 // the caller refreshes its node list.
-std::vector<LaunchSpec> TasksForNode(const api::WorkloadResource& workload, const std::string& node,
+std::vector<LaunchSpec> TasksForNode(const wire::WorkloadResource& workload,
+                                     const std::string& node,
                                      const std::map<std::string, PeerNode>& peers,
                                      std::string* missing_peer = nullptr);
 

@@ -1,12 +1,37 @@
 #include "api/agent_routes.h"
 
-#include "api/events.h"
-#include "api/json_reader.h"
-#include "api/resources.h"
-#include "api/task_report.h"
 #include "common/quantity.h"
+#include "server/events.h"
+#include "server/task_lifecycle.h"
+#include "wire/json_reader.h"
+#include "wire/resources.h"
 
 namespace allot::api {
+
+using server::AgentTimings;
+using server::ApplyTaskReport;
+using server::DescribeTaskEnd;
+using server::GpuUsageSample;
+using server::MakeEvent;
+using server::NodeLiveness;
+using server::ReportOutcome;
+using server::WorkloadUsage;
+using wire::CheckName;
+using wire::DecodeNode;
+using wire::DecodeStoredWorkload;
+using wire::DecodeTaskReport;
+using wire::EncodeNode;
+using wire::EncodeWorkload;
+using wire::IsActive;
+using wire::IsFinalTaskState;
+using wire::JsonReader;
+using wire::NodeResource;
+using wire::ParseJsonObject;
+using wire::StatusName;
+using wire::TaskAssignment;
+using wire::TaskReport;
+using wire::WorkloadResource;
+
 namespace {
 
 using nlohmann::json;

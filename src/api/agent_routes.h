@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "api/http_api.h"
-#include "api/node_liveness.h"
 #include "api/route_support.h"
+#include "server/node_liveness.h"
 #include "store/store.h"
 
 namespace allot::api {
@@ -24,8 +24,8 @@ class AgentRoutes {
   using CommitAudited =
       std::function<Result<int64_t>(const Caller&, const std::vector<store::Write>&, int32_t)>;
 
-  AgentRoutes(store::Store& store, const ApiOptions& options, NodeLiveness& liveness,
-              WorkloadUsage& workload_usage, CommitAudited commit_audited);
+  AgentRoutes(store::Store& store, const ApiOptions& options, server::NodeLiveness& liveness,
+              server::WorkloadUsage& workload_usage, CommitAudited commit_audited);
 
   // Checks a join token's text ("allot_join_<id>_<secret>"): the caller it
   // stands for, or "unauthenticated" (wrong, expired, used up).
@@ -54,8 +54,8 @@ class AgentRoutes {
 
   store::Store& store_;
   const ApiOptions& options_;
-  NodeLiveness& liveness_;
-  WorkloadUsage& workload_usage_;
+  server::NodeLiveness& liveness_;
+  server::WorkloadUsage& workload_usage_;
   CommitAudited commit_audited_;
 };
 

@@ -5,10 +5,14 @@
 
 #include <array>
 
-#include "api/json_reader.h"
-#include "api/resources.h"
+#include "wire/json_reader.h"
+#include "wire/resources.h"
 
 namespace allot::api {
+
+using wire::CheckName;
+using wire::JsonReader;
+
 namespace {
 
 constexpr std::array<const char*, 5> kRoleNames = {"admin", "department-admin", "project-admin",

@@ -5,6 +5,11 @@
 #include "common/metrics.h"
 
 namespace allot::api {
+
+using server::GpuUsageSample;
+using server::NodeLiveness;
+using server::WorkloadUsage;
+
 namespace {
 
 using nlohmann::json;

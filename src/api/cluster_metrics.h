@@ -8,14 +8,14 @@
 
 #include <string>
 
-#include "api/node_liveness.h"
-#include "api/workload_usage.h"
+#include "server/node_liveness.h"
+#include "server/workload_usage.h"
 #include "store/store.h"
 
 namespace allot::api {
 
 // The gauges in the Prometheus text format; empty before the first cycle.
-std::string ClusterMetricsText(store::Store& store, const NodeLiveness& liveness,
-                               const WorkloadUsage& workload_usage, int64_t now_ms);
+std::string ClusterMetricsText(store::Store& store, const server::NodeLiveness& liveness,
+                               const server::WorkloadUsage& workload_usage, int64_t now_ms);
 
 }  // namespace allot::api

@@ -14,15 +14,39 @@
 #include "api/agent_routes.h"
 #include "api/auth.h"
 #include "api/cluster_metrics.h"
-#include "api/json_reader.h"
 #include "api/openapi_document.h"
-#include "api/resources.h"
 #include "api/route_support.h"
 #include "api/web_assets.h"
 #include "common/quantity.h"
 #include "core/snapshot.h"
+#include "wire/json_reader.h"
+#include "wire/resources.h"
 
 namespace allot::api {
+
+using server::GpuUsageSample;
+using server::NodeLiveness;
+using server::UsagePoint;
+using server::WorkloadUsage;
+using server::WorkloadUsageSummary;
+using wire::DecodeNode;
+using wire::DecodeQueue;
+using wire::DecodeStoredWorkload;
+using wire::DecodeWorkloadSubmission;
+using wire::EncodeNode;
+using wire::EncodeQueue;
+using wire::EncodeWorkload;
+using wire::IsActive;
+using wire::JsonReader;
+using wire::NodeResource;
+using wire::ParseJsonObject;
+using wire::QueueResource;
+using wire::ReleaseTask;
+using wire::SchedulerQueue;
+using wire::StatusName;
+using wire::WorkloadResource;
+using wire::WorkloadStatus;
+
 namespace {
 
 using nlohmann::json;

@@ -12,10 +12,10 @@
 #include <memory>
 #include <string>
 
-#include "api/node_liveness.h"
-#include "api/workload_usage.h"
 #include "common/metrics.h"
 #include "common/result.h"
+#include "server/node_liveness.h"
+#include "server/workload_usage.h"
 #include "store/store.h"
 
 namespace allot::api {
@@ -25,16 +25,16 @@ struct ApiOptions {
   std::function<int64_t()> now_ms;  // wall clock in ms since the epoch
   std::function<void()> on_change;  // called after every committed change
   int worker_threads = 128;         // connections served at once
-  AgentTimings agent_timings;
+  server::AgentTimings agent_timings;
   // Heartbeats, shared with the scheduling loop (which declares nodes
   // lost); null: the API keeps its own.
-  NodeLiveness* liveness = nullptr;
+  server::NodeLiveness* liveness = nullptr;
   // Where request latencies are recorded and /metrics reads counters and
   // histograms from (the scheduling loop's too); null: the API keeps its own.
   MetricsRegistry* metrics = nullptr;
   // The tasks' GPU use from heartbeats, shared with the scheduling loop
   // (projects' idle rules); null: the API keeps its own.
-  WorkloadUsage* workload_usage = nullptr;
+  server::WorkloadUsage* workload_usage = nullptr;
 };
 
 class HttpApi {

@@ -15,11 +15,11 @@
 #include "agent/inventory.h"
 #include "api/auth.h"
 #include "api/http_api.h"
-#include "api/resources.h"
 #include "common/client_config.h"
 #include "common/quantity.h"
 #include "server/scheduling_loop.h"
 #include "store/sqlite_store.h"
+#include "wire/resources.h"
 
 namespace allot::cli {
 namespace {
@@ -69,7 +69,7 @@ Result<std::string> LocalJoinToken(store::Store& store) {
 Status ForgetAgentlessLocalNode(store::Store& store) {
   Result<store::Object> stored = store.Get("nodes", "local");
   if (!stored) return Status::Ok();
-  auto node = api::DecodeNode(nlohmann::json::parse(stored->body));
+  auto node = wire::DecodeNode(nlohmann::json::parse(stored->body));
   if (!node || !node->agent.empty()) return Status::Ok();
   Result<int64_t> removed = store.Commit({{store::Write::Op::kDelete, "nodes", "local", "", 0}});
   if (!removed) return removed.error();
@@ -123,7 +123,7 @@ int Serve(bool standalone) {
     Result<std::vector<core::GpuSpec>> real = agent::DiscoverGpus();
     bool use_real = real && !real->empty() && simulate_option->count() == 0;
     simulate_gpus = use_real ? "" : options.simulate_gpus;
-    auto gpus = use_real ? real : api::ParseSimulatedGpus(options.simulate_gpus, "local");
+    auto gpus = use_real ? real : wire::ParseSimulatedGpus(options.simulate_gpus, "local");
     if (!gpus) {
       std::cerr << "allot: --simulate-gpus: " << gpus.error().message << "\n";
       return 2;
@@ -159,14 +159,14 @@ int Serve(bool standalone) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  api::AgentTimings timings;
+  server::AgentTimings timings;
   timings.lost_after_ms = options.lost_after_s * 1000;
   // Several heartbeats fit in the time after which a node is lost.
   timings.heartbeat_interval_ms = std::min<int64_t>(5000, timings.lost_after_ms / 3);
   timings.restart_backoff_ms = options.restart_backoff_s * 1000;
-  api::NodeLiveness liveness(NowMs());
+  server::NodeLiveness liveness(NowMs());
   MetricsRegistry metrics;
-  api::WorkloadUsage workload_usage;
+  server::WorkloadUsage workload_usage;
   server::SchedulingLoop loop(**store, NowMs, &liveness, timings, &metrics);
   if (Status configured = loop.SetSchedulerConfig(scheduler_config); !configured) {
     std::cerr << "allot: " << configured.error().message << "\n";

@@ -89,8 +89,6 @@ struct WorkloadSpec {
   // GPUs reserved for a starving gang when it ends before they are needed.
   std::optional<Duration> max_runtime;
 
-  bool IsElastic() const { return min_tasks < tasks; }
-  bool IsGang() const { return min_tasks > 1; }
   friend bool operator==(const WorkloadSpec&, const WorkloadSpec&) = default;
 };
 

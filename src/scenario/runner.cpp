@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/apply_plan.h"
 #include "scenario/loader.h"
 #include "sched/scheduler.h"
 
@@ -123,25 +124,6 @@ std::string Describe(const core::Plan& plan, const core::Snapshot& world) {
 
 }  // namespace
 
-void ApplyPlan(const core::Plan& plan, core::Snapshot& world) {
-  for (const auto& e : plan.evictions) {
-    world.workloads[e.task.workload].tasks[e.task.task].placement.reset();
-  }
-  for (const auto& b : plan.binds) {
-    auto& task = world.workloads[b.task.workload].tasks[b.task.task];
-    task.placement = b.placement;
-    task.running_since = world.now;
-  }
-  for (auto& w : world.workloads) {
-    int32_t placed = w.PlacedTasks();
-    if (placed > 0 && placed < w.spec.min_tasks) {
-      if (!w.below_min_since) w.below_min_since = world.now;
-    } else {
-      w.below_min_since.reset();
-    }
-  }
-}
-
 ScenarioOutcome RunScenario(const Scenario& scenario) {
   ScenarioOutcome outcome;
   outcome.name = scenario.name;
@@ -158,7 +140,7 @@ ScenarioOutcome RunScenario(const Scenario& scenario) {
     last = (*scheduler)->Cycle(world);
     binds += static_cast<int64_t>(last.binds.size());
     evictions += static_cast<int64_t>(last.evictions.size());
-    ApplyPlan(last, world);
+    core::ApplyPlan(last, world);
     world.now += scenario.cycle_interval;
   }
   const Expectations& e = scenario.expect;

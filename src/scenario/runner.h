@@ -26,8 +26,4 @@ ScenarioOutcome RunScenario(const Scenario& scenario);
 // process exit code: 0 when all passed, 1 otherwise.
 int RunScenarioFiles(const std::vector<std::string>& files, std::ostream& out);
 
-// Carries a plan out on a snapshot the way the world would: evictions, then
-// binds (bound tasks start running now). Tracks when gangs fall below min.
-void ApplyPlan(const core::Plan& plan, core::Snapshot& world);
-
 }  // namespace allot::scenario

@@ -174,7 +174,6 @@ class ClusterState {
   void Account(TaskRef t, const Placement& p, int sign);
   void MoveBucket(uint32_t n, int32_t from, int32_t to);
   void UpdatePartial(uint32_t n, int32_t g, const GpuState& before);
-  void EnsureNodeBuckets();
 
   struct JournalEntry {
     bool was_bind;

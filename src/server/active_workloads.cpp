@@ -12,13 +12,13 @@ constexpr int64_t kWholeKind = int64_t{1} << 40;
 }  // namespace
 
 Status ActiveWorkloads::Apply(const std::string& name, int64_t revision, const std::string& body) {
-  Result<api::WorkloadResource> workload = api::DecodeStoredWorkload(body);
+  Result<wire::WorkloadResource> workload = wire::DecodeStoredWorkload(body);
   if (!workload) {
     return Error::Coded(
         "internal", "stored workload '" + name + "' does not decode: " + workload.error().message,
         workload.error().field);
   }
-  if (!api::IsActive(workload->status)) {
+  if (!wire::IsActive(workload->status)) {
     active_.erase(name);
     return Status::Ok();
   }

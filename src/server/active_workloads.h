@@ -12,9 +12,9 @@
 #include <map>
 #include <string>
 
-#include "api/resources.h"
 #include "common/result.h"
 #include "store/store.h"
+#include "wire/resources.h"
 
 namespace allot::server {
 
@@ -22,7 +22,7 @@ class ActiveWorkloads {
  public:
   struct Entry {
     int64_t revision = 0;  // of the stored object
-    api::WorkloadResource workload;
+    wire::WorkloadResource workload;
   };
 
   // Brings the set up to the store's latest revision: the changes since the

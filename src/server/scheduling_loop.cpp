@@ -5,16 +5,20 @@
 #include <map>
 #include <set>
 
-#include "api/events.h"
-#include "api/resources.h"
 #include "common/quantity.h"
+#include "server/events.h"
+#include "wire/resources.h"
 
 namespace allot::server {
+
+using wire::WorkloadResource;
+using wire::WorkloadStatus;
+
 namespace {
 
-using api::WorkloadResource;
-using api::WorkloadStatus;
 using nlohmann::json;
+using wire::WorkloadResource;
+using wire::WorkloadStatus;
 
 Result<std::vector<store::Object>> ListAll(store::Store& store, const std::string& kind) {
   std::vector<store::Object> all;
@@ -86,7 +90,7 @@ json ClusterStatus(const ReadState& state, const core::Plan& plan,
   int64_t allocated_total = 0;
   for (size_t w = 0; w < after.size(); ++w) {
     const WorkloadResource& workload = after[w];
-    ++by_status[api::StatusName(workload.status)];
+    ++by_status[wire::StatusName(workload.status)];
     auto queue = queue_index.find(workload.spec.queue);
     if (queue == queue_index.end()) continue;
     if (workload.status != WorkloadStatus::kRunning) ++pending[queue->second];
@@ -149,7 +153,7 @@ json ClusterStatus(const ReadState& state, const core::Plan& plan,
 
 // Whether an agent's node has been silent past `lost_after_ms`. Nodes an
 // admin registered have no agent to hear from.
-bool Silent(const api::NodeResource& node, const api::NodeLiveness* liveness, int64_t now_ms,
+bool Silent(const wire::NodeResource& node, const server::NodeLiveness* liveness, int64_t now_ms,
             int64_t lost_after_ms) {
   return liveness && !node.agent.empty() && node.state == "ready" &&
          now_ms - liveness->LastHeard(node.spec.name) > lost_after_ms;
@@ -157,8 +161,8 @@ bool Silent(const api::NodeResource& node, const api::NodeLiveness* liveness, in
 
 // What a project's idle rule does to a running interactive workload now:
 // nothing (empty), or the reason to stop it or make it preemptible.
-std::string IdleVerdict(const WorkloadResource& workload, const api::IdleRule& rule,
-                        const api::WorkloadUsage* usage, int64_t now_ms) {
+std::string IdleVerdict(const WorkloadResource& workload, const wire::IdleRule& rule,
+                        const server::WorkloadUsage* usage, int64_t now_ms) {
   if (!usage || rule.after_ms <= 0 || workload.status != WorkloadStatus::kRunning ||
       workload.spec.kind != core::WorkloadKind::kInteractive) {
     return "";
@@ -173,8 +177,8 @@ std::string IdleVerdict(const WorkloadResource& workload, const api::IdleRule& r
 
 Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
                        std::map<std::string, DecodedNode>& decoded_nodes, int64_t now_ms,
-                       const api::NodeLiveness* liveness, const api::AgentTimings& timings,
-                       const api::WorkloadUsage* usage) {
+                       const server::NodeLiveness* liveness, const server::AgentTimings& timings,
+                       const server::WorkloadUsage* usage) {
   ReadState state;
   state.snapshot.now = now_ms;
   auto nodes = ListAll(store, "nodes");
@@ -188,20 +192,20 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
     if (known != decoded_nodes.end() && known->second.revision == object.revision) {
       decoded = known->second;
     } else {
-      auto fresh = api::DecodeNode(json::parse(object.body));
+      auto fresh = wire::DecodeNode(json::parse(object.body));
       if (!fresh) return fresh.error();
       decoded = DecodedNode{object.revision, std::move(*fresh)};
     }
     // A copy: a silent node is marked lost in what is written back.
-    api::NodeResource node = decoded.node;
+    wire::NodeResource node = decoded.node;
     if (Silent(node, liveness, now_ms, timings.lost_after_ms)) {
       node.state = "lost";
       state.lost_node_writes.push_back({store::Write::Op::kUpdate, "nodes", node.spec.name,
-                                        api::EncodeNode(node).dump(), object.revision});
+                                        wire::EncodeNode(node).dump(), object.revision});
       int64_t silent_s = (now_ms - liveness->LastHeard(node.spec.name)) / 1000;
-      json event = api::MakeEvent(now_ms, "", "", "NodeLost",
-                                  "node " + node.spec.name + " has not been heard from for " +
-                                      std::to_string(silent_s) + " s");
+      json event = server::MakeEvent(now_ms, "", "", "NodeLost",
+                                     "node " + node.spec.name + " has not been heard from for " +
+                                         std::to_string(silent_s) + " s");
       state.lost_node_writes.push_back(
           {store::Write::Op::kCreate, "events", event["name"], event.dump(), 0});
       ++state.nodes_lost;
@@ -214,16 +218,16 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
     state.node_names.push_back(node.spec.name);
     state.snapshot.nodes.push_back(node.spec);
   }
-  std::map<std::string, api::IdleRule> idle_rules;  // per project
+  std::map<std::string, wire::IdleRule> idle_rules;  // per project
   for (const char* kind : {"departments", "projects"}) {
     auto queues = ListAll(store, kind);
     if (!queues) return queues.error();
     bool projects = std::string(kind) == "projects";
     for (const auto& object : *queues) {
-      auto queue = api::DecodeQueue(json::parse(object.body), projects);
+      auto queue = wire::DecodeQueue(json::parse(object.body), projects);
       if (!queue) return queue.error();
       if (projects) idle_rules[queue->spec.name] = queue->idle_interactive;
-      state.snapshot.queues.push_back(api::SchedulerQueue(queue->spec, projects));
+      state.snapshot.queues.push_back(wire::SchedulerQueue(queue->spec, projects));
       state.queue_is_project.push_back(projects);
     }
   }
@@ -243,7 +247,7 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
                               "node " + lost_node + " stopped answering", "Lost"});
       continue;
     }
-    const api::IdleRule& rule = idle_rules[workload.spec.queue];
+    const wire::IdleRule& rule = idle_rules[workload.spec.queue];
     if (std::string idle = IdleVerdict(workload, rule, usage, now_ms); !idle.empty()) {
       if (rule.action == "stop") {
         state.ending.push_back({std::move(workload), revision, WorkloadStatus::kStopped,
@@ -278,7 +282,7 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
 }  // namespace
 
 SchedulingLoop::SchedulingLoop(store::Store& store, std::function<int64_t()> now_ms,
-                               api::NodeLiveness* liveness, api::AgentTimings timings,
+                               server::NodeLiveness* liveness, server::AgentTimings timings,
                                MetricsRegistry* metrics)
     : store_(store),
       now_ms_(std::move(now_ms)),
@@ -351,39 +355,39 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
   auto add_event = [&](const WorkloadResource& workload, const char* type,
                        const std::string& message) {
     events.push_back(
-        api::MakeEvent(now_ms, workload.spec.name, workload.spec.queue, type, message));
+        server::MakeEvent(now_ms, workload.spec.name, workload.spec.queue, type, message));
   };
   std::vector<WorkloadResource> after = state.workloads;
   // Tasks on nodes that are gone (lost or removed) leave them: they run
   // again where the scheduler places them.
   for (WorkloadResource& workload : after) {
     for (size_t t = 0; t < workload.assignments.size(); ++t) {
-      api::TaskAssignment& task = workload.assignments[t];
+      wire::TaskAssignment& task = workload.assignments[t];
       if (task.node.empty() || state.node_index.count(task.node)) continue;
       add_event(workload, "Evicted",
                 "task " + std::to_string(t) + ": node " + task.node + " is lost or removed");
-      api::ReleaseTask(task);
+      wire::ReleaseTask(task);
       ++outcome.evictions_node_lost;
     }
   }
   for (ReadState::Ending& end : state.ending) {
     WorkloadResource& workload = end.workload;
-    for (auto& task : workload.assignments) api::ReleaseTask(task);
+    for (auto& task : workload.assignments) wire::ReleaseTask(task);
     workload.status = end.status;
     workload.reason = end.reason;
     workload.pending_reason.clear();
     add_event(workload, end.event, workload.reason);
     writes.push_back({store::Write::Op::kUpdate, "workloads", workload.spec.name,
-                      api::EncodeWorkload(workload).dump(), end.revision});
+                      wire::EncodeWorkload(workload).dump(), end.revision});
   }
   for (const auto& eviction : plan.evictions) {
-    api::ReleaseTask(after[eviction.task.workload].assignments[eviction.task.task]);
+    wire::ReleaseTask(after[eviction.task.workload].assignments[eviction.task.task]);
     ++outcome.evictions;
     ++outcome.evictions_by_kind[static_cast<size_t>(eviction.kind)];
   }
   for (const auto& bind : plan.binds) {
-    api::BindTask(after[bind.task.workload].assignments[bind.task.task],
-                  state.node_names[bind.placement.node], bind.placement.gpus);
+    wire::BindTask(after[bind.task.workload].assignments[bind.task.task],
+                   state.node_names[bind.placement.node], bind.placement.gpus);
     ++outcome.binds;
   }
   for (const auto& eviction : plan.evictions) {
@@ -425,7 +429,7 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
     // encoded: encoding every workload twice a cycle cost a quarter of it).
     if (workload == state.workloads[w] && preemptible == state.made_preemptible.end()) continue;
     writes.push_back({store::Write::Op::kUpdate, "workloads", workload.spec.name,
-                      api::EncodeWorkload(workload).dump(), state.revisions[w]});
+                      wire::EncodeWorkload(workload).dump(), state.revisions[w]});
   }
   outcome.workloads_written = static_cast<int>(writes.size() - state.lost_node_writes.size());
   outcome.events_written = static_cast<int>(events.size());
@@ -506,7 +510,7 @@ bool SchedulingLoop::AddSample(int64_t now_ms, const json& status,
     if (!usage.empty()) {
       double busy = 0;
       for (const auto& [node, gpus] : usage) {
-        for (const api::GpuUsageSample& gpu : gpus) busy += gpu.utilization_percent / 100.0;
+        for (const server::GpuUsageSample& gpu : gpus) busy += gpu.utilization_percent / 100.0;
       }
       sample["used"] = busy;
     }

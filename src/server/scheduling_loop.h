@@ -33,13 +33,13 @@
 #include <thread>
 #include <vector>
 
-#include "api/node_liveness.h"
-#include "api/workload_usage.h"
 #include "common/metrics.h"
 #include "common/result.h"
 #include "core/snapshot.h"
 #include "sched/scheduler.h"
 #include "server/active_workloads.h"
+#include "server/node_liveness.h"
+#include "server/workload_usage.h"
 #include "store/store.h"
 
 namespace allot::server {
@@ -48,7 +48,7 @@ namespace allot::server {
 // decoded from.
 struct DecodedNode {
   int64_t revision = 0;
-  api::NodeResource node;
+  wire::NodeResource node;
 };
 
 struct CycleOutcome {
@@ -69,7 +69,7 @@ class SchedulingLoop {
   // `liveness`: agents' heartbeats (null: no node is ever declared lost).
   // `metrics`: where cycle durations, binds and evictions are counted (null: nowhere).
   SchedulingLoop(store::Store& store, std::function<int64_t()> now_ms,
-                 api::NodeLiveness* liveness = nullptr, api::AgentTimings timings = {},
+                 server::NodeLiveness* liveness = nullptr, server::AgentTimings timings = {},
                  MetricsRegistry* metrics = nullptr);
   ~SchedulingLoop();
 
@@ -92,7 +92,7 @@ class SchedulingLoop {
   Status SetSchedulerConfig(const sched::SchedulerConfig& config);
   // The tasks' GPU use from heartbeats, for the projects' idle rules, and
   // forgotten here for workloads that stopped running. Call before Start().
-  void SetWorkloadUsage(api::WorkloadUsage* usage) { workload_usage_ = usage; }
+  void SetWorkloadUsage(server::WorkloadUsage* usage) { workload_usage_ = usage; }
 
  private:
   Result<CycleOutcome> Cycle();
@@ -104,10 +104,10 @@ class SchedulingLoop {
 
   store::Store& store_;
   std::function<int64_t()> now_ms_;
-  api::NodeLiveness* liveness_;
-  api::AgentTimings timings_;
+  server::NodeLiveness* liveness_;
+  server::AgentTimings timings_;
   MetricsRegistry* metrics_;
-  api::WorkloadUsage* workload_usage_ = nullptr;
+  server::WorkloadUsage* workload_usage_ = nullptr;
   int64_t sample_interval_ms_ = 0;
   int64_t last_sample_ms_ = 0;
   bool samples_loaded_ = false;

@@ -8,20 +8,20 @@
 #include <string>
 
 #include "api/auth.h"
-#include "api/json_reader.h"
-#include "api/resources.h"
+#include "wire/json_reader.h"
+#include "wire/resources.h"
 
 namespace {
 
-using allot::api::DecodeNode;
-using allot::api::DecodeQueue;
-using allot::api::DecodeStoredWorkload;
 using allot::api::DecodeUser;
-using allot::api::DecodeWorkloadSubmission;
-using allot::api::EncodeNode;
-using allot::api::EncodeQueue;
 using allot::api::EncodeUser;
-using allot::api::EncodeWorkload;
+using allot::wire::DecodeNode;
+using allot::wire::DecodeQueue;
+using allot::wire::DecodeStoredWorkload;
+using allot::wire::DecodeWorkloadSubmission;
+using allot::wire::EncodeNode;
+using allot::wire::EncodeQueue;
+using allot::wire::EncodeWorkload;
 
 void Require(bool condition) {
   if (!condition) std::abort();
@@ -31,7 +31,7 @@ void Require(bool condition) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
-  auto body = allot::api::ParseJsonObject(text);
+  auto body = allot::wire::ParseJsonObject(text);
   if (!body) return 0;
 
   if (auto workload = DecodeWorkloadSubmission(*body)) {

@@ -62,14 +62,14 @@ class ActiveWorkloadsTest : public ::testing::Test {
     ASSERT_TRUE(opened);
     sqlite_ = std::move(opened.value());
   }
-  std::string Body(const std::string& name, api::WorkloadStatus status) {
-    auto w = api::DecodeWorkloadSubmission(
+  std::string Body(const std::string& name, wire::WorkloadStatus status) {
+    auto w = wire::DecodeWorkloadSubmission(
         json{{"name", name}, {"project", "default"}, {"gpu", "1"}, {"cpu", 1}, {"memory", "1Gi"}});
     EXPECT_TRUE(w);
     w->status = status;
-    return api::EncodeWorkload(*w).dump();
+    return wire::EncodeWorkload(*w).dump();
   }
-  void Write(Op op, const std::string& name, api::WorkloadStatus status) {
+  void Write(Op op, const std::string& name, wire::WorkloadStatus status) {
     ASSERT_TRUE(sqlite_->Commit({{op, "workloads", name, Body(name, status), 0}}));
   }
   // What the set holds, checked against the store: every entry's revision
@@ -92,11 +92,11 @@ class ActiveWorkloadsTest : public ::testing::Test {
 };
 
 TEST_F(ActiveWorkloadsTest, ListsOnlyWhatTheSchedulerConsiders) {
-  Write(Op::kCreate, "pending", api::WorkloadStatus::kPending);
-  Write(Op::kCreate, "running", api::WorkloadStatus::kRunning);
-  Write(Op::kCreate, "evicted", api::WorkloadStatus::kEvicted);
-  Write(Op::kCreate, "done", api::WorkloadStatus::kSucceeded);
-  Write(Op::kCreate, "failed", api::WorkloadStatus::kFailed);
+  Write(Op::kCreate, "pending", wire::WorkloadStatus::kPending);
+  Write(Op::kCreate, "running", wire::WorkloadStatus::kRunning);
+  Write(Op::kCreate, "evicted", wire::WorkloadStatus::kEvicted);
+  Write(Op::kCreate, "done", wire::WorkloadStatus::kSucceeded);
+  Write(Op::kCreate, "failed", wire::WorkloadStatus::kFailed);
   ActiveWorkloads active;
   ASSERT_TRUE(active.Refresh(*sqlite_));
   EXPECT_EQ(Names(active), (std::set<std::string>{"evicted", "pending", "running"}));
@@ -104,23 +104,23 @@ TEST_F(ActiveWorkloadsTest, ListsOnlyWhatTheSchedulerConsiders) {
 }
 
 TEST_F(ActiveWorkloadsTest, FollowsTheChangesWithoutListingAgain) {
-  Write(Op::kCreate, "a", api::WorkloadStatus::kPending);
-  Write(Op::kCreate, "b", api::WorkloadStatus::kRunning);
-  Write(Op::kCreate, "c", api::WorkloadStatus::kRunning);
+  Write(Op::kCreate, "a", wire::WorkloadStatus::kPending);
+  Write(Op::kCreate, "b", wire::WorkloadStatus::kRunning);
+  Write(Op::kCreate, "c", wire::WorkloadStatus::kRunning);
   TrimmedStore store(*sqlite_);
   ActiveWorkloads active;
   ASSERT_TRUE(active.Refresh(store));
   EXPECT_EQ(store.lists, 1);
 
-  Write(Op::kCreate, "d", api::WorkloadStatus::kPending);    // new
-  Write(Op::kUpdate, "a", api::WorkloadStatus::kRunning);    // changed, still active
-  Write(Op::kUpdate, "b", api::WorkloadStatus::kSucceeded);  // finished
+  Write(Op::kCreate, "d", wire::WorkloadStatus::kPending);    // new
+  Write(Op::kUpdate, "a", wire::WorkloadStatus::kRunning);    // changed, still active
+  Write(Op::kUpdate, "b", wire::WorkloadStatus::kSucceeded);  // finished
   ASSERT_TRUE(sqlite_->Commit({{Op::kDelete, "workloads", "c", "", 0}}));
   ASSERT_TRUE(sqlite_->Commit({{Op::kCreate, "nodes", "n1", "{}", 0}}));  // another kind
   ASSERT_TRUE(active.Refresh(store));
   EXPECT_EQ(store.lists, 1);
   EXPECT_EQ(Names(active), (std::set<std::string>{"a", "d"}));
-  EXPECT_EQ(active.entries().at("a").workload.status, api::WorkloadStatus::kRunning);
+  EXPECT_EQ(active.entries().at("a").workload.status, wire::WorkloadStatus::kRunning);
   EXPECT_EQ(active.revision(), *sqlite_->Revision());
 
   ASSERT_TRUE(active.Refresh(store));  // nothing new
@@ -128,12 +128,12 @@ TEST_F(ActiveWorkloadsTest, FollowsTheChangesWithoutListingAgain) {
 }
 
 TEST_F(ActiveWorkloadsTest, ListsAgainWhenTheChangeLogIsGone) {
-  Write(Op::kCreate, "a", api::WorkloadStatus::kPending);
+  Write(Op::kCreate, "a", wire::WorkloadStatus::kPending);
   TrimmedStore store(*sqlite_);
   ActiveWorkloads active;
   ASSERT_TRUE(active.Refresh(store));
-  Write(Op::kCreate, "b", api::WorkloadStatus::kPending);
-  Write(Op::kUpdate, "a", api::WorkloadStatus::kSucceeded);
+  Write(Op::kCreate, "b", wire::WorkloadStatus::kPending);
+  Write(Op::kUpdate, "a", wire::WorkloadStatus::kSucceeded);
   store.gone = true;
   ASSERT_TRUE(active.Refresh(store));
   EXPECT_EQ(store.lists, 2);
@@ -142,7 +142,7 @@ TEST_F(ActiveWorkloadsTest, ListsAgainWhenTheChangeLogIsGone) {
 }
 
 TEST_F(ActiveWorkloadsTest, AStoredWorkloadThatDoesNotDecodeFailsTheRefresh) {
-  Write(Op::kCreate, "a", api::WorkloadStatus::kPending);
+  Write(Op::kCreate, "a", wire::WorkloadStatus::kPending);
   ActiveWorkloads active;
   ASSERT_TRUE(active.Refresh(*sqlite_));
   ASSERT_TRUE(sqlite_->Commit({{Op::kUpdate, "workloads", "a", "{\"name\": 3}", 0}}));

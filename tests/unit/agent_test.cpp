@@ -9,25 +9,25 @@
 
 #include "agent/task_plan.h"
 #include "agent/task_usage.h"
-#include "api/resources.h"
-#include "api/task_report.h"
 #include "cuda/gpu_board.h"
+#include "server/task_lifecycle.h"
+#include "wire/resources.h"
 
 namespace allot::agent {
 namespace {
 
 using nlohmann::json;
 
-api::WorkloadResource Workload(const std::string& kind, int workers, const std::string& gpu) {
-  auto w = api::DecodeWorkloadSubmission(json{{"name", "job"},
-                                              {"project", "p"},
-                                              {"kind", kind},
-                                              {"workers", workers},
-                                              {"gpu", gpu},
-                                              {"env", {{"USER_VAR", "x"}}},
-                                              {"command", {"train.py"}}});
+wire::WorkloadResource Workload(const std::string& kind, int workers, const std::string& gpu) {
+  auto w = wire::DecodeWorkloadSubmission(json{{"name", "job"},
+                                               {"project", "p"},
+                                               {"kind", kind},
+                                               {"workers", workers},
+                                               {"gpu", gpu},
+                                               {"env", {{"USER_VAR", "x"}}},
+                                               {"command", {"train.py"}}});
   EXPECT_TRUE(w) << w.error().message;
-  w->status = api::WorkloadStatus::kRunning;
+  w->status = wire::WorkloadStatus::kRunning;
   return *w;
 }
 
@@ -45,10 +45,10 @@ std::map<std::string, PeerNode> Peers() {
 }
 
 TEST(TaskPlan, DistributedWorkersGetTorchrunVariablesAndAHostfile) {
-  api::WorkloadResource w = Workload("distributed", 3, "1");
-  api::BindTask(w.assignments[0], "a", {2});
-  api::BindTask(w.assignments[1], "b", {0});
-  api::BindTask(w.assignments[2], "a", {3});
+  wire::WorkloadResource w = Workload("distributed", 3, "1");
+  wire::BindTask(w.assignments[0], "a", {2});
+  wire::BindTask(w.assignments[1], "b", {0});
+  wire::BindTask(w.assignments[2], "a", {3});
   std::vector<LaunchSpec> on_a = TasksForNode(w, "a", Peers());
   ASSERT_EQ(on_a.size(), 2u);
   const auto& first = on_a[0].env;
@@ -73,8 +73,8 @@ TEST(TaskPlan, DistributedWorkersGetTorchrunVariablesAndAHostfile) {
 }
 
 TEST(TaskPlan, FractionsGetTheInterposerLimits) {
-  api::WorkloadResource w = Workload("interactive", 1, "0.25");
-  api::BindTask(w.assignments[0], "b", {1});
+  wire::WorkloadResource w = Workload("interactive", 1, "0.25");
+  wire::BindTask(w.assignments[0], "b", {1});
   std::vector<LaunchSpec> tasks = TasksForNode(w, "b", Peers());
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].env.at("ALLOT_GPU_COMPUTE_SHARE"), "25");
@@ -85,21 +85,21 @@ TEST(TaskPlan, FractionsGetTheInterposerLimits) {
 }
 
 TEST(TaskPlan, NothingUnlessRunningHereAndKnown) {
-  api::WorkloadResource w = Workload("training", 1, "1");
-  api::BindTask(w.assignments[0], "a", {0});
+  wire::WorkloadResource w = Workload("training", 1, "1");
+  wire::BindTask(w.assignments[0], "a", {0});
   EXPECT_TRUE(TasksForNode(w, "b", Peers()).empty());
-  w.status = api::WorkloadStatus::kEvicted;
+  w.status = wire::WorkloadStatus::kEvicted;
   EXPECT_TRUE(TasksForNode(w, "a", Peers()).empty());
-  w.status = api::WorkloadStatus::kRunning;
-  api::BindTask(w.assignments[0], "c", {0});
+  w.status = wire::WorkloadStatus::kRunning;
+  wire::BindTask(w.assignments[0], "c", {0});
   std::string missing;
   EXPECT_TRUE(TasksForNode(w, "c", Peers(), &missing).empty());
   EXPECT_EQ(missing, "c");
 }
 
-api::TaskReport Report(const std::string& node, int attempt, const std::string& state,
-                       int exit_code = 0) {
-  api::TaskReport report;
+wire::TaskReport Report(const std::string& node, int attempt, const std::string& state,
+                        int exit_code = 0) {
+  wire::TaskReport report;
   report.node = node;
   report.attempt = attempt;
   report.state = state;
@@ -109,68 +109,68 @@ api::TaskReport Report(const std::string& node, int attempt, const std::string& 
 }
 
 TEST(TaskReports, StaleAttemptsChangeNothing) {
-  api::WorkloadResource w = Workload("training", 1, "1");
-  api::BindTask(w.assignments[0], "a", {0});
-  api::BindTask(w.assignments[0], "b", {0});  // moved: attempt 2 on b
-  auto stale = api::ApplyTaskReport(w, 0, Report("a", 1, "exited", 1), 5000, 10000);
+  wire::WorkloadResource w = Workload("training", 1, "1");
+  wire::BindTask(w.assignments[0], "a", {0});
+  wire::BindTask(w.assignments[0], "b", {0});  // moved: attempt 2 on b
+  auto stale = server::ApplyTaskReport(w, 0, Report("a", 1, "exited", 1), 5000, 10000);
   ASSERT_FALSE(stale);
   EXPECT_EQ(stale.error().code, "conflict");
   EXPECT_EQ(w.assignments[0].state, "");
-  EXPECT_FALSE(api::ApplyTaskReport(w, 1, Report("b", 2, "running"), 5000, 10000));
+  EXPECT_FALSE(server::ApplyTaskReport(w, 1, Report("b", 2, "running"), 5000, 10000));
 }
 
 TEST(TaskReports, AllTasksExitingZeroSucceedsAndReleases) {
-  api::WorkloadResource w = Workload("distributed", 2, "1");
-  api::BindTask(w.assignments[0], "a", {0});
-  api::BindTask(w.assignments[1], "b", {0});
-  auto running = api::ApplyTaskReport(w, 0, Report("a", 1, "running"), 1000, 10000);
+  wire::WorkloadResource w = Workload("distributed", 2, "1");
+  wire::BindTask(w.assignments[0], "a", {0});
+  wire::BindTask(w.assignments[1], "b", {0});
+  auto running = server::ApplyTaskReport(w, 0, Report("a", 1, "running"), 1000, 10000);
   ASSERT_TRUE(running);
   EXPECT_TRUE(running->changed);
-  ASSERT_TRUE(api::ApplyTaskReport(w, 0, Report("a", 1, "exited", 0), 2000, 10000));
-  EXPECT_EQ(w.status, api::WorkloadStatus::kRunning);
-  auto repeated = api::ApplyTaskReport(w, 0, Report("a", 1, "exited", 0), 2000, 10000);
+  ASSERT_TRUE(server::ApplyTaskReport(w, 0, Report("a", 1, "exited", 0), 2000, 10000));
+  EXPECT_EQ(w.status, wire::WorkloadStatus::kRunning);
+  auto repeated = server::ApplyTaskReport(w, 0, Report("a", 1, "exited", 0), 2000, 10000);
   ASSERT_TRUE(repeated);
   EXPECT_FALSE(repeated->changed);
-  ASSERT_TRUE(api::ApplyTaskReport(w, 1, Report("b", 1, "exited", 0), 3000, 10000));
-  EXPECT_EQ(w.status, api::WorkloadStatus::kSucceeded);
+  ASSERT_TRUE(server::ApplyTaskReport(w, 1, Report("b", 1, "exited", 0), 3000, 10000));
+  EXPECT_EQ(w.status, wire::WorkloadStatus::kSucceeded);
   EXPECT_EQ(w.assignments[1].node, "");
   EXPECT_EQ(w.assignments[1].previous_node, "b");  // its logs stay findable
 }
 
 TEST(TaskReports, TrainingRestartsWithBackoffThenFails) {
-  api::WorkloadResource w = Workload("training", 1, "1");
+  wire::WorkloadResource w = Workload("training", 1, "1");
   w.max_restarts = 2;
-  api::BindTask(w.assignments[0], "a", {0});
-  ASSERT_TRUE(api::ApplyTaskReport(w, 0, Report("a", 1, "exited", 1), 1000, 10000));
+  wire::BindTask(w.assignments[0], "a", {0});
+  ASSERT_TRUE(server::ApplyTaskReport(w, 0, Report("a", 1, "exited", 1), 1000, 10000));
   EXPECT_EQ(w.assignments[0].attempt, 2);
   EXPECT_EQ(w.assignments[0].state, "waiting");
   EXPECT_EQ(w.assignments[0].not_before_ms, 11000);
-  ASSERT_TRUE(api::ApplyTaskReport(w, 0, Report("a", 2, "killed"), 20000, 10000));
+  ASSERT_TRUE(server::ApplyTaskReport(w, 0, Report("a", 2, "killed"), 20000, 10000));
   EXPECT_EQ(w.assignments[0].not_before_ms, 40000);  // doubled
-  auto last = api::ApplyTaskReport(w, 0, Report("a", 3, "exited", 2), 50000, 10000);
+  auto last = server::ApplyTaskReport(w, 0, Report("a", 3, "exited", 2), 50000, 10000);
   ASSERT_TRUE(last);
-  EXPECT_EQ(w.status, api::WorkloadStatus::kFailed);
+  EXPECT_EQ(w.status, wire::WorkloadStatus::kFailed);
   EXPECT_NE(w.reason.find("after 2 restarts"), std::string::npos) << w.reason;
 }
 
 TEST(TaskReports, AMissingCommandFailsAtOnceAndInteractiveIsNotRestarted) {
-  api::WorkloadResource training = Workload("training", 1, "1");
-  api::BindTask(training.assignments[0], "a", {0});
-  ASSERT_TRUE(api::ApplyTaskReport(training, 0, Report("a", 1, "failed_to_start"), 1000, 10000));
-  EXPECT_EQ(training.status, api::WorkloadStatus::kFailed);
+  wire::WorkloadResource training = Workload("training", 1, "1");
+  wire::BindTask(training.assignments[0], "a", {0});
+  ASSERT_TRUE(server::ApplyTaskReport(training, 0, Report("a", 1, "failed_to_start"), 1000, 10000));
+  EXPECT_EQ(training.status, wire::WorkloadStatus::kFailed);
   EXPECT_NE(training.reason.find("No such file"), std::string::npos);
-  api::WorkloadResource notebook = Workload("interactive", 1, "1");
-  api::BindTask(notebook.assignments[0], "a", {0});
-  ASSERT_TRUE(api::ApplyTaskReport(notebook, 0, Report("a", 1, "lost"), 1000, 10000));
-  EXPECT_EQ(notebook.status, api::WorkloadStatus::kLost);
+  wire::WorkloadResource notebook = Workload("interactive", 1, "1");
+  wire::BindTask(notebook.assignments[0], "a", {0});
+  ASSERT_TRUE(server::ApplyTaskReport(notebook, 0, Report("a", 1, "lost"), 1000, 10000));
+  EXPECT_EQ(notebook.status, wire::WorkloadStatus::kLost);
 }
 
 TEST(TaskReports, DecodingNamesTheField) {
-  auto bad = api::DecodeTaskReport(json{{"node", "a"}, {"attempt", 1}, {"state", "done"}});
+  auto bad = wire::DecodeTaskReport(json{{"node", "a"}, {"attempt", 1}, {"state", "done"}});
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().field, "state");
   auto no_reason =
-      api::DecodeTaskReport(json{{"node", "a"}, {"attempt", 1}, {"state", "failed_to_start"}});
+      wire::DecodeTaskReport(json{{"node", "a"}, {"attempt", 1}, {"state", "failed_to_start"}});
   ASSERT_FALSE(no_reason);
   EXPECT_EQ(no_reason.error().field, "reason");
 }

@@ -7,10 +7,21 @@
 #include <thread>
 
 #include "api/http_api.h"
-#include "api/resources.h"
 #include "store/sqlite_store.h"
+#include "wire/resources.h"
 
 namespace allot::api {
+
+using server::WorkloadUsage;
+using wire::BindTask;
+using wire::DecodeQueue;
+using wire::DecodeWorkloadSubmission;
+using wire::EncodeQueue;
+using wire::EncodeWorkload;
+using wire::IdleRule;
+using wire::ParseSimulatedGpus;
+using wire::WorkloadStatus;
+
 namespace {
 
 using nlohmann::json;

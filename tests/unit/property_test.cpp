@@ -11,7 +11,7 @@
 #include <map>
 #include <random>
 
-#include "scenario/runner.h"
+#include "core/apply_plan.h"
 #include "sched/scheduler.h"
 
 namespace allot {
@@ -230,7 +230,7 @@ TEST(Properties, RandomClustersKeepEveryInvariant) {
         EXPECT_TRUE(w.spec.preemptible) << "non-preemptible evicted, seed " << seed;
       }
       bool changed = !plan.binds.empty() || !plan.evictions.empty();
-      scenario::ApplyPlan(plan, world);
+      core::ApplyPlan(plan, world);
       world.now += 10 * core::kSecond;
       Status valid = core::ValidateSnapshot(world);
       ASSERT_TRUE(valid.ok()) << "seed " << seed << ": " << valid.error().message;
@@ -383,7 +383,7 @@ TEST(Properties, GuaranteeComesBackFromWholeBorrowedWorkloadsWithoutPingPong) {
                            << plan.pending_reasons[own_index];
         EXPECT_EQ(plan.evictions.size(), 1u) << "one whole workload suffices, seed " << seed;
       }
-      scenario::ApplyPlan(plan, b.snap);
+      core::ApplyPlan(plan, b.snap);
       b.snap.now += 10 * core::kSecond;
       if (changed) {
         ASSERT_EQ(quiet_from, -1) << "changed again after settling (ping-pong), seed " << seed;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "bench/clusters.h"
+#include "core/apply_plan.h"
 #include "scenario/loader.h"
 #include "scenario/runner.h"
 #include "test_support.h"
@@ -102,7 +103,7 @@ TEST(Scheduler, EachEvictionNamesTheActionThatMadeIt) {
     for (int32_t round = 0; round < scenario->expect.rounds; ++round) {
       core::Plan plan = (*s)->Cycle(world);
       evictions.insert(evictions.end(), plan.evictions.begin(), plan.evictions.end());
-      scenario::ApplyPlan(plan, world);
+      core::ApplyPlan(plan, world);
       world.now += scenario->cycle_interval;
     }
     ASSERT_FALSE(evictions.empty()) << file;

@@ -10,9 +10,9 @@
 
 #include "api/cluster_metrics.h"
 #include "api/http_api.h"
-#include "api/resources.h"
 #include "server/scheduling_loop.h"
 #include "store/sqlite_store.h"
+#include "wire/resources.h"
 
 namespace allot::server {
 namespace {
@@ -27,33 +27,33 @@ class LoopTest : public ::testing::Test {
     ASSERT_TRUE(opened);
     store_ = std::move(opened.value());
     ASSERT_TRUE(api::BootstrapDefaultProject(*store_));
-    auto node = api::DecodeNode(
+    auto node = wire::DecodeNode(
         json{{"name", "n1"}, {"cpu", 16}, {"memory", "64Gi"}, {"simulate_gpus", "2xA100-80GB"}});
     ASSERT_TRUE(node);
-    ASSERT_TRUE(store_->Commit({{Op::kCreate, "nodes", "n1", api::EncodeNode(*node).dump(), 0}}));
+    ASSERT_TRUE(store_->Commit({{Op::kCreate, "nodes", "n1", wire::EncodeNode(*node).dump(), 0}}));
   }
   void Submit(const std::string& name, const std::string& gpu) {
-    auto w = api::DecodeWorkloadSubmission(
+    auto w = wire::DecodeWorkloadSubmission(
         json{{"name", name}, {"project", "default"}, {"gpu", gpu}, {"cpu", 1}, {"memory", "1Gi"}});
     ASSERT_TRUE(w) << w.error().message;
     ASSERT_TRUE(
-        store_->Commit({{Op::kCreate, "workloads", name, api::EncodeWorkload(*w).dump(), 0}}));
+        store_->Commit({{Op::kCreate, "workloads", name, wire::EncodeWorkload(*w).dump(), 0}}));
   }
   // Training in the default project at a priority.
   void SubmitTraining(const std::string& name, const std::string& gpu, int priority) {
-    auto w = api::DecodeWorkloadSubmission(json{{"name", name},
-                                                {"project", "default"},
-                                                {"kind", "training"},
-                                                {"priority", priority},
-                                                {"gpu", gpu},
-                                                {"cpu", 1},
-                                                {"memory", "1Gi"}});
+    auto w = wire::DecodeWorkloadSubmission(json{{"name", name},
+                                                 {"project", "default"},
+                                                 {"kind", "training"},
+                                                 {"priority", priority},
+                                                 {"gpu", gpu},
+                                                 {"cpu", 1},
+                                                 {"memory", "1Gi"}});
     ASSERT_TRUE(w) << w.error().message;
     ASSERT_TRUE(
-        store_->Commit({{Op::kCreate, "workloads", name, api::EncodeWorkload(*w).dump(), 0}}));
+        store_->Commit({{Op::kCreate, "workloads", name, wire::EncodeWorkload(*w).dump(), 0}}));
   }
-  api::WorkloadResource Get(const std::string& name) {
-    return *api::DecodeStoredWorkload(store_->Get("workloads", name)->body);
+  wire::WorkloadResource Get(const std::string& name) {
+    return *wire::DecodeStoredWorkload(store_->Get("workloads", name)->body);
   }
 
   std::unique_ptr<store::SqliteStore> store_;
@@ -67,9 +67,9 @@ TEST_F(LoopTest, BindsWritesReasonsAndIsStable) {
   auto first = loop.RunCycle();
   ASSERT_TRUE(first) << first.error().message;
   EXPECT_EQ(first->binds, 1);
-  EXPECT_EQ(Get("a").status, api::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("a").status, wire::WorkloadStatus::kRunning);
   EXPECT_EQ(Get("a").assignments[0].node, "n1");
-  EXPECT_EQ(Get("b").status, api::WorkloadStatus::kPending);
+  EXPECT_EQ(Get("b").status, wire::WorkloadStatus::kPending);
   EXPECT_FALSE(Get("b").pending_reason.empty());
   int64_t revision = *store_->Revision();
   auto second = loop.RunCycle();
@@ -86,9 +86,9 @@ TEST_F(LoopTest, MetricsShowQuotasPoolsWorkloadsAndCycles) {
   SchedulingLoop loop(
       *store_, [this] { return now_; }, nullptr, {}, &metrics);
   ASSERT_TRUE(loop.RunCycle());
-  api::NodeLiveness liveness(now_);
+  server::NodeLiveness liveness(now_);
   liveness.Reported("n1", {{0, 2048, 75}});
-  api::WorkloadUsage usage;
+  server::WorkloadUsage usage;
   usage.Record("b", "default", 0, now_ - 300, 0, 512);
   std::string text = metrics.Render() + api::ClusterMetricsText(*store_, liveness, usage, now_);
   auto has = [&](const std::string& line) { return text.find(line + "\n") != std::string::npos; };
@@ -121,8 +121,8 @@ TEST_F(LoopTest, TheGrafanaDashboardAsksOnlyForMetricsTheServerExports) {
   api::HttpApi http(*store_, options);
   Submit("a", "1");
   ASSERT_TRUE(loop.RunCycle());
-  api::NodeLiveness liveness(now_);
-  api::WorkloadUsage usage;
+  server::NodeLiveness liveness(now_);
+  server::WorkloadUsage usage;
   std::string text = metrics.Render() + api::ClusterMetricsText(*store_, liveness, usage, now_);
   std::ifstream file(std::string(ALLOT_SOURCE_DIR) + "/docs/grafana/allot.json");
   std::stringstream dashboard;
@@ -144,49 +144,49 @@ TEST_F(LoopTest, TheGrafanaDashboardAsksOnlyForMetricsTheServerExports) {
 
 TEST_F(LoopTest, IdleInteractiveWorkIsStoppedOrMadePreemptibleByItsProjectsRule) {
   // The default project: stop interactive work idle 30 minutes.
-  auto project = api::DecodeQueue(json::parse(store_->Get("projects", "default")->body), true);
+  auto project = wire::DecodeQueue(json::parse(store_->Get("projects", "default")->body), true);
   ASSERT_TRUE(project);
   project->idle_interactive = {30 * 60000, "stop"};
   // Room for non-preemptible work: 2 deserved GPUs.
   project->spec.deserved[core::Resource::kGpu] = 2000;
   auto department =
-      api::DecodeQueue(json::parse(store_->Get("departments", "default")->body), false);
+      wire::DecodeQueue(json::parse(store_->Get("departments", "default")->body), false);
   ASSERT_TRUE(department);
   department->spec.deserved[core::Resource::kGpu] = 2000;
   ASSERT_TRUE(store_->Commit(
-      {{Op::kUpdate, "departments", "default", api::EncodeQueue(*department, false).dump(), 0},
-       {Op::kUpdate, "projects", "default", api::EncodeQueue(*project, true).dump(), 0}}));
+      {{Op::kUpdate, "departments", "default", wire::EncodeQueue(*department, false).dump(), 0},
+       {Op::kUpdate, "projects", "default", wire::EncodeQueue(*project, true).dump(), 0}}));
   auto submit = [&](const std::string& name, const std::string& kind) {
-    auto w = api::DecodeWorkloadSubmission(
+    auto w = wire::DecodeWorkloadSubmission(
         json{{"name", name}, {"project", "default"}, {"kind", kind}, {"gpu", "0.5"}, {"cpu", 1}});
     ASSERT_TRUE(w) << w.error().message;
     ASSERT_TRUE(
-        store_->Commit({{Op::kCreate, "workloads", name, api::EncodeWorkload(*w).dump(), 0}}));
+        store_->Commit({{Op::kCreate, "workloads", name, wire::EncodeWorkload(*w).dump(), 0}}));
   };
   submit("notebook", "interactive");
   submit("trainer", "training");
   submit("unmeasured", "interactive");
-  api::WorkloadUsage usage;
+  server::WorkloadUsage usage;
   SchedulingLoop loop(*store_, [this] { return now_; });
   loop.SetWorkloadUsage(&usage);
   auto first = loop.RunCycle();
   ASSERT_TRUE(first) << first.error().message;
-  ASSERT_EQ(Get("notebook").status, api::WorkloadStatus::kRunning);
+  ASSERT_EQ(Get("notebook").status, wire::WorkloadStatus::kRunning);
   usage.Record("notebook", "default", 0, now_, 0, 100);
   usage.Record("trainer", "default", 0, now_, 0,
                100);  // training: the rule is for interactive work
   now_ += 29 * 60000;
   ASSERT_TRUE(loop.RunCycle());
-  EXPECT_EQ(Get("notebook").status, api::WorkloadStatus::kRunning);  // not yet
+  EXPECT_EQ(Get("notebook").status, wire::WorkloadStatus::kRunning);  // not yet
   now_ += 2 * 60000;
   ASSERT_TRUE(loop.RunCycle());
-  api::WorkloadResource stopped = Get("notebook");
-  EXPECT_EQ(stopped.status, api::WorkloadStatus::kStopped);
+  wire::WorkloadResource stopped = Get("notebook");
+  EXPECT_EQ(stopped.status, wire::WorkloadStatus::kStopped);
   EXPECT_NE(stopped.reason.find("idle for 31m"), std::string::npos) << stopped.reason;
   EXPECT_TRUE(stopped.assignments[0].node.empty());  // its GPU is free
-  EXPECT_EQ(Get("trainer").status, api::WorkloadStatus::kRunning);
-  EXPECT_EQ(Get("unmeasured").status, api::WorkloadStatus::kRunning);  // never idle
-  EXPECT_TRUE(usage.Points("notebook").empty());                       // forgotten once it stopped
+  EXPECT_EQ(Get("trainer").status, wire::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("unmeasured").status, wire::WorkloadStatus::kRunning);  // never idle
+  EXPECT_TRUE(usage.Points("notebook").empty());                        // forgotten once it stopped
   bool event = false;
   Result<store::Page> events = store_->List({"events", "", 100, {}});
   ASSERT_TRUE(events);
@@ -198,12 +198,12 @@ TEST_F(LoopTest, IdleInteractiveWorkIsStoppedOrMadePreemptibleByItsProjectsRule)
   // preempt: the idle workload stays but loses its protection, once.
   project->idle_interactive = {30 * 60000, "preempt"};
   ASSERT_TRUE(store_->Commit(
-      {{Op::kUpdate, "projects", "default", api::EncodeQueue(*project, true).dump(), 0}}));
+      {{Op::kUpdate, "projects", "default", wire::EncodeQueue(*project, true).dump(), 0}}));
   usage.Record("unmeasured", "default", 0, now_, 0, 100);
   now_ += 31 * 60000;
   ASSERT_TRUE(loop.RunCycle());
-  api::WorkloadResource kept = Get("unmeasured");
-  EXPECT_EQ(kept.status, api::WorkloadStatus::kRunning);
+  wire::WorkloadResource kept = Get("unmeasured");
+  EXPECT_EQ(kept.status, wire::WorkloadStatus::kRunning);
   EXPECT_TRUE(kept.spec.preemptible);
   int64_t revision = *store_->Revision();
   ASSERT_TRUE(loop.RunCycle());
@@ -255,14 +255,14 @@ TEST_F(LoopTest, ADeletedWorkloadFreesItsGpus) {
   ASSERT_TRUE(loop.RunCycle());
   Submit("b", "2");
   ASSERT_TRUE(loop.RunCycle());
-  EXPECT_EQ(Get("b").status, api::WorkloadStatus::kPending);
+  EXPECT_EQ(Get("b").status, wire::WorkloadStatus::kPending);
   auto a = Get("a");
-  a.status = api::WorkloadStatus::kDeleted;
+  a.status = wire::WorkloadStatus::kDeleted;
   a.assignments.assign(1, {});
-  ASSERT_TRUE(store_->Commit({{Op::kUpdate, "workloads", "a", api::EncodeWorkload(a).dump(), 0}}));
+  ASSERT_TRUE(store_->Commit({{Op::kUpdate, "workloads", "a", wire::EncodeWorkload(a).dump(), 0}}));
   ASSERT_TRUE(loop.RunCycle());
-  EXPECT_EQ(Get("b").status, api::WorkloadStatus::kRunning);
-  EXPECT_EQ(Get("a").status, api::WorkloadStatus::kDeleted);
+  EXPECT_EQ(Get("b").status, wire::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("a").status, wire::WorkloadStatus::kDeleted);
 }
 
 TEST_F(LoopTest, WritesEventsAndTheClusterStatusOnlyWhenTheyChange) {
@@ -303,16 +303,17 @@ TEST_F(LoopTest, WritesEventsAndTheClusterStatusOnlyWhenTheyChange) {
 }
 
 TEST_F(LoopTest, AMemorySizedFractionCountsAsItsShareOfTheGpu) {
-  auto w = api::DecodeWorkloadSubmission(json{{"name", "m"},
-                                              {"project", "default"},
-                                              {"gpu_memory", "20Gi"},
-                                              {"cpu", 1},
-                                              {"memory", "1Gi"}});
+  auto w = wire::DecodeWorkloadSubmission(json{{"name", "m"},
+                                               {"project", "default"},
+                                               {"gpu_memory", "20Gi"},
+                                               {"cpu", 1},
+                                               {"memory", "1Gi"}});
   ASSERT_TRUE(w) << w.error().message;
-  ASSERT_TRUE(store_->Commit({{Op::kCreate, "workloads", "m", api::EncodeWorkload(*w).dump(), 0}}));
+  ASSERT_TRUE(
+      store_->Commit({{Op::kCreate, "workloads", "m", wire::EncodeWorkload(*w).dump(), 0}}));
   SchedulingLoop loop(*store_, [this] { return now_; });
   ASSERT_TRUE(loop.RunCycle());
-  ASSERT_EQ(Get("m").status, api::WorkloadStatus::kRunning);
+  ASSERT_EQ(Get("m").status, wire::WorkloadStatus::kRunning);
   json status = json::parse(store_->Get("status", "cluster")->body);
   EXPECT_DOUBLE_EQ(status["gpus_allocated"].get<double>(), 0.25);  // 20 of 80 GiB
 }
@@ -326,29 +327,29 @@ TEST_F(LoopTest, WorkYoungerThanTheMinimumRunTimeIsNotPreempted) {
   ASSERT_TRUE(loop.SetSchedulerConfig(config));
   SubmitTraining("sweep", "2", 20);
   ASSERT_TRUE(loop.RunCycle());
-  ASSERT_EQ(Get("sweep").status, api::WorkloadStatus::kRunning);
+  ASSERT_EQ(Get("sweep").status, wire::WorkloadStatus::kRunning);
   {  // its agent reports the task running
     auto stored = store_->Get("workloads", "sweep");
-    auto sweep = api::DecodeStoredWorkload(stored->body);
+    auto sweep = wire::DecodeStoredWorkload(stored->body);
     ASSERT_TRUE(sweep);
     sweep->assignments[0].state = "running";
     sweep->assignments[0].started_ms = now_;
     ASSERT_TRUE(store_->Commit({{Op::kUpdate, "workloads", "sweep",
-                                 api::EncodeWorkload(*sweep).dump(), stored->revision}}));
+                                 wire::EncodeWorkload(*sweep).dump(), stored->revision}}));
   }
   now_ += 2 * core::kMinute;
   SubmitTraining("urgent", "1", 80);
   ASSERT_TRUE(loop.RunCycle());
-  EXPECT_EQ(Get("sweep").status, api::WorkloadStatus::kRunning);
-  EXPECT_EQ(Get("urgent").status, api::WorkloadStatus::kPending);
+  EXPECT_EQ(Get("sweep").status, wire::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("urgent").status, wire::WorkloadStatus::kPending);
   EXPECT_NE(Get("urgent").pending_reason.find(
                 "has run less than the minimum run time of 10m (the first may be taken in 8m)"),
             std::string::npos)
       << Get("urgent").pending_reason;
   now_ += 8 * core::kMinute;
   ASSERT_TRUE(loop.RunCycle());
-  EXPECT_EQ(Get("urgent").status, api::WorkloadStatus::kRunning);
-  EXPECT_EQ(Get("sweep").status, api::WorkloadStatus::kEvicted);
+  EXPECT_EQ(Get("urgent").status, wire::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("sweep").status, wire::WorkloadStatus::kEvicted);
 }
 
 // Admins tell reclaim (quota working) from preemption (priority) and from
@@ -380,7 +381,7 @@ TEST_F(LoopTest, AnInvalidSchedulerSettingIsRefusedAndChangesNothing) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().field, "min_runtime");
   ASSERT_TRUE(loop.RunCycle());  // still the default scheduler
-  EXPECT_EQ(Get("a").status, api::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("a").status, wire::WorkloadStatus::kRunning);
 }
 
 // Nodes are decoded again only when their stored revision moves: a node
@@ -389,23 +390,23 @@ TEST_F(LoopTest, ANodeChangedBetweenCyclesIsReadAgain) {
   Submit("a", "1");
   SchedulingLoop loop(*store_, [this] { return now_; });
   ASSERT_TRUE(loop.RunCycle());
-  ASSERT_EQ(Get("a").status, api::WorkloadStatus::kRunning);
+  ASSERT_EQ(Get("a").status, wire::WorkloadStatus::kRunning);
   auto set_state = [&](const std::string& state) {
     auto stored = store_->Get("nodes", "n1");
     ASSERT_TRUE(stored);
-    auto node = api::DecodeNode(json::parse(stored->body));
+    auto node = wire::DecodeNode(json::parse(stored->body));
     ASSERT_TRUE(node);
     node->state = state;
     ASSERT_TRUE(store_->Commit(
-        {{Op::kUpdate, "nodes", "n1", api::EncodeNode(*node).dump(), stored->revision}}));
+        {{Op::kUpdate, "nodes", "n1", wire::EncodeNode(*node).dump(), stored->revision}}));
   };
   set_state("lost");
   ASSERT_TRUE(loop.RunCycle());
-  EXPECT_EQ(Get("a").status, api::WorkloadStatus::kEvicted);  // training waits for a node
+  EXPECT_EQ(Get("a").status, wire::WorkloadStatus::kEvicted);  // training waits for a node
   EXPECT_TRUE(Get("a").assignments[0].node.empty());
   set_state("ready");
   ASSERT_TRUE(loop.RunCycle());
-  EXPECT_EQ(Get("a").status, api::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("a").status, wire::WorkloadStatus::kRunning);
   EXPECT_EQ(Get("a").assignments[0].node, "n1");
 }
 
@@ -413,19 +414,19 @@ TEST_F(LoopTest, ANodeChangedBetweenCyclesIsReadAgain) {
 // runs again elsewhere, its interactive work is lost.
 TEST_F(LoopTest, SilentAgentNodesAreLost) {
   for (const char* name : {"agent-a", "agent-b"}) {
-    auto node = api::DecodeNode(json{{"name", name},
-                                     {"cpu", 16},
-                                     {"memory", "64Gi"},
-                                     {"simulate_gpus", "1xA100-80GB"},
-                                     {"agent", "x"},
-                                     {"address", "127.0.0.1"}});
+    auto node = wire::DecodeNode(json{{"name", name},
+                                      {"cpu", 16},
+                                      {"memory", "64Gi"},
+                                      {"simulate_gpus", "1xA100-80GB"},
+                                      {"agent", "x"},
+                                      {"address", "127.0.0.1"}});
     ASSERT_TRUE(node);
-    ASSERT_TRUE(store_->Commit({{Op::kCreate, "nodes", name, api::EncodeNode(*node).dump(), 0}}));
+    ASSERT_TRUE(store_->Commit({{Op::kCreate, "nodes", name, wire::EncodeNode(*node).dump(), 0}}));
   }
   // n1 (no agent) is full, so the work lands on the agents' nodes.
   Submit("filler", "2");
   for (const char* name : {"train", "notebook"}) {
-    auto w = api::DecodeWorkloadSubmission(
+    auto w = wire::DecodeWorkloadSubmission(
         json{{"name", name},
              {"project", "default"},
              {"kind", name == std::string("train") ? "training" : "interactive"},
@@ -434,16 +435,16 @@ TEST_F(LoopTest, SilentAgentNodesAreLost) {
              {"command", {"true"}}});
     ASSERT_TRUE(w);
     ASSERT_TRUE(
-        store_->Commit({{Op::kCreate, "workloads", name, api::EncodeWorkload(*w).dump(), 0}}));
+        store_->Commit({{Op::kCreate, "workloads", name, wire::EncodeWorkload(*w).dump(), 0}}));
   }
-  api::NodeLiveness liveness(now_);
-  api::AgentTimings timings;
+  server::NodeLiveness liveness(now_);
+  server::AgentTimings timings;
   timings.lost_after_ms = 30000;
   SchedulingLoop loop(
       *store_, [this] { return now_; }, &liveness, timings);
   ASSERT_TRUE(loop.RunCycle());
-  ASSERT_EQ(Get("train").status, api::WorkloadStatus::kRunning);
-  ASSERT_EQ(Get("notebook").status, api::WorkloadStatus::kRunning);
+  ASSERT_EQ(Get("train").status, wire::WorkloadStatus::kRunning);
+  ASSERT_EQ(Get("notebook").status, wire::WorkloadStatus::kRunning);
   std::string train_node = Get("train").assignments[0].node;
   std::string notebook_node = Get("notebook").assignments[0].node;
   // Every node but the training's keeps beating.
@@ -456,18 +457,18 @@ TEST_F(LoopTest, SilentAgentNodesAreLost) {
   // The training's task left the lost node to run again elsewhere; a
   // notebook there ends as lost instead, which is no eviction.
   EXPECT_EQ(cycle->evictions_node_lost, 1);
-  auto lost = api::DecodeNode(json::parse(store_->Get("nodes", train_node)->body));
+  auto lost = wire::DecodeNode(json::parse(store_->Get("nodes", train_node)->body));
   EXPECT_EQ(lost->state, "lost");
-  api::WorkloadResource train = Get("train");
-  EXPECT_EQ(train.status, api::WorkloadStatus::kRunning);
+  wire::WorkloadResource train = Get("train");
+  EXPECT_EQ(train.status, wire::WorkloadStatus::kRunning);
   EXPECT_EQ(train.assignments[0].node, other);  // runs again elsewhere
   EXPECT_EQ(train.assignments[0].attempt, 2);
   EXPECT_EQ(train.assignments[0].previous_node, train_node);
   // Interactive work on the lost node is lost; elsewhere it runs on.
-  EXPECT_EQ(Get("notebook").status, notebook_node == train_node ? api::WorkloadStatus::kLost
-                                                                : api::WorkloadStatus::kRunning);
+  EXPECT_EQ(Get("notebook").status, notebook_node == train_node ? wire::WorkloadStatus::kLost
+                                                                : wire::WorkloadStatus::kRunning);
   // n1 has no agent: never lost.
-  auto n1 = api::DecodeNode(json::parse(store_->Get("nodes", "n1")->body));
+  auto n1 = wire::DecodeNode(json::parse(store_->Get("nodes", "n1")->body));
   EXPECT_EQ(n1->state, "ready");
 }
 

@@ -10,8 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/apply_plan.h"
 #include "core/snapshot.h"
-#include "scenario/runner.h"
 #include "sched/scheduler.h"
 #include "sim/csv_reader.h"
 #include "sim/svg_chart.h"
@@ -231,7 +231,7 @@ Result<ReplayResult> RunReplay(const OpenbCluster& cluster, const std::vector<Tr
       }
       result.preemptions += static_cast<int64_t>(evicted.size());
       for (const auto& [w, kind] : evicted) ++result.preemptions_by_kind[static_cast<size_t>(kind)];
-      scenario::ApplyPlan(plan, world);
+      core::ApplyPlan(plan, world);
       busy = !plan.binds.empty() || !plan.evictions.empty();
       for (size_t i = 0; i < live.size(); ++i) {
         Live& l = live[i];

@@ -1,9 +1,9 @@
-#include "api/events.h"
+#include "server/events.h"
 
 #include <atomic>
 #include <cstdio>
 
-namespace allot::api {
+namespace allot::server {
 
 nlohmann::json MakeEvent(int64_t now_ms, const std::string& workload, const std::string& project,
                          const std::string& type, const std::string& message) {
@@ -15,4 +15,4 @@ nlohmann::json MakeEvent(int64_t now_ms, const std::string& workload, const std:
           {"project", project}, {"type", type},      {"message", message}};
 }
 
-}  // namespace allot::api
+}  // namespace allot::server

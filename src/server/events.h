@@ -8,11 +8,11 @@
 #include <cstdint>
 #include <string>
 
-namespace allot::api {
+namespace allot::server {
 
 // An event object, named so that names sort by time and never collide
 // within the process: "<13-digit ms>-<6-digit sequence>".
 nlohmann::json MakeEvent(int64_t now_ms, const std::string& workload, const std::string& project,
                          const std::string& type, const std::string& message);
 
-}  // namespace allot::api
+}  // namespace allot::server

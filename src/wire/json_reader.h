@@ -14,7 +14,7 @@
 
 #include "common/result.h"
 
-namespace allot::api {
+namespace allot::wire {
 
 class JsonReader {
  public:
@@ -53,4 +53,4 @@ class JsonReader {
 // An error for a request body that is not a JSON object.
 Result<nlohmann::json> ParseJsonObject(const std::string& body);
 
-}  // namespace allot::api
+}  // namespace allot::wire

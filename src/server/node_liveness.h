@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace allot::api {
+namespace allot::server {
 
 // The agent protocol's timings; the server hands them to agents at
 // registration.
@@ -66,4 +66,4 @@ class NodeLiveness {
   std::map<std::string, std::vector<GpuUsageSample>> usage_;
 };
 
-}  // namespace allot::api
+}  // namespace allot::server

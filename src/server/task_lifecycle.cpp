@@ -1,15 +1,15 @@
-#include "api/task_report.h"
+#include "server/task_lifecycle.h"
 
-#include <algorithm>
-#include <array>
+namespace allot::server {
 
-#include "api/json_reader.h"
+using wire::IsActive;
+using wire::IsFinalTaskState;
+using wire::ReleaseTask;
+using wire::StatusName;
+using wire::TaskAssignment;
+using wire::WorkloadStatus;
 
-namespace allot::api {
 namespace {
-
-constexpr std::array<const char*, 6> kTaskStates = {"starting", "running",         "exited",
-                                                    "killed",   "failed_to_start", "lost"};
 
 // Why an attempt ended, in words.
 std::string EndReason(const TaskReport& report) {
@@ -35,50 +35,6 @@ bool RestartsOnFailure(core::WorkloadKind kind) {
 }
 
 }  // namespace
-
-bool IsFinalTaskState(const std::string& state) {
-  return state == "exited" || state == "killed" || state == "failed_to_start" || state == "lost";
-}
-
-Result<TaskReport> DecodeTaskReport(const nlohmann::json& body) {
-  JsonReader reader(body);
-  TaskReport report;
-  if (Status s = reader.String("node", report.node, true); !s) return s.error();
-  if (Status s = reader.Int32("attempt", report.attempt, 1, INT32_MAX); !s) return s.error();
-  if (!reader.Find("attempt")) {
-    return Error::Coded("invalid", "attempt: give the attempt the report is about", "attempt");
-  }
-  if (Status s = reader.String("state", report.state, true); !s) return s.error();
-  if (Status s = reader.Int32("pid", report.pid, 0, INT32_MAX); !s) return s.error();
-  if (Status s = reader.Int32("exit_code", report.exit_code, 0, 255); !s) return s.error();
-  if (Status s = reader.Int32("signal", report.signal, 0, 128); !s) return s.error();
-  if (Status s = reader.String("reason", report.reason); !s) return s.error();
-  if (Status s = reader.Int("time_ms", report.time_ms, 0, INT64_MAX); !s) return s.error();
-  if (Status s = reader.Finish(); !s) return s.error();
-  if (std::find_if(kTaskStates.begin(), kTaskStates.end(),
-                   [&](const char* state) { return report.state == state; }) == kTaskStates.end()) {
-    return Error::Coded("invalid",
-                        "state: '" + report.state +
-                            "' is not a task state: use starting, running, exited, killed, "
-                            "failed_to_start or lost",
-                        "state");
-  }
-  if (report.state == "failed_to_start" && report.reason.empty()) {
-    return Error::Coded("invalid", "reason: say why the task failed to start", "reason");
-  }
-  return report;
-}
-
-nlohmann::json EncodeTaskReport(const TaskReport& report) {
-  nlohmann::json out = {
-      {"node", report.node}, {"attempt", report.attempt}, {"state", report.state}};
-  if (report.pid != 0) out["pid"] = report.pid;
-  if (report.state == "exited") out["exit_code"] = report.exit_code;
-  if (report.state == "killed") out["signal"] = report.signal;
-  if (!report.reason.empty()) out["reason"] = report.reason;
-  if (report.time_ms != 0) out["time_ms"] = report.time_ms;
-  return out;
-}
 
 std::string DescribeTaskEnd(int32_t task, const TaskReport& report) {
   return "task " + std::to_string(task) + " (attempt " + std::to_string(report.attempt) +
@@ -179,4 +135,4 @@ Result<ReportOutcome> ApplyTaskReport(WorkloadResource& workload, int32_t task,
   return outcome;
 }
 
-}  // namespace allot::api
+}  // namespace allot::server

@@ -15,7 +15,7 @@
 #include "core/queue.h"
 #include "core/workload.h"
 
-namespace allot::api {
+namespace allot::wire {
 
 // Names: lowercase letters, digits and '-', starting and ending with a
 // letter or digit, at most 63 characters (a DNS label, as in Kubernetes).
@@ -135,4 +135,4 @@ nlohmann::json EncodeNode(const NodeResource& node);
 Result<std::vector<core::GpuSpec>> ParseSimulatedGpus(const std::string& text,
                                                       const std::string& node_name);
 
-}  // namespace allot::api
+}  // namespace allot::wire

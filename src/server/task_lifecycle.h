@@ -1,35 +1,20 @@
-// What an agent reports about a task (docs/agent-protocol.md §4), and what
-// the server makes of it: the task's state, restarts with backoff for
-// training, and the workload's status (succeeded, failed, lost).
+// What the server makes of an agent's task report (docs/agent-protocol.md
+// §4): the task's state, restarts with backoff for training, and the
+// workload's status (succeeded, failed, lost).
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "api/resources.h"
 #include "common/result.h"
+#include "wire/resources.h"
+#include "wire/task_report.h"
 
-namespace allot::api {
+namespace allot::server {
 
-struct TaskReport {
-  std::string node;
-  int32_t attempt = 0;
-  // starting, running, exited, killed, failed_to_start, lost.
-  std::string state;
-  int32_t pid = 0;
-  int32_t exit_code = 0;  // exited
-  int32_t signal = 0;     // killed
-  std::string reason;     // failed_to_start (required), others (optional)
-  int64_t time_ms = 0;    // when it started (running) or ended
-};
-Result<TaskReport> DecodeTaskReport(const nlohmann::json& body);
-nlohmann::json EncodeTaskReport(const TaskReport& report);
-
-// Whether a state ends an attempt.
-bool IsFinalTaskState(const std::string& state);
+using wire::TaskReport;
+using wire::WorkloadResource;
 
 struct WorkloadEvent {
   std::string type;  // "TaskRunning", "TaskExited", "Restarting", "Succeeded", ...
@@ -53,4 +38,4 @@ Result<ReportOutcome> ApplyTaskReport(WorkloadResource& workload, int32_t task,
 // "task 0 (attempt 2 on node a) exited with code 1": for events.
 std::string DescribeTaskEnd(int32_t task, const TaskReport& report);
 
-}  // namespace allot::api
+}  // namespace allot::server

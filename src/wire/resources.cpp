@@ -1,11 +1,11 @@
-#include "api/resources.h"
+#include "wire/resources.h"
 
 #include <array>
 
-#include "api/json_reader.h"
 #include "common/quantity.h"
+#include "wire/json_reader.h"
 
-namespace allot::api {
+namespace allot::wire {
 namespace {
 
 using core::Resource;
@@ -475,4 +475,4 @@ Result<std::vector<core::GpuSpec>> ParseSimulatedGpus(const std::string& text,
   return gpus;
 }
 
-}  // namespace allot::api
+}  // namespace allot::wire

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace allot::api {
+namespace allot::server {
 
 struct UsagePoint {
   int64_t time_ms = 0;
@@ -72,4 +72,4 @@ class WorkloadUsage {
   std::map<std::string, Entry> workloads_;
 };
 
-}  // namespace allot::api
+}  // namespace allot::server

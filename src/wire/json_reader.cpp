@@ -1,6 +1,6 @@
-#include "api/json_reader.h"
+#include "wire/json_reader.h"
 
-namespace allot::api {
+namespace allot::wire {
 
 JsonReader::JsonReader(const nlohmann::json& object, std::string prefix)
     : object_(object), prefix_(std::move(prefix)) {}
@@ -129,4 +129,4 @@ Result<nlohmann::json> ParseJsonObject(const std::string& body) {
   return parsed;
 }
 
-}  // namespace allot::api
+}  // namespace allot::wire

@@ -1,8 +1,8 @@
-#include "api/workload_usage.h"
+#include "server/workload_usage.h"
 
 #include <algorithm>
 
-namespace allot::api {
+namespace allot::server {
 
 void WorkloadUsage::Record(const std::string& workload, const std::string& project, int32_t task,
                            int64_t time_ms, int32_t utilization, int64_t memory_mib) {
@@ -80,4 +80,4 @@ std::vector<std::string> WorkloadUsage::Workloads() const {
   return names;
 }
 
-}  // namespace allot::api
+}  // namespace allot::server

@@ -1,0 +1,32 @@
+// What an agent reports about a task (docs/agent-protocol.md §4): the
+// report's form and its states. What the server makes of it is
+// server/task_lifecycle.h.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace allot::wire {
+
+struct TaskReport {
+  std::string node;
+  int32_t attempt = 0;
+  // starting, running, exited, killed, failed_to_start, lost.
+  std::string state;
+  int32_t pid = 0;
+  int32_t exit_code = 0;  // exited
+  int32_t signal = 0;     // killed
+  std::string reason;     // failed_to_start (required), others (optional)
+  int64_t time_ms = 0;    // when it started (running) or ended
+};
+Result<TaskReport> DecodeTaskReport(const nlohmann::json& body);
+
+// Whether a state ends an attempt.
+bool IsFinalTaskState(const std::string& state);
+
+}  // namespace allot::wire
