@@ -5,7 +5,9 @@
 #                         format, the dashboard in headless Chromium, then the
 #                         request-decoding fuzzer for FUZZ_SECONDS (60)
 #   scripts/dev.sh deps   install the Debian 12 packages and the dashboard's npm packages
-#   scripts/dev.sh build  configure and build into build/
+#   scripts/dev.sh build  configure and build into build/ (RelWithDebInfo)
+#   scripts/dev.sh build-release  build everything as Release into build-release/ (warnings are
+#                         errors there too; `test` runs it after the tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +55,14 @@ build() {
   cmake --build build -j "$(nproc)"
 }
 
+# Every build type builds with warnings as errors; the tests run in
+# RelWithDebInfo, and `test` also compiles Release (-O3), where GCC's
+# flow-sensitive warnings differ most. Debug builds the same way.
+build_release() {
+  cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build-release -j "$(nproc)"
+}
+
 # The libFuzzer target (clang, sanitizers) in a build of its own, run for a
 # bounded time on a copy of the seed corpus; a crash fails the run.
 fuzz() {
@@ -84,10 +94,12 @@ case "${1:-}" in
     ALLOT_REQUIRE_BROWSER_TESTS=ON build
     ctest --test-dir build --output-on-failure -j "$(nproc)"
     fuzz
+    build_release
     ;;
   fuzz) deps; fuzz ;;
+  build-release) deps; build_release ;;
   *)
-    sed -n '2,7p' "$0"
+    sed -n '2,9p' "$0"
     exit 2
     ;;
 esac

@@ -424,7 +424,12 @@ struct Agent::Impl {
       std::string dir = entry.path().string();
       auto spec = ReadJsonFile(dir + "/spec.json");
       if (!spec) continue;  // being written: seen next time
-      known[key] = LocalTask{dir, *spec, {}, ReadTextFile(dir + "/reported").value_or("")};
+      // Filled in place: GCC 12 at -O3 takes a moved-from temporary's
+      // strings for uninitialized (-Wmaybe-uninitialized).
+      LocalTask& task = known[key];
+      task.dir = dir;
+      task.spec = std::move(*spec);
+      task.acknowledged = ReadTextFile(dir + "/reported").value_or("");
     }
     std::erase_if(known, [&](const auto& item) { return !present.count(item.first); });
     return known;

@@ -1,4 +1,4 @@
-// Who may do what (design.md §5). Users hold role bindings scoped to the
+// Who may do what (architecture.md §5). Users hold role bindings scoped to the
 // quota tree; requests carry a bearer token that names one user.
 //
 //   admin             everything

@@ -1,4 +1,4 @@
-// A machine of the cluster and its GPUs (design.md §3).
+// A machine of the cluster and its GPUs (architecture.md §3).
 #pragma once
 
 #include <cstdint>

@@ -28,7 +28,7 @@ struct Bind {
 // is quota working as promised; a preemption is priority inside a queue; a
 // consolidation move runs on elsewhere in the same plan).
 enum class EvictionKind : uint8_t {
-  kReclaim,      // taken back for a queue below its fair share (design.md §4.4)
+  kReclaim,      // taken back for a queue below its fair share (architecture.md §4.4)
   kPreempt,      // taken for higher-priority work of the same queue (§4.5)
   kConsolidate,  // moved to clear room for a fragmented task (§4.6)
   kGangRestart,  // a gang fell below its minimum and restarts whole

@@ -1,4 +1,4 @@
-// The quota tree (design.md §3): departments and projects of any depth. Only
+// The quota tree (architecture.md §3): departments and projects of any depth. Only
 // leaves hold workloads. Every queue has, per resource, a deserved
 // (guaranteed) amount, an optional limit and an over-quota weight, and a
 // priority. Deserved GPUs may also be given per GPU model, and then hold per

@@ -1,4 +1,4 @@
-// Resource amounts in exact integer units (design.md §3): GPUs in milli-GPU
+// Resource amounts in exact integer units (architecture.md §3): GPUs in milli-GPU
 // (1000 = one whole GPU), GPU memory and host memory in MiB, CPU in
 // millicores. There is no floating point anywhere in the core.
 #pragma once

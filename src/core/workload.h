@@ -1,4 +1,4 @@
-// Workloads and their tasks (design.md §3). A workload is one or more tasks
+// Workloads and their tasks (architecture.md §3). A workload is one or more tasks
 // of one shape with a gang minimum: all of the minimum runs or none of it.
 // Tasks above the minimum (an elastic workload) run when there is room.
 #pragma once

@@ -11,7 +11,7 @@
 namespace allot::sched {
 
 struct SchedulerConfig {
-  // The actions of one cycle, in order (design.md §4). Any subset, any order.
+  // The actions of one cycle, in order (architecture.md §4). Any subset, any order.
   std::vector<std::string> actions = {"allocate", "consolidate", "reclaim", "preempt",
                                       "stale-gang"};
   // How long a running gang may stay below its minimum before it is evicted.

@@ -1,4 +1,4 @@
-// Hierarchical fair share (design.md §4.1). Per resource, level by level from
+// Hierarchical fair share (architecture.md §4.1). Per resource, level by level from
 // the root: every queue first gets min(deserved, demand, limit); what is left
 // goes to higher-priority queues first and, within one priority, is split by
 // over-quota weight, never past a queue's demand or limit. The same is done

@@ -24,7 +24,7 @@ class QueueOrder {
   virtual bool Before(const ClusterState& state, uint32_t a, uint32_t b) const = 0;
 };
 
-// Queues most below their fair share first (design.md §4.3): the one whose
+// Queues most below their fair share first (architecture.md §4.3): the one whose
 // dominant share (the largest allocated / fair share over the resources) is
 // the smallest; ties by higher priority, then by position in the snapshot.
 // Shares are compared as exact fractions.

@@ -1,4 +1,4 @@
-// The quota rules that hold whatever the action (design.md §4.2): no queue
+// The quota rules that hold whatever the action (architecture.md §4.2): no queue
 // goes past its limit, and non-preemptible work stays within deserved quota
 // at every level of the tree (per GPU model too, where one is declared).
 #pragma once

@@ -1,4 +1,4 @@
-// Who may lose resources to whom across queues (design.md §4.4). The check is
+// Who may lose resources to whom across queues (architecture.md §4.4). The check is
 // made between the two siblings under the lowest common ancestor of the
 // reclaiming queue and the victim's queue (A on the reclaimer's side, B on
 // the victim's):

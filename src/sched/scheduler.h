@@ -1,4 +1,4 @@
-// The scheduler core's entry point: a snapshot in, a plan out (design.md §1).
+// The scheduler core's entry point: a snapshot in, a plan out (architecture.md §1).
 // Pure: no clock, no I/O, no randomness; the same snapshot and configuration
 // always give the same plan.
 #pragma once

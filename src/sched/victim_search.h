@@ -1,5 +1,5 @@
 // Finding the least disruptive set of running work to evict so that a task
-// fits (design.md §4.4-4.6). Reclaim, preemption and consolidation share this
+// fits (architecture.md §4.4-4.6). Reclaim, preemption and consolidation share this
 // mechanism and differ only in their VictimRules.
 //
 // A victim unit is what is evicted together: a whole workload, or, for an

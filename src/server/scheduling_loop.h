@@ -1,4 +1,4 @@
-// The control plane's scheduling loop (design.md §1, issue 4): read the
+// The control plane's scheduling loop (architecture.md §1, issue 4): read the
 // store into a snapshot (the active workloads are kept between cycles and
 // brought up to date from the store's changes: active_workloads.h), run the
 // scheduler core, write the plan back

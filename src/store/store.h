@@ -1,4 +1,4 @@
-// Durable state of the control plane (design.md §5). Every API resource is
+// Durable state of the control plane (architecture.md §5). Every API resource is
 // an object: a kind ("workloads"), a unique name within the kind and a JSON
 // body. Every change of an object gets the next revision number of the whole
 // store, and is kept in a change log so that clients can list and then watch

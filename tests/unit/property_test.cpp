@@ -315,7 +315,7 @@ TEST(Properties, QueueBelowFairShareReclaimsWithinOneCycleAndNoMoreThanNeeded) {
   }
 }
 
-// design.md §4.4: a queue below its deserved quota gets it back even when
+// architecture.md §4.4: a queue below its deserved quota gets it back even when
 // the borrower holds it only in whole workloads larger than its excess, and
 // the evicted workloads cannot come back (no ping-pong).
 TEST(Properties, GuaranteeComesBackFromWholeBorrowedWorkloadsWithoutPingPong) {

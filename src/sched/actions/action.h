@@ -1,4 +1,4 @@
-// One step of a scheduling cycle (design.md §4). Each action is a small
+// One step of a scheduling cycle (architecture.md §4). Each action is a small
 // class behind this interface; the cycle runs them in the configured order
 // on one shared Session.
 #pragma once
