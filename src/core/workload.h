@@ -83,6 +83,9 @@ struct WorkloadSpec {
   TaskRequest request;                               // per task
   std::vector<std::string> gpu_models;               // allowed models; empty: any
   std::map<std::string, std::string> node_selector;  // required node labels
+  // Node pools the workload may use, in order of preference (as Run:ai's
+  // --node-pools): placed in the first pool where it fits. Empty: any pool.
+  std::vector<std::string> pools;
   Topology topology;
   Time submitted_at = 0;
   // A declared upper bound on run time. Work that declares one may run on

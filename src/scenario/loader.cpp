@@ -274,7 +274,7 @@ class Loader {
     CheckKeys(node, "workloads[]",
               {"name", "queue", "kind", "priority", "preemptible", "tasks", "min", "gpu",
                "gpu_memory", "cpu", "memory", "gpu_models", "topology", "age", "state", "placement",
-               "running_for", "node_selector", "max_runtime"});
+               "running_for", "node_selector", "max_runtime", "pools"});
     core::Workload w;
     auto& spec = w.spec;
     if (!node["name"]) Fail(node, "workloads[].name", "missing: every workload needs a name");
@@ -326,6 +326,7 @@ class Loader {
     if (node["node_selector"]) {
       spec.node_selector = StringMap(node["node_selector"], f + ".node_selector");
     }
+    if (node["pools"]) spec.pools = StringList(node["pools"], f + ".pools");
     if (node["topology"]) {
       CheckKeys(node["topology"], f + ".topology", {"required", "preferred"});
       if (node["topology"]["required"]) {

@@ -29,6 +29,26 @@ std::vector<uint32_t> WorkloadsBelowMin(const Session& session) {
   return out;
 }
 
+namespace {
+
+// Places `count` tasks in the first of the workload's pools where they fit
+// (any pool when it lists one or none); the reason names every pool tried.
+std::string PlaceInPreferredPool(Session& session, PlacementContext& ctx, int32_t count) {
+  const auto& pools = session.state.spec(ctx.workload).pools;
+  if (pools.size() <= 1) return session.gang_placer.Place(session.state, ctx, count);
+  std::string reasons;
+  for (size_t k = 0; k < pools.size(); ++k) {
+    ctx.pool_choice = static_cast<int32_t>(k);
+    std::string why = session.gang_placer.Place(session.state, ctx, count);
+    if (why.empty()) return why;
+    reasons += (k == 0 ? "" : "; ") + std::string("pool '") + pools[k] + "': " + why;
+  }
+  ctx.pool_choice = -1;
+  return "tried the pools in order: " + reasons;
+}
+
+}  // namespace
+
 bool TryAllocate(Session& session, uint32_t w, int32_t count) {
   ClusterState& state = session.state;
   // Binds only take capacity away: a shape that did not fit still does not
@@ -46,7 +66,7 @@ bool TryAllocate(Session& session, uint32_t w, int32_t count) {
   }
   PlacementContext ctx = session.ContextFor(w);
   ctx.excluded_models = ModelsOverDeserved(state, w, add.gpu());
-  std::string why = session.gang_placer.Place(state, ctx, count);
+  std::string why = PlaceInPreferredPool(session, ctx, count);
   session.reasons[w] = why;
   if (!why.empty())
     session.failures.RememberFailure(Attempt::kAllocate, w, state.release_count(), why);

@@ -25,6 +25,9 @@ struct PlacementContext {
   // kNever. Only work that ends before a reservation is needed may use
   // reserved GPUs.
   Time ends_by = core::kNever;
+  // Which of the workload's pools (spec.pools) the task must land in: an
+  // index into them, or -1 for any of them (or any pool when it lists none).
+  int32_t pool_choice = -1;
   // A node the task must not use (consolidation moves a task elsewhere).
   uint32_t excluded_node = kNone;
 };
@@ -39,6 +42,7 @@ enum class FilterFailure {
   kLabels,
   kTopology,
   kReserved,
+  kPool,
   kCount
 };
 

@@ -5,6 +5,15 @@
 
 namespace allot::sched {
 
+// The node is in one of the workload's node pools (the one the context
+// chose, when it chose one).
+class PoolFilter final : public Filter {
+ public:
+  const char* Name() const override { return "pool"; }
+  FilterFailure Check(const ClusterState& state, const PlacementContext& ctx,
+                      uint32_t n) const override;
+};
+
 // The node carries every label of the workload's node selector.
 class NodeLabelsFilter final : public Filter {
  public:

@@ -15,6 +15,7 @@ Placer::Placer(std::vector<std::unique_ptr<Filter>> filters, std::vector<Weighte
 
 Placer Placer::Default() {
   std::vector<std::unique_ptr<Filter>> filters;
+  filters.push_back(std::make_unique<PoolFilter>());
   filters.push_back(std::make_unique<NodeLabelsFilter>());
   filters.push_back(std::make_unique<TopologyFilter>());
   filters.push_back(std::make_unique<GpuModelFilter>());
@@ -215,7 +216,8 @@ std::string PlacementFailure::Describe(const ClusterState& state, uint32_t workl
       {"has no GPU of an allowed model", "have no GPU of an allowed model"},
       {"lacks the required node labels", "lack the required node labels"},
       {"is outside the topology domain", "are outside the topology domain"},
-      {"holds GPUs reserved for a starving gang", "hold GPUs reserved for a starving gang"}};
+      {"holds GPUs reserved for a starving gang", "hold GPUs reserved for a starving gang"},
+      {"is outside the pools asked for", "are outside the pools asked for"}};
   std::string parts;
   for (size_t f = 1; f < nodes.size(); ++f) {
     if (nodes[f] == 0) continue;

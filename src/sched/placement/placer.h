@@ -46,7 +46,7 @@ class Placer {
 
   Placer(std::vector<std::unique_ptr<Filter>> filters, std::vector<WeightedScorer> scorers,
          std::vector<std::unique_ptr<TieBreaker>> tie_breakers = {});
-  // The standard pipeline: node labels, topology, GPU model, resources,
+  // The standard pipeline: pools, node labels, topology, GPU model, resources,
   // reservation; fragmentation and topology closeness weighed; ties to the
   // node whose free CPU still feeds its free GPUs best, then bin-packing.
   static Placer Default();
