@@ -1,4 +1,5 @@
 // allot submit | list | describe | delete.
+#include <functional>
 #include <iostream>
 #include <random>
 
@@ -26,6 +27,11 @@ struct SubmitOptions {
   bool non_preemptible = false;
   std::vector<std::string> env;
   std::vector<std::string> gpu_models;
+  std::vector<std::string> node_selector;
+  std::vector<std::string> pools;
+  std::string topology_required;
+  std::string topology_preferred;
+  std::string max_runtime;
   std::vector<std::string> command;
   int64_t grace_period_s = -1;
   int64_t max_restarts = -1;
@@ -59,6 +65,35 @@ std::string GeneratedName(const std::string& kind) {
   return name;
 }
 
+// NAME=VALUE pairs of a repeatable flag as a JSON object.
+Result<json> KeyValues(const std::vector<std::string>& pairs, const std::string& flag,
+                       const std::string& field) {
+  json out = json::object();
+  for (const auto& pair : pairs) {
+    size_t equals = pair.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return Error::Coded("invalid", flag + ": '" + pair + "' is not NAME=VALUE", field);
+    }
+    out[pair.substr(0, equals)] = pair.substr(equals + 1);
+  }
+  return out;
+}
+
+// Where the workload may run and for how long, from the flags.
+Status AddPlacementRules(const SubmitOptions& o, json& body) {
+  if (!o.gpu_models.empty()) body["gpu_models"] = o.gpu_models;
+  if (!o.pools.empty()) body["pools"] = o.pools;
+  Result<json> selector = KeyValues(o.node_selector, "--node-selector", "node_selector");
+  if (!selector) return selector.error();
+  if (!selector->empty()) body["node_selector"] = *selector;
+  json topology = json::object();
+  if (!o.topology_required.empty()) topology["required"] = o.topology_required;
+  if (!o.topology_preferred.empty()) topology["preferred"] = o.topology_preferred;
+  if (!topology.empty()) body["topology"] = topology;
+  if (!o.max_runtime.empty()) body["max_runtime"] = o.max_runtime;
+  return Status::Ok();
+}
+
 // The submission body from the flags; the server checks every value.
 Result<json> SubmissionBody(const SubmitOptions& o, const ClientConfig& config) {
   json body = {{"name", o.name.empty() ? GeneratedName(o.kind) : o.name},
@@ -74,18 +109,12 @@ Result<json> SubmissionBody(const SubmitOptions& o, const ClientConfig& config) 
   if (o.priority >= 0) body["priority"] = o.priority;
   if (o.preemptible) body["preemptible"] = true;
   if (o.non_preemptible) body["preemptible"] = false;
-  if (!o.gpu_models.empty()) body["gpu_models"] = o.gpu_models;
   if (o.grace_period_s >= 0) body["grace_period_s"] = o.grace_period_s;
   if (o.max_restarts >= 0) body["max_restarts"] = o.max_restarts;
-  json env = json::object();
-  for (const auto& pair : o.env) {
-    size_t equals = pair.find('=');
-    if (equals == std::string::npos || equals == 0) {
-      return Error::Coded("invalid", "--env: '" + pair + "' is not NAME=VALUE", "env");
-    }
-    env[pair.substr(0, equals)] = pair.substr(equals + 1);
-  }
-  if (!env.empty()) body["env"] = env;
+  if (Status s = AddPlacementRules(o, body); !s) return s.error();
+  Result<json> env = KeyValues(o.env, "--env", "env");
+  if (!env) return env.error();
+  if (!env->empty()) body["env"] = *env;
   return body;
 }
 
@@ -154,6 +183,36 @@ int List() {
   return 0;
 }
 
+// The describe lines of where a workload may run and for how long.
+using DescribeLine = std::function<void(const std::string&, const std::string&)>;
+void DescribePlacementRules(const json& w, const DescribeLine& line) {
+  auto joined = [](const json& list, const char* separator) {
+    std::string out;
+    for (const auto& item : list) out += (out.empty() ? "" : separator) + item.get<std::string>();
+    return out;
+  };
+  if (w.contains("gpu_models")) line("GPU models", joined(w["gpu_models"], ", "));
+  if (w.contains("pools")) line("Pools", joined(w["pools"], ", ") + " (in this order)");
+  if (w.contains("node_selector")) {
+    std::string selector;
+    for (const auto& [key, value] : w["node_selector"].items()) {
+      selector += (selector.empty() ? "" : ", ") + key + "=" + value.get<std::string>();
+    }
+    line("Node selector", selector);
+  }
+  if (w.contains("topology")) {
+    const json& t = w["topology"];
+    std::string text;
+    if (t.contains("required")) text = "required " + t["required"].get<std::string>();
+    if (t.contains("preferred")) {
+      text += (text.empty() ? "" : ", ") + std::string("preferred ") +
+              t["preferred"].get<std::string>();
+    }
+    line("Topology", text);
+  }
+  if (w.contains("max_runtime")) line("Max runtime", w["max_runtime"]);
+}
+
 int Describe() {
   Result<Session> session = Connect();
   if (!session) return ReportError("describe", session.error());
@@ -188,6 +247,7 @@ int Describe() {
                          w.value("memory", "0"));
   line("Workers", WorkersColumn(w) + " placed (at least " +
                       std::to_string(w.value("min_workers", 1)) + " to run)");
+  DescribePlacementRules(w, line);
   std::string command;
   const json parts = w.value("command", json::array());
   for (const auto& part : parts) {
@@ -312,6 +372,18 @@ void AddWorkloadCommands(CLI::App& app) {
       ->add_option("--max-restarts", o.max_restarts,
                    "Training: restarts of a failed worker before the workload fails (default 3)")
       ->check(CLI::Range(0, 100));
+  submit_command
+      ->add_option("--pool", o.pools,
+                   "Node pools it may use, in order of preference: a,b (default: any)")
+      ->delimiter(',');
+  submit_command->add_option("--node-selector", o.node_selector,
+                             "Required node label KEY=VALUE (repeatable)");
+  submit_command->add_option("--topology-required", o.topology_required,
+                             "All workers in one domain of this node label (zone, rack)");
+  submit_command->add_option("--topology-preferred", o.topology_preferred,
+                             "Workers in one domain of this node label when possible");
+  submit_command->add_option("--max-runtime", o.max_runtime,
+                             "Stop it when it runs longer (30m, 4h); lets it backfill");
   submit_command->add_option("command", o.command, "The command to run, after --");
   AddOutputOption(submit_command, output);
 

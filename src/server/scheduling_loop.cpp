@@ -43,7 +43,8 @@ struct ReadState {
   std::map<std::string, uint32_t> node_index;  // name -> snapshot node
   // Work that ends without the scheduler (not in the snapshot), with the
   // revision read: interactive and inference work that was on a lost node
-  // (`lost`), interactive work idle past its project's rule (`stopped`).
+  // (`lost`), interactive work idle past its project's rule (`stopped`),
+  // work past its maximum run time (`failed`).
   struct Ending {
     WorkloadResource workload;
     int64_t revision = 0;
@@ -159,6 +160,21 @@ bool Silent(const wire::NodeResource& node, const server::NodeLiveness* liveness
          now_ms - liveness->LastHeard(node.spec.name) > lost_after_ms;
 }
 
+// Why a running workload must end now because it ran past its declared
+// maximum run time (counted from its earliest task's start in this run, as
+// its agents reported it), or "".
+std::string MaxRuntimeVerdict(const WorkloadResource& workload, int64_t now_ms) {
+  if (!workload.spec.max_runtime) return "";
+  int64_t started = 0;
+  for (const auto& task : workload.assignments) {
+    if (task.node.empty() || task.started_ms <= 0) continue;
+    if (started == 0 || task.started_ms < started) started = task.started_ms;
+  }
+  if (started == 0 || now_ms - started <= *workload.spec.max_runtime) return "";
+  return "ran past its maximum run time of " + FormatDurationMs(*workload.spec.max_runtime) +
+         " (running for " + FormatDurationMs((now_ms - started) / 1000 * 1000) + ")";
+}
+
 // What a project's idle rule does to a running interactive workload now:
 // nothing (empty), or the reason to stop it or make it preemptible.
 std::string IdleVerdict(const WorkloadResource& workload, const wire::IdleRule& rule,
@@ -245,6 +261,11 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
     if (!lost_node.empty() && !RunsAgain(workload.spec.kind)) {
       state.ending.push_back({std::move(workload), revision, WorkloadStatus::kLost,
                               "node " + lost_node + " stopped answering", "Lost"});
+      continue;
+    }
+    if (std::string over = MaxRuntimeVerdict(workload, now_ms); !over.empty()) {
+      state.ending.push_back({std::move(workload), revision, WorkloadStatus::kFailed,
+                              std::move(over), "MaxRuntimeExceeded"});
       continue;
     }
     const wire::IdleRule& rule = idle_rules[workload.spec.queue];

@@ -1,5 +1,6 @@
 #include "wire/resources.h"
 
+#include <algorithm>
 #include <array>
 
 #include "common/quantity.h"
@@ -47,6 +48,52 @@ json EncodeResources(const Resources& amounts, bool skip_unlimited) {
 
 constexpr std::array<const char*, 8> kStatusNames = {"pending", "running", "succeeded", "failed",
                                                      "evicted", "lost",    "deleted",   "stopped"};
+
+// Where the workload may run and for how long: GPU models, node labels,
+// node pools in order of preference, topology, the maximum run time.
+Status ReadPlacementRules(JsonReader& reader, core::WorkloadSpec& spec) {
+  if (Status s = reader.StringList("gpu_models", spec.gpu_models); !s) return s;
+  if (Status s = reader.StringMap("node_selector", spec.node_selector); !s) return s;
+  if (Status s = reader.StringList("pools", spec.pools); !s) return s;
+  for (size_t i = 0; i < spec.pools.size(); ++i) {
+    const std::string& pool = spec.pools[i];
+    if (pool.empty() || std::count(spec.pools.begin(), spec.pools.end(), pool) > 1) {
+      return Error::Coded("invalid",
+                          "pools: '" + pool +
+                              "' is empty or named twice: list each node pool once, in order of "
+                              "preference",
+                          "pools");
+    }
+  }
+  auto topology = reader.Object("topology");
+  if (!topology) return topology.error();
+  if (*topology) {
+    JsonReader inner(**topology, "topology.");
+    if (Status s = inner.String("required", spec.topology.required); !s) return s;
+    if (Status s = inner.String("preferred", spec.topology.preferred); !s) return s;
+    if (Status s = inner.Finish(); !s) return s;
+    if (!spec.topology.required.empty() && spec.topology.required == spec.topology.preferred) {
+      return Error::Coded("invalid",
+                          "topology.preferred: '" + spec.topology.preferred +
+                              "' is also the required level: prefer a lower level (rack inside "
+                              "zone) or leave it out",
+                          "topology.preferred");
+    }
+  }
+  std::string max_runtime;
+  if (Status s = reader.String("max_runtime", max_runtime); !s) return s;
+  if (!max_runtime.empty()) {
+    auto ms = ParseDurationMs(max_runtime);
+    if (!ms || *ms <= 0) {
+      return Error::Coded("invalid",
+                          "max_runtime: '" + max_runtime +
+                              "' is not a positive duration: use for example 30m, 4h or 1h30m",
+                          "max_runtime");
+    }
+    spec.max_runtime = *ms;
+  }
+  return Status::Ok();
+}
 
 // The fields a submitter sets; shared by submissions and the stored form.
 Status ReadWorkloadSpec(JsonReader& reader, WorkloadResource& w) {
@@ -103,8 +150,7 @@ Status ReadWorkloadSpec(JsonReader& reader, WorkloadResource& w) {
   w.preemptible_given = reader.Find("preemptible") != nullptr;
   if (Status s = reader.Int32("priority", spec.priority, 0, 1000); !s) return s;
   if (Status s = reader.Bool("preemptible", spec.preemptible); !s) return s;
-  if (Status s = reader.StringList("gpu_models", spec.gpu_models); !s) return s;
-  if (Status s = reader.StringMap("node_selector", spec.node_selector); !s) return s;
+  if (Status s = ReadPlacementRules(reader, spec); !s) return s;
   if (Status s = reader.StringMap("env", w.env); !s) return s;
   if (Status s = reader.StringList("command", w.command); !s) return s;
   if (Status s = reader.Int32("grace_period_s", w.grace_period_s, 0, 3600); !s) return s;
@@ -324,6 +370,14 @@ json EncodeWorkload(const WorkloadResource& w) {
   out["memory"] = FormatMebibytes(spec.request.memory_mib);
   if (!spec.gpu_models.empty()) out["gpu_models"] = spec.gpu_models;
   if (!spec.node_selector.empty()) out["node_selector"] = spec.node_selector;
+  if (!spec.pools.empty()) out["pools"] = spec.pools;
+  if (!spec.topology.required.empty() || !spec.topology.preferred.empty()) {
+    json topology = json::object();
+    if (!spec.topology.required.empty()) topology["required"] = spec.topology.required;
+    if (!spec.topology.preferred.empty()) topology["preferred"] = spec.topology.preferred;
+    out["topology"] = topology;
+  }
+  if (spec.max_runtime) out["max_runtime"] = FormatDurationMs(*spec.max_runtime);
   if (!w.env.empty()) out["env"] = w.env;
   out["command"] = w.command;
   out["owner"] = w.owner;

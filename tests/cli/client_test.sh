@@ -90,6 +90,19 @@ expect_in "$out" "^local +default +4xA100-80GB .* ready +yes" "nodes"
 out="$("$ALLOT" quota get)"
 expect_in "$out" "^  vision +2 +2 " "quota get shows the change"
 
+# Where a workload may run and for how long, as flags, shown by describe.
+"$ALLOT" submit --name placed --pool spare,default --node-selector zone=a --topology-required rack \
+  --topology-preferred nvlink-domain --max-runtime 1h30m --gpu 1 -- sleep 1 >/dev/null
+out="$("$ALLOT" describe placed)"
+expect_in "$out" "^Pools: +spare, default \(in this order\)" "describe shows the pools in order"
+expect_in "$out" "^Node selector: +zone=a" "describe shows the node selector"
+expect_in "$out" "^Topology: +required rack, preferred nvlink-domain" "describe shows the topology"
+expect_in "$out" "^Max runtime: +90m" "describe shows the maximum run time"
+expect_in "$out" "^Pending reason: +tried the pools in order: pool 'spare': .*; pool 'default': .*rack" \
+  "the pending reason names the pools tried and why"
+expect_exit 2 "bad max runtime" "$ALLOT" submit --name bad --max-runtime forever -- true
+expect_in "$err" "max_runtime: 'forever' is not a positive duration" "bad max runtime names the field"
+
 # Bad input: named field, exit 2, nothing changed.
 expect_exit 2 "bad gpu" "$ALLOT" submit --name bad --gpu 1.5
 expect_in "$err" "^allot submit: gpu: " "bad gpu names the field"

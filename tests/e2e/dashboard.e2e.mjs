@@ -93,6 +93,13 @@ try {
   const reason = (await pendingRow.locator("td").last().textContent()) ?? "";
   check(reason.trim().length > 10, `the pending workload shows why: "${reason.trim()}"`);
 
+  // Where it may run and for how long, in its details.
+  await page.getByRole("button", { name: "Show workload toobig" }).click();
+  const facts = page.getByRole("region", { name: "Workload details" });
+  await facts.getByText("default, spare (in this order)").waitFor();
+  await facts.getByText("2h", { exact: true }).waitFor();
+  check(true, "the details show the node pools in order and the maximum run time");
+
   // Filters: status=pending hides the running ones.
   await page.getByLabel("Status").selectOption("pending");
   await page.getByRole("row").filter({ hasText: "live-one" }).waitFor({ state: "detached" });

@@ -15,7 +15,7 @@ TOKEN="$(cat "$WORK/.local/share/allot/admin-token")"
 
 # A fraction that runs and a workload that cannot fit (4 simulated GPUs).
 "$ALLOT" submit --name frac --gpu 0.5 --kind interactive -- sleep 300 >/dev/null
-"$ALLOT" submit --name toobig --gpu 8 -- sleep 1 >/dev/null
+"$ALLOT" submit --name toobig --gpu 8 --pool default,spare --max-runtime 2h -- sleep 1 >/dev/null
 
 mkdir -p "$ARTIFACTS"
 ALLOT="$ALLOT" AGENT_STATE="$WORK/.local/share/allot/agent/agent.json" \

@@ -26,6 +26,11 @@ export interface Workload {
   cpu: string;
   memory: string;
   command: string[];
+  gpu_models?: string[];
+  node_selector?: Record<string, string>;
+  pools?: string[];
+  topology?: { required?: string; preferred?: string };
+  max_runtime?: string;
   owner: string;
   status: string;
   pending_reason: string;

@@ -44,8 +44,12 @@ export class NodesView implements View {
       });
       return h("section", { class: `node node-${node.state}`, "aria-label": `Node ${node.name}` },
         h("h2", {}, node.name),
-        h("p", { class: "detail" }, `${node.pool} · ${node.state}${node.simulated ? " · simulated" : ""} · ` +
+        h("p", { class: "detail" }, `pool ${node.pool} · ${node.state}${node.simulated ? " · simulated" : ""} · ` +
           `${node.gpus.length} GPU${node.gpus.length === 1 ? "" : "s"} · ${node.cpu} CPU · ${node.memory}`),
+        Object.keys(node.labels ?? {}).length
+          ? h("p", { class: "detail labels", "aria-label": `Labels of ${node.name}` },
+            Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join(" · "))
+          : null,
         h("ul", { class: "gpus", "aria-label": `GPUs of ${node.name}` }, boxes));
     }));
   }

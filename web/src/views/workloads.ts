@@ -29,6 +29,21 @@ function gpuUse(usage: WorkloadUsage | undefined): Child {
 const kStatuses = ["", "pending", "running", "succeeded", "failed", "evicted", "lost", "deleted", "stopped"];
 const kKinds = ["", "training", "distributed", "interactive", "inference"];
 
+// Where a workload may run and for how long, as "term, description" pairs
+// for the details; only what the workload asked for.
+function placementFacts(workload: Workload): string[] {
+  const facts: string[] = [];
+  if (workload.pools?.length) facts.push("Node pools", `${workload.pools.join(", ")} (in this order)`);
+  if (workload.gpu_models?.length) facts.push("GPU models", workload.gpu_models.join(", "));
+  const selector = Object.entries(workload.node_selector ?? {}).map(([k, v]) => `${k}=${v}`);
+  if (selector.length) facts.push("Node selector", selector.join(", "));
+  const topology = [workload.topology?.required && `required ${workload.topology.required}`,
+    workload.topology?.preferred && `preferred ${workload.topology.preferred}`].filter(Boolean);
+  if (topology.length) facts.push("Topology", topology.join(", "));
+  if (workload.max_runtime) facts.push("Max runtime", workload.max_runtime);
+  return facts;
+}
+
 function gpuRequest(workload: Workload): string {
   if (workload.gpu_memory) return `${workload.gpu_memory} of a GPU`;
   return workload.gpu ?? "0";
@@ -185,7 +200,7 @@ export class WorkloadsView implements View {
         ["Status", workload.status, "Project", workload.project, "Kind", workload.kind,
           "Priority", String(workload.priority), "Preemptible", workload.preemptible ? "yes" : "no",
           "GPU per task", gpuRequest(workload), "CPU", workload.cpu, "Memory", workload.memory,
-          "Command", workload.command.join(" "),
+          "Command", workload.command.join(" "), ...placementFacts(workload),
           "Pending reason", workload.pending_reason || "—"]
           .map((text, i) => h(i % 2 === 0 ? "dt" : "dd", {}, text))),
       table("Tasks", ["Task", "Node", "GPUs", "State", "Attempt", "Reason"], tasks),

@@ -1,0 +1,177 @@
+// The scheduler's features through the server: requests in over HTTP,
+// agents registering over HTTP, the scheduling loop's plan out, read back
+// over HTTP.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "api/auth.h"
+#include "api/http_api.h"
+#include "server/scheduling_loop.h"
+#include "store/sqlite_store.h"
+
+namespace allot::api {
+namespace {
+
+using nlohmann::json;
+
+class ServerFeaturesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = store::SqliteStore::Open(":memory:");
+    ASSERT_TRUE(opened);
+    store_ = std::move(opened.value());
+    ApiOptions options;
+    options.now_ms = [this] { return now_ms_; };
+    api_ = std::make_unique<HttpApi>(*store_, options);
+    auto port = api_->Bind("127.0.0.1", 0);
+    ASSERT_TRUE(port) << port.error().message;
+    port_ = *port;
+    thread_ = std::thread([this] { api_->Serve(); });
+    admin_ = *BootstrapAdmin(*store_, 1000);
+    ASSERT_TRUE(BootstrapDefaultProject(*store_));
+    loop_ = std::make_unique<server::SchedulingLoop>(*store_, [this] { return now_ms_; });
+  }
+  void TearDown() override {
+    api_->Stop();
+    thread_.join();
+  }
+
+  struct Response {
+    int status = 0;
+    json body;
+  };
+  Response Call(const std::string& method, const std::string& path, const std::string& token,
+                const json& body = nullptr) {
+    httplib::Client client("127.0.0.1", port_);
+    httplib::Headers headers{{"Authorization", "Bearer " + token}};
+    std::string text = body.is_null() ? "" : body.dump();
+    httplib::Result res = method == "GET"    ? client.Get(path, headers)
+                          : method == "POST" ? client.Post(path, headers, text, "application/json")
+                                             : client.Put(path, headers, text, "application/json");
+    if (!res) return {};
+    return {res->status, json::parse(res->body, nullptr, false)};
+  }
+  // Registers an agent's node as `allot agent --pool POOL --label K=V` does;
+  // returns the agent's token.
+  std::string Register(const std::string& node, const std::string& gpus, const std::string& pool,
+                       const json& labels = json::object()) {
+    auto join = Call("POST", "/api/v1/join-tokens", admin_, json{{"uses", 1}});
+    EXPECT_EQ(join.status, 201) << join.body.dump();
+    json inventory = {{"name", node},           {"cpu", "32"},
+                      {"memory", "256Gi"},      {"simulate_gpus", gpus},
+                      {"address", "127.0.0.1"}, {"logs_url", "http://127.0.0.1:1"},
+                      {"boot_id", "b1"},        {"labels", labels}};
+    if (!pool.empty()) inventory["pool"] = pool;
+    auto registered =
+        Call("POST", "/api/v1/agents/register", join.body["token"].get<std::string>(), inventory);
+    EXPECT_EQ(registered.status, 201) << registered.body.dump();
+    return registered.body.value("agent_token", "");
+  }
+  Response Submit(json body) {
+    body["project"] = "default";
+    if (!body.contains("command")) body["command"] = {"true"};
+    return Call("POST", "/api/v1/workloads", admin_, body);
+  }
+  json Workload(const std::string& name) {
+    return Call("GET", "/api/v1/workloads/" + name, admin_).body;
+  }
+  void Cycle() {
+    auto outcome = loop_->RunCycle();
+    ASSERT_TRUE(outcome) << outcome.error().message;
+  }
+
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<HttpApi> api_;
+  std::unique_ptr<server::SchedulingLoop> loop_;
+  std::thread thread_;
+  int port_ = 0;
+  std::string admin_;
+  int64_t now_ms_ = 1'000'000;
+};
+
+TEST_F(ServerFeaturesTest, NodePoolsAreTriedInOrderAndThePendingReasonNamesThem) {
+  Register("small", "2xA100-80GB", "interactive");
+  Register("large", "4xA100-80GB", "training");
+  auto first = Submit({{"name", "first"}, {"gpu", "2"}, {"pools", {"interactive", "training"}}});
+  ASSERT_EQ(first.status, 201) << first.body.dump();
+  EXPECT_EQ(first.body["pools"], json({"interactive", "training"}));
+  Cycle();
+  ASSERT_EQ(
+      Submit({{"name", "second"}, {"gpu", "2"}, {"pools", {"interactive", "training"}}}).status,
+      201);
+  ASSERT_EQ(Submit({{"name", "elsewhere"}, {"gpu", "1"}, {"pools", {"inference"}}}).status, 201);
+  ASSERT_EQ(
+      Submit({{"name", "too-big"}, {"gpu", "8"}, {"pools", {"interactive", "training"}}}).status,
+      201);
+  Cycle();
+  EXPECT_EQ(Workload("first")["assignments"][0]["node"], "small");
+  EXPECT_EQ(Workload("second")["assignments"][0]["node"], "large");
+  EXPECT_EQ(Workload("elsewhere")["status"], "pending");
+  EXPECT_NE(Workload("elsewhere")["pending_reason"].get<std::string>().find(
+                "outside the pools asked for"),
+            std::string::npos)
+      << Workload("elsewhere").dump();
+  std::string big = Workload("too-big")["pending_reason"];
+  EXPECT_NE(big.find("pool 'interactive'"), std::string::npos) << big;
+  EXPECT_NE(big.find("pool 'training'"), std::string::npos) << big;
+  auto nodes = Call("GET", "/api/v1/nodes", admin_).body["items"];
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(nodes[0]["pool"], "training");  // "large" sorts first
+}
+
+TEST_F(ServerFeaturesTest, ARequiredTopologyKeepsAGangInOneDomainOfTheAgentsLabels) {
+  Register("r1-a", "2xH100-80GB", "", {{"rack", "r1"}, {"zone", "z"}});
+  Register("r2-a", "2xH100-80GB", "", {{"rack", "r2"}, {"zone", "z"}});
+  Register("r2-b", "2xH100-80GB", "", {{"rack", "r2"}, {"zone", "z"}});
+  // Rack r1 has room for one worker only: the gang must go to rack r2.
+  auto gang = Submit({{"name", "gang"},
+                      {"kind", "distributed"},
+                      {"workers", 2},
+                      {"gpu", "2"},
+                      {"topology", {{"required", "rack"}, {"preferred", "zone"}}}});
+  ASSERT_EQ(gang.status, 201) << gang.body.dump();
+  EXPECT_EQ(gang.body["topology"], json({{"required", "rack"}, {"preferred", "zone"}}));
+  Cycle();
+  json w = Workload("gang");
+  EXPECT_EQ(w["status"], "running") << w.dump();
+  std::set<std::string> nodes;
+  for (const auto& task : w["assignments"]) nodes.insert(task["node"]);
+  EXPECT_EQ(nodes, (std::set<std::string>{"r2-a", "r2-b"}));
+  auto bad = Submit({{"name", "bad"}, {"topology", {{"required", "rack"}, {"around", "x"}}}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["error"]["field"], "topology.around") << bad.body.dump();
+}
+
+TEST_F(ServerFeaturesTest, WorkPastItsMaximumRunTimeIsStoppedWithAReason) {
+  std::string agent = Register("n1", "1xA100-80GB", "");
+  auto bad = Submit({{"name", "bad"}, {"max_runtime", "soon"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["error"]["field"], "max_runtime");
+  auto created = Submit({{"name", "capped"}, {"gpu", "1"}, {"max_runtime", "1h30m"}});
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  EXPECT_EQ(created.body["max_runtime"], "90m");
+  Cycle();
+  ASSERT_EQ(Workload("capped")["status"], "running");
+  json report = {{"node", "n1"}, {"attempt", 1}, {"state", "running"}, {"time_ms", now_ms_}};
+  ASSERT_EQ(Call("PUT", "/api/v1/workloads/capped/tasks/0/status", agent, report).status, 200);
+  now_ms_ += 90 * 60 * 1000;  // exactly at the limit: still running
+  Cycle();
+  EXPECT_EQ(Workload("capped")["status"], "running");
+  now_ms_ += 1000;
+  Cycle();
+  json w = Workload("capped");
+  EXPECT_EQ(w["status"], "failed") << w.dump();
+  EXPECT_NE(w["reason"].get<std::string>().find("ran past its maximum run time of 90m"),
+            std::string::npos)
+      << w.dump();
+  EXPECT_EQ(w["assignments"][0]["node"], "");  // released: its agent stops it
+  auto events = Call("GET", "/api/v1/events?workload=capped", admin_).body["items"];
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back()["type"], "MaxRuntimeExceeded");
+}
+
+}  // namespace
+}  // namespace allot::api
