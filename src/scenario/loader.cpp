@@ -271,10 +271,11 @@ class Loader {
   }
 
   void ReadWorkload(const YAML::Node& node, core::Snapshot& snap) {
-    CheckKeys(node, "workloads[]",
-              {"name", "queue", "kind", "priority", "preemptible", "tasks", "min", "gpu",
-               "gpu_memory", "cpu", "memory", "gpu_models", "topology", "age", "state", "placement",
-               "running_for", "node_selector", "max_runtime", "pools"});
+    CheckKeys(
+        node, "workloads[]",
+        {"name",  "queue",      "kind",        "priority",      "preemptible", "tasks",    "min",
+         "gpu",   "gpu_memory", "cpu",         "memory",        "gpu_models",  "topology", "age",
+         "state", "placement",  "running_for", "node_selector", "max_runtime", "pools"});
     core::Workload w;
     auto& spec = w.spec;
     if (!node["name"]) Fail(node, "workloads[].name", "missing: every workload needs a name");

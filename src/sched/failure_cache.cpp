@@ -39,8 +39,7 @@ bool FailureCache::ShapeEqual::operator()(uint32_t a, uint32_t b) const {
          x.request.gpu_memory_mib == y.request.gpu_memory_mib &&
          x.request.cpu_milli == y.request.cpu_milli &&
          x.request.memory_mib == y.request.memory_mib && x.max_runtime == y.max_runtime &&
-         x.gpu_models == y.gpu_models && x.node_selector == y.node_selector &&
-         x.pools == y.pools;
+         x.gpu_models == y.gpu_models && x.node_selector == y.node_selector && x.pools == y.pools;
 }
 
 FailureCache::FailureCache(const ClusterState& state)

@@ -14,7 +14,7 @@ FilterFailure PoolFilter::Check(const ClusterState& state, const PlacementContex
                                                                : FilterFailure::kPool;
   }
   return std::find(pools.begin(), pools.end(), pool) != pools.end() ? FilterFailure::kPass
-                                                                     : FilterFailure::kPool;
+                                                                    : FilterFailure::kPool;
 }
 
 }  // namespace allot::sched
