@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 
 #include "wire/json_reader.h"
@@ -50,11 +51,16 @@ bool RoleGives(Role role, Access access) {
 // Whether a binding's scope contains `scope`.
 bool Covers(const RoleBinding& binding, const Scope& scope) {
   if (!binding.project.empty()) return binding.project == scope.project;
-  if (!binding.department.empty()) return binding.department == scope.department;
+  if (!binding.department.empty()) return scope.WithinDepartment(binding.department);
   return true;  // cluster-wide
 }
 
 }  // namespace
+
+bool Scope::WithinDepartment(const std::string& name) const {
+  if (name.empty()) return false;
+  return name == department || std::find(above.begin(), above.end(), name) != above.end();
+}
 
 const char* RoleName(Role role) {
   return kRoleNames[static_cast<size_t>(role)];
@@ -127,21 +133,15 @@ bool Allows(const User& user, Access access, const Scope& scope) {
   for (const auto& binding : user.roles) {
     if (!RoleGives(binding.role, access)) continue;
     if (binding.role == Role::kAdmin || Covers(binding, scope)) return true;
-    // A department binding covers the department's projects.
-    if (binding.project.empty() && !binding.department.empty() &&
-        binding.department == scope.department) {
-      return true;
-    }
   }
   return false;
 }
 
-bool MayGrant(const User& granter, const RoleBinding& binding,
-              const std::string& binding_department) {
+bool MayGrant(const User& granter, const RoleBinding& binding, const Scope& binding_scope) {
   for (const auto& held : granter.roles) {
     if (held.role == Role::kAdmin) return true;
     if (held.role == Role::kDepartmentAdmin && binding.role != Role::kAdmin &&
-        !binding_department.empty() && held.department == binding_department) {
+        binding_scope.WithinDepartment(held.department)) {
       return true;
     }
     if (held.role == Role::kProjectAdmin && !binding.project.empty() &&

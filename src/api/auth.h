@@ -44,10 +44,14 @@ Result<User> DecodeUser(const nlohmann::json& body);
 nlohmann::json EncodeUser(const User& user);
 
 // Where a request acts: the whole cluster, a department, or a project (and
-// its department).
+// its department). Departments nest, so a scope also lists the departments
+// above its own: a department binding covers its whole subtree.
 struct Scope {
-  std::string department;  // empty: cluster-wide
-  std::string project;     // empty: the department (or cluster) itself
+  std::string department;          // empty: cluster-wide
+  std::string project;             // empty: the department (or cluster) itself
+  std::vector<std::string> above;  // the departments above `department`, nearest first
+  // Whether `name` is this scope's department or one above it.
+  bool WithinDepartment(const std::string& name) const;
 };
 
 enum class Access {
@@ -63,11 +67,11 @@ enum class Access {
 // scope and everything below it.
 bool Allows(const User& user, Access access, const Scope& scope);
 
-// Whether `granter` may hand out `binding` (a user may only grant roles
-// that it holds power over: an admin any, a department admin roles in its
-// department, a project admin researcher or viewer in its project).
-bool MayGrant(const User& granter, const RoleBinding& binding,
-              const std::string& binding_department);
+// Whether `granter` may hand out `binding`, which acts at `binding_scope` (a
+// user may only grant roles that it holds power over: an admin any, a
+// department admin roles in its subtree, a project admin researcher or
+// viewer in its project).
+bool MayGrant(const User& granter, const RoleBinding& binding, const Scope& binding_scope);
 
 struct TokenRecord {
   std::string id;

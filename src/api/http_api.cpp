@@ -277,7 +277,40 @@ class HttpApi::Impl {
       return Error::Coded(
           "not_found", "project '" + project + "' does not exist: see allot quota get", "project");
     }
-    return Scope{json::parse(stored->body).value("department", ""), project};
+    Result<Scope> scope = DepartmentScope(json::parse(stored->body).value("department", ""));
+    if (!scope) return scope.error();
+    scope->project = project;
+    return scope;
+  }
+
+  // The scope of department `name`: it and the departments above it.
+  Result<Scope> DepartmentScope(const std::string& name, const std::string& field = "department") {
+    Scope scope{name, "", {}};
+    std::string at = name;
+    // The tree is checked acyclic on every change; the bound only guards
+    // against a store edited by hand.
+    for (int depth = 0; depth < 64 && !at.empty(); ++depth) {
+      Result<store::Object> stored = store_.Get("departments", at);
+      if (!stored) {
+        return Error::Coded("not_found",
+                            "department '" + at + "' does not exist: see allot quota get", field);
+      }
+      at = json::parse(stored->body).value("parent", "");
+      if (!at.empty()) scope.above.push_back(at);
+    }
+    return scope;
+  }
+
+  // Who may create, change or delete a queue: a project's quota is set
+  // within its department (kSetQuota there), a department's within its
+  // parent's, and a top-level department's by admins (kAdminister).
+  Result<Scope> QueueScope(const core::QueueSpec& spec, bool is_project, Access& access) {
+    if (is_project || !spec.parent.empty()) {
+      access = Access::kSetQuota;
+      return DepartmentScope(spec.parent, is_project ? "department" : "parent");
+    }
+    access = Access::kAdminister;
+    return Scope{};
   }
 
   static Result<json> Body(const httplib::Request& req) { return ParseJsonObject(req.body); }
@@ -361,6 +394,37 @@ class HttpApi::Impl {
     return Status::Ok();
   }
 
+  // Whether `caller` may put `spec` in the tree: allowed where it goes (and,
+  // for a change, where it was), its department or parent existing, and a
+  // department never moved below itself.
+  Status MayChangeQueue(const Caller& caller, const core::QueueSpec& spec, bool is_project,
+                        bool create) {
+    const char* kind = is_project ? "projects" : "departments";
+    std::vector<core::QueueSpec> places = {spec};
+    if (!create) {
+      Result<store::Object> stored = store_.Get(kind, spec.name);
+      if (!stored) return stored.error();
+      auto before = DecodeQueue(json::parse(stored->body), is_project);
+      if (!before) return before.error();
+      if (before->spec.parent != spec.parent) places.push_back(before->spec);
+    }
+    for (const core::QueueSpec& place : places) {
+      Access access = Access::kAdminister;
+      Result<Scope> scope = QueueScope(place, is_project, access);
+      if (!scope) return scope.error();
+      if (!Allows(caller.user, access, *scope)) {
+        return Forbidden(std::string(create ? "creating " : "changing ") + kind + " here");
+      }
+      if (!is_project && scope->WithinDepartment(spec.name)) {
+        return Error::Coded("invalid",
+                            "parent: '" + spec.parent + "' is inside department '" + spec.name +
+                                "': a department cannot move below itself",
+                            "parent");
+      }
+    }
+    return Status::Ok();
+  }
+
   Result<Reply> PutQueue(const httplib::Request& req, const Caller& caller, bool is_project,
                          bool create) {
     const char* kind = is_project ? "projects" : "departments";
@@ -371,15 +435,8 @@ class HttpApi::Impl {
     if (!create && queue->spec.name != PathName(req)) {
       return Error::Coded("invalid", "name: the body's name must match the path", "name");
     }
-    Scope scope{is_project ? queue->spec.parent : queue->spec.name, ""};
-    if (!Allows(caller.user, is_project ? Access::kSetQuota : Access::kAdminister, scope)) {
-      return Forbidden(std::string(create ? "creating " : "changing ") + kind + " here");
-    }
     std::lock_guard lock(tree_mutex_);  // one quota-tree change at a time
-    if (is_project && !store_.Get("departments", queue->spec.parent)) {
-      return Error::Coded("not_found", "department '" + queue->spec.parent + "' does not exist",
-                          "department");
-    }
+    if (Status s = MayChangeQueue(caller, queue->spec, is_project, create); !s) return s.error();
     if (Status s = CheckQuotaTree(queue->spec, is_project, false); !s) return s.error();
     Result<int64_t> revision =
         CommitAudited(caller,
@@ -399,20 +456,27 @@ class HttpApi::Impl {
     if (!stored) return stored.error();
     auto queue = DecodeQueue(json::parse(stored->body), is_project);
     if (!queue) return queue.error();
-    Scope scope{is_project ? queue->spec.parent : name, ""};
-    if (!Allows(caller.user, is_project ? Access::kSetQuota : Access::kAdminister, scope)) {
+    Access access = Access::kAdminister;
+    Result<Scope> scope = QueueScope(queue->spec, is_project, access);
+    if (!scope) return scope.error();
+    if (!Allows(caller.user, access, *scope)) {
       return Forbidden(std::string("deleting ") + kind + " here");
     }
     std::lock_guard lock(tree_mutex_);
-    std::string child_kind = is_project ? "workloads" : "projects";
-    std::string link = is_project ? "project" : "department";
-    Result<store::Page> children = store_.List({child_kind, "", 1, {{link, name}}});
-    if (!children) return children.error();
-    if (!children->items.empty()) {
-      return Error::Coded("conflict",
-                          std::string(kind) + " '" + name + "' still has " + child_kind +
-                              " (for example '" + children->items[0].name + "'): delete them first",
-                          "name");
+    std::vector<std::pair<std::string, std::string>> children_of =
+        is_project ? std::vector<std::pair<std::string, std::string>>{{"workloads", "project"}}
+                   : std::vector<std::pair<std::string, std::string>>{{"projects", "department"},
+                                                                      {"departments", "parent"}};
+    for (const auto& [child_kind, link] : children_of) {
+      Result<store::Page> children = store_.List({child_kind, "", 1, {{link, name}}});
+      if (!children) return children.error();
+      if (!children->items.empty()) {
+        return Error::Coded("conflict",
+                            std::string(kind) + " '" + name + "' still has " + child_kind +
+                                " (for example '" + children->items[0].name +
+                                "'): delete them first",
+                            "name");
+      }
     }
     Result<int64_t> revision = CommitAudited(caller, {{Op::kDelete, kind, name, "", 0}}, 200);
     if (!revision) return revision.error();
@@ -511,13 +575,11 @@ class HttpApi::Impl {
     Result<User> user = DecodeUser(*body);
     if (!user) return user.error();
     for (const auto& binding : user->roles) {
-      std::string department = binding.department;
-      if (!binding.project.empty()) {
-        Result<Scope> scope = ProjectScope(binding.project);
-        if (!scope) return scope.error();
-        department = scope->department;
-      }
-      if (!MayGrant(caller.user, binding, department)) {
+      Result<Scope> scope = !binding.project.empty()      ? ProjectScope(binding.project)
+                            : !binding.department.empty() ? DepartmentScope(binding.department)
+                                                          : Result<Scope>(Scope{});
+      if (!scope) return scope.error();
+      if (!MayGrant(caller.user, binding, *scope)) {
         return Forbidden(std::string("granting the role ") + RoleName(binding.role) + " there");
       }
     }

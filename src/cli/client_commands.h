@@ -21,6 +21,9 @@ int RunWorkloadCommands();
 void AddClusterCommands(CLI::App& app);
 int RunClusterCommands();
 
+void AddQuotaCommands(CLI::App& app);
+int RunQuotaCommands();
+
 // `allot completion bash|zsh`: a script generated from `app`'s commands
 // and options, so that it never falls behind them.
 void AddCompletionCommand(CLI::App& app);

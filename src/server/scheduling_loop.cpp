@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/quantity.h"
+#include "server/cluster_status.h"
 #include "server/events.h"
 #include "wire/resources.h"
 
@@ -64,92 +65,6 @@ struct ReadState {
 
 bool RunsAgain(core::WorkloadKind kind) {
   return kind == core::WorkloadKind::kTraining || kind == core::WorkloadKind::kDistributed;
-}
-
-double Gpus(int64_t milli) {
-  return static_cast<double>(milli) / static_cast<double>(core::kMilliPerGpu);
-}
-
-// The cluster's status after a plan: totals; per queue, deserved, fair
-// share and allocated GPUs and pending workloads; per node pool and GPU
-// model, GPUs and allocated GPUs.
-json ClusterStatus(const ReadState& state, const core::Plan& plan,
-                   const std::vector<WorkloadResource>& after) {
-  const core::Snapshot& snapshot = state.snapshot;
-  int64_t gpus = 0;
-  // (pool, model) -> (GPUs, allocated milli-GPUs)
-  std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> by_pool_model;
-  for (const auto& node : snapshot.nodes) {
-    gpus += static_cast<int64_t>(node.gpus.size());
-    for (const auto& gpu : node.gpus) ++by_pool_model[{node.pool, gpu.model}].first;
-  }
-  std::map<std::string, size_t> queue_index;
-  for (size_t q = 0; q < snapshot.queues.size(); ++q) queue_index[snapshot.queues[q].name] = q;
-  std::vector<int64_t> allocated(snapshot.queues.size(), 0);
-  std::vector<int64_t> pending(snapshot.queues.size(), 0);
-  std::map<std::string, int64_t> by_status;
-  int64_t allocated_total = 0;
-  for (size_t w = 0; w < after.size(); ++w) {
-    const WorkloadResource& workload = after[w];
-    ++by_status[wire::StatusName(workload.status)];
-    auto queue = queue_index.find(workload.spec.queue);
-    if (queue == queue_index.end()) continue;
-    if (workload.status != WorkloadStatus::kRunning) ++pending[queue->second];
-    for (const auto& task : workload.assignments) {
-      if (task.node.empty()) continue;
-      int64_t milli = workload.spec.request.gpu_milli;
-      auto node = state.node_index.find(task.node);
-      if (workload.spec.request.gpu_memory_mib > 0 && !task.gpus.empty() &&
-          node != state.node_index.end()) {
-        // A memory-sized fraction counts as the share of the GPU it takes.
-        const auto& gpu = snapshot.nodes[node->second].gpus[static_cast<size_t>(task.gpus[0])];
-        milli = core::ShareOfGpu(workload.spec.request, gpu.memory_mib).milli;
-      }
-      allocated[queue->second] += milli;
-      allocated_total += milli;
-      if (node == state.node_index.end()) continue;
-      const core::NodeSpec& spec = snapshot.nodes[node->second];
-      int64_t per_gpu = task.gpus.size() > 1 ? core::kMilliPerGpu : milli;
-      for (int32_t gpu : task.gpus) {
-        if (gpu < 0 || static_cast<size_t>(gpu) >= spec.gpus.size()) continue;
-        by_pool_model[{spec.pool, spec.gpus[static_cast<size_t>(gpu)].model}].second += per_gpu;
-      }
-    }
-  }
-  // A department holds what its projects hold.
-  for (size_t q = 0; q < snapshot.queues.size(); ++q) {
-    auto parent = queue_index.find(snapshot.queues[q].parent);
-    if (parent == queue_index.end()) continue;
-    allocated[parent->second] += allocated[q];
-    pending[parent->second] += pending[q];
-  }
-  json queues = json::array();
-  const std::string department_prefix = "department/";
-  for (size_t q = 0; q < snapshot.queues.size(); ++q) {
-    const core::QueueSpec& queue = snapshot.queues[q];
-    bool is_project = state.queue_is_project[q];
-    json item = {
-        {"name", is_project ? queue.name : queue.name.substr(department_prefix.size())},
-        {"type", is_project ? "project" : "department"},
-        {"deserved", Gpus(queue.deserved[core::Resource::kGpu])},
-        {"fair_share",
-         q < plan.fair_share.size() ? Gpus(plan.fair_share[q][core::Resource::kGpu]) : 0.0},
-        {"allocated", Gpus(allocated[q])},
-        {"pending", pending[q]}};
-    if (is_project) item["department"] = queue.parent.substr(department_prefix.size());
-    queues.push_back(std::move(item));
-  }
-  json pools = json::array();
-  for (const auto& [key, counts] : by_pool_model) {
-    pools.push_back({{"pool", key.first},
-                     {"model", key.second},
-                     {"gpus", counts.first},
-                     {"allocated", Gpus(counts.second)}});
-  }
-  return {{"name", "cluster"},      {"nodes", snapshot.nodes.size()},
-          {"gpus", gpus},           {"gpus_allocated", Gpus(allocated_total)},
-          {"workloads", by_status}, {"queues", queues},
-          {"pools", pools}};
 }
 
 // Whether an agent's node has been silent past `lost_after_ms`. Nodes an
@@ -457,7 +372,8 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
   for (const json& event : events) {
     writes.push_back({store::Write::Op::kCreate, "events", event["name"], event.dump(), 0});
   }
-  json status_json = ClusterStatus(state, plan, after);
+  json status_json =
+      ClusterStatus({state.snapshot, state.queue_is_project, state.node_index}, plan, after);
   std::string status = status_json.dump();
   Result<store::Object> stored_status = store_.Get("status", "cluster");
   if (!stored_status || stored_status->body != status) {

@@ -13,10 +13,43 @@ using core::Resource;
 using core::Resources;
 using nlohmann::json;
 
+// Reads deserved GPUs per model, {"H100": 4, "A100": "8"}, into `out`.
+Status ReadGpuModels(const json& object, const std::string& field,
+                     std::map<std::string, int64_t>& out) {
+  if (!object.is_object()) {
+    return Error::Coded("invalid",
+                        field + ": expected an object of model: GPUs, like {\"H100\": 4}", field);
+  }
+  out.clear();
+  for (const auto& [model, amount] : object.items()) {
+    std::string text = amount.is_string() ? amount.get<std::string>() : amount.dump();
+    Result<int64_t> milli =
+        amount.is_string() || amount.is_number() ? ParseMilli(text) : Result<int64_t>(-1);
+    if (model.empty() || !milli || *milli < 0) {
+      return Error::Coded("invalid",
+                          field + "." + model + ": '" + text +
+                              "' is not a number of GPUs: use 0 or more, like 4 or 0.5",
+                          field + "." + model);
+    }
+    out[model] = *milli;
+  }
+  return Status::Ok();
+}
+
 // Reads {gpu, gpu_memory, cpu, memory} into `out`; absent entries keep
-// their value.
-Status ReadResources(const json& object, const std::string& prefix, Resources& out) {
+// their value. With `by_model`, also gpu_models (deserved GPUs per model),
+// whose sum `gpu` defaults to.
+Status ReadResources(const json& object, const std::string& prefix, Resources& out,
+                     std::map<std::string, int64_t>* by_model = nullptr) {
   JsonReader reader(object, prefix);
+  if (by_model != nullptr) {
+    if (const json* models = reader.Find("gpu_models")) {
+      if (Status s = ReadGpuModels(*models, prefix + "gpu_models", *by_model); !s) return s;
+      int64_t sum = 0;
+      for (const auto& [model, milli] : *by_model) sum += milli;
+      if (!reader.Find("gpu")) out[Resource::kGpu] = sum;
+    }
+  }
   if (Status s = reader.Quantity("gpu", out[Resource::kGpu], ParseMilli); !s) return s;
   if (Status s = reader.Quantity("gpu_memory", out[Resource::kGpuMemory], ParseMebibytes); !s) {
     return s;
@@ -173,11 +206,8 @@ Status CheckName(const std::string& name, const std::string& field) {
 }
 
 core::QueueSpec SchedulerQueue(core::QueueSpec spec, bool is_project) {
-  if (is_project) {
-    spec.parent = "department/" + spec.parent;
-  } else {
-    spec.name = "department/" + spec.name;
-  }
+  if (!is_project) spec.name = "department/" + spec.name;
+  if (!spec.parent.empty()) spec.parent = "department/" + spec.parent;
   return spec;
 }
 
@@ -215,11 +245,24 @@ Result<QueueResource> DecodeQueue(const json& body, bool is_project) {
   if (is_project) {
     if (Status s = reader.String("department", spec.parent, true); !s) return s.error();
     if (Status s = CheckName(spec.parent, "department"); !s) return s.error();
+  } else {
+    // A department inside another: the quota tree has any depth.
+    if (Status s = reader.String("parent", spec.parent); !s) return s.error();
+    if (!spec.parent.empty()) {
+      if (Status s = CheckName(spec.parent, "parent"); !s) return s.error();
+      if (spec.parent == spec.name) {
+        return Error::Coded("invalid", "parent: a department cannot be its own parent", "parent");
+      }
+    }
   }
   auto deserved = reader.Object("deserved");
   if (!deserved) return deserved.error();
   if (*deserved) {
-    if (Status s = ReadResources(**deserved, "deserved.", spec.deserved); !s) return s.error();
+    if (Status s =
+            ReadResources(**deserved, "deserved.", spec.deserved, &spec.deserved_gpu_by_model);
+        !s) {
+      return s.error();
+    }
   }
   auto limit = reader.Object("limit");
   if (!limit) return limit.error();
@@ -256,7 +299,14 @@ json EncodeQueue(const QueueResource& queue, bool is_project) {
   const core::QueueSpec& spec = queue.spec;
   json out = {{"name", spec.name}};
   if (is_project) out["department"] = spec.parent;
+  if (!is_project && !spec.parent.empty()) out["parent"] = spec.parent;
   out["deserved"] = EncodeResources(spec.deserved, false);
+  if (!spec.deserved_gpu_by_model.empty()) {
+    json models = json::object();
+    for (const auto& [model, milli] : spec.deserved_gpu_by_model)
+      models[model] = FormatMilli(milli);
+    out["deserved"]["gpu_models"] = models;
+  }
   json limit = EncodeResources(spec.limit, true);
   if (!limit.empty()) out["limit"] = limit;
   out["over_quota_weight"] = spec.weight[Resource::kGpu];

@@ -21,8 +21,9 @@ namespace allot::wire {
 // letter or digit, at most 63 characters (a DNS label, as in Kubernetes).
 Status CheckName(const std::string& name, const std::string& field = "name");
 
-// A department or a project: a queue of the quota tree. Projects name their
-// department as parent; departments have none.
+// A department or a project: a queue of the quota tree, of any depth.
+// Projects name their department ("department"); a department may name the
+// department it sits in ("parent"), or none at the top.
 // A project's rule for interactive workloads whose GPUs sit idle (every
 // task below 1 % GPU utilization, as the agents measure it): after
 // `after_ms`, `stop` ends the workload (status `stopped`), `preempt` makes

@@ -88,7 +88,30 @@ expect_in "$out" "^local +default +4xA100-80GB .* ready +yes" "nodes"
 "$ALLOT" quota set vision --department research --gpu 1 --limit-gpu 2 >/dev/null
 "$ALLOT" quota set vision --gpu 2 >/dev/null
 out="$("$ALLOT" quota get)"
-expect_in "$out" "^  vision +2 +2 " "quota get shows the change"
+expect_in "$out" "^  vision +2 +- +2 " "quota get shows the change"
+
+# Departments inside departments (any depth), projects as leaves, named by
+# their path; deserved GPUs per model.
+"$ALLOT" quota set department/research --gpu 6 >/dev/null
+"$ALLOT" quota set department/research/cv --gpu 3 >/dev/null
+out="$("$ALLOT" quota set research/cv/detection --gpu-model-quota A100-80GB=2)"
+expect_in "$out" "project 'detection' created: deserved gpu 2 \(A100-80GB=2\)" "a project deep in the tree"
+out="$("$ALLOT" quota get)"
+expect_in "$out" "^  department/cv +3 " "quota get nests a department"
+expect_in "$out" "^    detection +2 +A100-80GB=2 " "quota get nests its project with its GPUs per model"
+expect_exit 2 "a path that is not the tree's" "$ALLOT" quota set vision/cv/detection --gpu 1
+expect_in "$err" "the tree has 'cv' at research/" "the wrong path names where the department is"
+expect_exit 2 "a child past its parent" "$ALLOT" quota set department/research/cv/deep --gpu 4
+expect_exit 2 "a department below what its children deserve" \
+  "$ALLOT" quota set department/research --gpu 1
+"$ALLOT" submit --name deep --project detection --gpu 1 -- sleep 30 >/dev/null
+for _ in $(seq 50); do
+  "$ALLOT" top | grep -qE "^    detection +2 +[0-9.]+ +1 " && break
+  sleep 0.1
+done
+out="$("$ALLOT" top)"
+expect_in "$out" "^department/research +6 +[0-9.]+ +1 " "top rolls a deep project up to the top department"
+expect_in "$out" "^    detection +2 +[0-9.]+ +1 +- +0 +A100-80GB 1/2/" "top shows GPUs per model"
 
 # Where a workload may run and for how long, as flags, shown by describe.
 "$ALLOT" submit --name placed --pool spare,default --node-selector zone=a --topology-required rack \

@@ -137,6 +137,19 @@ try {
   await project.getByText("stopped after 45m").waitFor();
   check(true, "the project's idle rule");
 
+  // A project deep in the tree with GPUs per model, under its departments.
+  execFileSync(process.env.ALLOT, ["quota", "set", "department/research", "--gpu", "2"]);
+  execFileSync(process.env.ALLOT, ["quota", "set", "department/research/vision", "--gpu", "2"]);
+  execFileSync(process.env.ALLOT,
+    ["quota", "set", "research/vision/detection", "--gpu-model-quota", "A100-80GB=1"]);
+  const deep = page.getByRole("row").filter({ hasText: "detection" });
+  await deep.getByText("A100-80GB 0/1").waitFor({ timeout: 15000 });
+  const order = await page.getByRole("table", { name: "Quotas and use by department and project" })
+    .locator("tbody tr td:first-child").allTextContents();
+  const at = (name) => order.findIndex((text) => text.trim() === name);
+  check(at("research") < at("vision") && at("vision") < at("detection"),
+    `departments nest above their projects: ${order.join(", ")}`);
+
   // Audit: the CLI's submissions are there.
   await page.getByRole("link", { name: "Audit log" }).click();
   await page.getByRole("cell", { name: "POST /api/v1/workloads" }).first().waitFor();

@@ -50,7 +50,9 @@ class ServerFeaturesTest : public ::testing::Test {
     std::string text = body.is_null() ? "" : body.dump();
     httplib::Result res = method == "GET"    ? client.Get(path, headers)
                           : method == "POST" ? client.Post(path, headers, text, "application/json")
-                                             : client.Put(path, headers, text, "application/json");
+                          : method == "DELETE"
+                              ? client.Delete(path, headers)
+                              : client.Put(path, headers, text, "application/json");
     if (!res) return {};
     return {res->status, json::parse(res->body, nullptr, false)};
   }
@@ -74,6 +76,21 @@ class ServerFeaturesTest : public ::testing::Test {
     body["project"] = "default";
     if (!body.contains("command")) body["command"] = {"true"};
     return Call("POST", "/api/v1/workloads", admin_, body);
+  }
+  // A user with one role binding; a token for it.
+  std::string UserWith(const std::string& name, const json& role) {
+    auto created = Call("POST", "/api/v1/users", admin_, {{"name", name}, {"roles", {role}}});
+    EXPECT_EQ(created.status, 201) << created.body.dump();
+    return Call("POST", "/api/v1/tokens", admin_, {{"user", name}}).body.value("token", "");
+  }
+  int Put(const std::string& kind, const json& body, const std::string& token) {
+    return Call("POST", "/api/v1/" + kind, token, body).status;
+  }
+  json Queue(const json& status, const std::string& name) {
+    for (const auto& queue : status["queues"]) {
+      if (queue["name"] == name) return queue;
+    }
+    return nullptr;
   }
   json Workload(const std::string& name) {
     return Call("GET", "/api/v1/workloads/" + name, admin_).body;
@@ -171,6 +188,107 @@ TEST_F(ServerFeaturesTest, WorkPastItsMaximumRunTimeIsStoppedWithAReason) {
   auto events = Call("GET", "/api/v1/events?workload=capped", admin_).body["items"];
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back()["type"], "MaxRuntimeExceeded");
+}
+
+TEST_F(ServerFeaturesTest, QuotaTreesOfAnyDepthAreManagedByTheSubtreesAdmins) {
+  ASSERT_EQ(Put("departments", {{"name", "research"}, {"deserved", {{"gpu", 8}}}}, admin_), 201);
+  ASSERT_EQ(Put("departments",
+                {{"name", "vision"}, {"parent", "research"}, {"deserved", {{"gpu", 4}}}}, admin_),
+            201);
+  ASSERT_EQ(
+      Put("projects", {{"name", "detection"}, {"department", "vision"}, {"deserved", {{"gpu", 2}}}},
+          admin_),
+      201);
+  EXPECT_EQ(Call("GET", "/api/v1/departments/vision", admin_).body["parent"], "research");
+  std::string lead = UserWith("lead", {{"role", "department-admin"}, {"department", "research"}});
+  // Inside research, at any depth: allowed.
+  EXPECT_EQ(
+      Put("departments", {{"name", "seg"}, {"parent", "vision"}, {"deserved", {{"gpu", 1}}}}, lead),
+      201);
+  EXPECT_EQ(Call("PUT", "/api/v1/projects/detection", lead,
+                 {{"name", "detection"}, {"department", "vision"}, {"deserved", {{"gpu", 3}}}})
+                .status,
+            200);
+  // Research itself, and the top of the tree, are the admins'.
+  EXPECT_EQ(Call("PUT", "/api/v1/departments/research", lead,
+                 {{"name", "research"}, {"deserved", {{"gpu", 16}}}})
+                .status,
+            403);
+  EXPECT_EQ(Put("departments", {{"name", "other"}, {"deserved", {{"gpu", 1}}}}, lead), 403);
+  // Nothing moves below itself, and children fit in their parents.
+  auto cycle = Call("PUT", "/api/v1/departments/research", admin_,
+                    {{"name", "research"}, {"parent", "seg"}, {"deserved", {{"gpu", 8}}}});
+  EXPECT_EQ(cycle.status, 400) << cycle.body.dump();
+  EXPECT_EQ(cycle.body["error"]["field"], "parent");
+  EXPECT_EQ(
+      Put("departments", {{"name", "big"}, {"parent", "vision"}, {"deserved", {{"gpu", 9}}}}, lead),
+      400);
+  EXPECT_EQ(Put("departments", {{"name", "lost"}, {"parent", "nowhere"}}, admin_), 404);
+  EXPECT_EQ(Call("DELETE", "/api/v1/departments/vision", admin_).status, 409);
+  // A viewer of research sees work deep inside it; the loop rolls it up.
+  Register("n1", "4xA100-80GB", "");
+  ASSERT_EQ(Call("POST", "/api/v1/workloads", admin_,
+                 {{"name", "deep"}, {"project", "detection"}, {"gpu", "1"}, {"command", {"true"}}})
+                .status,
+            201);
+  Cycle();
+  std::string viewer = UserWith("watcher", {{"role", "viewer"}, {"department", "research"}});
+  EXPECT_EQ(Call("GET", "/api/v1/workloads/deep", viewer).status, 200);
+  json status = Call("GET", "/api/v1/cluster", admin_).body;
+  EXPECT_EQ(Queue(status, "research")["allocated"], 1.0) << status.dump();
+  EXPECT_EQ(Queue(status, "vision")["allocated"], 1.0);
+  EXPECT_EQ(Queue(status, "vision")["parent"], "research");
+}
+
+TEST_F(ServerFeaturesTest, DeservedGpusPerModelHoldThroughTheServer) {
+  Register("h", "2xH100-80GB", "");
+  Register("a", "2xA100-80GB", "");
+  ASSERT_EQ(
+      Put("departments",
+          {{"name", "llm"}, {"deserved", {{"gpu_models", {{"H100-80GB", 2}, {"A100-80GB", "2"}}}}}},
+          admin_),
+      201);
+  auto project = Call("POST", "/api/v1/projects", admin_,
+                      {{"name", "chat"},
+                       {"department", "llm"},
+                       {"deserved", {{"gpu_models", {{"H100-80GB", 3}}}}}});
+  EXPECT_EQ(project.status, 400) << "the department deserves only 2 H100-80GB";
+  project = Call("POST", "/api/v1/projects", admin_,
+                 {{"name", "chat"},
+                  {"department", "llm"},
+                  {"deserved", {{"gpu_models", {{"H100-80GB", 1}, {"A100-80GB", 1}}}}}});
+  ASSERT_EQ(project.status, 201) << project.body.dump();
+  EXPECT_EQ(project.body["deserved"]["gpu"], "2");  // the models' sum
+  EXPECT_EQ(project.body["deserved"]["gpu_models"], json({{"A100-80GB", "1"}, {"H100-80GB", "1"}}));
+  auto bad = Call("POST", "/api/v1/projects", admin_,
+                  {{"name", "bad"},
+                   {"department", "llm"},
+                   {"deserved", {{"gpu_models", {{"H100-80GB", "lots"}}}}}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["error"]["field"], "deserved.gpu_models.H100-80GB");
+  // Non-preemptible work stays within the deserved GPUs of each model: one
+  // replica per model, whatever is free.
+  ASSERT_EQ(Call("POST", "/api/v1/workloads", admin_,
+                 {{"name", "serve"},
+                  {"project", "chat"},
+                  {"kind", "inference"},
+                  {"workers", 2},
+                  {"gpu", "1"},
+                  {"command", {"true"}}})
+                .status,
+            201);
+  Cycle();
+  json w = Workload("serve");
+  ASSERT_EQ(w["status"], "running") << w.dump();
+  std::set<std::string> nodes;
+  for (const auto& task : w["assignments"]) nodes.insert(task["node"]);
+  EXPECT_EQ(nodes, (std::set<std::string>{"a", "h"}));
+  json status = Call("GET", "/api/v1/cluster", admin_).body;
+  json chat = Queue(status, "chat")["gpu_models"];
+  EXPECT_EQ(chat["H100-80GB"]["deserved"], 1.0) << status.dump();
+  EXPECT_EQ(chat["H100-80GB"]["allocated"], 1.0);
+  EXPECT_EQ(chat["A100-80GB"]["allocated"], 1.0);
+  EXPECT_EQ(Queue(status, "llm")["gpu_models"]["H100-80GB"]["allocated"], 1.0);
 }
 
 }  // namespace

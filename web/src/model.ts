@@ -61,10 +61,13 @@ export interface QueueStatus {
   name: string;
   type: "project" | "department";
   department?: string;
+  parent?: string;
   deserved: number;
   fair_share: number;
   allocated: number;
   pending: number;
+  // Per GPU model, where some queue declares per-model quota.
+  gpu_models?: Record<string, { deserved: number; fair_share: number; allocated: number }>;
 }
 
 export interface PoolStatus {
