@@ -1,11 +1,13 @@
 // allot submit | list | describe | delete.
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <random>
 
 #include "cli/client_commands.h"
 #include "cli/client_session.h"
 #include "cli/output.h"
+#include "cli/spec_file.h"
 
 namespace allot::cli {
 namespace {
@@ -35,6 +37,7 @@ struct SubmitOptions {
   std::vector<std::string> command;
   int64_t grace_period_s = -1;
   int64_t max_restarts = -1;
+  std::string file;  // -f: a declarative spec
 };
 
 SubmitOptions submit_options;
@@ -50,6 +53,8 @@ bool logs_follow = false;
 std::string output = "table";
 
 CLI::App* submit_command = nullptr;
+// The flags that say what to run; with -f the file says it instead.
+std::vector<CLI::Option*> spec_flags;
 CLI::App* list_command = nullptr;
 CLI::App* describe_command = nullptr;
 CLI::App* delete_command = nullptr;
@@ -134,12 +139,48 @@ std::string WorkersColumn(const json& w) {
   return std::to_string(placed) + "/" + std::to_string(w.value("workers", 1));
 }
 
+// The submission from `-f FILE`, with --name and --project over the file's.
+Result<json> FileSubmission(const SubmitOptions& o, const ClientConfig& config,
+                            const SpecFile& spec) {
+  for (const CLI::Option* flag : spec_flags) {
+    if (flag->count() > 0) {
+      return Error::Coded("invalid",
+                          flag->get_name() +
+                              " with -f: give it in the file (its fields are the "
+                              "API's, see docs/api.md), or drop -f",
+                          "file");
+    }
+  }
+  json body = spec.body;
+  if (!o.name.empty()) body["name"] = o.name;
+  if (!o.project.empty()) body["project"] = o.project;
+  if (!body.contains("project")) body["project"] = config.project;
+  if (!body.contains("name")) {
+    body["name"] = GeneratedName(body.value("kind", json("training")).is_string()
+                                     ? body.value("kind", std::string("training"))
+                                     : "training");
+  }
+  return body;
+}
+
 int Submit() {
   Result<Session> session = Connect();
   if (!session) return ReportError("submit", session.error());
-  Result<json> body = SubmissionBody(submit_options, session->config);
+  std::optional<SpecFile> spec;
+  if (!submit_options.file.empty()) {
+    Result<SpecFile> read = ReadSpecFile(submit_options.file);
+    if (!read) return ReportError("submit", read.error());
+    spec = std::move(*read);
+  }
+  Result<json> body = spec ? FileSubmission(submit_options, session->config, *spec)
+                           : SubmissionBody(submit_options, session->config);
   if (!body) return ReportError("submit", body.error());
   Result<json> created = session->http->Call("POST", "/api/v1/workloads", &*body);
+  if (!created && spec && !created.error().field.empty()) {
+    // The server names the field; the file has it on a line.
+    const Error& e = created.error();
+    return ReportError("submit", Error::Coded(e.code, spec->Where(e.field) + e.message, e.field));
+  }
   if (!created) return ReportError("submit", created.error());
   OutputFormat format = ParseOutputFormat(output);
   if (format != OutputFormat::kTable) {
@@ -385,6 +426,17 @@ void AddWorkloadCommands(CLI::App& app) {
   submit_command->add_option("--max-runtime", o.max_runtime,
                              "Stop it when it runs longer (30m, 4h); lets it backfill");
   submit_command->add_option("command", o.command, "The command to run, after --");
+  submit_command->add_option(
+      "-f,--file", o.file,
+      "A workload spec in YAML or JSON with the API's fields (- for stdin); --name and "
+      "--project override its own");
+  for (CLI::Option* option : submit_command->get_options()) {
+    const std::string& name = option->get_name();
+    if (name != "--name" && name != "--project" && name != "--file" && name != "--help" &&
+        name != "--output") {
+      spec_flags.push_back(option);
+    }
+  }
   AddOutputOption(submit_command, output);
 
   list_command = app.add_subcommand("list", "List workloads");

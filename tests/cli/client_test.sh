@@ -126,6 +126,28 @@ expect_in "$out" "^Pending reason: +tried the pools in order: pool 'spare': .*; 
 expect_exit 2 "bad max runtime" "$ALLOT" submit --name bad --max-runtime forever -- true
 expect_in "$err" "max_runtime: 'forever' is not a positive duration" "bad max runtime names the field"
 
+# Declarative specs: what describe prints submits again unchanged; unknown
+# keys and bad values are named with their line.
+"$ALLOT" describe placed -o yaml >"$WORK/placed.yaml"
+"$ALLOT" submit -f "$WORK/placed.yaml" --name placed-again >/dev/null
+spec_of() {  # the spec fields of a workload, as YAML, without what the server sets
+  "$ALLOT" describe "$1" -o yaml | grep -vE '^(name|owner|status|pending_reason|reason|created_ms|revision):' |
+    sed '/^assignments:/,/^[a-z_]*:/{/^assignments:/d;/^[ -]/d}; /^events:/,/^[a-z_]*:/{/^events:/d;/^[ -]/d}'
+}
+[[ "$(spec_of placed)" == "$(spec_of placed-again)" ]] ||
+  fail "describe -o yaml did not submit again unchanged:"$'\n'"$(diff <(spec_of placed) <(spec_of placed-again))"
+printf 'name: from-file\ngpu: 1\ntopology:\n  required: rack\n  around: x\ncommand: [sh, -c, "true"]\n' \
+  >"$WORK/bad.yaml"
+expect_exit 2 "an unknown key in a spec" "$ALLOT" submit -f "$WORK/bad.yaml"
+expect_in "$err" "bad.yaml:5: unknown field 'topology.around'" "the unknown key's line"
+printf 'name: from-file\nworkers: many\n' >"$WORK/bad.yaml"
+expect_exit 2 "a bad value in a spec" "$ALLOT" submit -f "$WORK/bad.yaml"
+expect_in "$err" "bad.yaml:2: workers" "the bad value's line"
+expect_exit 2 "flags and a spec" "$ALLOT" submit -f "$WORK/placed.yaml" --gpu 2
+expect_in "$err" "--gpu with -f" "flags beside -f are named"
+sed 's/^name: .*/name: "from-stdin"/' "$WORK/placed.yaml" | "$ALLOT" submit -f - >/dev/null
+"$ALLOT" describe from-stdin >/dev/null || fail "submit -f - reads the spec from stdin"
+
 # Bad input: named field, exit 2, nothing changed.
 expect_exit 2 "bad gpu" "$ALLOT" submit --name bad --gpu 1.5
 expect_in "$err" "^allot submit: gpu: " "bad gpu names the field"
