@@ -89,6 +89,16 @@ std::vector<LaunchSpec> TasksForNode(const wire::WorkloadResource& w, const std:
       core::GpuShare share = core::ShareOfGpu(w.spec.request, gpu.memory_mib);
       int64_t percent = std::clamp<int64_t>((share.milli + 9) / 10, 1, 100);
       env["ALLOT_GPU_MEMORY_LIMIT"] = std::to_string(share.memory_mib * 1024 * 1024);
+      // A dynamic fraction: its request is guaranteed, up to its limit is
+      // lent while the GPU's other tenants leave it free.
+      core::TaskRequest up_to = w.spec.request;
+      if (w.gpu_milli_limit > 0) up_to.gpu_milli = w.gpu_milli_limit;
+      if (w.gpu_memory_limit_mib > 0) up_to.gpu_memory_mib = w.gpu_memory_limit_mib;
+      if (!(up_to == w.spec.request)) {
+        core::GpuShare limit = core::ShareOfGpu(up_to, gpu.memory_mib);
+        env["ALLOT_GPU_MEMORY_REQUEST"] = std::to_string(share.memory_mib * 1024 * 1024);
+        env["ALLOT_GPU_MEMORY_LIMIT"] = std::to_string(limit.memory_mib * 1024 * 1024);
+      }
       env["ALLOT_GPU_COMPUTE_SHARE"] = std::to_string(percent);
       env["ALLOT_GPU_SHARE_MODE"] = "fair";
       // The task's processes share one limit (its attempts do not).

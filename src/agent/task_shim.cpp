@@ -17,6 +17,7 @@
 #include <map>
 #include <vector>
 
+#include "agent/reclaim_reason.h"
 #include "agent/task_files.h"
 #include "cuda/gpu_limits.h"
 
@@ -238,9 +239,10 @@ int RunTaskShim(const std::string& dir) {
     if (!cgroup.empty()) ::rmdir(cgroup.c_str());
     return 0;
   }
+  int64_t started_ms = WallMs();
   Record(dir + "/process.json", json{{"pid", child},
                                      {"start_time", ProcessStartTime(child)},
-                                     {"started_ms", WallMs()},
+                                     {"started_ms", started_ms},
                                      {"limits", cgroup.empty() ? "rlimits" : "cgroup " + cgroup}}
                                     .dump());
   char buffer[65536];
@@ -274,11 +276,13 @@ int RunTaskShim(const std::string& dir) {
     ::kill(-child, SIGKILL);
   }
   ::close(output[0]);
-  if (WIFSIGNALED(status)) {
-    Finish(dir, {{"state", "killed"}, {"signal", WTERMSIG(status)}});
-  } else {
-    Finish(dir, {{"state", "exited"}, {"exit_code", WEXITSTATUS(status)}});
-  }
+  json outcome = WIFSIGNALED(status)
+                     ? json{{"state", "killed"}, {"signal", WTERMSIG(status)}}
+                     : json{{"state", "exited"}, {"exit_code", WEXITSTATUS(status)}};
+  std::map<std::string, std::string> env =
+      spec->value("env", json::object()).get<std::map<std::string, std::string>>();
+  if (std::string why = ReclaimReason(env, started_ms); !why.empty()) outcome["reason"] = why;
+  Finish(dir, outcome);
   if (!cgroup.empty()) {
     for (int i = 0; i < 50 && ::rmdir(cgroup.c_str()) != 0; ++i) ::usleep(20000);
   }

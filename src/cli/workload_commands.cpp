@@ -20,6 +20,8 @@ struct SubmitOptions {
   std::string kind = "training";
   std::string gpu;
   std::string gpu_memory;
+  std::string gpu_limit;
+  std::string gpu_memory_limit;
   std::string cpu;
   std::string memory;
   int64_t workers = 1;
@@ -109,6 +111,8 @@ Result<json> SubmissionBody(const SubmitOptions& o, const ClientConfig& config) 
   if (o.min_workers > 0) body["min_workers"] = o.min_workers;
   if (!o.gpu.empty()) body["gpu"] = o.gpu;
   if (!o.gpu_memory.empty()) body["gpu_memory"] = o.gpu_memory;
+  if (!o.gpu_limit.empty()) body["gpu_limit"] = o.gpu_limit;
+  if (!o.gpu_memory_limit.empty()) body["gpu_memory_limit"] = o.gpu_memory_limit;
   if (!o.cpu.empty()) body["cpu"] = o.cpu;
   if (!o.memory.empty()) body["memory"] = o.memory;
   if (o.priority >= 0) body["priority"] = o.priority;
@@ -127,6 +131,11 @@ std::string GpuColumn(const json& w) {
   std::string gpu = w.contains("gpu") ? w["gpu"].get<std::string>() : "";
   if (w.contains("gpu_memory"))
     gpu += (gpu.empty() ? "" : "/") + w["gpu_memory"].get<std::string>();
+  // A dynamic fraction: request, up to its limit.
+  if (w.contains("gpu_limit")) gpu += " (up to " + w["gpu_limit"].get<std::string>() + ")";
+  if (w.contains("gpu_memory_limit")) {
+    gpu += " (up to " + w["gpu_memory_limit"].get<std::string>() + ")";
+  }
   return gpu.empty() ? "-" : gpu;
 }
 
@@ -382,6 +391,11 @@ void AddWorkloadCommands(CLI::App& app) {
       ->check(CLI::IsMember({"interactive", "training", "distributed", "inference"}));
   submit_command->add_option("--gpu", o.gpu, "GPUs per worker: a fraction like 0.5 or whole GPUs");
   submit_command->add_option("--gpu-memory", o.gpu_memory, "GPU memory per worker, e.g. 20G");
+  submit_command->add_option("--gpu-limit", o.gpu_limit,
+                             "A fraction may use up to this share of its GPU while it is free "
+                             "(--gpu 0.25 --gpu-limit 0.5)");
+  submit_command->add_option("--gpu-memory-limit", o.gpu_memory_limit,
+                             "The same in GPU memory (--gpu-memory 10G --gpu-memory-limit 20G)");
   submit_command->add_option("--cpu", o.cpu, "CPU per worker, e.g. 4 or 500m");
   submit_command->add_option("--memory", o.memory, "Memory per worker, e.g. 16Gi");
   submit_command->add_option("--workers", o.workers, "Workers (replicas for inference)")

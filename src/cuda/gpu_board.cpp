@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -17,7 +18,7 @@ namespace allot::cuda {
 namespace {
 
 constexpr uint32_t kMagic = 0xa110c0de;
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: reclaim records
 
 bool Alive(const ProcessRecord& record) {
   if (record.pid <= 0) return false;
@@ -206,18 +207,49 @@ uint64_t GpuBoard::TenantBytes(int slot) {
 std::vector<int> GpuBoard::Borrowers(int slot) {
   BoardLock lock(*this);
   ReapLocked();
+  return BorrowersLocked(slot, false);
+}
+
+std::vector<int> GpuBoard::TakeBackFromBorrowers(int slot) {
+  BoardLock lock(*this);
+  ReapLocked();
+  return BorrowersLocked(slot, true);
+}
+
+std::vector<int> GpuBoard::BorrowersLocked(int slot, bool record_reclaims) {
   std::vector<int> pids;
   int own = layout_->processes[slot].tenant;
   for (int t = 0; t < kMaxTenants; ++t) {
     const TenantRecord& tenant = layout_->tenants[t];
     if (t == own || tenant.key[0] == '\0' || tenant.request >= tenant.limit) continue;
-    if (TenantBytesLocked(t) <= tenant.request) continue;
-    for (const ProcessRecord& record : layout_->processes) {
-      if (record.pid != 0 && record.tenant == t && record.bytes.load() > 0)
-        pids.push_back(record.pid);
+    uint64_t held = TenantBytesLocked(t);
+    if (held <= tenant.request) continue;
+    if (record_reclaims) {
+      ReclaimRecord& record = layout_->reclaims[layout_->next_reclaim++ % kMaxReclaims];
+      std::snprintf(record.tenant, sizeof record.tenant, "%s", tenant.key);
+      std::snprintf(record.for_tenant, sizeof record.for_tenant, "%s", layout_->tenants[own].key);
+      record.bytes = held;
+      record.request = tenant.request;
+      record.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    }
+    for (const ProcessRecord& process : layout_->processes) {
+      if (process.pid != 0 && process.tenant == t && process.bytes.load() > 0)
+        pids.push_back(process.pid);
     }
   }
   return pids;
+}
+
+std::optional<ReclaimRecord> GpuBoard::FindReclaim(const std::string& key) {
+  BoardLock lock(*this);
+  std::optional<ReclaimRecord> latest;
+  for (const ReclaimRecord& record : layout_->reclaims) {
+    if (record.tenant[0] == '\0' || key != record.tenant) continue;
+    if (!latest || record.time_ms >= latest->time_ms) latest = record;
+  }
+  return latest;
 }
 
 int GpuBoard::Reap() {

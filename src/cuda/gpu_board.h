@@ -10,7 +10,10 @@
 //     process's share, mode, demand, credit and virtual time (see
 //     compute_gate.h for the policy);
 //   - usage: bytes and GPU time per process, which the agent reads for
-//     metrics (ReadUsage).
+//     metrics (ReadUsage);
+//   - reclaims: the last kMaxReclaims times memory lent to a dynamic
+//     fraction was taken back, so that the stopped task's shim can say why
+//     it ended (FindReclaim).
 // The file is /dev/shm/allot-gpu-<uid>-<GPU UUID>; one per user and GPU.
 #pragma once
 
@@ -19,6 +22,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +34,7 @@ namespace allot::cuda {
 
 inline constexpr int kMaxTenants = 64;
 inline constexpr int kMaxProcesses = 256;
+inline constexpr int kMaxReclaims = 32;
 
 struct TenantRecord {
   char key[96];  // empty: free
@@ -53,6 +58,15 @@ struct ProcessRecord {
   uint64_t credit_at_ns;
 };
 
+// Memory lent above a tenant's request, taken back for another tenant.
+struct ReclaimRecord {
+  char tenant[96];      // the borrower; empty: a free record
+  char for_tenant[96];  // the tenant within its request that needed it
+  uint64_t bytes;       // what the borrower held
+  uint64_t request;     // the borrower's request
+  int64_t time_ms;      // wall clock
+};
+
 struct BoardLayout {
   std::atomic<uint32_t> ready;  // magic once initialised
   uint32_t version;
@@ -62,6 +76,8 @@ struct BoardLayout {
   uint64_t holder_since_ns;
   TenantRecord tenants[kMaxTenants];
   ProcessRecord processes[kMaxProcesses];
+  uint32_t next_reclaim;  // ring position
+  ReclaimRecord reclaims[kMaxReclaims];
 };
 
 // One process's usage of one GPU, as published.
@@ -111,6 +127,11 @@ class GpuBoard {
   // fractions borrowing memory): the ones to stop when the tenant of `slot`
   // needs memory within its own request.
   std::vector<int> Borrowers(int slot);
+  // The same, recording for each borrowing tenant that its memory is being
+  // taken back for the tenant of `slot`.
+  std::vector<int> TakeBackFromBorrowers(int slot);
+  // The latest reclaim recorded for tenant `key`, if any.
+  std::optional<ReclaimRecord> FindReclaim(const std::string& key);
   // Clears the records of processes that no longer exist; returns how many.
   int Reap();
   // Every live process's usage.
@@ -128,6 +149,7 @@ class GpuBoard {
   friend class BoardLock;
   GpuBoard(BoardLayout* layout, std::string path) : layout_(layout), path_(std::move(path)) {}
   uint64_t TenantBytesLocked(int tenant) const;
+  std::vector<int> BorrowersLocked(int slot, bool record_reclaims);
   void ClearLocked(int slot);
 
   BoardLayout* layout_;

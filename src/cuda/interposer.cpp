@@ -359,8 +359,11 @@ std::once_flag g_over_limit_told;
 
 // Reserves `bytes` on `binding`'s GPU, calls the driver, and keeps the
 // reservation only if the driver allocated. A tenant within its request
-// whose allocation the GPU cannot hold stops borrowers (processes of dynamic
-// fractions above their request) and tries again for up to 5 s.
+// whose allocation the GPU cannot hold takes the lent memory back: the
+// borrowers (processes of dynamic fractions above their request) are
+// recorded in the ledger (their shims report why they ended), asked to stop
+// with SIGTERM, killed after kReclaimGrace if they have not, and the
+// allocation is tried again for up to 5 s.
 template <typename Call, typename Key>
 CUresult Allocate(Binding* binding, uint64_t bytes, Kind kind, Call call, Key key) {
   if (binding == nullptr) return CUDA_ERROR_OUT_OF_MEMORY;  // fail closed: no ledger, no memory
@@ -375,14 +378,22 @@ CUresult Allocate(Binding* binding, uint64_t bytes, Kind kind, Call call, Key ke
   CUresult result = call();
   if (result == CUDA_ERROR_OUT_OF_MEMORY &&
       binding->board->TenantBytes(binding->slot) <= I().limits.memory_request) {
-    std::vector<int> borrowers = binding->board->Borrowers(binding->slot);
+    std::vector<int> borrowers = binding->board->TakeBackFromBorrowers(binding->slot);
     for (int pid : borrowers) {
       Complain("taking back memory lent above its request: stopping process " +
-               std::to_string(pid));
-      kill(pid, SIGKILL);
+               std::to_string(pid) + " (SIGTERM)");
+      kill(pid, SIGTERM);
     }
+    constexpr int kReclaimGraceTries = 40;  // of 50 ms: 2 s to stop cleanly
     for (int attempt = 0; !borrowers.empty() && attempt < 100 && result == CUDA_ERROR_OUT_OF_MEMORY;
          ++attempt) {
+      if (attempt == kReclaimGraceTries) {
+        for (int pid : borrowers) {
+          if (kill(pid, 0) != 0) continue;
+          Complain("process " + std::to_string(pid) + " did not stop within 2 s: SIGKILL");
+          kill(pid, SIGKILL);
+        }
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       result = call();
     }

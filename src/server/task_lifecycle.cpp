@@ -13,7 +13,10 @@ namespace {
 
 // Why an attempt ended, in words.
 std::string EndReason(const TaskReport& report) {
-  if (report.state == "exited") return "exited with code " + std::to_string(report.exit_code);
+  if (report.state == "exited") {
+    return "exited with code " + std::to_string(report.exit_code) +
+           (report.reason.empty() ? "" : " (" + report.reason + ")");
+  }
   if (report.state == "killed") {
     return "was killed by signal " + std::to_string(report.signal) +
            (report.reason.empty() ? "" : " (" + report.reason + ")");

@@ -128,6 +128,47 @@ Status ReadPlacementRules(JsonReader& reader, core::WorkloadSpec& spec) {
   return Status::Ok();
 }
 
+// A dynamic fraction's limit above its request: gpu_limit for a share of
+// the GPU, gpu_memory_limit for GPU memory, one fraction of one GPU.
+Status ReadDynamicLimit(JsonReader& reader, WorkloadResource& w) {
+  const core::TaskRequest& request = w.spec.request;
+  if (Status s = reader.Quantity("gpu_limit", w.gpu_milli_limit, ParseMilli); !s) return s;
+  if (Status s = reader.Quantity("gpu_memory_limit", w.gpu_memory_limit_mib, ParseMebibytes); !s) {
+    return s;
+  }
+  if (w.gpu_milli_limit != 0) {
+    if (request.gpu_milli <= 0 || request.gpu_milli >= core::kMilliPerGpu) {
+      return Error::Coded("invalid",
+                          "gpu_limit: only a fraction of one GPU has a limit above its request: "
+                          "give gpu below 1 (gpu: 0.25, gpu_limit: 0.5)",
+                          "gpu_limit");
+    }
+    if (w.gpu_milli_limit < request.gpu_milli || w.gpu_milli_limit > core::kMilliPerGpu) {
+      return Error::Coded("invalid",
+                          "gpu_limit: " + FormatMilli(w.gpu_milli_limit) + " must be from gpu (" +
+                              FormatMilli(request.gpu_milli) +
+                              ") to 1: a fraction never spans GPUs",
+                          "gpu_limit");
+    }
+  }
+  if (w.gpu_memory_limit_mib != 0) {
+    if (request.gpu_memory_mib <= 0) {
+      return Error::Coded("invalid",
+                          "gpu_memory_limit: give gpu_memory, the request it is a limit above "
+                          "(gpu_memory: 10Gi, gpu_memory_limit: 20Gi)",
+                          "gpu_memory_limit");
+    }
+    if (w.gpu_memory_limit_mib < request.gpu_memory_mib) {
+      return Error::Coded("invalid",
+                          "gpu_memory_limit: " + FormatMebibytes(w.gpu_memory_limit_mib) +
+                              " is below gpu_memory (" + FormatMebibytes(request.gpu_memory_mib) +
+                              "): raise it or drop it",
+                          "gpu_memory_limit");
+    }
+  }
+  return Status::Ok();
+}
+
 // The fields a submitter sets; shared by submissions and the stored form.
 Status ReadWorkloadSpec(JsonReader& reader, WorkloadResource& w) {
   core::WorkloadSpec& spec = w.spec;
@@ -183,6 +224,7 @@ Status ReadWorkloadSpec(JsonReader& reader, WorkloadResource& w) {
   w.preemptible_given = reader.Find("preemptible") != nullptr;
   if (Status s = reader.Int32("priority", spec.priority, 0, 1000); !s) return s;
   if (Status s = reader.Bool("preemptible", spec.preemptible); !s) return s;
+  if (Status s = ReadDynamicLimit(reader, w); !s) return s;
   if (Status s = ReadPlacementRules(reader, spec); !s) return s;
   if (Status s = reader.StringMap("env", w.env); !s) return s;
   if (Status s = reader.StringList("command", w.command); !s) return s;
@@ -416,6 +458,8 @@ json EncodeWorkload(const WorkloadResource& w) {
   if (spec.request.gpu_memory_mib > 0) {
     out["gpu_memory"] = FormatMebibytes(spec.request.gpu_memory_mib);
   }
+  if (w.gpu_milli_limit > 0) out["gpu_limit"] = FormatMilli(w.gpu_milli_limit);
+  if (w.gpu_memory_limit_mib > 0) out["gpu_memory_limit"] = FormatMebibytes(w.gpu_memory_limit_mib);
   out["cpu"] = FormatMillicores(spec.request.cpu_milli);
   out["memory"] = FormatMebibytes(spec.request.memory_mib);
   if (!spec.gpu_models.empty()) out["gpu_models"] = spec.gpu_models;

@@ -102,6 +102,11 @@ struct WorkloadResource {
   int32_t grace_period_s = 30;
   // Training and distributed work restarts a failed task up to this often.
   int32_t max_restarts = 3;
+  // A dynamic fraction: scheduled by its request (spec.request), it may use
+  // up to this much of its GPU while the GPU's other tenants leave it free
+  // (0: no more than the request). A share of the GPU, or GPU memory.
+  int64_t gpu_milli_limit = 0;
+  int64_t gpu_memory_limit_mib = 0;
   // Set by the server.
   std::string owner;
   WorkloadStatus status = WorkloadStatus::kPending;

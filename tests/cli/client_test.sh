@@ -126,6 +126,12 @@ expect_in "$out" "^Pending reason: +tried the pools in order: pool 'spare': .*; 
 expect_exit 2 "bad max runtime" "$ALLOT" submit --name bad --max-runtime forever -- true
 expect_in "$err" "max_runtime: 'forever' is not a positive duration" "bad max runtime names the field"
 
+# A dynamic fraction: scheduled by its request, up to its limit while free.
+"$ALLOT" submit --name dyn --gpu 0.25 --gpu-limit 0.5 -- sleep 1 >/dev/null
+expect_in "$("$ALLOT" list)" "^dyn .* 0.25 \(up to 0.5\) " "list shows a dynamic fraction's limit"
+expect_exit 2 "a limit on whole GPUs" "$ALLOT" submit --name bad --gpu 1 --gpu-limit 2 -- true
+expect_in "$err" "gpu_limit: only a fraction of one GPU" "a bad limit names the field"
+
 # Declarative specs: what describe prints submits again unchanged; unknown
 # keys and bad values are named with their line.
 "$ALLOT" describe placed -o yaml >"$WORK/placed.yaml"

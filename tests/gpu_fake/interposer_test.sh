@@ -87,10 +87,23 @@ pids+=("$borrower")
 wait_for "$work/borrower" holding
 out="$(CUDA_VISIBLE_DEVICES=0 gpu_run --memory-limit 6Gi -- "$PROBE" alloc 4Gi 2>&1)" ||
   fail "the owner of a 6Gi request could not get 4Gi back from a borrower: $out"
-grep -q "stopping process $borrower" <<<"$out" || fail "the borrower was not named: $out"
+grep -q "stopping process $borrower (SIGTERM)" <<<"$out" || fail "the borrower was not named: $out"
 status=0
 wait "$borrower" 2>/dev/null || status=$?
-[ "$status" -eq 137 ] || fail "the borrower should have been killed (status $status)"
+[ "$status" -eq 143 ] || fail "the borrower should have been asked to stop, SIGTERM (status $status)"
+
+echo "== a borrower that ignores SIGTERM is killed after 2 s"
+CUDA_VISIBLE_DEVICES=0 "$ALLOT" gpu-run --memory-request 2Gi --memory-limit 6Gi -- \
+  sh -c "trap '' TERM; exec \"$PROBE\" hold 6Gi" >"$work/stubborn" 2>&1 &
+stubborn=$!
+pids+=("$stubborn")
+wait_for "$work/stubborn" holding
+out="$(CUDA_VISIBLE_DEVICES=0 gpu_run --memory-limit 6Gi -- "$PROBE" alloc 4Gi 2>&1)" ||
+  fail "the owner could not get its memory back from a borrower ignoring SIGTERM: $out"
+grep -q "process $stubborn did not stop within 2 s: SIGKILL" <<<"$out" || fail "no SIGKILL named: $out"
+status=0
+wait "$stubborn" 2>/dev/null || status=$?
+[ "$status" -eq 137 ] || fail "the stubborn borrower should have been killed (status $status)"
 
 echo "== missing or malformed limits: fail closed, with the variable and the fix"
 set +e

@@ -84,6 +84,17 @@ TEST(TaskPlan, FractionsGetTheInterposerLimits) {
   EXPECT_EQ(tasks[0].gpu_uuids, std::vector<std::string>{"GPU-b1"});
 }
 
+TEST(TaskPlan, ADynamicFractionGetsItsRequestAndItsLimit) {
+  wire::WorkloadResource w = Workload("interactive", 1, "0.25");
+  w.gpu_milli_limit = 500;
+  wire::BindTask(w.assignments[0], "b", {1});
+  std::vector<LaunchSpec> tasks = TasksForNode(w, "b", Peers());
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].env.at("ALLOT_GPU_MEMORY_REQUEST"), std::to_string(20480LL * 1024 * 1024));
+  EXPECT_EQ(tasks[0].env.at("ALLOT_GPU_MEMORY_LIMIT"), std::to_string(40960LL * 1024 * 1024));
+  EXPECT_EQ(tasks[0].env.at("ALLOT_GPU_COMPUTE_SHARE"), "25") << "compute: the request, fair";
+}
+
 TEST(TaskPlan, NothingUnlessRunningHereAndKnown) {
   wire::WorkloadResource w = Workload("training", 1, "1");
   wire::BindTask(w.assignments[0], "a", {0});

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 
+#include "agent/reclaim_reason.h"
 #include "cuda/compute_policy.h"
 #include "cuda/gpu_board.h"
 #include "cuda/gpu_limits.h"
@@ -162,6 +163,31 @@ TEST_F(BoardTest, BorrowersAreTenantsAboveTheirRequest) {
   EXPECT_TRUE(board_->Borrowers(*owner).empty()) << "within its request it borrows nothing";
   ASSERT_TRUE(board_->Reserve(*lender, 1));
   EXPECT_EQ(board_->Borrowers(*owner), std::vector<int>{self});
+}
+
+TEST_F(BoardTest, ATakenBackLoanIsRecordedForTheBorrowersShimToReport) {
+  int self = getpid();
+  auto lender = board_->Join(Limits("nb/0/1", 6000, 2000), self, ProcessStartTime(self));
+  auto owner = board_->Join(Limits("train/0/1", 6000), self, ProcessStartTime(self));
+  ASSERT_TRUE(lender.ok() && owner.ok());
+  ASSERT_TRUE(board_->Reserve(*lender, 3000));
+  EXPECT_FALSE(board_->FindReclaim("nb/0/1")) << "nothing taken back yet";
+  EXPECT_EQ(board_->TakeBackFromBorrowers(*owner), std::vector<int>{self});
+  auto reclaim = board_->FindReclaim("nb/0/1");
+  ASSERT_TRUE(reclaim);
+  EXPECT_EQ(reclaim->bytes, 3000u);
+  EXPECT_EQ(reclaim->request, 2000u);
+  EXPECT_STREQ(reclaim->for_tenant, "train/0/1");
+  std::map<std::string, std::string> env = {{"CUDA_VISIBLE_DEVICES", "GPU-test"},
+                                            {"ALLOT_GPU_TENANT", "nb/0/1"},
+                                            {"ALLOT_GPU_LEDGER_DIR", directory_.string()}};
+  std::string why = agent::ReclaimReason(env, 0);
+  EXPECT_NE(why.find("stopped to give back GPU memory lent above its request"), std::string::npos)
+      << why;
+  EXPECT_NE(why.find("on GPU-test"), std::string::npos) << why;
+  EXPECT_EQ(agent::ReclaimReason(env, reclaim->time_ms + 1), "") << "a later attempt is not it";
+  env["ALLOT_GPU_TENANT"] = "train/0/1";
+  EXPECT_EQ(agent::ReclaimReason(env, 0), "") << "the owner lost nothing";
 }
 
 // The policy alone, on a board in memory.

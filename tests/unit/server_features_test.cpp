@@ -162,6 +162,39 @@ TEST_F(ServerFeaturesTest, ARequiredTopologyKeepsAGangInOneDomainOfTheAgentsLabe
   EXPECT_EQ(bad.body["error"]["field"], "topology.around") << bad.body.dump();
 }
 
+TEST_F(ServerFeaturesTest, DynamicFractionsAreScheduledByTheirRequest) {
+  Register("n1", "1xA100-80GB", "");
+  for (const char* name : {"nb-1", "nb-2"}) {
+    auto created = Submit({{"name", name}, {"gpu", "0.5"}, {"gpu_limit", "1"}});
+    ASSERT_EQ(created.status, 201) << created.body.dump();
+    EXPECT_EQ(created.body["gpu_limit"], "1");
+  }
+  auto by_memory = Submit({{"name", "nb-3"}, {"gpu_memory", "10Gi"}, {"gpu_memory_limit", "20Gi"}});
+  ASSERT_EQ(by_memory.status, 201) << by_memory.body.dump();
+  EXPECT_EQ(by_memory.body["gpu_memory_limit"], "20Gi");
+  Cycle();
+  // Two requests of half the GPU fit on it, whatever their limits.
+  EXPECT_EQ(Workload("nb-1")["status"], "running");
+  EXPECT_EQ(Workload("nb-2")["status"], "running");
+  EXPECT_EQ(Workload("nb-3")["status"], "pending");
+  struct Bad {
+    json body;
+    const char* field;
+  };
+  for (const Bad& bad :
+       {Bad{{{"gpu", "1"}, {"gpu_limit", "2"}}, "gpu_limit"},
+        Bad{{{"gpu", "0.5"}, {"gpu_limit", "0.25"}}, "gpu_limit"},
+        Bad{{{"gpu", "0.5"}, {"gpu_limit", "1.5"}}, "gpu_limit"},
+        Bad{{{"gpu", "0.5"}, {"gpu_memory_limit", "20Gi"}}, "gpu_memory_limit"},
+        Bad{{{"gpu_memory", "20Gi"}, {"gpu_memory_limit", "10Gi"}}, "gpu_memory_limit"}}) {
+    json body = bad.body;
+    body["name"] = "bad";
+    auto refused = Submit(body);
+    EXPECT_EQ(refused.status, 400) << body.dump();
+    EXPECT_EQ(refused.body["error"]["field"], bad.field) << refused.body.dump();
+  }
+}
+
 TEST_F(ServerFeaturesTest, WorkPastItsMaximumRunTimeIsStoppedWithAReason) {
   std::string agent = Register("n1", "1xA100-80GB", "");
   auto bad = Submit({{"name", "bad"}, {"max_runtime", "soon"}});

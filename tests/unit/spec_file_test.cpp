@@ -93,7 +93,8 @@ TEST(SpecFile, TheOpenApiWorkloadSchemaIsTheApisWorkload) {
                                                {"project", "p"},
                                                {"kind", "distributed"},
                                                {"workers", 2},
-                                               {"gpu", "1"},
+                                               {"gpu", "0.25"},
+                                               {"gpu_limit", "0.5"},
                                                {"gpu_models", {"H100"}},
                                                {"node_selector", {{"zone", "a"}}},
                                                {"pools", {"a"}},
@@ -108,8 +109,11 @@ TEST(SpecFile, TheOpenApiWorkloadSchemaIsTheApisWorkload) {
   json full = wire::EncodeWorkload(*w);
   for (const auto& [key, value] : full.items()) written.insert(key);
   // GPU memory instead of a share of a GPU.
-  auto by_memory = wire::DecodeWorkloadSubmission(
-      json{{"name", "m"}, {"project", "p"}, {"gpu_memory", "20Gi"}, {"command", {"true"}}});
+  auto by_memory = wire::DecodeWorkloadSubmission(json{{"name", "m"},
+                                                       {"project", "p"},
+                                                       {"gpu_memory", "20Gi"},
+                                                       {"gpu_memory_limit", "40Gi"},
+                                                       {"command", {"true"}}});
   ASSERT_TRUE(by_memory) << by_memory.error().message;
   json memory = wire::EncodeWorkload(*by_memory);
   for (const auto& [key, value] : memory.items()) written.insert(key);

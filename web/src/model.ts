@@ -23,6 +23,8 @@ export interface Workload {
   preemptible: boolean;
   gpu?: string;
   gpu_memory?: string;
+  gpu_limit?: string;
+  gpu_memory_limit?: string;
   cpu: string;
   memory: string;
   command: string[];

@@ -45,8 +45,10 @@ function placementFacts(workload: Workload): string[] {
 }
 
 function gpuRequest(workload: Workload): string {
-  if (workload.gpu_memory) return `${workload.gpu_memory} of a GPU`;
-  return workload.gpu ?? "0";
+  const limit = workload.gpu_limit ?? workload.gpu_memory_limit;
+  const upTo = limit ? ` (up to ${limit})` : "";
+  if (workload.gpu_memory) return `${workload.gpu_memory} of a GPU${upTo}`;
+  return (workload.gpu ?? "0") + upTo;
 }
 
 export class WorkloadsView implements View {
