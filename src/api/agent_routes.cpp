@@ -322,7 +322,7 @@ Result<Reply> AgentRoutes::RegisterNode(const httplib::Request& req, const Calle
     // Re-registration (a restart or a reboot): new inventory, same
     // assignments; the agent reports its tasks' true state.
     if (!caller.user.join_token.empty()) node->spec.pool = existing->spec.pool;
-    node->state = "ready";
+    node->state = wire::NodeState::kReady;
     writes.push_back(
         {Op::kUpdate, "nodes", node->spec.name, EncodeNode(*node).dump(), node_revision});
   } else {
@@ -387,10 +387,10 @@ Result<Reply> AgentRoutes::Heartbeat(const httplib::Request& req, const Caller& 
     workload_usage_.Record(report.workload, project, report.task, now,
                            static_cast<int32_t>(report.utilization), report.memory_mib);
   }
-  if (node->state == "lost") {
+  if (node->state == wire::NodeState::kLost) {
     // Back: the node takes work again. Tasks rescheduled meanwhile are no
     // longer assigned to it, and its agent stops them.
-    node->state = "ready";
+    node->state = wire::NodeState::kReady;
     json event = MakeEvent(now, "", "", "NodeReady", "node " + name + " answers again");
     Result<int64_t> committed =
         commit_audited_(caller,
@@ -402,7 +402,7 @@ Result<Reply> AgentRoutes::Heartbeat(const httplib::Request& req, const Caller& 
   }
   return Reply{200,
                {{"node", name},
-                {"state", node->state},
+                {"state", wire::NodeStateName(node->state)},
                 {"heartbeat_interval_ms", options_.agent_timings.heartbeat_interval_ms}}};
 }
 

@@ -19,6 +19,7 @@
 #include "api/web_assets.h"
 #include "common/quantity.h"
 #include "core/snapshot.h"
+#include "server/task_lifecycle.h"
 #include "wire/json_reader.h"
 #include "wire/resources.h"
 
@@ -538,9 +539,7 @@ class HttpApi::Impl {
     }
     // The record stays, marked deleted, so that describe and audit can
     // still show it; the scheduling loop releases its GPUs.
-    workload->status = WorkloadStatus::kDeleted;
-    workload->pending_reason.clear();
-    for (auto& task : workload->assignments) ReleaseTask(task);
+    server::EndWorkload(*workload, WorkloadStatus::kDeleted, "deleted by " + caller.user.name);
     Result<int64_t> revision = CommitAudited(
         caller,
         {{Op::kUpdate, "workloads", name, EncodeWorkload(*workload).dump(), stored->revision}},

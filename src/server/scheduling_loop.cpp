@@ -8,6 +8,7 @@
 #include "common/quantity.h"
 #include "server/cluster_status.h"
 #include "server/events.h"
+#include "server/task_lifecycle.h"
 #include "wire/resources.h"
 
 namespace allot::server {
@@ -63,15 +64,11 @@ struct ReadState {
   int nodes_lost = 0;
 };
 
-bool RunsAgain(core::WorkloadKind kind) {
-  return kind == core::WorkloadKind::kTraining || kind == core::WorkloadKind::kDistributed;
-}
-
 // Whether an agent's node has been silent past `lost_after_ms`. Nodes an
 // admin registered have no agent to hear from.
 bool Silent(const wire::NodeResource& node, const server::NodeLiveness* liveness, int64_t now_ms,
             int64_t lost_after_ms) {
-  return liveness && !node.agent.empty() && node.state == "ready" &&
+  return liveness && !node.agent.empty() && node.state == wire::NodeState::kReady &&
          now_ms - liveness->LastHeard(node.spec.name) > lost_after_ms;
 }
 
@@ -103,7 +100,7 @@ std::string IdleVerdict(const WorkloadResource& workload, const wire::IdleRule& 
   return "its GPUs were idle for " + FormatDurationMs((now_ms - idle_since) / 1000 * 1000) +
          " (project '" + workload.spec.queue + "': interactive workloads idle " +
          FormatDurationMs(rule.after_ms) + " are " +
-         (rule.action == "stop" ? "stopped)" : "made preemptible)");
+         (rule.action == wire::IdleAction::kStop ? "stopped)" : "made preemptible)");
 }
 
 Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
@@ -130,7 +127,7 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
     // A copy: a silent node is marked lost in what is written back.
     wire::NodeResource node = decoded.node;
     if (Silent(node, liveness, now_ms, timings.lost_after_ms)) {
-      node.state = "lost";
+      node.state = wire::NodeState::kLost;
       state.lost_node_writes.push_back({store::Write::Op::kUpdate, "nodes", node.spec.name,
                                         wire::EncodeNode(node).dump(), object.revision});
       int64_t silent_s = (now_ms - liveness->LastHeard(node.spec.name)) / 1000;
@@ -141,7 +138,7 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
           {store::Write::Op::kCreate, "events", event["name"], event.dump(), 0});
       ++state.nodes_lost;
     }
-    if (node.state != "ready") {
+    if (node.state != wire::NodeState::kReady) {
       lost_nodes.insert(node.spec.name);
       continue;
     }
@@ -173,7 +170,7 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
     for (const auto& assignment : workload.assignments) {
       if (lost_nodes.count(assignment.node)) lost_node = assignment.node;
     }
-    if (!lost_node.empty() && !RunsAgain(workload.spec.kind)) {
+    if (!lost_node.empty() && !RestartsOnFailure(workload.spec.kind)) {
       state.ending.push_back({std::move(workload), revision, WorkloadStatus::kLost,
                               "node " + lost_node + " stopped answering", "Lost"});
       continue;
@@ -185,7 +182,7 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
     }
     const wire::IdleRule& rule = idle_rules[workload.spec.queue];
     if (std::string idle = IdleVerdict(workload, rule, usage, now_ms); !idle.empty()) {
-      if (rule.action == "stop") {
+      if (rule.action == wire::IdleAction::kStop) {
         state.ending.push_back({std::move(workload), revision, WorkloadStatus::kStopped,
                                 "stopped: " + idle, "IdleStopped"});
         continue;
@@ -308,10 +305,7 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
   }
   for (ReadState::Ending& end : state.ending) {
     WorkloadResource& workload = end.workload;
-    for (auto& task : workload.assignments) wire::ReleaseTask(task);
-    workload.status = end.status;
-    workload.reason = end.reason;
-    workload.pending_reason.clear();
+    EndWorkload(workload, end.status, end.reason);
     add_event(workload, end.event, workload.reason);
     writes.push_back({store::Write::Op::kUpdate, "workloads", workload.spec.name,
                       wire::EncodeWorkload(workload).dump(), end.revision});
@@ -340,16 +334,7 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
   }
   for (size_t w = 0; w < after.size(); ++w) {
     WorkloadResource& workload = after[w];
-    int placed = 0;
-    for (const auto& task : workload.assignments) placed += task.node.empty() ? 0 : 1;
-    bool was_running = state.workloads[w].status == WorkloadStatus::kRunning;
-    if (placed >= workload.spec.min_tasks) {
-      workload.status = WorkloadStatus::kRunning;
-    } else if (was_running || workload.status == WorkloadStatus::kEvicted) {
-      workload.status = WorkloadStatus::kEvicted;
-    } else {
-      workload.status = WorkloadStatus::kPending;
-    }
+    workload.status = StatusAfterPlan(workload, state.workloads[w].status);
     workload.pending_reason = w < plan.pending_reasons.size() ? plan.pending_reasons[w] : "";
     // An event when the workload starts waiting; the reason's details
     // (counts that move with every change in the cluster) stay in the

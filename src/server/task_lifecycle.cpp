@@ -7,26 +7,28 @@ using wire::IsFinalTaskState;
 using wire::ReleaseTask;
 using wire::StatusName;
 using wire::TaskAssignment;
+using wire::TaskState;
 using wire::WorkloadStatus;
 
 namespace {
 
 // Why an attempt ended, in words.
 std::string EndReason(const TaskReport& report) {
-  if (report.state == "exited") {
+  if (report.state == TaskState::kExited) {
     return "exited with code " + std::to_string(report.exit_code) +
            (report.reason.empty() ? "" : " (" + report.reason + ")");
   }
-  if (report.state == "killed") {
+  if (report.state == TaskState::kKilled) {
     return "was killed by signal " + std::to_string(report.signal) +
            (report.reason.empty() ? "" : " (" + report.reason + ")");
   }
-  if (report.state == "failed_to_start") return "failed to start: " + report.reason;
+  if (report.state == TaskState::kFailedToStart) return "failed to start: " + report.reason;
   return "was lost: " + (report.reason.empty() ? "the process is gone" : report.reason);
 }
 
-// Ends the workload: every task leaves its node; the reports stay.
-void Finish(WorkloadResource& workload, WorkloadStatus status, const std::string& reason) {
+}  // namespace
+
+void EndWorkload(WorkloadResource& workload, WorkloadStatus status, const std::string& reason) {
   workload.status = status;
   workload.reason = reason;
   workload.pending_reason.clear();
@@ -37,7 +39,15 @@ bool RestartsOnFailure(core::WorkloadKind kind) {
   return kind == core::WorkloadKind::kTraining || kind == core::WorkloadKind::kDistributed;
 }
 
-}  // namespace
+WorkloadStatus StatusAfterPlan(const WorkloadResource& workload, WorkloadStatus before) {
+  int placed = 0;
+  for (const auto& task : workload.assignments) placed += task.node.empty() ? 0 : 1;
+  if (placed >= workload.spec.min_tasks) return WorkloadStatus::kRunning;
+  if (before == WorkloadStatus::kRunning || before == WorkloadStatus::kEvicted) {
+    return WorkloadStatus::kEvicted;
+  }
+  return WorkloadStatus::kPending;
+}
 
 std::string DescribeTaskEnd(int32_t task, const TaskReport& report) {
   return "task " + std::to_string(task) + " (attempt " + std::to_string(report.attempt) +
@@ -74,10 +84,10 @@ Result<ReportOutcome> ApplyTaskReport(WorkloadResource& workload, int32_t task,
   if (assigned.state == report.state && assigned.pid == report.pid) return outcome;
   outcome.changed = true;
   std::string name = "task " + std::to_string(task);
-  if (report.state == "starting" || report.state == "running") {
+  if (report.state == TaskState::kStarting || report.state == TaskState::kRunning) {
     assigned.state = report.state;
     assigned.pid = report.pid;
-    if (report.state == "running") {
+    if (report.state == TaskState::kRunning) {
       assigned.started_ms = report.time_ms != 0 ? report.time_ms : now_ms;
       outcome.events.push_back({"TaskRunning", name + " (attempt " +
                                                    std::to_string(report.attempt) +
@@ -90,7 +100,7 @@ Result<ReportOutcome> ApplyTaskReport(WorkloadResource& workload, int32_t task,
   assigned.exit_code = report.exit_code;
   assigned.reason = EndReason(report);
   assigned.finished_ms = report.time_ms != 0 ? report.time_ms : now_ms;
-  bool succeeded = report.state == "exited" && report.exit_code == 0;
+  bool succeeded = report.state == TaskState::kExited && report.exit_code == 0;
   outcome.events.push_back(
       {succeeded ? "TaskSucceeded" : "TaskFailed", DescribeTaskEnd(task, report)});
   if (succeeded) {
@@ -99,27 +109,27 @@ Result<ReportOutcome> ApplyTaskReport(WorkloadResource& workload, int32_t task,
     bool all = true;
     for (const auto& other : workload.assignments) {
       if (other.node.empty()) continue;
-      bool ok = other.state == "exited" && other.exit_code == 0;
+      bool ok = other.state == TaskState::kExited && other.exit_code == 0;
       done += ok ? 1 : 0;
       all = all && ok;
     }
     if (all && done >= workload.spec.min_tasks) {
-      Finish(workload, WorkloadStatus::kSucceeded, "");
+      EndWorkload(workload, WorkloadStatus::kSucceeded, "");
       outcome.events.push_back({"Succeeded", "every task exited with code 0"});
     }
     return outcome;
   }
   std::string why = name + " " + EndReason(report);
-  if (report.state == "lost" && !RestartsOnFailure(workload.spec.kind)) {
-    Finish(workload, WorkloadStatus::kLost, why);
+  if (report.state == TaskState::kLost && !RestartsOnFailure(workload.spec.kind)) {
+    EndWorkload(workload, WorkloadStatus::kLost, why);
     outcome.events.push_back({"Lost", why});
-  } else if (report.state != "failed_to_start" && RestartsOnFailure(workload.spec.kind) &&
+  } else if (report.state != TaskState::kFailedToStart && RestartsOnFailure(workload.spec.kind) &&
              assigned.restarts < workload.max_restarts) {
     // Restart on the same node as a new attempt, after a doubling backoff.
     ++assigned.restarts;
     ++assigned.attempt;
     int64_t backoff = restart_backoff_ms << std::min(assigned.restarts - 1, 20);
-    assigned.state = "waiting";
+    assigned.state = TaskState::kWaiting;
     assigned.pid = 0;
     assigned.not_before_ms = now_ms + backoff;
     outcome.events.push_back({"Restarting", why + ": restart " + std::to_string(assigned.restarts) +
@@ -128,11 +138,11 @@ Result<ReportOutcome> ApplyTaskReport(WorkloadResource& workload, int32_t task,
                                                 " s (attempt " + std::to_string(assigned.attempt) +
                                                 ")"});
   } else {
-    std::string limit = report.state == "failed_to_start" ? ""
+    std::string limit = report.state == TaskState::kFailedToStart ? ""
                         : RestartsOnFailure(workload.spec.kind)
                             ? " (after " + std::to_string(assigned.restarts) + " restarts)"
                             : "";
-    Finish(workload, WorkloadStatus::kFailed, why + limit);
+    EndWorkload(workload, WorkloadStatus::kFailed, why + limit);
     outcome.events.push_back({"Failed", why + limit});
   }
   return outcome;

@@ -1,6 +1,9 @@
-// What the server makes of an agent's task report (docs/agent-protocol.md
-// §4): the task's state, restarts with backoff for training, and the
-// workload's status (succeeded, failed, lost).
+// A workload's lifecycle: every change of its status, in one place. The
+// scheduling loop's plan (bound: running; evicted: waiting to run again),
+// an agent's task report (docs/agent-protocol.md §4: the task's state,
+// restarts with backoff for training, succeeded, failed, lost), and the
+// ends decided by the loop (a lost node, an idle rule, the maximum run time)
+// or by a user (deleted) all go through these functions.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +18,20 @@ namespace allot::server {
 
 using wire::TaskReport;
 using wire::WorkloadResource;
+
+// Ends the workload with `status` and `reason`: every task leaves its node
+// (its agent stops it), the agents' last reports stay.
+void EndWorkload(WorkloadResource& workload, wire::WorkloadStatus status,
+                 const std::string& reason);
+
+// Whether work of this kind runs again after a failed task or a lost node
+// (training and distributed: yes; interactive and inference end).
+bool RestartsOnFailure(core::WorkloadKind kind);
+
+// The status after the loop carried out a plan on the workload's tasks:
+// running with its minimum placed; otherwise evicted when it ran (or was
+// evicted) `before`, else pending.
+wire::WorkloadStatus StatusAfterPlan(const WorkloadResource& workload, wire::WorkloadStatus before);
 
 struct WorkloadEvent {
   std::string type;  // "TaskRunning", "TaskExited", "Restarting", "Succeeded", ...

@@ -259,7 +259,8 @@ static Result<IdleRule> ReadIdleRule(const json& body) {
   IdleRule rule;
   std::string after;
   if (Status s = reader.String("after", after, true); !s) return s.error();
-  if (Status s = reader.String("action", rule.action); !s) return s.error();
+  std::string action = "stop";
+  if (Status s = reader.String("action", action); !s) return s.error();
   if (Status s = reader.Finish(); !s) return s.error();
   Result<int64_t> ms = ParseDurationMs(after);
   if (!ms || *ms < 60000 || *ms > 30LL * 86400000) {
@@ -269,7 +270,8 @@ static Result<IdleRule> ReadIdleRule(const json& body) {
                         "idle_interactive.after");
   }
   rule.after_ms = *ms;
-  if (rule.action != "stop" && rule.action != "preempt") {
+  rule.action = action == "preempt" ? IdleAction::kPreempt : IdleAction::kStop;
+  if (action != "stop" && action != "preempt") {
     return Error::Coded("invalid",
                         "idle_interactive.action: use stop (end the workload) or preempt (make "
                         "it preemptible)",
@@ -355,9 +357,36 @@ json EncodeQueue(const QueueResource& queue, bool is_project) {
   out["priority"] = spec.priority;
   if (queue.idle_interactive.after_ms > 0) {
     out["idle_interactive"] = {{"after", FormatDurationMs(queue.idle_interactive.after_ms)},
-                               {"action", queue.idle_interactive.action}};
+                               {"action", IdleActionName(queue.idle_interactive.action)}};
   }
   return out;
+}
+
+constexpr std::array<const char*, 8> kTaskStateNames = {
+    "", "starting", "running", "exited", "killed", "failed_to_start", "lost", "waiting"};
+
+const char* TaskStateName(TaskState state) {
+  return kTaskStateNames[static_cast<size_t>(state)];
+}
+
+std::optional<TaskState> ParseTaskState(const std::string& text) {
+  for (size_t i = 0; i < kTaskStateNames.size(); ++i) {
+    if (text == kTaskStateNames[i]) return static_cast<TaskState>(i);
+  }
+  return std::nullopt;
+}
+
+bool IsFinalTaskState(TaskState state) {
+  return state == TaskState::kExited || state == TaskState::kKilled ||
+         state == TaskState::kFailedToStart || state == TaskState::kLost;
+}
+
+const char* IdleActionName(IdleAction action) {
+  return action == IdleAction::kPreempt ? "preempt" : "stop";
+}
+
+const char* NodeStateName(NodeState state) {
+  return state == NodeState::kLost ? "lost" : "ready";
 }
 
 const char* StatusName(WorkloadStatus status) {
@@ -382,7 +411,7 @@ void BindTask(TaskAssignment& task, std::string node, std::vector<int32_t> gpus)
   task.node = std::move(node);
   task.gpus = std::move(gpus);
   ++task.attempt;
-  task.state.clear();
+  task.state = TaskState::kNone;
   task.pid = 0;
   task.exit_code = 0;
   task.reason.clear();
@@ -432,7 +461,7 @@ Result<WorkloadResource> DecodeStoredWorkload(const std::string& body) {
       out.gpus = task.value("gpus", std::vector<int32_t>{});
       out.attempt = task.value("attempt", 0);
       out.previous_node = task.value("previous_node", "");
-      out.state = task.value("state", "");
+      out.state = ParseTaskState(task.value("state", "")).value_or(TaskState::kNone);
       out.pid = task.value("pid", 0);
       out.exit_code = task.value("exit_code", 0);
       out.reason = task.value("reason", "");
@@ -482,9 +511,9 @@ json EncodeWorkload(const WorkloadResource& w) {
     json item = {{"node", task.node}, {"gpus", task.gpus}, {"attempt", task.attempt}};
     // The agent's report and restart bookkeeping, only once there is some.
     if (!task.previous_node.empty()) item["previous_node"] = task.previous_node;
-    if (!task.state.empty()) item["state"] = task.state;
+    if (task.state != TaskState::kNone) item["state"] = TaskStateName(task.state);
     if (task.pid != 0) item["pid"] = task.pid;
-    if (task.state == "exited") item["exit_code"] = task.exit_code;
+    if (task.state == TaskState::kExited) item["exit_code"] = task.exit_code;
     if (!task.reason.empty()) item["reason"] = task.reason;
     if (task.started_ms != 0) item["started_ms"] = task.started_ms;
     if (task.finished_ms != 0) item["finished_ms"] = task.finished_ms;
@@ -511,7 +540,8 @@ Result<NodeResource> DecodeNode(const json& body) {
   if (Status s = reader.Quantity("cpu", spec.cpu_milli, ParseMillicores); !s) return s.error();
   if (Status s = reader.Quantity("memory", spec.memory_mib, ParseMebibytes); !s) return s.error();
   if (Status s = reader.Bool("simulated", node.simulated); !s) return s.error();
-  if (Status s = reader.String("state", node.state); !s) return s.error();
+  std::string state = "ready";
+  if (Status s = reader.String("state", state); !s) return s.error();
   for (auto [key, out] : {std::pair{"agent", &node.agent},
                           {"address", &node.address},
                           {"logs_url", &node.logs_url},
@@ -527,9 +557,10 @@ Result<NodeResource> DecodeNode(const json& body) {
     return Error::Coded("invalid", "cpu and memory must be given and above 0",
                         spec.cpu_milli <= 0 ? "cpu" : "memory");
   }
-  if (node.state != "ready" && node.state != "lost") {
+  if (state != "ready" && state != "lost") {
     return Error::Coded("invalid", "state: use ready or lost", "state");
   }
+  node.state = state == "lost" ? NodeState::kLost : NodeState::kReady;
   if (!simulate.empty()) {
     if (gpus) return Error::Coded("invalid", "give gpus or simulate_gpus, not both", "gpus");
     auto simulated = ParseSimulatedGpus(simulate, spec.name);
@@ -576,7 +607,7 @@ json EncodeNode(const NodeResource& node) {
               {"memory", FormatMebibytes(spec.memory_mib)},
               {"gpus", gpus},
               {"simulated", node.simulated},
-              {"state", node.state}};
+              {"state", NodeStateName(node.state)}};
   for (auto [key, value] : {std::pair{"agent", &node.agent},
                             {"address", &node.address},
                             {"logs_url", &node.logs_url},

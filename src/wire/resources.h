@@ -30,9 +30,11 @@ Status CheckName(const std::string& name, const std::string& field = "name");
 // it preemptible, so that reclaim and preemption take its GPUs as soon as
 // other work needs them. Workloads on GPUs nobody measures (simulated) are
 // never idle.
+enum class IdleAction { kStop, kPreempt };
+const char* IdleActionName(IdleAction action);  // "stop", "preempt"
 struct IdleRule {
   int64_t after_ms = 0;  // 0: no rule
-  std::string action = "stop";
+  IdleAction action = IdleAction::kStop;
 };
 
 struct QueueResource {
@@ -62,6 +64,25 @@ std::optional<WorkloadStatus> ParseStatus(const std::string& text);
 // Whether the scheduler still considers the workload (it waits or runs).
 bool IsActive(WorkloadStatus status);
 
+// What an agent last reported about a task's current attempt
+// (docs/agent-protocol.md §4), or kWaiting while a restart backs off.
+enum class TaskState {
+  kNone,
+  kStarting,
+  kRunning,
+  kExited,
+  kKilled,
+  kFailedToStart,
+  kLost,
+  kWaiting
+};
+// "" (none yet), "starting", "running", "exited", "killed",
+// "failed_to_start", "lost", "waiting".
+const char* TaskStateName(TaskState state);
+std::optional<TaskState> ParseTaskState(const std::string& text);
+// Whether a state ends an attempt (exited, killed, failed_to_start, lost).
+bool IsFinalTaskState(TaskState state);
+
 // One task of a workload: where it runs and what its agent last reported
 // about its current attempt (docs/agent-protocol.md).
 struct TaskAssignment {
@@ -73,9 +94,7 @@ struct TaskAssignment {
   // The node of the attempt before, kept after a release so that the watch
   // of that node's agent still shows the change (and the agent stops it).
   std::string previous_node;
-  // The agent's report: "" (none yet), starting, running, exited, killed,
-  // failed_to_start, lost; "waiting" while a restart backs off.
-  std::string state;
+  TaskState state = TaskState::kNone;
   int32_t pid = 0;
   int32_t exit_code = 0;  // for exited
   std::string reason;     // for anything but starting and running
@@ -123,10 +142,14 @@ Result<WorkloadResource> DecodeWorkloadSubmission(const nlohmann::json& body);
 Result<WorkloadResource> DecodeStoredWorkload(const std::string& body);
 nlohmann::json EncodeWorkload(const WorkloadResource& workload);
 
+// A node that answers (ready) or an agent's node gone silent (lost).
+enum class NodeState { kReady, kLost };
+const char* NodeStateName(NodeState state);  // "ready", "lost"
+
 struct NodeResource {
   core::NodeSpec spec;
   bool simulated = false;
-  std::string state = "ready";  // ready, lost
+  NodeState state = NodeState::kReady;
   // Set by the server for nodes an agent registered (docs/agent-protocol.md).
   std::string agent;     // the agent's id; empty: registered by an admin
   std::string address;   // where the node's tasks reach each other

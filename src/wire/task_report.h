@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "common/result.h"
+#include "wire/resources.h"
 
 namespace allot::wire {
 
 struct TaskReport {
   std::string node;
   int32_t attempt = 0;
-  // starting, running, exited, killed, failed_to_start, lost.
-  std::string state;
+  TaskState state = TaskState::kNone;  // starting, running, exited, killed, failed_to_start, lost
   int32_t pid = 0;
   int32_t exit_code = 0;  // exited
   int32_t signal = 0;     // killed
@@ -25,8 +25,5 @@ struct TaskReport {
   int64_t time_ms = 0;    // when it started (running) or ended
 };
 Result<TaskReport> DecodeTaskReport(const nlohmann::json& body);
-
-// Whether a state ends an attempt.
-bool IsFinalTaskState(const std::string& state);
 
 }  // namespace allot::wire

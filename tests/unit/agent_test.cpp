@@ -113,7 +113,7 @@ wire::TaskReport Report(const std::string& node, int attempt, const std::string&
   wire::TaskReport report;
   report.node = node;
   report.attempt = attempt;
-  report.state = state;
+  report.state = *wire::ParseTaskState(state);
   report.exit_code = exit_code;
   report.reason = state == "failed_to_start" ? "python3: No such file or directory" : "";
   return report;
@@ -126,7 +126,7 @@ TEST(TaskReports, StaleAttemptsChangeNothing) {
   auto stale = server::ApplyTaskReport(w, 0, Report("a", 1, "exited", 1), 5000, 10000);
   ASSERT_FALSE(stale);
   EXPECT_EQ(stale.error().code, "conflict");
-  EXPECT_EQ(w.assignments[0].state, "");
+  EXPECT_EQ(w.assignments[0].state, wire::TaskState::kNone);
   EXPECT_FALSE(server::ApplyTaskReport(w, 1, Report("b", 2, "running"), 5000, 10000));
 }
 
@@ -154,7 +154,7 @@ TEST(TaskReports, TrainingRestartsWithBackoffThenFails) {
   wire::BindTask(w.assignments[0], "a", {0});
   ASSERT_TRUE(server::ApplyTaskReport(w, 0, Report("a", 1, "exited", 1), 1000, 10000));
   EXPECT_EQ(w.assignments[0].attempt, 2);
-  EXPECT_EQ(w.assignments[0].state, "waiting");
+  EXPECT_EQ(w.assignments[0].state, wire::TaskState::kWaiting);
   EXPECT_EQ(w.assignments[0].not_before_ms, 11000);
   ASSERT_TRUE(server::ApplyTaskReport(w, 0, Report("a", 2, "killed"), 20000, 10000));
   EXPECT_EQ(w.assignments[0].not_before_ms, 40000);  // doubled

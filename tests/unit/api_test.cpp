@@ -589,7 +589,7 @@ TEST(IdleRule, ProjectsOnlyWithAClearErrorAndExactRoundTrip) {
       json{{"name", "p"}, {"department", "d"}, {"idle_interactive", {{"after", "90m"}}}}, true);
   ASSERT_TRUE(project) << project.error().message;
   EXPECT_EQ(project->idle_interactive.after_ms, 90 * 60000);
-  EXPECT_EQ(project->idle_interactive.action, "stop");
+  EXPECT_EQ(project->idle_interactive.action, wire::IdleAction::kStop);
   EXPECT_EQ(EncodeQueue(*project, true)["idle_interactive"],
             (json{{"after", "90m"}, {"action", "stop"}}));
   auto department =

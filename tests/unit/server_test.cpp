@@ -146,7 +146,7 @@ TEST_F(LoopTest, IdleInteractiveWorkIsStoppedOrMadePreemptibleByItsProjectsRule)
   // The default project: stop interactive work idle 30 minutes.
   auto project = wire::DecodeQueue(json::parse(store_->Get("projects", "default")->body), true);
   ASSERT_TRUE(project);
-  project->idle_interactive = {30 * 60000, "stop"};
+  project->idle_interactive = {30 * 60000, wire::IdleAction::kStop};
   // Room for non-preemptible work: 2 deserved GPUs.
   project->spec.deserved[core::Resource::kGpu] = 2000;
   auto department =
@@ -196,7 +196,7 @@ TEST_F(LoopTest, IdleInteractiveWorkIsStoppedOrMadePreemptibleByItsProjectsRule)
   EXPECT_TRUE(event);
 
   // preempt: the idle workload stays but loses its protection, once.
-  project->idle_interactive = {30 * 60000, "preempt"};
+  project->idle_interactive = {30 * 60000, wire::IdleAction::kPreempt};
   ASSERT_TRUE(store_->Commit(
       {{Op::kUpdate, "projects", "default", wire::EncodeQueue(*project, true).dump(), 0}}));
   usage.Record("unmeasured", "default", 0, now_, 0, 100);
@@ -332,7 +332,7 @@ TEST_F(LoopTest, WorkYoungerThanTheMinimumRunTimeIsNotPreempted) {
     auto stored = store_->Get("workloads", "sweep");
     auto sweep = wire::DecodeStoredWorkload(stored->body);
     ASSERT_TRUE(sweep);
-    sweep->assignments[0].state = "running";
+    sweep->assignments[0].state = wire::TaskState::kRunning;
     sweep->assignments[0].started_ms = now_;
     ASSERT_TRUE(store_->Commit({{Op::kUpdate, "workloads", "sweep",
                                  wire::EncodeWorkload(*sweep).dump(), stored->revision}}));
@@ -396,7 +396,7 @@ TEST_F(LoopTest, ANodeChangedBetweenCyclesIsReadAgain) {
     ASSERT_TRUE(stored);
     auto node = wire::DecodeNode(json::parse(stored->body));
     ASSERT_TRUE(node);
-    node->state = state;
+    node->state = state == "lost" ? wire::NodeState::kLost : wire::NodeState::kReady;
     ASSERT_TRUE(store_->Commit(
         {{Op::kUpdate, "nodes", "n1", wire::EncodeNode(*node).dump(), stored->revision}}));
   };
@@ -458,7 +458,7 @@ TEST_F(LoopTest, SilentAgentNodesAreLost) {
   // notebook there ends as lost instead, which is no eviction.
   EXPECT_EQ(cycle->evictions_node_lost, 1);
   auto lost = wire::DecodeNode(json::parse(store_->Get("nodes", train_node)->body));
-  EXPECT_EQ(lost->state, "lost");
+  EXPECT_EQ(lost->state, wire::NodeState::kLost);
   wire::WorkloadResource train = Get("train");
   EXPECT_EQ(train.status, wire::WorkloadStatus::kRunning);
   EXPECT_EQ(train.assignments[0].node, other);  // runs again elsewhere
@@ -469,7 +469,7 @@ TEST_F(LoopTest, SilentAgentNodesAreLost) {
                                                                 : wire::WorkloadStatus::kRunning);
   // n1 has no agent: never lost.
   auto n1 = wire::DecodeNode(json::parse(store_->Get("nodes", "n1")->body));
-  EXPECT_EQ(n1->state, "ready");
+  EXPECT_EQ(n1->state, wire::NodeState::kReady);
 }
 
 }  // namespace
