@@ -272,13 +272,24 @@ class HttpApi::Impl {
   }
 
   // The scope of a project: itself and its department.
-  Result<Scope> ProjectScope(const std::string& project) {
+  // The scope of `project` as `user`'s roles need it: the departments above
+  // the project's own are read (one store read each) only when the user
+  // holds a department binding that could be one of them.
+  Result<Scope> ProjectScope(const std::string& project, const User& user) {
     Result<store::Object> stored = store_.Get("projects", project);
     if (!stored) {
       return Error::Coded(
           "not_found", "project '" + project + "' does not exist: see allot quota get", "project");
     }
-    Result<Scope> scope = DepartmentScope(json::parse(stored->body).value("department", ""));
+    std::string department = json::parse(stored->body).value("department", "");
+    bool above_matters = false;
+    for (const auto& binding : user.roles) {
+      above_matters =
+          above_matters || (binding.role != Role::kAdmin && binding.project.empty() &&
+                            !binding.department.empty() && binding.department != department);
+    }
+    Result<Scope> scope =
+        above_matters ? DepartmentScope(department) : Result<Scope>(Scope{department, "", {}});
     if (!scope) return scope.error();
     scope->project = project;
     return scope;
@@ -489,7 +500,7 @@ class HttpApi::Impl {
     if (!body) return body.error();
     Result<WorkloadResource> workload = DecodeWorkloadSubmission(*body);
     if (!workload) return workload.error();
-    Result<Scope> scope = ProjectScope(workload->spec.queue);
+    Result<Scope> scope = ProjectScope(workload->spec.queue, caller.user);
     if (!scope) return scope.error();
     if (!Allows(caller.user, Access::kSubmit, *scope)) {
       return Forbidden("submitting to project '" + workload->spec.queue + "'");
@@ -518,19 +529,19 @@ class HttpApi::Impl {
     int64_t revision = 0;
     Scope scope;
   };
-  Result<StoredWorkload> LoadWorkload(const std::string& name) {
+  Result<StoredWorkload> LoadWorkload(const std::string& name, const User& user) {
     Result<store::Object> stored = store_.Get("workloads", name);
     if (!stored) return stored.error();
     Result<WorkloadResource> workload = DecodeStoredWorkload(stored->body);
     if (!workload) return workload.error();
-    Result<Scope> scope = ProjectScope(workload->spec.queue);
+    Result<Scope> scope = ProjectScope(workload->spec.queue, user);
     if (!scope) return scope.error();
     return StoredWorkload{std::move(*workload), stored->revision, std::move(*scope)};
   }
 
   Result<Reply> DeleteWorkload(const httplib::Request& req, const Caller& caller) {
     std::string name = PathName(req);
-    Result<StoredWorkload> stored = LoadWorkload(name);
+    Result<StoredWorkload> stored = LoadWorkload(name, caller.user);
     if (!stored) return stored.error();
     WorkloadResource* workload = &stored->workload;
     bool own = workload->owner == caller.user.name;
@@ -574,7 +585,7 @@ class HttpApi::Impl {
     Result<User> user = DecodeUser(*body);
     if (!user) return user.error();
     for (const auto& binding : user->roles) {
-      Result<Scope> scope = !binding.project.empty()      ? ProjectScope(binding.project)
+      Result<Scope> scope = !binding.project.empty() ? ProjectScope(binding.project, caller.user)
                             : !binding.department.empty() ? DepartmentScope(binding.department)
                                                           : Result<Scope>(Scope{});
       if (!scope) return scope.error();
@@ -678,7 +689,7 @@ class HttpApi::Impl {
     if (priority < 0) {
       return Error::Coded("invalid", "priority: give the new priority (0 to 1000)", "priority");
     }
-    Result<StoredWorkload> stored = LoadWorkload(name);
+    Result<StoredWorkload> stored = LoadWorkload(name, caller.user);
     if (!stored) return stored.error();
     WorkloadResource* workload = &stored->workload;
     if (!Allows(caller.user, Access::kManageOthers, stored->scope)) {
@@ -808,7 +819,7 @@ class HttpApi::Impl {
   // Whether the caller may read a workload of `project`.
   bool MayRead(const Caller& caller, const std::string& project) {
     if (Allows(caller.user, Access::kRead, {})) return true;
-    Result<Scope> scope = ProjectScope(project);
+    Result<Scope> scope = ProjectScope(project, caller.user);
     return scope && Allows(caller.user, Access::kRead, *scope);
   }
 
@@ -991,7 +1002,7 @@ class HttpApi::Impl {
     Route("GET", "/api/v1/workloads/([^/]+)/usage",
           [this](const auto& req, const Caller& caller) -> Result<Reply> {
             std::string name = PathName(req);
-            Result<StoredWorkload> stored = LoadWorkload(name);
+            Result<StoredWorkload> stored = LoadWorkload(name, caller.user);
             if (!stored) return stored.error();
             if (!MayRead(caller, stored->workload.spec.queue)) {
               return Forbidden("reading this workload");
