@@ -280,6 +280,17 @@ class HttpApi::Impl {
   socket_t listen_socket_ = -1;
 };
 
+ApiOptions ApiOptionsFor(server::ControlPlane& plane) {
+  ApiOptions options;
+  options.now_ms = plane.options().now_ms;
+  options.on_change = [&plane] { plane.Wake(); };
+  options.agent_timings = plane.options().timings;
+  options.liveness = &plane.liveness();
+  options.metrics = &plane.metrics();
+  options.workload_usage = &plane.workload_usage();
+  return options;
+}
+
 HttpApi::HttpApi(store::Store& store, ApiOptions options)
     : impl_(std::make_unique<Impl>(store, std::move(options))) {}
 HttpApi::~HttpApi() = default;

@@ -14,6 +14,7 @@
 
 #include "common/metrics.h"
 #include "common/result.h"
+#include "server/control_plane.h"
 #include "server/node_liveness.h"
 #include "server/workload_usage.h"
 #include "store/store.h"
@@ -36,6 +37,10 @@ struct ApiOptions {
   // (projects' idle rules); null: the API keeps its own.
   server::WorkloadUsage* workload_usage = nullptr;
 };
+
+// The options that put the API in front of `plane`: its clock, its agents'
+// timings, liveness, metrics and GPU use, and a change that wakes its loop.
+ApiOptions ApiOptionsFor(server::ControlPlane& plane);
 
 class HttpApi {
  public:

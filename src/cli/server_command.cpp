@@ -17,8 +17,7 @@
 #include "api/http_api.h"
 #include "common/client_config.h"
 #include "common/quantity.h"
-#include "server/scheduling_loop.h"
-#include "store/sqlite_store.h"
+#include "server/control_plane.h"
 #include "wire/resources.h"
 
 namespace allot::cli {
@@ -76,79 +75,113 @@ Status ForgetAgentlessLocalNode(store::Store& store) {
   return Status::Ok();
 }
 
-int Serve(bool standalone) {
-  sched::SchedulerConfig scheduler_config;
-  auto min_runtime = ParseDurationMs(options.min_runtime);
-  if (!min_runtime) {
-    std::cerr << "allot: --min-runtime: " << min_runtime.error().message << "\n";
-    return 1;
+// Writes the first admin token, readable by the owner only: it is the
+// cluster's first admin credential.
+Status WriteAdminToken(const std::string& path, const std::string& token) {
+  mode_t old_mask = umask(077);
+  std::ofstream(path) << token << "\n";
+  umask(old_mask);
+  if (!std::filesystem::exists(path)) {
+    return Error::Coded("invalid", "--admin-token-file: cannot write '" + path + "'",
+                        "admin-token-file");
   }
-  scheduler_config.min_runtime = *min_runtime;
+  return Status::Ok();
+}
+
+// The control plane's options from the command line.
+Result<server::ControlPlaneOptions> PlaneOptions() {
+  server::ControlPlaneOptions plane;
+  auto min_runtime = ParseDurationMs(options.min_runtime);
+  if (!min_runtime) return Error::Coded("invalid", "--min-runtime: " + min_runtime.error().message);
+  plane.scheduler.min_runtime = *min_runtime;
+  plane.store_path = options.data_dir + "/allot.db";
+  plane.now_ms = NowMs;
+  plane.timings.lost_after_ms = options.lost_after_s * 1000;
+  // Several heartbeats fit in the time after which a node is lost.
+  plane.timings.heartbeat_interval_ms = std::min<int64_t>(5000, plane.timings.lost_after_ms / 3);
+  plane.timings.restart_backoff_ms = options.restart_backoff_s * 1000;
+  plane.history_interval = std::chrono::seconds(options.history_interval_s);
+  return plane;
+}
+
+// Standalone, this machine is the node `local`: its GPUs through NVML when
+// it has some (unless --simulate-gpus was given), simulated otherwise.
+struct LocalNode {
+  std::string simulate_gpus;  // empty: the real GPUs
+  int64_t gpu_milli = 0;      // the default project's deserved GPUs
+  std::string join_token;     // for the agent's first start
+};
+
+Result<LocalNode> PrepareLocalNode(store::Store& store, const std::string& agent_dir) {
+  LocalNode local;
+  Result<std::vector<core::GpuSpec>> real = agent::DiscoverGpus();
+  bool use_real = real && !real->empty() && simulate_option->count() == 0;
+  local.simulate_gpus = use_real ? "" : options.simulate_gpus;
+  auto gpus = use_real ? real : wire::ParseSimulatedGpus(options.simulate_gpus, "local");
+  if (!gpus) return Error::Coded("invalid", "--simulate-gpus: " + gpus.error().message);
+  local.gpu_milli = static_cast<int64_t>(gpus->size()) * core::kMilliPerGpu;
+  if (Status status = ForgetAgentlessLocalNode(store); !status) return status.error();
+  if (!std::filesystem::exists(agent_dir + "/agent.json")) {
+    auto token = LocalJoinToken(store);
+    if (!token) return token.error();
+    local.join_token = *token;
+  }
+  return local;
+}
+
+// The agent of node `local`, in this process, against the server at `port`.
+Result<std::unique_ptr<agent::Agent>> LocalAgent(const LocalNode& local, int port,
+                                                 const std::string& agent_dir) {
+  agent::AgentOptions agent_options;
+  std::string host = options.host == "0.0.0.0" ? "127.0.0.1" : options.host;
+  agent_options.server = "http://" + host + ":" + std::to_string(port);
+  agent_options.join_token = local.join_token;
+  agent_options.name = "local";
+  agent_options.simulate_gpus = local.simulate_gpus;
+  agent_options.state_dir = agent_dir;
+  agent_options.address = "127.0.0.1";
+  agent_options.listen_host = "127.0.0.1";
+  return agent::Agent::Create(agent_options);
+}
+
+int Fail(const Error& error, int code = 1) {
+  std::cerr << "allot: " << error.message << "\n";
+  return code;
+}
+
+int Serve(bool standalone) {
   if (options.data_dir.empty()) options.data_dir = DefaultDataDir();
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) {
-    std::cerr << "allot: --data-dir: cannot create '" << options.data_dir << "': " << ec.message()
-              << "\n";
-    return 1;
+    return Fail(Error::Coded(
+        "invalid", "--data-dir: cannot create '" + options.data_dir + "': " + ec.message()));
   }
-  auto store = store::SqliteStore::Open(options.data_dir + "/allot.db");
-  if (!store) {
-    std::cerr << "allot: " << store.error().message << "\n";
-    return 1;
-  }
-  auto admin_token = api::BootstrapAdmin(**store, NowMs());
-  if (!admin_token) {
-    std::cerr << "allot: " << admin_token.error().message << "\n";
-    return 1;
-  }
+  Result<server::ControlPlaneOptions> plane_options = PlaneOptions();
+  if (!plane_options) return Fail(plane_options.error());
+  auto plane = server::ControlPlane::Open(std::move(*plane_options));
+  if (!plane) return Fail(plane.error());
+  store::Store& store = (*plane)->store();
+  auto admin_token = api::BootstrapAdmin(store, NowMs());
+  if (!admin_token) return Fail(admin_token.error());
   std::string token_file = options.admin_token_file.empty() ? options.data_dir + "/admin-token"
                                                             : options.admin_token_file;
   if (!admin_token->empty()) {
-    // Readable by the owner only: it is the cluster's first admin credential.
-    mode_t old_mask = umask(077);
-    std::ofstream(token_file) << *admin_token << "\n";
-    umask(old_mask);
-    if (!std::filesystem::exists(token_file)) {
-      std::cerr << "allot: --admin-token-file: cannot write '" << token_file << "'\n";
-      return 1;
+    if (Status written = WriteAdminToken(token_file, *admin_token); !written) {
+      return Fail(written.error());
     }
   }
   // Standalone, the default project is guaranteed the local GPUs, so that
-  // non-preemptible (interactive) work can start there too. Real GPUs when
-  // NVML finds some (unless --simulate-gpus was given), simulated otherwise.
-  int64_t default_deserved = 0;
-  std::string simulate_gpus;
-  if (standalone) {
-    Result<std::vector<core::GpuSpec>> real = agent::DiscoverGpus();
-    bool use_real = real && !real->empty() && simulate_option->count() == 0;
-    simulate_gpus = use_real ? "" : options.simulate_gpus;
-    auto gpus = use_real ? real : wire::ParseSimulatedGpus(options.simulate_gpus, "local");
-    if (!gpus) {
-      std::cerr << "allot: --simulate-gpus: " << gpus.error().message << "\n";
-      return 2;
-    }
-    default_deserved = static_cast<int64_t>(gpus->size()) * core::kMilliPerGpu;
-  }
-  if (Status status = api::BootstrapDefaultProject(**store, default_deserved); !status) {
-    std::cerr << "allot: " << status.error().message << "\n";
-    return 1;
-  }
-  std::string join_token;
+  // non-preemptible (interactive) work can start there too.
   std::string agent_dir = options.data_dir + "/agent";
+  LocalNode local;
   if (standalone) {
-    if (Status status = ForgetAgentlessLocalNode(**store); !status) {
-      std::cerr << "allot: " << status.error().message << "\n";
-      return 1;
-    }
-    if (!std::filesystem::exists(agent_dir + "/agent.json")) {
-      auto token = LocalJoinToken(**store);
-      if (!token) {
-        std::cerr << "allot: " << token.error().message << "\n";
-        return 1;
-      }
-      join_token = *token;
-    }
+    Result<LocalNode> prepared = PrepareLocalNode(store, agent_dir);
+    if (!prepared) return Fail(prepared.error(), 2);
+    local = std::move(*prepared);
+  }
+  if (Status status = api::BootstrapDefaultProject(store, local.gpu_milli); !status) {
+    return Fail(status.error());
   }
 
   // SIGINT and SIGTERM end the process gracefully; block them in every
@@ -159,35 +192,10 @@ int Serve(bool standalone) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  server::AgentTimings timings;
-  timings.lost_after_ms = options.lost_after_s * 1000;
-  // Several heartbeats fit in the time after which a node is lost.
-  timings.heartbeat_interval_ms = std::min<int64_t>(5000, timings.lost_after_ms / 3);
-  timings.restart_backoff_ms = options.restart_backoff_s * 1000;
-  server::NodeLiveness liveness(NowMs());
-  MetricsRegistry metrics;
-  server::WorkloadUsage workload_usage;
-  server::SchedulingLoop loop(**store, NowMs, &liveness, timings, &metrics);
-  if (Status configured = loop.SetSchedulerConfig(scheduler_config); !configured) {
-    std::cerr << "allot: " << configured.error().message << "\n";
-    return 1;
-  }
-  loop.SetHistory(std::chrono::seconds(options.history_interval_s));
-  loop.SetWorkloadUsage(&workload_usage);
-  api::ApiOptions api_options;
-  api_options.now_ms = NowMs;
-  api_options.on_change = [&loop] { loop.Wake(); };
-  api_options.agent_timings = timings;
-  api_options.liveness = &liveness;
-  api_options.metrics = &metrics;
-  api_options.workload_usage = &workload_usage;
-  api::HttpApi http(**store, api_options);
+  api::HttpApi http(store, api::ApiOptionsFor(**plane));
   auto port = http.Bind(options.host, options.port);
-  if (!port) {
-    std::cerr << "allot: " << port.error().message << "\n";
-    return 1;
-  }
-  loop.Start(std::chrono::seconds(1));
+  if (!port) return Fail(port.error());
+  (*plane)->Start();
   std::cout << "allot " << (standalone ? "up" : "server") << ": http://" << options.host << ":"
             << *port << "  (data in " << options.data_dir << ")\n";
   std::cout << "admin token: " << token_file
@@ -198,22 +206,10 @@ int Serve(bool standalone) {
   std::unique_ptr<agent::Agent> local_agent;
   std::thread agent_starter;
   if (standalone) {
-    agent::AgentOptions agent_options;
-    std::string host = options.host == "0.0.0.0" ? "127.0.0.1" : options.host;
-    agent_options.server = "http://" + host + ":" + std::to_string(*port);
-    agent_options.join_token = join_token;
-    agent_options.name = "local";
-    agent_options.simulate_gpus = simulate_gpus;
-    agent_options.state_dir = agent_dir;
-    agent_options.address = "127.0.0.1";
-    agent_options.listen_host = "127.0.0.1";
-    auto created = agent::Agent::Create(agent_options);
-    if (!created) {
-      std::cerr << "allot: agent: " << created.error().message << "\n";
-      return 2;
-    }
+    auto created = LocalAgent(local, *port, agent_dir);
+    if (!created) return Fail(Error::Coded("invalid", "agent: " + created.error().message), 2);
     local_agent = std::move(*created);
-    agent_starter = std::thread([&local_agent, simulate_gpus] {
+    agent_starter = std::thread([&local_agent, simulate_gpus = local.simulate_gpus] {
       if (Status started = local_agent->Start(); !started) {
         std::cerr << "allot: agent: " << started.error().message << "\n";
         return;
@@ -236,7 +232,7 @@ int Serve(bool standalone) {
   http.Serve();
   pthread_kill(waiter.native_handle(), SIGTERM);  // if Serve ended on its own
   waiter.join();
-  loop.Stop();
+  (*plane)->Stop();
   return 0;
 }
 

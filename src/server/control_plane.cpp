@@ -1,0 +1,39 @@
+#include "server/control_plane.h"
+
+#include "store/sqlite_store.h"
+
+namespace allot::server {
+
+Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(ControlPlaneOptions options) {
+  auto store = store::SqliteStore::Open(options.store_path);
+  if (!store) return store.error();
+  std::unique_ptr<ControlPlane> plane(new ControlPlane(std::move(options), std::move(*store)));
+  if (Status configured = plane->loop_->SetSchedulerConfig(plane->options_.scheduler);
+      !configured) {
+    return configured.error();
+  }
+  plane->loop_->SetHistory(plane->options_.history_interval);
+  plane->loop_->SetWorkloadUsage(&plane->workload_usage_);
+  return plane;
+}
+
+ControlPlane::ControlPlane(ControlPlaneOptions options, std::unique_ptr<store::Store> store)
+    : options_(std::move(options)),
+      store_(std::move(store)),
+      liveness_(options_.now_ms()),
+      loop_(std::make_unique<SchedulingLoop>(*store_, options_.now_ms, &liveness_, options_.timings,
+                                             &metrics_)) {}
+
+ControlPlane::~ControlPlane() {
+  Stop();
+}
+
+void ControlPlane::Start() {
+  loop_->Start(std::chrono::seconds(1));
+}
+
+void ControlPlane::Stop() {
+  loop_->Stop();
+}
+
+}  // namespace allot::server

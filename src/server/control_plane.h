@@ -1,0 +1,64 @@
+// The control plane's pieces, wired (architecture.md §1, §6): the store, the
+// agents' liveness, the metrics registry, the tasks' GPU use and the
+// scheduling loop over them. `allot server` and `allot up` make one and put
+// the HTTP API (src/api, api::ApiOptionsFor) in front of it; tests and
+// benchmarks may make their own.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/metrics.h"
+#include "common/result.h"
+#include "sched/config.h"
+#include "server/node_liveness.h"
+#include "server/scheduling_loop.h"
+#include "server/workload_usage.h"
+#include "store/store.h"
+
+namespace allot::server {
+
+struct ControlPlaneOptions {
+  std::string store_path;           // the SQLite file
+  std::function<int64_t()> now_ms;  // wall clock in ms since the epoch
+  AgentTimings timings;
+  sched::SchedulerConfig scheduler;
+  std::chrono::milliseconds history_interval = std::chrono::seconds(60);
+};
+
+class ControlPlane {
+ public:
+  // Opens the store and checks the scheduler's settings; nothing runs yet.
+  static Result<std::unique_ptr<ControlPlane>> Open(ControlPlaneOptions options);
+  ~ControlPlane();
+  ControlPlane(const ControlPlane&) = delete;
+  ControlPlane& operator=(const ControlPlane&) = delete;
+
+  store::Store& store() { return *store_; }
+  NodeLiveness& liveness() { return liveness_; }
+  MetricsRegistry& metrics() { return metrics_; }
+  WorkloadUsage& workload_usage() { return workload_usage_; }
+  SchedulingLoop& loop() { return *loop_; }
+  const ControlPlaneOptions& options() const { return options_; }
+
+  // Runs the scheduling loop on its thread: a cycle when woken (Wake(),
+  // after every change through the API) and at least every second.
+  void Start();
+  void Wake() { loop_->Wake(); }
+  // Stops the loop; the store stays open until the control plane goes.
+  void Stop();
+
+ private:
+  ControlPlane(ControlPlaneOptions options, std::unique_ptr<store::Store> store);
+
+  ControlPlaneOptions options_;
+  std::unique_ptr<store::Store> store_;
+  NodeLiveness liveness_;
+  MetricsRegistry metrics_;
+  WorkloadUsage workload_usage_;
+  std::unique_ptr<SchedulingLoop> loop_;
+};
+
+}  // namespace allot::server
