@@ -24,6 +24,7 @@ struct QuotaOptions {
   std::string department;
   std::string gpu, cpu, memory, limit_gpu;
   std::vector<std::string> gpu_model_quota;  // H100=4
+  std::vector<std::string> gpu_model_limit;  // H100=6
   int64_t weight = -1;
   int64_t priority = -1;
   std::string idle_after, idle_action;  // the project's idle rule
@@ -91,9 +92,13 @@ int QuotaGet() {
       [](const json& p) { return p.value("department", ""); },
       [&](const json& q, int depth, bool is_project) {
         json limit = q.value("limit", json::object());
-        rows.push_back({TreeName(q, depth, is_project), Quantity(q["deserved"], "gpu"),
-                        ModelQuota(q["deserved"]), Quantity(limit, "gpu"),
-                        Quantity(q["deserved"], "cpu"), Quantity(q["deserved"], "memory"),
+        std::string models = ModelQuota(q["deserved"]);
+        if (std::string limits = ModelQuota(limit); limits != "-") {
+          models = (models == "-" ? "" : models + " ") + "(limit " + limits + ")";
+        }
+        rows.push_back({TreeName(q, depth, is_project), Quantity(q["deserved"], "gpu"), models,
+                        Quantity(limit, "gpu"), Quantity(q["deserved"], "cpu"),
+                        Quantity(q["deserved"], "memory"),
                         std::to_string(q.value("over_quota_weight", 1)),
                         std::to_string(q.value("priority", 100))});
       });
@@ -172,30 +177,49 @@ Status CheckPath(HttpClient& http, const std::string& parent, const std::vector<
   return Status::Ok();
 }
 
+// Sets or removes `section`.gpu_models from MODEL=GPUS pairs ("none"
+// removes it); true when the flag was given.
+Result<bool> ApplyModelPairs(const std::vector<std::string>& pairs, const char* flag,
+                             const std::string& section, json& body) {
+  if (pairs.empty()) return false;
+  json part = body.value(section, json::object());
+  if (pairs.size() == 1 && pairs[0] == "none") {
+    part.erase("gpu_models");
+  } else {
+    json models = json::object();
+    for (const auto& pair : pairs) {
+      size_t equals = pair.find('=');
+      if (equals == std::string::npos || equals == 0) {
+        return Error::Coded("invalid",
+                            std::string(flag) + ": '" + pair + "' is not MODEL=GPUS, like H100=4",
+                            section + ".gpu_models");
+      }
+      models[pair.substr(0, equals)] = pair.substr(equals + 1);
+    }
+    part["gpu_models"] = models;
+  }
+  if (part.empty()) {
+    body.erase(section);
+  } else {
+    body[section] = part;
+  }
+  return true;
+}
+
 // The flags' changes on a queue's body.
 Status ApplyQuotaFlags(const QuotaOptions& o, json& body) {
   json deserved = body.value("deserved", json::object());
   if (!o.gpu.empty()) deserved["gpu"] = o.gpu;
   if (!o.cpu.empty()) deserved["cpu"] = o.cpu;
   if (!o.memory.empty()) deserved["memory"] = o.memory;
-  if (o.gpu_model_quota.size() == 1 && o.gpu_model_quota[0] == "none") {
-    deserved.erase("gpu_models");
-  } else if (!o.gpu_model_quota.empty()) {
-    json models = json::object();
-    for (const auto& pair : o.gpu_model_quota) {
-      size_t equals = pair.find('=');
-      if (equals == std::string::npos || equals == 0) {
-        return Error::Coded("invalid",
-                            "--gpu-model-quota: '" + pair + "' is not MODEL=GPUS, like H100=4",
-                            "deserved.gpu_models");
-      }
-      models[pair.substr(0, equals)] = pair.substr(equals + 1);
-    }
-    deserved["gpu_models"] = models;
-    // The total follows the models unless --gpu says otherwise.
-    if (o.gpu.empty()) deserved.erase("gpu");
-  }
   body["deserved"] = deserved;
+  Result<bool> models = ApplyModelPairs(o.gpu_model_quota, "--gpu-model-quota", "deserved", body);
+  if (!models) return models.error();
+  // The total follows the models unless --gpu says otherwise.
+  if (*models && o.gpu.empty() && body.contains("deserved")) body["deserved"].erase("gpu");
+  if (!body.contains("deserved")) body["deserved"] = json::object();
+  Result<bool> limits = ApplyModelPairs(o.gpu_model_limit, "--gpu-model-limit", "limit", body);
+  if (!limits) return limits.error();
   if (!o.limit_gpu.empty()) {
     json limit = body.value("limit", json::object());
     if (o.limit_gpu == "none") {
@@ -384,6 +408,11 @@ void AddQuotaCommands(CLI::App& app) {
       ->add_option("--gpu-model-quota", o.gpu_model_quota,
                    "Deserved GPUs per model: H100=4,A100=8 (deserved GPUs default to the sum); "
                    "none removes them")
+      ->delimiter(',');
+  quota_set_command
+      ->add_option("--gpu-model-limit", o.gpu_model_limit,
+                   "The most GPUs of a model the queue may hold, preemptible work included: "
+                   "H100=6; none removes them")
       ->delimiter(',');
   quota_set_command->add_option("--cpu", o.cpu, "Deserved CPU");
   quota_set_command->add_option("--memory", o.memory, "Deserved memory, e.g. 512Gi");

@@ -26,6 +26,9 @@ struct QueueSpec {
   Resources weight = Resources::Uniform(1);
   // Deserved GPUs per model, in milli-GPU: {"H100": 4000, "A100": 8000}.
   std::map<std::string, int64_t> deserved_gpu_by_model;
+  // The most GPUs of a model the queue may hold, preemptible work included
+  // (milli-GPU); a model not named is limited only by the GPU limit.
+  std::map<std::string, int64_t> limit_gpu_by_model;
   int32_t priority = kDefaultQueuePriority;
 };
 

@@ -71,6 +71,16 @@ Status ValidateQueueAmounts(const QueueSpec& q) {
     }
     by_model += amount;
   }
+  for (const auto& [model, amount] : q.limit_gpu_by_model) {
+    auto deserved = q.deserved_gpu_by_model.find(model);
+    if (amount < 0 || (deserved != q.deserved_gpu_by_model.end() && deserved->second > amount)) {
+      return At(base + "limit", "queue '" + q.name + "' has a limit of " +
+                                    FormatAmount(Resource::kGpu, amount) + " GPUs of model " +
+                                    model +
+                                    " below its deserved GPUs of that model (or below 0): raise "
+                                    "the limit or lower deserved");
+    }
+  }
   if (by_model > q.deserved.gpu()) {
     return At(base + "deserved",
               "queue '" + q.name + "' deserves " + FormatAmount(Resource::kGpu, by_model) +

@@ -99,9 +99,10 @@ std::vector<std::string> StringList(const YAML::Node& node, const std::string& f
 }
 
 // A resource map: {gpu: 2, gpu_memory: 80Gi, cpu: 8, memory: 64Gi} and, in
-// quotas, gpu_models: {H100: 4}.
+// quotas, gpu_models: {H100: 4}; in deserved quotas, gpu defaults to the
+// models' sum (`total_from_models`).
 void ReadResources(const YAML::Node& node, const std::string& field, core::Resources& out,
-                   std::map<std::string, int64_t>* by_model) {
+                   std::map<std::string, int64_t>* by_model, bool total_from_models = true) {
   std::set<std::string> keys = {"gpu", "gpu_memory", "cpu", "memory"};
   if (by_model != nullptr) keys.insert("gpu_models");
   CheckKeys(node, field, keys);
@@ -122,7 +123,7 @@ void ReadResources(const YAML::Node& node, const std::string& field, core::Resou
       (*by_model)[model] = milli;
       sum += milli;
     }
-    if (!node["gpu"]) out[Resource::kGpu] = sum;
+    if (!node["gpu"] && total_from_models) out[Resource::kGpu] = sum;
   }
 }
 
@@ -256,7 +257,7 @@ class Loader {
     }
     if (node["limit"]) {
       core::Resources given = core::Resources::Uniform(-1);
-      ReadResources(node["limit"], f + ".limit", given, nullptr);
+      ReadResources(node["limit"], f + ".limit", given, &q.limit_gpu_by_model, false);
       for (Resource r : core::kAllResources) {
         if (given[r] >= 0) q.limit[r] = given[r];
       }

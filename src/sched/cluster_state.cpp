@@ -28,9 +28,11 @@ ClusterState::ClusterState(const core::Snapshot& snapshot)
   };
   std::unordered_map<std::string, int32_t> tracked_ids;
   for (const auto& q : snapshot.queues) {
-    for (const auto& [m, amount] : q.deserved_gpu_by_model) {
-      if (tracked_ids.emplace(m, static_cast<int32_t>(tracked_models_.size())).second) {
-        tracked_models_.push_back(m);
+    for (const auto* by_model : {&q.deserved_gpu_by_model, &q.limit_gpu_by_model}) {
+      for (const auto& [m, amount] : *by_model) {
+        if (tracked_ids.emplace(m, static_cast<int32_t>(tracked_models_.size())).second) {
+          tracked_models_.push_back(m);
+        }
       }
     }
   }
@@ -93,6 +95,10 @@ ClusterState::ClusterState(const core::Snapshot& snapshot)
     queue.model_deserved.assign(tracked, 0);
     for (const auto& [m, amount] : spec.deserved_gpu_by_model) {
       queue.model_deserved[tracked_ids.at(m)] = amount;
+    }
+    queue.model_limit.assign(tracked, core::kUnlimited);
+    for (const auto& [m, amount] : spec.limit_gpu_by_model) {
+      queue.model_limit[tracked_ids.at(m)] = amount;
     }
     queue.model_demand.assign(tracked, 0);
     queue.model_fair_share.assign(tracked, 0);

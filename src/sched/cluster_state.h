@@ -58,6 +58,7 @@ struct QueueState {
   Resources deserved, limit, weight;
   int32_t priority = 0;
   ModelAmounts model_deserved;  // per tracked model
+  ModelAmounts model_limit;     // per tracked model; kUnlimited where none is set
   Resources demand;             // of the whole subtree, capped by limit
   ModelAmounts model_demand;
   Resources fair_share;

@@ -115,7 +115,9 @@ void ComputeDemand(ClusterState& state) {
   for (uint32_t q : by_depth) {
     auto& qs = state.mutable_queue(q);
     qs.demand = Resources::Min(qs.demand, qs.limit);
-    for (auto& d : qs.model_demand) d = std::min(d, qs.limit.gpu());
+    for (size_t m = 0; m < tracked; ++m) {
+      qs.model_demand[m] = std::min({qs.model_demand[m], qs.limit.gpu(), qs.model_limit[m]});
+    }
     if (qs.parent == kNone) continue;
     auto& parent = state.mutable_queue(qs.parent);
     parent.demand += qs.demand;
@@ -138,7 +140,7 @@ void ComputeFairShare(ClusterState& state) {
     Dimension dim{
         [m](const QueueState& q) { return q.model_deserved[m]; },
         [m](const QueueState& q) { return q.model_demand[m]; },
-        [](const QueueState& q) { return q.limit.gpu(); },
+        [m](const QueueState& q) { return std::min(q.limit.gpu(), q.model_limit[m]); },
         [](const QueueState& q) { return q.weight.gpu(); },
         [m](QueueState& q) -> int64_t& { return q.model_fair_share[m]; },
     };

@@ -30,16 +30,18 @@ std::string QuotaBlocker(const ClusterState& state, uint32_t w, const Resources&
   return {};
 }
 
-std::vector<uint16_t> ModelsOverDeserved(const ClusterState& state, uint32_t w, int64_t gpu_milli) {
+std::vector<uint16_t> ModelsOverQuota(const ClusterState& state, uint32_t w, int64_t gpu_milli) {
   std::vector<uint16_t> excluded;
-  if (state.workload(w).preemptible || state.tracked_models().empty()) return excluded;
+  if (state.tracked_models().empty()) return excluded;
+  bool preemptible = state.workload(w).preemptible;
   const auto& models = state.models();
   for (size_t m = 0; m < state.tracked_models().size(); ++m) {
     bool over = false;
     for (uint32_t q = state.workload(w).queue; q != kNone && !over; q = state.queue(q).parent) {
       const QueueState& qs = state.queue(q);
+      over = qs.model_allocated[m] + gpu_milli > qs.model_limit[m];
       const auto& declared = state.snapshot().queues[q].deserved_gpu_by_model;
-      if (declared.count(state.tracked_models()[m]) == 0) continue;
+      if (preemptible || over || declared.count(state.tracked_models()[m]) == 0) continue;
       over = qs.model_nonpreemptible[m] + gpu_milli > qs.model_deserved[m];
     }
     if (!over) continue;
@@ -48,6 +50,28 @@ std::vector<uint16_t> ModelsOverDeserved(const ClusterState& state, uint32_t w, 
     }
   }
   return excluded;
+}
+
+std::string ModelQuotaReason(const ClusterState& state, uint32_t w, int64_t gpu_milli) {
+  bool preemptible = state.workload(w).preemptible;
+  const auto& queues = state.snapshot().queues;
+  auto gpus = [](int64_t milli) { return core::FormatAmount(core::Resource::kGpu, milli); };
+  for (size_t m = 0; m < state.tracked_models().size(); ++m) {
+    const std::string& model = state.tracked_models()[m];
+    for (uint32_t q = state.workload(w).queue; q != kNone; q = state.queue(q).parent) {
+      const QueueState& qs = state.queue(q);
+      if (qs.model_allocated[m] + gpu_milli > qs.model_limit[m]) {
+        return "queue '" + queues[q].name + "' is at its limit of " + gpus(qs.model_limit[m]) +
+               " " + model + " GPUs (holds " + gpus(qs.model_allocated[m]) + ")";
+      }
+      if (!preemptible && queues[q].deserved_gpu_by_model.count(model) > 0 &&
+          qs.model_nonpreemptible[m] + gpu_milli > qs.model_deserved[m]) {
+        return "non-preemptible work of queue '" + queues[q].name + "' is at its deserved " +
+               gpus(qs.model_deserved[m]) + " " + model + " GPUs";
+      }
+    }
+  }
+  return "";
 }
 
 std::vector<core::Resource> ContestedResources(const core::TaskRequest& request) {

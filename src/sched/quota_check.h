@@ -16,10 +16,15 @@ namespace allot::sched {
 // CPU and memory only at queues that set a non-zero deserved amount of them.
 std::string QuotaBlocker(const ClusterState& state, uint32_t w, const Resources& add);
 
-// GPU models (ids into state.models()) that non-preemptible workload w may
-// not use, because a queue on its path declares a per-model quota that
-// `gpu_milli` more of that model would exceed. Empty for preemptible work.
-std::vector<uint16_t> ModelsOverDeserved(const ClusterState& state, uint32_t w, int64_t gpu_milli);
+// GPU models (ids into state.models()) that workload w may not use, because
+// `gpu_milli` more of that model would take a queue on its path past its
+// per-model limit, or (non-preemptible work only) past the per-model
+// deserved quota it declares.
+std::vector<uint16_t> ModelsOverQuota(const ClusterState& state, uint32_t w, int64_t gpu_milli);
+// Why those models are excluded, in words, for the pending reason: the
+// first queue and model whose limit (or deserved, for non-preemptible work)
+// would be passed; "" when none is.
+std::string ModelQuotaReason(const ClusterState& state, uint32_t w, int64_t gpu_milli);
 
 // The resources that decide reclaim for a request: GPUs for GPU work,
 // otherwise CPU and memory.

@@ -40,14 +40,15 @@ Status ReadGpuModels(const json& object, const std::string& field,
 // their value. With `by_model`, also gpu_models (deserved GPUs per model),
 // whose sum `gpu` defaults to.
 Status ReadResources(const json& object, const std::string& prefix, Resources& out,
-                     std::map<std::string, int64_t>* by_model = nullptr) {
+                     std::map<std::string, int64_t>* by_model = nullptr,
+                     bool total_from_models = true) {
   JsonReader reader(object, prefix);
   if (by_model != nullptr) {
     if (const json* models = reader.Find("gpu_models")) {
       if (Status s = ReadGpuModels(*models, prefix + "gpu_models", *by_model); !s) return s;
       int64_t sum = 0;
       for (const auto& [model, milli] : *by_model) sum += milli;
-      if (!reader.Find("gpu")) out[Resource::kGpu] = sum;
+      if (!reader.Find("gpu") && total_from_models) out[Resource::kGpu] = sum;
     }
   }
   if (Status s = reader.Quantity("gpu", out[Resource::kGpu], ParseMilli); !s) return s;
@@ -311,7 +312,10 @@ Result<QueueResource> DecodeQueue(const json& body, bool is_project) {
   auto limit = reader.Object("limit");
   if (!limit) return limit.error();
   if (*limit) {
-    if (Status s = ReadResources(**limit, "limit.", spec.limit); !s) return s.error();
+    if (Status s = ReadResources(**limit, "limit.", spec.limit, &spec.limit_gpu_by_model, false);
+        !s) {
+      return s.error();
+    }
   }
   int64_t weight = 1;
   if (Status s = reader.Int("over_quota_weight", weight, 0, 1000000); !s) return s.error();
@@ -345,13 +349,16 @@ json EncodeQueue(const QueueResource& queue, bool is_project) {
   if (is_project) out["department"] = spec.parent;
   if (!is_project && !spec.parent.empty()) out["parent"] = spec.parent;
   out["deserved"] = EncodeResources(spec.deserved, false);
-  if (!spec.deserved_gpu_by_model.empty()) {
+  auto models_of = [](const std::map<std::string, int64_t>& by_model) {
     json models = json::object();
-    for (const auto& [model, milli] : spec.deserved_gpu_by_model)
-      models[model] = FormatMilli(milli);
-    out["deserved"]["gpu_models"] = models;
+    for (const auto& [model, milli] : by_model) models[model] = FormatMilli(milli);
+    return models;
+  };
+  if (!spec.deserved_gpu_by_model.empty()) {
+    out["deserved"]["gpu_models"] = models_of(spec.deserved_gpu_by_model);
   }
   json limit = EncodeResources(spec.limit, true);
+  if (!spec.limit_gpu_by_model.empty()) limit["gpu_models"] = models_of(spec.limit_gpu_by_model);
   if (!limit.empty()) out["limit"] = limit;
   out["over_quota_weight"] = spec.weight[Resource::kGpu];
   out["priority"] = spec.priority;

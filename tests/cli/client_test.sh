@@ -99,6 +99,9 @@ expect_in "$out" "project 'detection' created: deserved gpu 2 \(A100-80GB=2\)" "
 out="$("$ALLOT" quota get)"
 expect_in "$out" "^  department/cv +3 " "quota get nests a department"
 expect_in "$out" "^    detection +2 +A100-80GB=2 " "quota get nests its project with its GPUs per model"
+"$ALLOT" quota set detection --gpu-model-limit A100-80GB=3 >/dev/null
+expect_in "$("$ALLOT" quota get)" "^    detection +2 +A100-80GB=2 \(limit A100-80GB=3\) " \
+  "quota get shows a per-model limit"
 expect_exit 2 "a path that is not the tree's" "$ALLOT" quota set vision/cv/detection --gpu 1
 expect_in "$err" "the tree has 'cv' at research/" "the wrong path names where the department is"
 expect_exit 2 "a child past its parent" "$ALLOT" quota set department/research/cv/deep --gpu 4

@@ -322,6 +322,35 @@ TEST_F(ServerFeaturesTest, DeservedGpusPerModelHoldThroughTheServer) {
   EXPECT_EQ(chat["H100-80GB"]["allocated"], 1.0);
   EXPECT_EQ(chat["A100-80GB"]["allocated"], 1.0);
   EXPECT_EQ(Queue(status, "llm")["gpu_models"]["H100-80GB"]["allocated"], 1.0);
+  // A limit per model holds preemptible work too.
+  auto limited = Call("PUT", "/api/v1/projects/chat", admin_,
+                      {{"name", "chat"},
+                       {"department", "llm"},
+                       {"deserved", {{"gpu_models", {{"H100-80GB", 1}, {"A100-80GB", 1}}}}},
+                       {"limit", {{"gpu_models", {{"H100-80GB", 1}}}}}});
+  ASSERT_EQ(limited.status, 200) << limited.body.dump();
+  EXPECT_EQ(limited.body["limit"], json({{"gpu_models", {{"H100-80GB", "1"}}}}));
+  auto below = Call("PUT", "/api/v1/projects/chat", admin_,
+                    {{"name", "chat"},
+                     {"department", "llm"},
+                     {"deserved", {{"gpu_models", {{"H100-80GB", 1}}}}},
+                     {"limit", {{"gpu_models", {{"H100-80GB", 0}}}}}});
+  EXPECT_EQ(below.status, 400) << "a limit below deserved";
+  ASSERT_EQ(Call("POST", "/api/v1/workloads", admin_,
+                 {{"name", "more-h100"},
+                  {"project", "chat"},
+                  {"gpu", "1"},
+                  {"gpu_models", {"H100-80GB"}},
+                  {"command", {"true"}}})
+                .status,
+            201);
+  Cycle();
+  json more = Workload("more-h100");
+  EXPECT_EQ(more["status"], "pending") << more.dump();
+  EXPECT_NE(more["pending_reason"].get<std::string>().find(
+                "queue 'chat' is at its limit of 1 H100-80GB GPUs"),
+            std::string::npos)
+      << more.dump();
 }
 
 }  // namespace

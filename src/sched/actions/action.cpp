@@ -65,8 +65,11 @@ bool TryAllocate(Session& session, uint32_t w, int32_t count) {
     return false;
   }
   PlacementContext ctx = session.ContextFor(w);
-  ctx.excluded_models = ModelsOverDeserved(state, w, add.gpu());
+  ctx.excluded_models = ModelsOverQuota(state, w, add.gpu());
   std::string why = PlaceInPreferredPool(session, ctx, count);
+  if (!why.empty() && !ctx.excluded_models.empty()) {
+    why = ModelQuotaReason(state, w, add.gpu()) + "; " + why;
+  }
   session.reasons[w] = why;
   if (!why.empty())
     session.failures.RememberFailure(Attempt::kAllocate, w, state.release_count(), why);

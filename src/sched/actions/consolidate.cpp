@@ -77,7 +77,7 @@ void ConsolidateAction::Execute(Session& session) const {
     int32_t moves = 0;
     bool ok = true;
     PlacementContext ctx = session.ContextFor(w);
-    ctx.excluded_models = ModelsOverDeserved(state, w, add.gpu());
+    ctx.excluded_models = ModelsOverQuota(state, w, add.gpu());
     for (uint32_t t : UnplacedTasks(state, w, missing)) {
       ctx.member_nodes = MemberNodes(state, w);
       bool placed = false;

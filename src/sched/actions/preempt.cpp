@@ -79,7 +79,7 @@ void PreemptAction::Execute(Session& session) const {
     Resources add = state.workload(w).task_estimate.Times(missing);
     if (!QuotaBlocker(state, w, add).empty()) continue;
     PlacementContext ctx = session.ContextFor(w);
-    ctx.excluded_models = ModelsOverDeserved(state, w, add.gpu());
+    ctx.excluded_models = ModelsOverQuota(state, w, add.gpu());
     exemption.Reset();
     if (search.PlaceWithVictims(state, ctx, missing, PreemptRules(w, exemption))) {
       session.reasons[w].clear();

@@ -42,7 +42,7 @@ void ReclaimAction::Execute(Session& session) const {
       continue;
     }
     PlacementContext ctx = session.ContextFor(w);
-    ctx.excluded_models = ModelsOverDeserved(state, w, add.gpu());
+    ctx.excluded_models = ModelsOverQuota(state, w, add.gpu());
     if (search.PlaceWithVictims(state, ctx, missing, rules)) {
       session.reasons[w].clear();
     } else {
