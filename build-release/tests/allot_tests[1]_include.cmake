@@ -1,5 +1,0 @@
-if(EXISTS "/work/main/build-release/tests/allot_tests[1]_tests.cmake")
-  include("/work/main/build-release/tests/allot_tests[1]_tests.cmake")
-else()
-  add_test(allot_tests_NOT_BUILT allot_tests_NOT_BUILT)
-endif()
