@@ -2,7 +2,7 @@
 #include <mutex>
 
 #include "api/api_context.h"
-#include "core/snapshot.h"
+#include "server/quota_tree.h"
 
 namespace allot::api {
 namespace {
@@ -12,36 +12,11 @@ using Op = store::Write::Op;
 using wire::DecodeQueue;
 using wire::EncodeQueue;
 using wire::QueueResource;
-using wire::SchedulerQueue;
 
 class QueueRoutes {
  public:
   explicit QueueRoutes(ApiContext& ctx) : ctx_(ctx), store_(ctx.store()), options_(ctx.options()) {}
 
-  // Checks the quota tree with `changed` put in place (or removed when
-  // `removed`), by the scheduler core's own validation.
-  Status CheckQuotaTree(const core::QueueSpec& changed, bool is_project, bool removed) {
-    core::Snapshot tree;
-    for (const char* kind : {"departments", "projects"}) {
-      store::ListQuery query{kind, "", 1000000, {}};
-      Result<store::Page> page = store_.List(query);
-      if (!page) return page.error();
-      bool projects = std::string(kind) == "projects";
-      for (const auto& object : page->items) {
-        auto queue = DecodeQueue(json::parse(object.body), projects);
-        if (!queue) return queue.error();
-        if (projects == is_project && queue->spec.name == changed.name) continue;
-        tree.queues.push_back(SchedulerQueue(queue->spec, projects));
-      }
-    }
-    if (!removed) tree.queues.push_back(SchedulerQueue(changed, is_project));
-    Status valid = core::ValidateSnapshot(tree);
-    if (!valid) {
-      std::string message = valid.error().message;
-      return Error::Coded("invalid", message, "deserved");
-    }
-    return Status::Ok();
-  }
   // Whether `caller` may put `spec` in the tree: allowed where it goes (and,
   // for a change, where it was), its department or parent existing, and a
   // department never moved below itself.
@@ -84,7 +59,9 @@ class QueueRoutes {
     }
     std::lock_guard lock(tree_mutex_);  // one quota-tree change at a time
     if (Status s = MayChangeQueue(caller, queue->spec, is_project, create); !s) return s.error();
-    if (Status s = CheckQuotaTree(queue->spec, is_project, false); !s) return s.error();
+    if (Status s = server::CheckQuotaTree(store_, queue->spec, is_project, false); !s) {
+      return s.error();
+    }
     Result<int64_t> revision =
         ctx_.CommitAudited(caller,
                            {{create ? Op::kCreate : Op::kUpdate, kind, queue->spec.name,

@@ -223,6 +223,42 @@ TEST_F(ServerFeaturesTest, WorkPastItsMaximumRunTimeIsStoppedWithAReason) {
   EXPECT_EQ(events.back()["type"], "MaxRuntimeExceeded");
 }
 
+TEST_F(ServerFeaturesTest, DeclaredRunTimesBackfillGpusReservedForAStarvingGang) {
+  std::string agent = Register("n1", "4xA100-80GB", "");
+  ASSERT_EQ(Submit({{"name", "running"}, {"gpu", "2"}, {"max_runtime", "2h"}}).status, 201);
+  Cycle();
+  json report = {{"node", "n1"}, {"attempt", 1}, {"state", "running"}, {"time_ms", now_ms_}};
+  ASSERT_EQ(Call("PUT", "/api/v1/workloads/running/tasks/0/status", agent, report).status, 200);
+  // A gang of 2 x 2 GPUs cannot start beside it, and waits past the 30
+  // minutes after which GPUs are reserved for it.
+  ASSERT_EQ(Submit({{"name", "big"},
+                    {"kind", "distributed"},
+                    {"workers", 2},
+                    {"gpu", "2"},
+                    {"priority", 40}})
+                .status,
+            201);
+  Cycle();
+  now_ms_ += 44 * 60 * 1000;
+  ASSERT_EQ(Submit({{"name", "short"}, {"gpu", "1"}, {"max_runtime", "30m"}}).status, 201);
+  ASSERT_EQ(Submit({{"name", "long"}, {"gpu", "1"}, {"max_runtime", "3h"}}).status, 201);
+  ASSERT_EQ(Submit({{"name", "unbounded"}, {"gpu", "1"}}).status, 201);
+  now_ms_ += 60 * 1000;
+  Cycle();
+  EXPECT_EQ(Workload("big")["status"], "pending");
+  EXPECT_NE(Workload("big")["pending_reason"].get<std::string>().find("reserved"),
+            std::string::npos)
+      << Workload("big").dump();
+  // Ends before the running work frees the rest of what the gang needs.
+  EXPECT_EQ(Workload("short")["status"], "running") << Workload("short").dump();
+  for (const char* name : {"long", "unbounded"}) {
+    json w = Workload(name);
+    EXPECT_EQ(w["status"], "pending") << w.dump();
+    EXPECT_NE(w["pending_reason"].get<std::string>().find("reserved"), std::string::npos)
+        << w.dump();
+  }
+}
+
 TEST_F(ServerFeaturesTest, QuotaTreesOfAnyDepthAreManagedByTheSubtreesAdmins) {
   ASSERT_EQ(Put("departments", {{"name", "research"}, {"deserved", {{"gpu", 8}}}}, admin_), 201);
   ASSERT_EQ(Put("departments",
