@@ -2,19 +2,16 @@
 
 #include "common/quantity.h"
 #include "server/events.h"
-#include "server/task_lifecycle.h"
 #include "wire/json_reader.h"
 #include "wire/resources.h"
 
 namespace allot::api {
 
 using server::AgentTimings;
-using server::ApplyTaskReport;
-using server::DescribeTaskEnd;
 using server::GpuUsageSample;
 using server::MakeEvent;
 using server::NodeLiveness;
-using server::ReportOutcome;
+using server::TaskUsageReport;
 using server::WorkloadUsage;
 using wire::CheckName;
 using wire::DecodeNode;
@@ -95,17 +92,6 @@ Result<GpuUsageSample> DecodeGpuUsage(const json& gpu) {
   return GpuUsageSample{static_cast<int>(index), memory_used_mib, static_cast<int>(utilization)};
 }
 
-// One task of a heartbeat: which attempt runs, and what it does with its
-// GPUs when the agent could measure it (task_usage.h of the agent).
-struct TaskUsageReport {
-  std::string workload;
-  int32_t task = 0;
-  int32_t attempt = 0;
-  int64_t pid = 0;
-  int64_t utilization = -1;  // percent; -1: not measured
-  int64_t memory_mib = 0;
-};
-
 Result<TaskUsageReport> DecodeTaskUsage(const json& entry) {
   if (!entry.is_object()) {
     return Error::Coded("invalid", "tasks: each entry is an object with workload, task, attempt",
@@ -123,18 +109,6 @@ Result<TaskUsageReport> DecodeTaskUsage(const json& entry) {
   }
   if (Status s = reader.Finish(); !s) return s.error();
   return report;
-}
-
-// The project of the stored workload when its task `task` runs on `node`
-// now; empty otherwise.
-std::string ProjectIfRunsOn(store::Store& store, const std::string& workload, int32_t task,
-                            const std::string& node) {
-  Result<store::Object> stored = store.Get("workloads", workload);
-  if (!stored) return "";
-  Result<WorkloadResource> decoded = DecodeStoredWorkload(stored->body);
-  bool runs = decoded && task >= 0 && static_cast<size_t>(task) < decoded->assignments.size() &&
-              decoded->assignments[static_cast<size_t>(task)].node == node;
-  return runs ? decoded->spec.queue : "";
 }
 
 Error NotYourNode(const std::string& name) {
@@ -163,7 +137,9 @@ AgentRoutes::AgentRoutes(store::Store& store, const ApiOptions& options, NodeLiv
       options_(options),
       liveness_(liveness),
       workload_usage_(workload_usage),
-      commit_audited_(std::move(commit_audited)) {}
+      commit_audited_(std::move(commit_audited)),
+      sessions_(store_, options_.now_ms, liveness_, workload_usage_, options_.agent_timings,
+                options_.on_change) {}
 
 Result<User> AgentRoutes::AuthenticateJoinToken(const std::string& text) {
   const std::string prefix = kJoinTokenPrefix;
@@ -376,27 +352,9 @@ Result<Reply> AgentRoutes::Heartbeat(const httplib::Request& req, const Caller& 
     if (!report) return report.error();
     task_usage.push_back(*report);
   }
-  int64_t now = options_.now_ms();
-  liveness_.Heard(name, now);
-  liveness_.Reported(name, std::move(usage));
-  for (const TaskUsageReport& report : task_usage) {
-    // Only what runs there now: an agent speaks for its own node's tasks.
-    if (report.utilization < 0) continue;
-    std::string project = ProjectIfRunsOn(store_, report.workload, report.task, name);
-    if (project.empty()) continue;
-    workload_usage_.Record(report.workload, project, report.task, now,
-                           static_cast<int32_t>(report.utilization), report.memory_mib);
-  }
-  if (node->state == wire::NodeState::kLost) {
-    // Back: the node takes work again. Tasks rescheduled meanwhile are no
-    // longer assigned to it, and its agent stops them.
-    node->state = wire::NodeState::kReady;
-    json event = MakeEvent(now, "", "", "NodeReady", "node " + name + " answers again");
-    Result<int64_t> committed =
-        commit_audited_(caller,
-                        {{Op::kUpdate, "nodes", name, EncodeNode(*node).dump(), revision},
-                         {Op::kCreate, "events", event["name"], event.dump(), 0}},
-                        200);
+  std::vector<Write> back = sessions_.Heartbeat(*node, revision, std::move(usage), task_usage);
+  if (!back.empty()) {
+    Result<int64_t> committed = commit_audited_(caller, back, 200);
     if (!committed) return committed.error();
     if (options_.on_change) options_.on_change();
   }
@@ -423,45 +381,11 @@ Result<Reply> AgentRoutes::ReportTaskStatus(const httplib::Request& req, const C
   if (caller.user.agent.empty() || node->agent != caller.user.agent) {
     return NotYourNode(report->node);
   }
-  // The scheduling loop writes workloads too: read, apply and write again
-  // when it got there first.
-  for (int attempt = 0;; ++attempt) {
-    Result<store::Object> stored = store_.Get("workloads", name);
-    if (!stored) return stored.error();
-    Result<WorkloadResource> workload = DecodeStoredWorkload(stored->body);
-    if (!workload) return workload.error();
-    int64_t now = options_.now_ms();
-    Result<ReportOutcome> outcome =
-        ApplyTaskReport(*workload, task, *report, now, options_.agent_timings.restart_backoff_ms);
-    if (!outcome) {
-      // A stale attempt's end is still worth knowing (an evicted task's
-      // exit code): an event records it; the assignment stays as it is.
-      if (outcome.error().code == "conflict" && IsFinalTaskState(report->state)) {
-        json event = MakeEvent(now, name, workload->spec.queue, "TaskStopped",
-                               DescribeTaskEnd(task, *report));
-        (void)store_.Commit({{Op::kCreate, "events", event["name"], event.dump(), 0}});
-      }
-      return outcome.error();
-    }
-    if (!outcome->changed) {
-      return Reply{200, {{"workload", name}, {"status", StatusName(workload->status)}}};
-    }
-    std::vector<Write> writes = {
-        {Op::kUpdate, "workloads", name, EncodeWorkload(*workload).dump(), stored->revision}};
-    for (const auto& happened : outcome->events) {
-      json event = MakeEvent(now, name, workload->spec.queue, happened.type, happened.message);
-      writes.push_back({Op::kCreate, "events", event["name"], event.dump(), 0});
-    }
-    Result<int64_t> revision = store_.Commit(writes);
-    if (!revision) {
-      if (revision.error().code == "conflict" && attempt < 20) continue;
-      return revision.error();
-    }
-    if (options_.on_change && !IsActive(workload->status)) options_.on_change();
-    return Reply{
-        200,
-        {{"workload", name}, {"status", StatusName(workload->status)}, {"revision", *revision}}};
-  }
+  Result<server::AgentSessions::ReportResult> result = sessions_.ReportTask(name, task, *report);
+  if (!result) return result.error();
+  json out = {{"workload", name}, {"status", StatusName(result->status)}};
+  if (result->revision > 0) out["revision"] = result->revision;
+  return Reply{200, out};
 }
 
 Result<std::set<std::string>> AgentRoutes::NodesOf(const std::string& agent_id) {

@@ -13,6 +13,7 @@
 
 #include "api/http_api.h"
 #include "api/route_support.h"
+#include "server/agent_sessions.h"
 #include "server/node_liveness.h"
 #include "store/store.h"
 
@@ -57,6 +58,7 @@ class AgentRoutes {
   server::NodeLiveness& liveness_;
   server::WorkloadUsage& workload_usage_;
   CommitAudited commit_audited_;
+  server::AgentSessions sessions_;
 };
 
 // Whether a stored workload (JSON) names one of `nodes` in its tasks'

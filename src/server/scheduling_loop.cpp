@@ -327,7 +327,12 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
   for (const auto& bind : plan.binds) {
     const auto& assignment = after[bind.task.workload].assignments[bind.task.task];
     std::string gpus;
-    for (int32_t gpu : assignment.gpus) gpus += (gpus.empty() ? "" : ",") + std::to_string(gpu);
+    for (int32_t gpu : assignment.gpus) {
+      // Appended, not `"," + std::to_string(gpu)`: GCC 12 at -O3 takes that
+      // insert for an overlapping memcpy (-Werror=restrict, GCC bug 105329).
+      if (!gpus.empty()) gpus += ',';
+      gpus += std::to_string(gpu);
+    }
     add_event(after[bind.task.workload], "Bound",
               "task " + std::to_string(bind.task.task) + " bound to node " + assignment.node +
                   (gpus.empty() ? std::string() : ", GPUs " + gpus));
