@@ -171,7 +171,7 @@ Status CheckPath(HttpClient& http, const std::string& parent, const std::vector<
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) actual += *it + "/";
     return Error::Coded("invalid",
                         "'" + text + "': the tree has '" + parent + "' at " + actual +
-                            " : give the path as it is (allot quota get shows it)",
+                            ": give the path as it is (allot quota get shows it)",
                         "name");
   }
   return Status::Ok();
