@@ -16,6 +16,7 @@
 #include "agent/inventory.h"
 #include "agent/local_tasks.h"
 #include "agent/log_endpoint.h"
+#include "agent/registration.h"
 #include "agent/task_files.h"
 #include "agent/task_plan.h"
 #include "agent/task_usage.h"
@@ -123,37 +124,14 @@ struct Agent::Impl {
     if (!port) return port.error();
     std::string logs_url = "http://" + self_address + ":" + std::to_string(*port);
 
-    json inventory = {{"cpu", std::to_string(CpuMilli()) + "m"},
-                      {"memory", std::to_string(MemoryMib()) + "Mi"},
-                      {"labels", options.labels},
-                      {"address", self_address},
-                      {"logs_url", logs_url},
-                      {"logs_secret", logs_secret},
-                      {"boot_id", boot_id},
-                      {"agent_version", kAgentVersion}};
-    if (!options.pool.empty()) inventory["pool"] = options.pool;
-    if (!options.simulate_gpus.empty()) {
-      inventory["simulate_gpus"] = options.simulate_gpus;
-    } else {
-      Result<std::vector<core::GpuSpec>> gpus = DiscoverGpus();
-      if (!gpus) {
-        return Error::Coded("unavailable", gpus.error().message +
-                                               ": give --simulate-gpus (for example 8xH100-80GB) "
-                                               "to run without GPUs");
-      }
-      json list = json::array();
-      for (const auto& gpu : *gpus) {
-        list.push_back({{"index", gpu.index},
-                        {"uuid", gpu.uuid},
-                        {"model", gpu.model},
-                        {"memory", std::to_string(gpu.memory_mib) + "Mi"}});
-      }
-      inventory["gpus"] = list;
-    }
+    Result<json> inventory =
+        RegistrationBody({options.pool, options.labels, options.simulate_gpus, self_address,
+                          logs_url, logs_secret, boot_id, kAgentVersion});
+    if (!inventory) return inventory.error();
     std::string base = options.name.empty() ? DefaultNodeName() : options.name;
     for (int i = 0; i < options.simulate_nodes; ++i) {
       std::string name = options.simulate_nodes == 1 ? base : base + "-" + std::to_string(i);
-      json body = inventory;
+      json body = *inventory;
       body["name"] = name;
       bool with_join = agent_token.empty();
       if (with_join && options.join_token.empty()) {

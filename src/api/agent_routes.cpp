@@ -2,23 +2,25 @@
 
 #include "common/quantity.h"
 #include "server/events.h"
+#include "wire/heartbeat.h"
 #include "wire/json_reader.h"
 #include "wire/resources.h"
 
 namespace allot::api {
 
 using server::AgentTimings;
-using server::GpuUsageSample;
 using server::MakeEvent;
 using server::NodeLiveness;
-using server::TaskUsageReport;
 using server::WorkloadUsage;
 using wire::CheckName;
+using wire::DecodeGpuUsage;
 using wire::DecodeNode;
 using wire::DecodeStoredWorkload;
 using wire::DecodeTaskReport;
+using wire::DecodeTaskUsage;
 using wire::EncodeNode;
 using wire::EncodeWorkload;
+using wire::GpuUsageSample;
 using wire::IsActive;
 using wire::IsFinalTaskState;
 using wire::JsonReader;
@@ -27,6 +29,7 @@ using wire::ParseJsonObject;
 using wire::StatusName;
 using wire::TaskAssignment;
 using wire::TaskReport;
+using wire::TaskUsageReport;
 using wire::WorkloadResource;
 
 namespace {
@@ -69,46 +72,6 @@ Result<NodeResource> LoadNode(store::Store& store, const std::string& name, int6
   }
   if (revision) *revision = stored->revision;
   return DecodeNode(json::parse(stored->body));
-}
-
-// One GPU of a heartbeat: {"index", "memory_used" ("512Mi"), "utilization" (percent)}.
-Result<GpuUsageSample> DecodeGpuUsage(const json& gpu) {
-  if (!gpu.is_object()) {
-    return Error::Coded("invalid",
-                        "gpus: each entry is an object with index, memory_used and "
-                        "utilization",
-                        "gpus");
-  }
-  JsonReader reader(gpu, "gpus.");
-  int64_t index = 0;
-  int64_t memory_used_mib = 0;
-  int64_t utilization = 0;
-  if (Status s = reader.Int("index", index, 0, 1023); !s) return s.error();
-  if (Status s = reader.Quantity("memory_used", memory_used_mib, ParseMebibytes); !s) {
-    return s.error();
-  }
-  if (Status s = reader.Int("utilization", utilization, 0, 100); !s) return s.error();
-  if (Status s = reader.Finish(); !s) return s.error();
-  return GpuUsageSample{static_cast<int>(index), memory_used_mib, static_cast<int>(utilization)};
-}
-
-Result<TaskUsageReport> DecodeTaskUsage(const json& entry) {
-  if (!entry.is_object()) {
-    return Error::Coded("invalid", "tasks: each entry is an object with workload, task, attempt",
-                        "tasks");
-  }
-  JsonReader reader(entry, "tasks.");
-  TaskUsageReport report;
-  if (Status s = reader.String("workload", report.workload, true); !s) return s.error();
-  if (Status s = reader.Int32("task", report.task, 0, INT32_MAX); !s) return s.error();
-  if (Status s = reader.Int32("attempt", report.attempt, 0, INT32_MAX); !s) return s.error();
-  if (Status s = reader.Int("pid", report.pid, 0, INT32_MAX); !s) return s.error();
-  if (Status s = reader.Int("gpu_utilization", report.utilization, 0, 100); !s) return s.error();
-  if (Status s = reader.Quantity("gpu_memory_used", report.memory_mib, ParseMebibytes); !s) {
-    return s.error();
-  }
-  if (Status s = reader.Finish(); !s) return s.error();
-  return report;
 }
 
 Error NotYourNode(const std::string& name) {

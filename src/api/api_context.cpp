@@ -124,6 +124,14 @@ Result<Reply> ApiContext::GetOne(const std::string& kind, const std::string& nam
   return Reply{200, body};
 }
 
+Result<Reply> ApiContext::DeleteOne(const Caller& caller, const std::string& kind,
+                                    const std::string& name) {
+  Result<int64_t> revision =
+      CommitAudited(caller, {{store::Write::Op::kDelete, kind, name, "", 0}}, 200);
+  if (!revision) return revision.error();
+  return Reply{200, {{"deleted", name}, {"revision", *revision}}};
+}
+
 Result<StoredWorkload> ApiContext::LoadWorkload(const std::string& name, const User& user) {
   Result<store::Object> stored = store_.Get("workloads", name);
   if (!stored) return stored.error();

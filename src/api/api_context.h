@@ -87,6 +87,9 @@ class ApiContext {
                      const std::function<bool(const nlohmann::json&)>& visible);
   // One stored object with its revision.
   Result<Reply> GetOne(const std::string& kind, const std::string& name);
+  // Deletes one stored object with the request's audit entry:
+  // {"deleted": name, "revision": r}.
+  Result<Reply> DeleteOne(const Caller& caller, const std::string& kind, const std::string& name);
   Result<StoredWorkload> LoadWorkload(const std::string& name, const User& user);
 
   // Kinds never served: credentials and agents' records.
@@ -110,6 +113,19 @@ class ApiContext {
   MetricsRegistry& metrics_;
   AgentRoutes agents_;
   std::atomic<bool> stopping_{false};
+};
+
+// What every resource's routes class holds: the context, and its store and
+// options for short.
+class ResourceRoutes {
+ public:
+  explicit ResourceRoutes(ApiContext& ctx)
+      : ctx_(ctx), store_(ctx.store()), options_(ctx.options()) {}
+
+ protected:
+  ApiContext& ctx_;
+  store::Store& store_;
+  const ApiOptions& options_;
 };
 
 // The routes of each resource, one file each.

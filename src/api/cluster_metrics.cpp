@@ -6,9 +6,9 @@
 
 namespace allot::api {
 
-using server::GpuUsageSample;
 using server::NodeLiveness;
 using server::WorkloadUsage;
+using wire::GpuUsageSample;
 
 namespace {
 

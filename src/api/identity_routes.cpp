@@ -10,10 +10,9 @@ using nlohmann::json;
 using Op = store::Write::Op;
 using wire::JsonReader;
 
-class IdentityRoutes {
+class IdentityRoutes : public ResourceRoutes {
  public:
-  explicit IdentityRoutes(ApiContext& ctx)
-      : ctx_(ctx), store_(ctx.store()), options_(ctx.options()) {}
+  using ResourceRoutes::ResourceRoutes;
 
   Result<Reply> CreateUser(const httplib::Request& req, const Caller& caller) {
     Result<json> body = ApiContext::Body(req);
@@ -64,11 +63,6 @@ class IdentityRoutes {
                   {"token", token->text},
                   {"note", "shown once: store it now (allot login --token)"}}};
   }
-
- private:
-  ApiContext& ctx_;
-  store::Store& store_;
-  const ApiOptions& options_;
 };
 
 }  // namespace

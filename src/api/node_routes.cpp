@@ -15,9 +15,9 @@ using wire::DecodeNode;
 using wire::EncodeNode;
 using wire::NodeResource;
 
-class NodeRoutes {
+class NodeRoutes : public ResourceRoutes {
  public:
-  explicit NodeRoutes(ApiContext& ctx) : ctx_(ctx), store_(ctx.store()), options_(ctx.options()) {}
+  using ResourceRoutes::ResourceRoutes;
 
   Result<Reply> PutNode(const httplib::Request& req, const Caller& caller) {
     if (!Allows(caller.user, Access::kAdminister, {})) return Forbidden("registering nodes");
@@ -42,16 +42,8 @@ class NodeRoutes {
     if (!Allows(caller.user, Access::kAdminister, {})) return Forbidden("removing nodes");
     std::string name = PathName(req);
     // Tasks bound to the node are evicted by the next scheduling cycle.
-    Result<int64_t> revision =
-        ctx_.CommitAudited(caller, {{Op::kDelete, "nodes", name, "", 0}}, 200);
-    if (!revision) return revision.error();
-    return Reply{200, {{"deleted", name}, {"revision", *revision}}};
+    return ctx_.DeleteOne(caller, "nodes", name);
   }
-
- private:
-  ApiContext& ctx_;
-  store::Store& store_;
-  const ApiOptions& options_;
 };
 
 }  // namespace

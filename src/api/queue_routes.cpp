@@ -13,9 +13,9 @@ using wire::DecodeQueue;
 using wire::EncodeQueue;
 using wire::QueueResource;
 
-class QueueRoutes {
+class QueueRoutes : public ResourceRoutes {
  public:
-  explicit QueueRoutes(ApiContext& ctx) : ctx_(ctx), store_(ctx.store()), options_(ctx.options()) {}
+  using ResourceRoutes::ResourceRoutes;
 
   // Whether `caller` may put `spec` in the tree: allowed where it goes (and,
   // for a change, where it was), its department or parent existing, and a
@@ -101,15 +101,10 @@ class QueueRoutes {
                             "name");
       }
     }
-    Result<int64_t> revision = ctx_.CommitAudited(caller, {{Op::kDelete, kind, name, "", 0}}, 200);
-    if (!revision) return revision.error();
-    return Reply{200, {{"deleted", name}, {"revision", *revision}}};
+    return ctx_.DeleteOne(caller, kind, name);
   }
 
  private:
-  ApiContext& ctx_;
-  store::Store& store_;
-  const ApiOptions& options_;
   std::mutex tree_mutex_;  // one quota-tree change at a time
 };
 

@@ -12,9 +12,9 @@ namespace {
 using nlohmann::json;
 using Op = store::Write::Op;
 
-class WatchRoutes {
+class WatchRoutes : public ResourceRoutes {
  public:
-  explicit WatchRoutes(ApiContext& ctx) : ctx_(ctx), store_(ctx.store()), options_(ctx.options()) {}
+  using ResourceRoutes::ResourceRoutes;
 
   Result<Reply> ListAudit(const httplib::Request& req, const Caller& caller) {
     if (!Allows(caller.user, Access::kAdminister, {})) return Forbidden("reading the audit log");
@@ -130,11 +130,6 @@ class WatchRoutes {
     // `revision`: where the caller watches on from, past what it may not see.
     return Reply{200, {{"items", items}, {"revision", since}}};
   }
-
- private:
-  ApiContext& ctx_;
-  store::Store& store_;
-  const ApiOptions& options_;
 };
 
 }  // namespace

@@ -11,21 +11,20 @@ namespace {
 
 using nlohmann::json;
 using Op = store::Write::Op;
-using server::GpuUsageSample;
 using server::UsagePoint;
 using server::WorkloadUsageSummary;
 using wire::DecodeWorkloadSubmission;
 using wire::EncodeWorkload;
+using wire::GpuUsageSample;
 using wire::IsActive;
 using wire::JsonReader;
 using wire::StatusName;
 using wire::WorkloadResource;
 using wire::WorkloadStatus;
 
-class WorkloadRoutes {
+class WorkloadRoutes : public ResourceRoutes {
  public:
-  explicit WorkloadRoutes(ApiContext& ctx)
-      : ctx_(ctx), store_(ctx.store()), options_(ctx.options()) {}
+  using ResourceRoutes::ResourceRoutes;
 
   Result<Reply> Submit(const httplib::Request& req, const Caller& caller) {
     Result<json> body = ApiContext::Body(req);
@@ -112,11 +111,6 @@ class WorkloadRoutes {
             {"gpu_memory_used", FormatMebibytes(summary.memory_mib)},
             {"idle_since_ms", summary.idle_since_ms > 0 ? json(summary.idle_since_ms) : json()}};
   }
-
- private:
-  ApiContext& ctx_;
-  store::Store& store_;
-  const ApiOptions& options_;
 };
 
 }  // namespace

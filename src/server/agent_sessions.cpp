@@ -35,14 +35,14 @@ AgentSessions::AgentSessions(store::Store& store, std::function<int64_t()> now_m
       timings_(timings),
       on_change_(std::move(on_change)) {}
 
-std::vector<store::Write> AgentSessions::Heartbeat(wire::NodeResource& node, int64_t revision,
-                                                   std::vector<GpuUsageSample> gpus,
-                                                   const std::vector<TaskUsageReport>& tasks) {
+std::vector<store::Write> AgentSessions::Heartbeat(
+    wire::NodeResource& node, int64_t revision, std::vector<wire::GpuUsageSample> gpus,
+    const std::vector<wire::TaskUsageReport>& tasks) {
   const std::string& name = node.spec.name;
   int64_t now = now_ms_();
   liveness_.Heard(name, now);
   liveness_.Reported(name, std::move(gpus));
-  for (const TaskUsageReport& report : tasks) {
+  for (const wire::TaskUsageReport& report : tasks) {
     // Only what runs there now: an agent speaks for its own node's tasks.
     if (report.utilization < 0) continue;
     std::string project = ProjectIfRunsOn(store_, report.workload, report.task, name);

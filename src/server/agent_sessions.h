@@ -15,21 +15,11 @@
 #include "server/node_liveness.h"
 #include "server/workload_usage.h"
 #include "store/store.h"
+#include "wire/heartbeat.h"
 #include "wire/resources.h"
 #include "wire/task_report.h"
 
 namespace allot::server {
-
-// One task of a heartbeat: which attempt runs, and what it does with its
-// GPUs when the agent could measure it (task_usage.h of the agent).
-struct TaskUsageReport {
-  std::string workload;
-  int32_t task = 0;
-  int32_t attempt = 0;
-  int64_t pid = 0;
-  int64_t utilization = -1;  // percent; -1: not measured
-  int64_t memory_mib = 0;
-};
 
 class AgentSessions {
  public:
@@ -43,8 +33,8 @@ class AgentSessions {
   // writes that bring a lost node back (ready again, a NodeReady event), for
   // the caller to commit with the request's audit entry; none otherwise.
   std::vector<store::Write> Heartbeat(wire::NodeResource& node, int64_t revision,
-                                      std::vector<GpuUsageSample> gpus,
-                                      const std::vector<TaskUsageReport>& tasks);
+                                      std::vector<wire::GpuUsageSample> gpus,
+                                      const std::vector<wire::TaskUsageReport>& tasks);
 
   struct ReportResult {
     wire::WorkloadStatus status = wire::WorkloadStatus::kPending;

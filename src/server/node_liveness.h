@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "wire/heartbeat.h"
+
 namespace allot::server {
 
 // The agent protocol's timings; the server hands them to agents at
@@ -20,14 +22,6 @@ struct AgentTimings {
   int64_t lost_after_ms = 30000;
   // A failed training task restarts after this, doubling per restart.
   int64_t restart_backoff_ms = 10000;
-};
-
-// What a heartbeat says about one GPU of its node (real GPUs only:
-// simulated ones report nothing).
-struct GpuUsageSample {
-  int index = 0;
-  int64_t memory_used_mib = 0;
-  int utilization_percent = 0;
 };
 
 class NodeLiveness {
@@ -41,13 +35,13 @@ class NodeLiveness {
   }
 
   // Records the GPU usage a heartbeat of `node` carried.
-  void Reported(const std::string& node, std::vector<GpuUsageSample> gpus) {
+  void Reported(const std::string& node, std::vector<wire::GpuUsageSample> gpus) {
     std::lock_guard lock(mutex_);
     usage_[node] = std::move(gpus);
   }
 
   // The last GPU usage of every node that reported one.
-  std::map<std::string, std::vector<GpuUsageSample>> Usage() const {
+  std::map<std::string, std::vector<wire::GpuUsageSample>> Usage() const {
     std::lock_guard lock(mutex_);
     return usage_;
   }
@@ -63,7 +57,7 @@ class NodeLiveness {
   int64_t started_ms_;
   mutable std::mutex mutex_;
   std::map<std::string, int64_t> last_ms_;
-  std::map<std::string, std::vector<GpuUsageSample>> usage_;
+  std::map<std::string, std::vector<wire::GpuUsageSample>> usage_;
 };
 
 }  // namespace allot::server

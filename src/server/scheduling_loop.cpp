@@ -437,7 +437,7 @@ bool SchedulingLoop::AddSample(int64_t now_ms, const json& status,
     if (!usage.empty()) {
       double busy = 0;
       for (const auto& [node, gpus] : usage) {
-        for (const server::GpuUsageSample& gpu : gpus) busy += gpu.utilization_percent / 100.0;
+        for (const wire::GpuUsageSample& gpu : gpus) busy += gpu.utilization_percent / 100.0;
       }
       sample["used"] = busy;
     }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "api/http_api.h"
+#include "api_client.h"
 #include "store/sqlite_store.h"
 #include "wire/resources.h"
 
@@ -58,23 +59,10 @@ class ApiTest : public ::testing::Test {
     thread_.join();
   }
 
-  struct Response {
-    int status = 0;
-    json body;
-  };
+  using Response = ApiResponse;
   Response Call(const std::string& method, const std::string& path, const std::string& token,
                 const std::string& body = "") {
-    httplib::Client client("127.0.0.1", port_);
-    httplib::Headers headers;
-    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
-    httplib::Result res = method == "GET"    ? client.Get(path, headers)
-                          : method == "POST" ? client.Post(path, headers, body, "application/json")
-                          : method == "PUT"  ? client.Put(path, headers, body, "application/json")
-                          : method == "PATCH"
-                              ? client.Patch(path, headers, body, "application/json")
-                              : client.Delete(path, headers);
-    if (!res) return {};
-    return {res->status, json::parse(res->body, nullptr, false)};
+    return CallApi(port_, method, path, token, body);
   }
   // Creates a user with one role binding and returns a token for it.
   std::string UserWith(const std::string& name, const json& role) {

@@ -9,6 +9,7 @@
 
 #include "api/auth.h"
 #include "api/http_api.h"
+#include "api_client.h"
 #include "server/scheduling_loop.h"
 #include "store/sqlite_store.h"
 
@@ -39,22 +40,10 @@ class ServerFeaturesTest : public ::testing::Test {
     thread_.join();
   }
 
-  struct Response {
-    int status = 0;
-    json body;
-  };
+  using Response = ApiResponse;
   Response Call(const std::string& method, const std::string& path, const std::string& token,
                 const json& body = nullptr) {
-    httplib::Client client("127.0.0.1", port_);
-    httplib::Headers headers{{"Authorization", "Bearer " + token}};
-    std::string text = body.is_null() ? "" : body.dump();
-    httplib::Result res = method == "GET"    ? client.Get(path, headers)
-                          : method == "POST" ? client.Post(path, headers, text, "application/json")
-                          : method == "DELETE"
-                              ? client.Delete(path, headers)
-                              : client.Put(path, headers, text, "application/json");
-    if (!res) return {};
-    return {res->status, json::parse(res->body, nullptr, false)};
+    return CallApi(port_, method, path, token, body.is_null() ? "" : body.dump());
   }
   // Registers an agent's node as `allot agent --pool POOL --label K=V` does;
   // returns the agent's token.
