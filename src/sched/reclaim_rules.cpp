@@ -109,8 +109,7 @@ int64_t ReclaimRules::Deserved(const QueueState& q, const Amount& a) {
 }
 
 bool ReclaimRules::MayEvict(const ClusterState& state, const VictimUnit& unit,
-                            const Resources& /*usage*/, const TakenResources& taken,
-                            uint32_t n) const {
+                            const TakenResources& taken, uint32_t n) const {
   if (!state.workload(unit.workload).preemptible) return false;
   uint32_t victim_leaf = state.workload(unit.workload).queue;
   if (victim_leaf == own_path_.front()) return false;

@@ -31,8 +31,8 @@ class ReclaimRules final : public VictimRules {
   // `exemption` must outlive the rules.
   ReclaimRules(const ClusterState& state, uint32_t reclaimer, const RuntimeExemption& exemption);
 
-  bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& usage,
-                const TakenResources& taken, uint32_t n) const override;
+  bool MayEvict(const ClusterState& state, const VictimUnit& unit, const TakenResources& taken,
+                uint32_t n) const override;
   // A necessary condition, checked before any node is searched: the queues
   // that may lose GPUs hold, above what they must keep, plus the idle GPUs,
   // at least `needed_gpu`. False means no reclaim can succeed.

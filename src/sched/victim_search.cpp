@@ -136,7 +136,7 @@ std::optional<VictimChoice> VictimSearch::OnNode(const ClusterState& state,
       for (size_t i = 0; i < chosen.size(); ++i) {
         if (chosen[i].workload != unit.workload) others.push_back(taken[i]);
       }
-      if (!rules.MayEvict(state, unit, usage, others, n)) continue;
+      if (!rules.MayEvict(state, unit, others, n)) continue;
       size_t kept = 0;
       for (size_t i = 0; i < chosen.size(); ++i) {
         if (chosen[i].workload == unit.workload) continue;
@@ -148,7 +148,7 @@ std::optional<VictimChoice> VictimSearch::OnNode(const ClusterState& state,
       taken.resize(kept);
       CopyNode(node, trial);
       for (const auto& c : chosen) Release(state, c, n, trial);
-    } else if (!rules.MayEvict(state, unit, usage, taken, n)) {
+    } else if (!rules.MayEvict(state, unit, taken, n)) {
       continue;
     }
     Release(state, unit, n, trial);

@@ -48,9 +48,9 @@ using TakenResources = std::vector<std::pair<uint32_t, Resources>>;
 class VictimRules {
  public:
   virtual ~VictimRules() = default;
-  // May `unit` (holding `usage` in all) be evicted to make room on node `n`,
-  // given that `taken` is already leaving in this trial?
-  virtual bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& usage,
+  // May `unit` be evicted to make room on node `n`, given that `taken` is
+  // already leaving in this trial?
+  virtual bool MayEvict(const ClusterState& state, const VictimUnit& unit,
                         const TakenResources& taken, uint32_t n) const = 0;
   // A cheap necessary condition: may any work of leaf queue `leaf` be
   // evicted at all? Nodes holding none of it are not searched.

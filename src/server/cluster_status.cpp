@@ -30,7 +30,7 @@ struct Tally {
 
 // Adds what one placed task holds to its queue and to the pools' counts.
 void CountTask(const StatusInput& in, const WorkloadResource& workload,
-               const wire::TaskAssignment& task, size_t queue, Tally& tally) {
+               const wire::TaskAssignment& task, size_t queue, bool per_model, Tally& tally) {
   int64_t milli = workload.spec.request.gpu_milli;
   auto node = in.node_index.find(task.node);
   if (workload.spec.request.gpu_memory_mib > 0 && !task.gpus.empty() &&
@@ -48,11 +48,12 @@ void CountTask(const StatusInput& in, const WorkloadResource& workload,
     if (gpu < 0 || static_cast<size_t>(gpu) >= spec.gpus.size()) continue;
     const std::string& model = spec.gpus[static_cast<size_t>(gpu)].model;
     tally.by_pool_model[{spec.pool, model}].second += per_gpu;
-    tally.allocated_by_model[queue][model] += per_gpu;
+    if (per_model) tally.allocated_by_model[queue][model] += per_gpu;
   }
 }
 
-Tally Count(const StatusInput& in, const std::vector<WorkloadResource>& after) {
+// `per_model`: count allocations per GPU model too.
+Tally Count(const StatusInput& in, const std::vector<WorkloadResource>& after, bool per_model) {
   const core::Snapshot& snapshot = in.snapshot;
   Tally tally;
   size_t queues = snapshot.queues.size();
@@ -71,7 +72,7 @@ Tally Count(const StatusInput& in, const std::vector<WorkloadResource>& after) {
     if (queue == queue_index.end()) continue;
     if (workload.status != WorkloadStatus::kRunning) ++tally.pending[queue->second];
     for (const auto& task : workload.assignments) {
-      if (!task.node.empty()) CountTask(in, workload, task, queue->second, tally);
+      if (!task.node.empty()) CountTask(in, workload, task, queue->second, per_model, tally);
     }
   }
   // A department holds what the projects of its whole subtree hold.
@@ -118,11 +119,12 @@ json ModelFigures(const core::Snapshot& snapshot, const core::Plan& plan, const 
 json ClusterStatus(const StatusInput& in, const core::Plan& plan,
                    const std::vector<WorkloadResource>& after) {
   const core::Snapshot& snapshot = in.snapshot;
-  Tally tally = Count(in, after);
   std::set<std::string> models;  // with per-model quota somewhere
   for (const auto& queue : snapshot.queues) {
     for (const auto& [model, milli] : queue.deserved_gpu_by_model) models.insert(model);
+    for (const auto& [model, milli] : queue.limit_gpu_by_model) models.insert(model);
   }
+  Tally tally = Count(in, after, !models.empty());
   json queues = json::array();
   for (size_t q = 0; q < snapshot.queues.size(); ++q) {
     const core::QueueSpec& queue = snapshot.queues[q];

@@ -14,8 +14,8 @@ class MoveRules final : public VictimRules {
  public:
   explicit MoveRules(uint32_t mover) : mover_(mover) {}
 
-  bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& /*usage*/,
-                const TakenResources& /*taken*/, uint32_t n) const override {
+  bool MayEvict(const ClusterState& state, const VictimUnit& unit, const TakenResources& /*taken*/,
+                uint32_t n) const override {
     if (!state.workload(unit.workload).preemptible) return false;
     bool all_here = true;
     unit.ForEachTask(state, [&](uint32_t t) {

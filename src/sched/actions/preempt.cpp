@@ -17,8 +17,8 @@ class PreemptRules final : public VictimRules {
   PreemptRules(uint32_t preemptor, const RuntimeExemption& exemption)
       : preemptor_(preemptor), exemption_(exemption) {}
 
-  bool MayEvict(const ClusterState& state, const VictimUnit& unit, const Resources& /*usage*/,
-                const TakenResources& /*taken*/, uint32_t /*n*/) const override {
+  bool MayEvict(const ClusterState& state, const VictimUnit& unit, const TakenResources& /*taken*/,
+                uint32_t /*n*/) const override {
     const auto& victim = state.spec(unit.workload);
     return victim.preemptible &&
            state.workload(unit.workload).queue == state.workload(preemptor_).queue &&
