@@ -18,6 +18,7 @@
 #include "agent/log_endpoint.h"
 #include "agent/registration.h"
 #include "agent/task_files.h"
+#include "agent/task_identity.h"
 #include "agent/task_plan.h"
 #include "agent/task_usage.h"
 #include "common/client_config.h"
@@ -107,6 +108,12 @@ struct Agent::Impl {
                           "--state-dir: cannot create '" + options.state_dir + "': " + ec.message(),
                           "state-dir");
     }
+    if (::geteuid() == 0) {
+      // Tasks run as their owners: they must pass through to their own
+      // directories, and read nothing else of the agent's.
+      if (Status s = CheckPassable(options.state_dir, true); !s) return s;
+      if (Status s = CheckPassable(options.user_dirs, false); !s) return s;
+    }
     std::string state_file = options.state_dir + "/agent.json";
     if (auto saved = ReadJsonFile(state_file)) {
       agent_token = saved->value("agent_token", "");
@@ -163,6 +170,12 @@ struct Agent::Impl {
       nodes.push_back(name);
       own_nodes.insert(name);
       fs::create_directories(TasksDir(name), ec);
+      // Passable, not listable: a task reaches its own working directory
+      // and nothing else of the agent's (docs/isolation.md).
+      for (const std::string& dir : {options.state_dir + "/nodes",
+                                     options.state_dir + "/nodes/" + name, TasksDir(name)}) {
+        ::chmod(dir.c_str(), 0711);
+      }
     }
     Say("registered " +
         (nodes.size() == 1 ? "node " + nodes[0] : std::to_string(nodes.size()) + " nodes") +
@@ -500,7 +513,8 @@ struct Agent::Impl {
       for (const auto& uuid : spec.gpu_uuids) waits = waits || busy_gpus.count(uuid) > 0;
       if (waits) continue;  // the evicted task still holds the GPU
       Status launched =
-          LaunchTask(TasksDir(node) + "/" + key, spec, options.shim_binary, options.cgroup_parent);
+          LaunchTask(TasksDir(node) + "/" + key, spec,
+                     {options.shim_binary, options.cgroup_parent, options.user_dirs});
       if (launched) {
         Say("started " + spec.workload + " task " + std::to_string(spec.task) + " attempt " +
             std::to_string(spec.attempt) + " on " + node);
@@ -560,6 +574,7 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
     options.shim_binary = fs::read_symlink("/proc/self/exe", ec).string();
   }
   if (options.cgroup_parent.empty()) options.cgroup_parent = DefaultCgroupParent();
+  if (options.user_dirs.empty()) options.user_dirs = options.state_dir + "/users";
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));

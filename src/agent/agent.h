@@ -34,6 +34,9 @@ struct AgentOptions {
   int logs_port = 0;                    // 0: any free port
   std::string shim_binary;              // default: this executable
   std::string cgroup_parent;            // default: the agent's own cgroup
+  // The owners' persistent working directories (<user_dirs>/<user>): a
+  // path shared by the nodes keeps a user's files across nodes.
+  std::string user_dirs;  // default: <state_dir>/users
   bool quiet = false;                   // no progress lines on stdout
 };
 

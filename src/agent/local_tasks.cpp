@@ -34,14 +34,14 @@ constexpr int64_t kShimStartMs = 30000;
 
 }  // namespace
 
-Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const std::string& shim_binary,
-                  const std::string& cgroup_parent) {
-  if (::mkdir(dir.c_str(), 0755) != 0) {
+Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const TaskHost& host) {
+  if (::mkdir(dir.c_str(), 0711) != 0) {
     if (errno == EEXIST) return Error::Coded("already_exists", "task " + dir + " was started");
     return Error::Coded("internal", "cannot create " + dir + ": " + std::strerror(errno));
   }
+  ::chmod(dir.c_str(), 0711);  // whatever the umask: the task passes, never lists
   std::string work = dir + "/work";
-  ::mkdir(work.c_str(), 0755);
+  ::mkdir(work.c_str(), 0700);
   json env = spec.env;
   if (!spec.hostfile.empty()) {
     if (Status s = WriteFileAtomically(dir + "/hostfile", spec.hostfile); !s) return s;
@@ -58,12 +58,22 @@ Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const std::str
                  {"cpu_milli", spec.cpu_milli},
                  {"memory_mib", spec.memory_mib},
                  {"grace_period_s", spec.grace_period_s},
-                 {"cgroup_parent", cgroup_parent},
+                 {"cgroup_parent", host.cgroup_parent},
+                 {"owner", spec.owner},
+                 {"gpu_positions", spec.gpu_positions},
                  {"created_ms", WallMs()}};
+  if (!host.user_dirs.empty() && !spec.owner.empty()) {
+    record["user_dir"] = host.user_dirs + "/" + spec.owner;
+  }
+  // The image, volumes, shm size and identity, as the server stored them.
+  json runtime = json::object();
+  wire::EncodeTaskRuntime(spec.runtime, runtime);
+  for (const auto& [key, value] : runtime.items()) record[key] = value;
+  if (spec.runtime.shm_mib > 0) record["shm_mib"] = spec.runtime.shm_mib;
   if (Status s = WriteFileAtomically(dir + "/spec.json", record.dump(2)); !s) return s;
   // Everything the children need is ready before fork: between fork and
   // exec only async-signal-safe calls (the agent has threads).
-  std::string binary = shim_binary;
+  std::string binary = host.shim_binary;
   std::string subcommand = "task-shim";
   std::string argument = dir;
   char* argv[] = {binary.data(), subcommand.data(), argument.data(), nullptr};
@@ -139,18 +149,31 @@ void StopTask(const std::string& dir, int64_t now_ms) {
   if (!process || ReadJsonFile(dir + "/exit.json")) return;  // not started, or ended
   int pid = process->value("pid", 0);
   if (!ProcessAlive(pid, process->value("start_time", int64_t{0}))) return;
+  // A container: its first process, which ends the whole container; the
+  // runtime in the shim's group only relays signals. Until the runtime
+  // wrote that pid, the group (the runtime relays SIGTERM).
+  int container = process->value("container_pid", 0);
+  bool to_container =
+      container > 0 && ProcessAlive(container, process->value("container_start_time", int64_t{0}));
+  auto signal_task = [&](int signal) {
+    if (to_container) {
+      ::kill(container, signal);
+    } else {
+      ::kill(-pid, signal);
+    }
+  };
   auto spec = ReadJsonFile(dir + "/spec.json");
   int64_t grace_ms = (spec ? spec->value("grace_period_s", 30) : 30) * int64_t{1000};
   auto stop = ReadJsonFile(dir + "/stop.json");
   if (!stop) {
-    ::kill(-pid, SIGTERM);
+    signal_task(SIGTERM);
     // Without the record the next call sends SIGTERM again: harmless.
     (void)WriteFileAtomically(dir + "/stop.json",
                               json{{"sigterm_ms", now_ms}, {"sigkill", false}}.dump());
     return;
   }
   if (!stop->value("sigkill", false) && now_ms >= stop->value("sigterm_ms", now_ms) + grace_ms) {
-    ::kill(-pid, SIGKILL);
+    signal_task(SIGKILL);
     (*stop)["sigkill"] = true;
     (void)WriteFileAtomically(dir + "/stop.json", stop->dump());
   }

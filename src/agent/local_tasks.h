@@ -24,16 +24,23 @@ struct ObservedTask {
   bool Final() const { return state != "starting" && state != "running"; }
 };
 
+// Where the agent's tasks find what they need on this node.
+struct TaskHost {
+  std::string shim_binary;    // run as `shim_binary task-shim DIR`
+  std::string cgroup_parent;  // cgroup v2 parent of host tasks' cgroups; "" for none
+  std::string user_dirs;      // the owners' persistent working directories, one per user
+};
+
 // Records and starts `spec` in `dir` (which must not exist: an error
 // "already_exists" when it does, so a task is never started twice). The
-// shim is `shim_binary task-shim DIR`, detached into a session of its own.
-Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const std::string& shim_binary,
-                  const std::string& cgroup_parent);
+// shim is detached into a session of its own. `dir` is passable but not
+// readable by the task (mode 0711): its files are the agent's.
+Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const TaskHost& host);
 
 ObservedTask ObserveTask(const std::string& dir, int64_t now_ms);
 
-// Asks a running task to stop: SIGTERM to its process group at the first
-// call, SIGKILL once `grace_period_s` (from its spec) has passed. Safe to
+// Asks a running task to stop: SIGTERM to its process group (a
+// container's first process) at the first call, SIGKILL once `grace_period_s` (from its spec) has passed. Safe to
 // call again and after an agent restart (the SIGTERM time is recorded).
 void StopTask(const std::string& dir, int64_t now_ms);
 

@@ -36,7 +36,7 @@ std::string ReclaimReason(const std::map<std::string, std::string>& env, int64_t
     // Only a ledger the interposer made (GpuBoard's path): the shim never
     // creates one.
     std::error_code ec;
-    std::string path = directory + "/allot-gpu-" + std::to_string(::getuid()) + "-" + uuid;
+    std::string path = cuda::BoardPath(uuid, directory);
     if (uuid.rfind("GPU-", 0) != 0 || !std::filesystem::exists(path, ec)) continue;
     auto board = cuda::GpuBoard::Open(uuid, directory);
     if (!board) continue;

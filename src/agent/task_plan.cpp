@@ -65,6 +65,8 @@ std::vector<LaunchSpec> TasksForNode(const wire::WorkloadResource& w, const std:
     spec.memory_mib = w.spec.request.memory_mib;
     spec.grace_period_s = w.grace_period_s;
     spec.not_before_ms = assigned.not_before_ms;
+    spec.owner = w.owner;
+    spec.runtime = w.runtime;
     spec.env = w.env;
     auto& env = spec.env;
     env["ALLOT_WORKLOAD"] = w.spec.name;
@@ -77,6 +79,7 @@ std::vector<LaunchSpec> TasksForNode(const wire::WorkloadResource& w, const std:
       if (position < 0 || static_cast<size_t>(position) >= self.gpus.size()) continue;
       const core::GpuSpec& gpu = self.gpus[static_cast<size_t>(position)];
       spec.gpu_uuids.push_back(gpu.uuid);
+      spec.gpu_positions.push_back(position);
       visible += (visible.empty() ? "" : ",") + gpu.uuid;
     }
     // Empty hides every GPU from work that asked for none.

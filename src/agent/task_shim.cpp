@@ -15,10 +15,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <vector>
 
+#include "agent/container_task.h"
 #include "agent/reclaim_reason.h"
 #include "agent/task_files.h"
+#include "agent/task_identity.h"
 #include "cuda/gpu_limits.h"
 
 namespace allot::agent {
@@ -98,17 +101,102 @@ std::string MakeCgroup(const std::string& parent, const std::string& name, int64
 }
 
 // The environment a task starts with: a few variables of the agent's (so
-// that programs are found) and then the task's own.
-std::vector<std::string> TaskEnvironment(const json& env) {
+// that programs are found), the owner's home (its persistent working
+// directory), then the task's own.
+std::vector<std::string> TaskEnvironment(const json& spec) {
   std::map<std::string, std::string> merged;
-  for (const char* inherited : {"PATH", "HOME", "USER", "LANG", "TZ", "LD_LIBRARY_PATH"}) {
+  for (const char* inherited : {"PATH", "LANG", "TZ", "LD_LIBRARY_PATH"}) {
     if (const char* value = std::getenv(inherited)) merged[inherited] = value;
   }
   if (!merged.count("PATH")) merged["PATH"] = "/usr/local/bin:/usr/bin:/bin";
-  for (const auto& [key, value] : env.items()) merged[key] = value.get<std::string>();
+  std::string owner = spec.value("owner", std::string());
+  std::string user_dir = spec.value("user_dir", std::string());
+  if (!owner.empty()) merged["USER"] = owner;
+  if (!user_dir.empty()) {
+    merged["HOME"] = user_dir;
+    merged["ALLOT_USER_DIR"] = user_dir;
+  }
+  const json env = spec.value("env", json::object());
+  for (auto item = env.begin(); item != env.end(); ++item) {
+    merged[item.key()] = item.value().get<std::string>();
+  }
   std::vector<std::string> out;
   for (const auto& [key, value] : merged) out.push_back(key + "=" + value);
   return out;
+}
+
+// A GPU fraction of a host task runs under the interposer, which enforces
+// it; without the library the task does not start (fail closed).
+Status PreloadInterposer(std::vector<std::string>& environment) {
+  auto library = cuda::FindInterposerLibrary();
+  if (!library) {
+    return Error::Coded("failed_precondition",
+                        "a GPU fraction needs the GPU interposer: " + library.error().message);
+  }
+  std::string preload = "LD_PRELOAD=" + *library;
+  auto existing =
+      std::find_if(environment.begin(), environment.end(),
+                   [](const std::string& entry) { return entry.rfind("LD_PRELOAD=", 0) == 0; });
+  if (existing == environment.end()) {
+    environment.push_back(preload);
+  } else {
+    *existing = preload + ":" + existing->substr(11);
+  }
+  return Status::Ok();
+}
+
+// What the shim's child executes: the task itself (a host process, as its
+// identity, in its working directory) or the OCI runtime (as the agent's
+// user, which sets the identity inside the container).
+struct Launch {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  std::string cwd;
+  TaskIdentity identity;
+  bool enter_identity = true;
+  std::string cgroup_procs;  // "" for none
+  int64_t memory_rlimit_mib = 0;
+};
+
+// The child's side of fork: nothing but async-signal-safe calls. Writes
+// the errno of a failed step to `error_fd` and exits.
+[[noreturn]] void StartChild(Launch& launch, const std::string& path_variable, int output_fd,
+                             int error_fd) {
+  ::setpgid(0, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (!launch.cgroup_procs.empty()) {
+    int fd = ::open(launch.cgroup_procs.c_str(), O_WRONLY);
+    if (fd >= 0) {
+      (void)!::write(fd, "0", 1);
+      ::close(fd);
+    }
+  } else if (launch.memory_rlimit_mib > 0) {
+    rlim_t bytes = static_cast<rlim_t>(launch.memory_rlimit_mib) * 1024 * 1024;
+    rlimit limit{bytes, bytes};
+    ::setrlimit(RLIMIT_DATA, &limit);
+  }
+  int null = ::open("/dev/null", O_RDONLY);
+  ::dup2(null, 0);
+  ::dup2(output_fd, 1);
+  ::dup2(output_fd, 2);
+  std::vector<char*> argv;
+  for (auto& arg : launch.argv) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& entry : launch.env) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  int error = launch.enter_identity ? EnterIdentity(launch.identity) : 0;
+  if (error == 0 && ::chdir(launch.cwd.c_str()) != 0) error = errno;
+  if (error == 0) {
+    ::umask(022);
+    ::setenv("PATH", path_variable.c_str(), 1);  // where execvpe looks
+    ::execvpe(argv[0], argv.data(), envp.data());
+    error = errno;
+  }
+  (void)!::write(error_fd, &error, sizeof error);
+  ::_exit(127);
 }
 
 // Records a file the agent reads; a failure can only be told on stderr
@@ -126,132 +214,72 @@ void Finish(const std::string& dir, json outcome) {
 
 }  // namespace
 
-int RunTaskShim(const std::string& dir) {
-  std::optional<json> spec = ReadJsonFile(dir + "/spec.json");
-  if (!spec) {
-    std::fprintf(stderr, "allot task-shim: no readable %s/spec.json\n", dir.c_str());
-    return 2;
+namespace {
+
+// How the task's launch is prepared: its identity, directories,
+// environment and, for an image, its container.
+Result<Launch> PrepareLaunch(const std::string& dir, const json& spec,
+                             std::optional<PreparedContainer>& container) {
+  Launch launch;
+  Result<TaskIdentity> identity = TaskIdentityFor(spec, ::geteuid());
+  if (!identity) return identity.error();
+  launch.identity = *identity;
+  launch.cwd = dir + "/work";
+  if (Status s = PrepareOwnedDirectory(launch.cwd, launch.identity); !s) return s.error();
+  if (std::string user_dir = spec.value("user_dir", std::string()); !user_dir.empty()) {
+    if (Status s = PrepareOwnedDirectory(user_dir, launch.identity); !s) return s.error();
   }
-  pid_t self = ::getpid();
-  Record(dir + "/shim.pid", std::to_string(self) + " " + std::to_string(ProcessStartTime(self)));
-  RotatingLog log(dir + "/output.log");
-  std::vector<std::string> command = spec->value("command", std::vector<std::string>{});
-  if (command.empty()) {
-    std::string reason = "the workload has no command: submit it with one after --";
-    log.Write(reason.data(), reason.size());
-    Finish(dir, {{"state", "failed_to_start"}, {"reason", reason}});
-    return 0;
+  std::vector<std::string> environment = TaskEnvironment(spec);
+  if (!spec.value("image", std::string()).empty()) {
+    Result<PreparedContainer> prepared = PrepareContainer(dir, spec, launch.identity, environment);
+    if (!prepared) return prepared.error();
+    container = *prepared;
+    launch.argv = prepared->command;
+    launch.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+    launch.cwd = dir;
+    launch.enter_identity = false;  // the runtime enters it inside the container
+    return launch;
   }
+  if (spec.value("env", json::object()).contains("ALLOT_GPU_MEMORY_LIMIT")) {
+    if (Status s = PreloadInterposer(environment); !s) return s.error();
+  }
+  launch.argv = spec.value("command", std::vector<std::string>{});
+  launch.env = environment;
   std::string name = dir.substr(dir.rfind('/') + 1);
   std::string cgroup =
-      MakeCgroup(spec->value("cgroup_parent", ""), "allot-" + name,
-                 spec->value("cpu_milli", int64_t{0}), spec->value("memory_mib", int64_t{0}));
-  int64_t memory_mib = spec->value("memory_mib", int64_t{0});
-  std::vector<std::string> environment = TaskEnvironment(spec->value("env", json::object()));
-  if (spec->value("env", json::object()).contains("ALLOT_GPU_MEMORY_LIMIT")) {
-    // A GPU fraction runs under the interposer, which enforces it; without
-    // the library the task does not start (fail closed).
-    auto library = cuda::FindInterposerLibrary();
-    if (!library) {
-      std::string reason = "a GPU fraction needs the GPU interposer: " + library.error().message;
-      log.Write(reason.data(), reason.size());
-      Finish(dir, {{"state", "failed_to_start"}, {"reason", reason}});
-      return 0;
-    }
-    std::string preload = "LD_PRELOAD=" + *library;
-    auto existing =
-        std::find_if(environment.begin(), environment.end(),
-                     [](const std::string& entry) { return entry.rfind("LD_PRELOAD=", 0) == 0; });
-    if (existing == environment.end()) {
-      environment.push_back(preload);
-    } else {
-      *existing = preload + ":" + existing->substr(11);
-    }
+      MakeCgroup(spec.value("cgroup_parent", ""), "allot-" + name,
+                 spec.value("cpu_milli", int64_t{0}), spec.value("memory_mib", int64_t{0}));
+  if (!cgroup.empty()) {
+    launch.cgroup_procs = cgroup + "/cgroup.procs";
+  } else {
+    launch.memory_rlimit_mib = spec.value("memory_mib", int64_t{0});
   }
-  std::string path_variable;
-  for (const auto& entry : environment) {
-    if (entry.rfind("PATH=", 0) == 0) path_variable = entry.substr(5);
-  }
-  std::vector<char*> argv;
-  for (auto& arg : command) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (auto& entry : environment) envp.push_back(entry.data());
-  envp.push_back(nullptr);
-  std::string work = dir + "/work";
-  std::string procs = cgroup.empty() ? "" : cgroup + "/cgroup.procs";
+  return launch;
+}
 
-  int output[2];
-  int exec_error[2];
-  if (::pipe2(output, O_CLOEXEC) != 0 || ::pipe2(exec_error, O_CLOEXEC) != 0) {
-    Finish(dir,
-           {{"state", "failed_to_start"}, {"reason", std::string("pipe: ") + strerror(errno)}});
-    return 0;
-  }
-  pid_t child = ::fork();
-  if (child == 0) {
-    ::setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (!procs.empty()) {
-      int fd = ::open(procs.c_str(), O_WRONLY);
-      if (fd >= 0) {
-        (void)!::write(fd, "0", 1);
-        ::close(fd);
-      }
-    } else if (memory_mib > 0) {
-      rlimit limit{static_cast<rlim_t>(memory_mib) * 1024 * 1024,
-                   static_cast<rlim_t>(memory_mib) * 1024 * 1024};
-      ::setrlimit(RLIMIT_DATA, &limit);
-    }
-    int null = ::open("/dev/null", O_RDONLY);
-    ::dup2(null, 0);
-    ::dup2(output[1], 1);
-    ::dup2(output[1], 2);
-    int error = 0;
-    if (::chdir(work.c_str()) != 0) {
-      error = errno;
-    } else {
-      ::setenv("PATH", path_variable.c_str(), 1);  // where execvpe looks
-      ::execvpe(argv[0], argv.data(), envp.data());
-      error = errno;
-    }
-    (void)!::write(exec_error[1], &error, sizeof error);
-    ::_exit(127);
-  }
-  ::close(output[1]);
-  ::close(exec_error[1]);
-  if (child < 0) {
-    Finish(dir,
-           {{"state", "failed_to_start"}, {"reason", std::string("fork: ") + strerror(errno)}});
-    return 0;
-  }
-  int error = 0;
-  ssize_t got = ::read(exec_error[0], &error, sizeof error);
-  ::close(exec_error[0]);
-  if (got == static_cast<ssize_t>(sizeof error)) {
-    ::waitpid(child, nullptr, 0);
-    std::string reason = command[0] + ": " + std::strerror(error);
-    std::string line = "allot: cannot start " + reason + "\n";
-    log.Write(line.data(), line.size());
-    Finish(dir, {{"state", "failed_to_start"}, {"reason", reason}});
-    if (!cgroup.empty()) ::rmdir(cgroup.c_str());
-    return 0;
-  }
-  int64_t started_ms = WallMs();
-  Record(dir + "/process.json", json{{"pid", child},
-                                     {"start_time", ProcessStartTime(child)},
-                                     {"started_ms", started_ms},
-                                     {"limits", cgroup.empty() ? "rlimits" : "cgroup " + cgroup}}
-                                    .dump());
+// The container's first process, once the runtime wrote its pid: stop
+// signals go to it (the runtime only relays them).
+void RecordContainerPid(const std::string& dir, json& process) {
+  if (process.contains("container_pid")) return;
+  std::optional<std::string> text = ReadTextFile(dir + "/container.pid");
+  int pid = text ? std::atoi(text->c_str()) : 0;
+  if (pid <= 0) return;
+  process["container_pid"] = pid;
+  process["container_start_time"] = ProcessStartTime(pid);
+  Record(dir + "/process.json", process.dump());
+}
+
+// Copies the task's output to the log until it ends; its wait status.
+int WaitForTask(const std::string& dir, pid_t child, int output_fd, RotatingLog& log,
+                json& process, bool container) {
   char buffer[65536];
   int status = 0;
   bool ended = false;
   for (;;) {
-    pollfd ready{output[0], POLLIN, 0};
+    if (container) RecordContainerPid(dir, process);
+    pollfd ready{output_fd, POLLIN, 0};
     if (::poll(&ready, 1, 200) > 0) {
-      ssize_t n = ::read(output[0], buffer, sizeof buffer);
+      ssize_t n = ::read(output_fd, buffer, sizeof buffer);
       if (n > 0) {
         log.Write(buffer, static_cast<size_t>(n));
         continue;
@@ -263,8 +291,8 @@ int RunTaskShim(const std::string& dir) {
       // The task is its main process: what it left behind in its group
       // goes with it; then what is left in the pipe is copied.
       ::kill(-child, SIGKILL);
-      ::fcntl(output[0], F_SETFL, O_NONBLOCK);
-      for (ssize_t n; (n = ::read(output[0], buffer, sizeof buffer)) > 0;) {
+      ::fcntl(output_fd, F_SETFL, O_NONBLOCK);
+      for (ssize_t n; (n = ::read(output_fd, buffer, sizeof buffer)) > 0;) {
         log.Write(buffer, static_cast<size_t>(n));
       }
       break;
@@ -275,17 +303,98 @@ int RunTaskShim(const std::string& dir) {
     }
     ::kill(-child, SIGKILL);
   }
+  return status;
+}
+
+// How the task ended, as exit.json says it. A container's runtime exits
+// 128+N when the container's process was killed by signal N.
+json Outcome(int status, bool container) {
+  if (WIFSIGNALED(status)) return {{"state", "killed"}, {"signal", WTERMSIG(status)}};
+  int code = WEXITSTATUS(status);
+  if (container && code > 128 && code < 128 + 65) {
+    return {{"state", "killed"}, {"signal", code - 128}};
+  }
+  return {{"state", "exited"}, {"exit_code", code}};
+}
+
+}  // namespace
+
+int RunTaskShim(const std::string& dir) {
+  std::optional<json> spec = ReadJsonFile(dir + "/spec.json");
+  if (!spec) {
+    std::fprintf(stderr, "allot task-shim: no readable %s/spec.json\n", dir.c_str());
+    return 2;
+  }
+  pid_t self = ::getpid();
+  Record(dir + "/shim.pid", std::to_string(self) + " " + std::to_string(ProcessStartTime(self)));
+  RotatingLog log(dir + "/output.log");
+  auto refuse = [&](const std::string& reason) {
+    std::string line = "allot: cannot start the task: " + reason + "\n";
+    log.Write(line.data(), line.size());
+    Finish(dir, {{"state", "failed_to_start"}, {"reason", reason}});
+    return 0;
+  };
+  if (spec->value("command", std::vector<std::string>{}).empty() &&
+      spec->value("image", std::string()).empty()) {
+    return refuse("the workload has no command: submit it with one after --");
+  }
+  std::optional<PreparedContainer> container;
+  Result<Launch> launch = PrepareLaunch(dir, *spec, container);
+  if (!launch) {
+    if (container) CleanUpContainer(dir, *container);
+    return refuse(launch.error().message);
+  }
+  std::string path_variable = "/usr/local/bin:/usr/bin:/bin";
+  for (const auto& entry : launch->env) {
+    if (entry.rfind("PATH=", 0) == 0) path_variable = entry.substr(5);
+  }
+  auto end_container = [&] {
+    if (container) CleanUpContainer(dir, *container);
+    if (!launch->cgroup_procs.empty()) {
+      std::string cgroup = launch->cgroup_procs.substr(0, launch->cgroup_procs.rfind('/'));
+      for (int i = 0; i < 50 && ::rmdir(cgroup.c_str()) != 0; ++i) ::usleep(20000);
+    }
+  };
+
+  int output[2];
+  int exec_error[2];
+  if (::pipe2(output, O_CLOEXEC) != 0 || ::pipe2(exec_error, O_CLOEXEC) != 0) {
+    end_container();
+    return refuse(std::string("pipe: ") + strerror(errno));
+  }
+  pid_t child = ::fork();
+  if (child == 0) StartChild(*launch, path_variable, output[1], exec_error[1]);
+  ::close(output[1]);
+  ::close(exec_error[1]);
+  if (child < 0) {
+    end_container();
+    return refuse(std::string("fork: ") + strerror(errno));
+  }
+  int error = 0;
+  ssize_t got = ::read(exec_error[0], &error, sizeof error);
+  ::close(exec_error[0]);
+  if (got == static_cast<ssize_t>(sizeof error)) {
+    ::waitpid(child, nullptr, 0);
+    end_container();
+    return refuse(launch->argv[0] + ": " + std::strerror(error));
+  }
+  int64_t started_ms = WallMs();
+  json process = {{"pid", child},
+                  {"start_time", ProcessStartTime(child)},
+                  {"started_ms", started_ms},
+                  {"identity", launch->identity.description},
+                  {"limits", container                      ? "container " + container->id
+                             : launch->cgroup_procs.empty() ? std::string("rlimits")
+                                                            : "cgroup " + launch->cgroup_procs}};
+  Record(dir + "/process.json", process.dump());
+  int status = WaitForTask(dir, child, output[0], log, process, container.has_value());
   ::close(output[0]);
-  json outcome = WIFSIGNALED(status)
-                     ? json{{"state", "killed"}, {"signal", WTERMSIG(status)}}
-                     : json{{"state", "exited"}, {"exit_code", WEXITSTATUS(status)}};
+  json outcome = Outcome(status, container.has_value());
   std::map<std::string, std::string> env =
       spec->value("env", json::object()).get<std::map<std::string, std::string>>();
   if (std::string why = ReclaimReason(env, started_ms); !why.empty()) outcome["reason"] = why;
   Finish(dir, outcome);
-  if (!cgroup.empty()) {
-    for (int i = 0; i < 50 && ::rmdir(cgroup.c_str()) != 0; ++i) ::usleep(20000);
-  }
+  end_container();
   return 0;
 }
 

@@ -4,6 +4,8 @@
 #include <memory>
 #include <set>
 
+#include "api/run_as.h"
+
 namespace allot::api {
 namespace {
 
@@ -32,6 +34,31 @@ ApiContext::ApiContext(store::Store& store, const ApiOptions& options,
       agents_(store_, options_, liveness_, workload_usage_,
               [this](const Caller& caller, const std::vector<store::Write>& writes,
                      int32_t status) { return CommitAudited(caller, writes, status); }) {}
+
+Result<int64_t> ApiContext::CommitWithAssignedIdentity(const Caller* caller, User& user,
+                                                      bool create_user, int32_t status) {
+  for (int attempt = 0;; ++attempt) {
+    Result<std::vector<store::Write>> writes = AssignIdentityWrites(store_, user, create_user);
+    if (!writes) return writes.error();
+    Result<int64_t> revision =
+        caller ? CommitAudited(*caller, *writes, status) : store_.Commit(*writes);
+    bool raced = !revision && (revision.error().code == "conflict" ||
+                               (revision.error().code == "already_exists" &&
+                                revision.error().message.find("settings") != std::string::npos));
+    if (!raced || attempt >= 16) return revision;
+  }
+}
+
+Result<wire::ProjectPolicy> ApiContext::ProjectPolicyOf(const std::string& name) {
+  Result<store::Object> stored = store_.Get("projects", name);
+  if (!stored) {
+    return Error::Coded("not_found",
+                        "project '" + name + "' does not exist: see allot quota get", "project");
+  }
+  Result<wire::QueueResource> project = wire::DecodeQueue(json::parse(stored->body), true);
+  if (!project) return project.error();
+  return project->policy;
+}
 
 Result<Scope> ApiContext::ProjectScope(const std::string& project, const User& user) {
   Result<store::Object> stored = store_.Get("projects", project);

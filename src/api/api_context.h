@@ -69,6 +69,14 @@ class ApiContext {
   Result<int64_t> CommitAudited(const Caller& caller, const std::vector<store::Write>& writes,
                                 int32_t status);
 
+  // Gives `user` the next uid of the server's range and commits it with
+  // the user (created, or updated), retrying when another assignment won
+  // the race; audited as `caller`'s request when `caller` is given.
+  Result<int64_t> CommitWithAssignedIdentity(const Caller* caller, User& user, bool create_user,
+                                             int32_t status);
+  // What project `name` allows its tasks (volumes, root, default identity).
+  Result<wire::ProjectPolicy> ProjectPolicyOf(const std::string& name);
+
   // The scope of `project` as `user`'s roles need it: the departments above
   // the project's own are read (one store read each) only when the user
   // holds a department binding that could be one of them.

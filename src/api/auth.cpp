@@ -72,6 +72,14 @@ Result<User> DecodeUser(const nlohmann::json& body) {
   if (Status s = reader.String("name", user.name, true); !s) return s.error();
   if (Status s = CheckName(user.name); !s) return s.error();
   const nlohmann::json* roles = reader.Find("roles");
+  for (auto [key, out] : {std::pair{"identity", &user.identity},
+                          std::pair{"assigned_identity", &user.assigned_identity}}) {
+    if (const nlohmann::json* found = reader.Find(key)) {
+      Result<wire::UnixIdentity> identity = wire::ReadIdentity(*found, key);
+      if (!identity) return identity.error();
+      *out = *identity;
+    }
+  }
   if (Status s = reader.Finish(); !s) return s.error();
   if (!roles) return user;
   if (!roles->is_array()) return Error::Coded("invalid", "roles: expected a list", "roles");
@@ -126,7 +134,12 @@ nlohmann::json EncodeUser(const User& user) {
     if (!binding.project.empty()) role["project"] = binding.project;
     roles.push_back(role);
   }
-  return {{"name", user.name}, {"roles", roles}};
+  nlohmann::json out = {{"name", user.name}, {"roles", roles}};
+  if (user.identity.IsSet()) out["identity"] = wire::EncodeIdentity(user.identity);
+  if (user.assigned_identity.IsSet()) {
+    out["assigned_identity"] = wire::EncodeIdentity(user.assigned_identity);
+  }
+  return out;
 }
 
 bool Allows(const User& user, Access access, const Scope& scope) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "wire/isolation.h"
 
 namespace allot::api {
 
@@ -39,6 +40,14 @@ struct User {
   std::string agent;
   // Set for a join token presented to register: the token's id.
   std::string join_token;
+  // Set on a request's caller: the id of the token it presented (a watch
+  // ends when that token is revoked). Not stored.
+  std::string token;
+  // The Unix identity the user's tasks run as, set by an admin; without
+  // one, the project's default identity, else `assigned_identity`, which
+  // the server gives every user at creation (docs/isolation.md).
+  wire::UnixIdentity identity;
+  wire::UnixIdentity assigned_identity;
 };
 Result<User> DecodeUser(const nlohmann::json& body);
 nlohmann::json EncodeUser(const User& user);

@@ -15,6 +15,7 @@
 #include "api/auth.h"
 #include "api/openapi_document.h"
 #include "api/route_support.h"
+#include "api/run_as.h"
 #include "api/web_assets.h"
 #include "wire/json_reader.h"
 #include "wire/resources.h"
@@ -208,9 +209,12 @@ class HttpApi::Impl {
       User user;
       user.name = token->user;
       user.agent = agent;
+      user.token = token->id;
       return user;
     }
-    return LoadUser(token->user);
+    Result<User> user = LoadUser(token->user);
+    if (user) user->token = token->id;
+    return user;
   }
 
   Result<User> LoadUser(const std::string& name) {
@@ -308,12 +312,17 @@ Result<std::string> BootstrapAdmin(store::Store& store, int64_t now_ms) {
   Result<store::Page> users = store.List({"users", "", 1, {}});
   if (!users) return users.error();
   if (!users->items.empty()) return std::string();
-  User admin{"admin", {RoleBinding{Role::kAdmin, "", ""}}, "", ""};
+  User admin;
+  admin.name = "admin";
+  admin.roles = {RoleBinding{Role::kAdmin, "", ""}};
   Result<NewToken> token = IssueToken(admin.name, now_ms);
   if (!token) return token.error();
-  Result<int64_t> revision = store.Commit(
-      {{Op::kCreate, "users", admin.name, EncodeUser(admin).dump(), 0},
-       {Op::kCreate, "tokens", token->record.id, EncodeToken(token->record).dump(), 0}});
+  // The admin's tasks run as the first uid of the server's range.
+  Result<std::vector<store::Write>> writes = AssignIdentityWrites(store, admin, true);
+  if (!writes) return writes.error();
+  writes->push_back(
+      {Op::kCreate, "tokens", token->record.id, EncodeToken(token->record).dump(), 0});
+  Result<int64_t> revision = store.Commit(*writes);
   if (!revision) return revision.error();
   return token->text;
 }

@@ -47,6 +47,22 @@ class QueueRoutes : public ResourceRoutes {
     }
     return Status::Ok();
   }
+  // A project's grants reach the hosts (paths bound into tasks, root, the
+  // uid its tasks run as): only admins change them.
+  Status MayChangePolicy(const Caller& caller, const QueueResource& project, bool create) {
+    wire::ProjectPolicy before;
+    if (!create) {
+      Result<wire::ProjectPolicy> stored = ctx_.ProjectPolicyOf(project.spec.name);
+      if (!stored) return stored.error();
+      before = *stored;
+    }
+    if (project.policy == before || Allows(caller.user, Access::kAdminister, {})) {
+      return Status::Ok();
+    }
+    return Forbidden(
+        "changing a project's allowed paths, root permission or default identity (admins grant "
+        "host access)");
+  }
   Result<Reply> PutQueue(const httplib::Request& req, const Caller& caller, bool is_project,
                          bool create) {
     const char* kind = is_project ? "projects" : "departments";
@@ -59,6 +75,9 @@ class QueueRoutes : public ResourceRoutes {
     }
     std::lock_guard lock(tree_mutex_);  // one quota-tree change at a time
     if (Status s = MayChangeQueue(caller, queue->spec, is_project, create); !s) return s.error();
+    if (is_project) {
+      if (Status s = MayChangePolicy(caller, *queue, create); !s) return s.error();
+    }
     if (Status s = server::CheckQuotaTree(store_, queue->spec, is_project, false); !s) {
       return s.error();
     }

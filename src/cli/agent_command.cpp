@@ -1,5 +1,7 @@
 #include "cli/agent_command.h"
 
+#include <sys/stat.h>
+
 #include <signal.h>
 
 #include <cstring>
@@ -34,6 +36,7 @@ int RunAgent() {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::umask(077);  // the agent's files (its token, the tasks' logs) are its own
   auto created = agent::Agent::Create(options);
   if (!created) {
     std::cerr << "allot agent: " << created.error().message << "\n";
@@ -71,7 +74,12 @@ void AddAgentCommand(CLI::App& app) {
       ->check(CLI::Range(1, 100000));
   agent_command->add_option(
       "--state-dir", options.state_dir,
-      "Tasks, logs and the agent's token (default ~/.local/share/allot/agent)");
+      "Tasks, logs and the agent's token (default <data dir>/agent: /var/lib/allot/agent for "
+      "root, ~/.local/share/allot/agent otherwise)");
+  agent_command->add_option(
+      "--user-dirs", options.user_dirs,
+      "Users' persistent working directories, one per user (default <state-dir>/users); a path "
+      "the nodes share keeps users' files across nodes");
   agent_command->add_option("--address", options.address,
                             "Address other nodes reach this one at (default: toward the server)");
   agent_command->add_option("--listen", options.listen_host,

@@ -6,6 +6,8 @@
 //   quota get|set, top, nodes      quotas and the cluster
 //   nodes join-token               a token for `allot agent` (admins)
 //   audit                          the audit log (admins)
+//   user create|list|delete        users and their Unix identities (admins)
+//   token create|list|revoke       API tokens
 //   completion bash|zsh            shell completion
 #pragma once
 
@@ -23,6 +25,9 @@ int RunClusterCommands();
 
 void AddQuotaCommands(CLI::App& app);
 int RunQuotaCommands();
+
+void AddIdentityCommands(CLI::App& app);
+int RunIdentityCommands();
 
 // `allot completion bash|zsh`: a script generated from `app`'s commands
 // and options, so that it never falls behind them.

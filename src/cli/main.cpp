@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   allot::cli::AddWorkloadCommands(app);
   allot::cli::AddClusterCommands(app);
   allot::cli::AddQuotaCommands(app);
+  allot::cli::AddIdentityCommands(app);
   allot::cli::AddCompletionCommand(app);
 
   CLI11_PARSE(app, argc, argv);
@@ -102,6 +103,7 @@ int main(int argc, char** argv) {
   if (int status = allot::cli::RunWorkloadCommands(); status >= 0) return status;
   if (int status = allot::cli::RunClusterCommands(); status >= 0) return status;
   if (int status = allot::cli::RunQuotaCommands(); status >= 0) return status;
+  if (int status = allot::cli::RunIdentityCommands(); status >= 0) return status;
   if (int status = allot::cli::RunCompletionCommand(app); status >= 0) return status;
 
   if (*scenario) return allot::scenario::RunScenarioFiles(files, std::cout);

@@ -1,6 +1,7 @@
 // allot quota get | quota set | top: the quota tree, of any depth.
 #include <functional>
 #include <iostream>
+#include <tuple>
 
 #include "cli/client_commands.h"
 #include "cli/client_session.h"
@@ -28,6 +29,10 @@ struct QuotaOptions {
   int64_t weight = -1;
   int64_t priority = -1;
   std::string idle_after, idle_action;  // the project's idle rule
+  // What the project's tasks may do on the hosts (admins).
+  std::vector<std::string> allow_paths, remove_paths;
+  bool allow_root = false, deny_root = false;
+  std::string default_uid, default_gid;  // "none" clears
 };
 QuotaOptions quota;
 
@@ -206,6 +211,50 @@ Result<bool> ApplyModelPairs(const std::vector<std::string>& pairs, const char* 
   return true;
 }
 
+// The host grants' flags on a project's body (the server checks the values).
+Status ApplyPolicyFlags(const QuotaOptions& o, json& body) {
+  json paths = body.value("allowed_paths", json::array());
+  for (const std::string& path : o.allow_paths) {
+    if (std::find(paths.begin(), paths.end(), path) == paths.end()) paths.push_back(path);
+  }
+  for (const std::string& path : o.remove_paths) {
+    auto found = std::find(paths.begin(), paths.end(), path);
+    if (found == paths.end()) {
+      return Error::Coded("invalid", "--remove-path: " + path + " is not granted to the project",
+                          "allowed_paths");
+    }
+    paths.erase(found);
+  }
+  if (paths.empty()) {
+    body.erase("allowed_paths");
+  } else {
+    body["allowed_paths"] = paths;
+  }
+  if (o.allow_root) body["allow_root"] = true;
+  if (o.deny_root) body.erase("allow_root");
+  if (o.default_uid == "none") {
+    body.erase("default_identity");
+  } else if (!o.default_uid.empty() || !o.default_gid.empty()) {
+    json identity = body.value("default_identity", json::object());
+    for (auto [flag, text, key] : {std::tuple{"--default-uid", &o.default_uid, "uid"},
+                                   std::tuple{"--default-gid", &o.default_gid, "gid"}}) {
+      if (text->empty()) continue;
+      try {
+        size_t used = 0;
+        int64_t id = std::stoll(*text, &used);
+        if (used != text->size()) throw std::invalid_argument(*text);
+        identity[key] = id;
+      } catch (const std::exception&) {
+        return Error::Coded("invalid",
+                            std::string(flag) + ": '" + *text + "' is not a numeric id (or none)",
+                            "default_identity");
+      }
+    }
+    body["default_identity"] = identity;
+  }
+  return Status::Ok();
+}
+
 // The flags' changes on a queue's body.
 Status ApplyQuotaFlags(const QuotaOptions& o, json& body) {
   json deserved = body.value("deserved", json::object());
@@ -243,7 +292,7 @@ Status ApplyQuotaFlags(const QuotaOptions& o, json& body) {
     if (!o.idle_action.empty()) rule["action"] = o.idle_action;
     body["idle_interactive"] = rule;  // the server names what is missing or wrong
   }
-  return Status::Ok();
+  return ApplyPolicyFlags(o, body);
 }
 
 // Where the target goes in the tree: its department (projects) or parent
@@ -427,6 +476,24 @@ void AddQuotaCommands(CLI::App& app) {
                                 "preemptible)");
   quota_set_command->add_option("--priority", o.priority, "Queue priority")
       ->check(CLI::Range(0, 1000));
+  quota_set_command
+      ->add_option("--allow-path", o.allow_paths,
+                   "Projects (admins): a host path its tasks may bind as --volume (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  quota_set_command
+      ->add_option("--remove-path", o.remove_paths, "Projects (admins): take back a host path")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  auto* allow_root = quota_set_command->add_flag(
+      "--allow-root", o.allow_root, "Projects (admins): its tasks may run as root (--as-root)");
+  quota_set_command->add_flag("--deny-root", o.deny_root, "Projects (admins): take that back")
+      ->excludes(allow_root);
+  quota_set_command->add_option(
+      "--default-uid", o.default_uid,
+      "Projects (admins): the uid its members' tasks run as when they have none, or none");
+  quota_set_command->add_option("--default-gid", o.default_gid,
+                                "Projects (admins): the gid with --default-uid (default: the uid)");
   AddOutputOption(quota_set_command, output);
 
   top_command = app.add_subcommand(

@@ -149,10 +149,22 @@ int Fail(const Error& error, int code = 1) {
   return code;
 }
 
+// The data directory holds the database and the first admin token: only
+// its owner reads them. Tasks pass through it to their own directories
+// (mode 0711), never list it.
+void RestrictDataDir(const std::string& dir) {
+  ::chmod(dir.c_str(), 0711);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file(ec)) ::chmod(entry.path().c_str(), 0600);
+  }
+}
+
 int Serve(bool standalone) {
   if (options.data_dir.empty()) options.data_dir = DefaultDataDir();
   std::error_code ec;
-  std::filesystem::create_directories(options.data_dir, ec);
+  std::filesystem::create_directories(options.data_dir, ec);  // parents 0755: others pass
+  ::umask(077);  // what the server and the agent write is theirs alone
   if (ec) {
     return Fail(Error::Coded(
         "invalid", "--data-dir: cannot create '" + options.data_dir + "': " + ec.message()));
@@ -162,6 +174,7 @@ int Serve(bool standalone) {
   auto plane = server::ControlPlane::Open(std::move(*plane_options));
   if (!plane) return Fail(plane.error());
   store::Store& store = (*plane)->store();
+  RestrictDataDir(options.data_dir);
   auto admin_token = api::BootstrapAdmin(store, NowMs());
   if (!admin_token) return Fail(admin_token.error());
   std::string token_file = options.admin_token_file.empty() ? options.data_dir + "/admin-token"

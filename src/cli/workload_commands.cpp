@@ -39,6 +39,10 @@ struct SubmitOptions {
   std::vector<std::string> command;
   int64_t grace_period_s = -1;
   int64_t max_restarts = -1;
+  std::string image;
+  std::vector<std::string> volumes;
+  std::string shm_size;
+  bool as_root = false;
   std::string file;  // -f: a declarative spec
 };
 
@@ -121,6 +125,10 @@ Result<json> SubmissionBody(const SubmitOptions& o, const ClientConfig& config) 
   if (o.grace_period_s >= 0) body["grace_period_s"] = o.grace_period_s;
   if (o.max_restarts >= 0) body["max_restarts"] = o.max_restarts;
   if (Status s = AddPlacementRules(o, body); !s) return s.error();
+  if (!o.image.empty()) body["image"] = o.image;
+  if (!o.volumes.empty()) body["volumes"] = o.volumes;
+  if (!o.shm_size.empty()) body["shm_size"] = o.shm_size;
+  if (o.as_root) body["run_as_root"] = true;
   Result<json> env = KeyValues(o.env, "--env", "env");
   if (!env) return env.error();
   if (!env->empty()) body["env"] = *env;
@@ -439,6 +447,19 @@ void AddWorkloadCommands(CLI::App& app) {
                              "Workers in one domain of this node label when possible");
   submit_command->add_option("--max-runtime", o.max_runtime,
                              "Stop it when it runs longer (30m, 4h); lets it backfill");
+  submit_command->add_option("--image", o.image,
+                             "Run in a container of this OCI image (from the node's podman store; "
+                             "default: a host process)");
+  submit_command
+      ->add_option("--volume", o.volumes,
+                   "Bind HOST:TASK[:ro] into the container (repeatable; HOST under a path the "
+                   "project is granted)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  submit_command->add_option("--shm-size", o.shm_size, "The container's /dev/shm, e.g. 8Gi");
+  submit_command->add_flag("--as-root", o.as_root,
+                           "Run as root (only in projects an admin allowed it: --allow-root)");
   submit_command->add_option("command", o.command, "The command to run, after --");
   submit_command->add_option(
       "-f,--file", o.file,

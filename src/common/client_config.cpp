@@ -1,6 +1,7 @@
 #include "common/client_config.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -40,7 +41,11 @@ std::string FirstLine(const std::string& path) {
 
 std::string DefaultDataDir() {
   std::string xdg = Env("XDG_DATA_HOME");
-  return xdg.empty() ? Home() + "/.local/share/allot" : xdg + "/allot";
+  if (!xdg.empty()) return xdg + "/allot";
+  // Root's tasks run as other users, who must pass through the data
+  // directory to theirs: not under /root (mode 0700).
+  if (::geteuid() == 0) return "/var/lib/allot";
+  return Home() + "/.local/share/allot";
 }
 
 std::string ClientConfigPath() {

@@ -21,7 +21,9 @@ struct ClientConfig {
   std::string token_source;  // where the token came from, for messages
 };
 
-// ~/.local/share/allot (or $XDG_DATA_HOME/allot): allot up's data directory.
+// allot up's data directory: $XDG_DATA_HOME/allot when set, else
+// /var/lib/allot for root (its tasks run as other users, who must pass
+// through it) and ~/.local/share/allot for anyone else.
 std::string DefaultDataDir();
 // The config file's path.
 std::string ClientConfigPath();

@@ -46,11 +46,16 @@ std::string UuidText(const unsigned char b[16]) {
   return text;
 }
 
+std::string BoardPath(const std::string& uuid, const std::string& directory) {
+  return directory + "/allot-gpu-" + uuid;
+}
+
 Result<std::unique_ptr<GpuBoard>> GpuBoard::Open(const std::string& uuid,
                                                  const std::string& directory) {
-  std::string path = directory + "/allot-gpu-" + std::to_string(getuid()) + "-" + uuid;
+  std::string path = BoardPath(uuid, directory);
   bool created = true;
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd >= 0) (void)fchmod(fd, 0666);  // the creator's umask must not shut other tenants out
   if (fd < 0 && errno == EEXIST) {
     created = false;
     fd = open(path.c_str(), O_RDWR | O_CLOEXEC);

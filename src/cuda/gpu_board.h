@@ -14,7 +14,9 @@
 //   - reclaims: the last kMaxReclaims times memory lent to a dynamic
 //     fraction was taken back, so that the stopped task's shim can say why
 //     it ended (FindReclaim).
-// The file is /dev/shm/allot-gpu-<uid>-<GPU UUID>; one per user and GPU.
+// The file is /dev/shm/allot-gpu-<GPU UUID>, one per GPU, shared by its
+// tenants whatever user they run as (tasks run as their owners,
+// docs/isolation.md), so it is created readable and writable by all.
 #pragma once
 
 #include <pthread.h>
@@ -87,6 +89,9 @@ struct ProcessUsage {
   uint64_t bytes = 0;
   uint64_t gpu_ns = 0;
 };
+
+// The board file of the GPU with this UUID text in `directory`.
+std::string BoardPath(const std::string& uuid, const std::string& directory);
 
 class GpuBoard;
 

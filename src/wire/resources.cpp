@@ -234,6 +234,12 @@ Status ReadWorkloadSpec(JsonReader& reader, WorkloadResource& w) {
   return Status::Ok();
 }
 
+// A submission's fields and the server's run_as in the stored form.
+Status ReadWorkload(JsonReader& reader, WorkloadResource& w, bool stored) {
+  if (Status s = ReadWorkloadSpec(reader, w); !s) return s;
+  return ReadTaskRuntime(reader, w.runtime, stored);
+}
+
 }  // namespace
 
 Status CheckName(const std::string& name, const std::string& field) {
@@ -333,6 +339,9 @@ Result<QueueResource> DecodeQueue(const json& body, bool is_project) {
     if (!rule) return rule.error();
     queue.idle_interactive = *rule;
   }
+  if (is_project) {
+    if (Status s = ReadProjectPolicy(reader, queue.policy); !s) return s.error();
+  }
   if (Status s = reader.Finish(); !s) return s.error();
   for (Resource r : core::kAllResources) {
     if (spec.deserved[r] > spec.limit[r]) {
@@ -366,6 +375,7 @@ json EncodeQueue(const QueueResource& queue, bool is_project) {
     out["idle_interactive"] = {{"after", FormatDurationMs(queue.idle_interactive.after_ms)},
                                {"action", IdleActionName(queue.idle_interactive.action)}};
   }
+  if (is_project) EncodeProjectPolicy(queue.policy, out);
   return out;
 }
 
@@ -435,7 +445,7 @@ bool IsActive(WorkloadStatus status) {
 Result<WorkloadResource> DecodeWorkloadSubmission(const json& body) {
   JsonReader reader(body);
   WorkloadResource workload;
-  if (Status s = ReadWorkloadSpec(reader, workload); !s) return s.error();
+  if (Status s = ReadWorkload(reader, workload, false); !s) return s.error();
   if (Status s = reader.Finish(); !s) return s.error();
   workload.assignments.resize(static_cast<size_t>(workload.spec.tasks));
   return workload;
@@ -446,7 +456,7 @@ Result<WorkloadResource> DecodeStoredWorkload(const std::string& body) {
   if (!parsed) return parsed.error();
   JsonReader reader(*parsed);
   WorkloadResource workload;
-  if (Status s = ReadWorkloadSpec(reader, workload); !s) return s.error();
+  if (Status s = ReadWorkload(reader, workload, true); !s) return s.error();
   std::string status = "pending";
   if (Status s = reader.String("owner", workload.owner); !s) return s.error();
   if (Status s = reader.String("status", status); !s) return s.error();
@@ -532,6 +542,7 @@ json EncodeWorkload(const WorkloadResource& w) {
   if (!w.reason.empty()) out["reason"] = w.reason;
   out["grace_period_s"] = w.grace_period_s;
   out["max_restarts"] = w.max_restarts;
+  EncodeTaskRuntime(w.runtime, out);
   out["created_ms"] = w.created_ms;
   return out;
 }

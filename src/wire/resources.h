@@ -14,6 +14,7 @@
 #include "core/node.h"
 #include "core/queue.h"
 #include "core/workload.h"
+#include "wire/isolation.h"
 
 namespace allot::wire {
 
@@ -40,6 +41,7 @@ struct IdleRule {
 struct QueueResource {
   core::QueueSpec spec;
   IdleRule idle_interactive;  // projects only
+  ProjectPolicy policy;       // projects only: volumes, root, default identity
 };
 // The queue as the scheduler core sees it: departments and projects share
 // its queue namespace, so departments are named "department/<name>" there.
@@ -126,6 +128,8 @@ struct WorkloadResource {
   // (0: no more than the request). A share of the GPU, or GPU memory.
   int64_t gpu_milli_limit = 0;
   int64_t gpu_memory_limit_mib = 0;
+  // The image, volumes and identity it runs with (run_as set by the server).
+  TaskRuntime runtime;
   // Set by the server.
   std::string owner;
   WorkloadStatus status = WorkloadStatus::kPending;
