@@ -172,8 +172,8 @@ struct Agent::Impl {
       fs::create_directories(TasksDir(name), ec);
       // Passable, not listable: a task reaches its own working directory
       // and nothing else of the agent's (docs/isolation.md).
-      for (const std::string& dir : {options.state_dir + "/nodes",
-                                     options.state_dir + "/nodes/" + name, TasksDir(name)}) {
+      for (const std::string& dir :
+           {options.state_dir + "/nodes", options.state_dir + "/nodes/" + name, TasksDir(name)}) {
         ::chmod(dir.c_str(), 0711);
       }
     }
@@ -512,9 +512,8 @@ struct Agent::Impl {
       bool waits = false;
       for (const auto& uuid : spec.gpu_uuids) waits = waits || busy_gpus.count(uuid) > 0;
       if (waits) continue;  // the evicted task still holds the GPU
-      Status launched =
-          LaunchTask(TasksDir(node) + "/" + key, spec,
-                     {options.shim_binary, options.cgroup_parent, options.user_dirs});
+      Status launched = LaunchTask(TasksDir(node) + "/" + key, spec,
+                                   {options.shim_binary, options.cgroup_parent, options.user_dirs});
       if (launched) {
         Say("started " + spec.workload + " task " + std::to_string(spec.task) + " attempt " +
             std::to_string(spec.attempt) + " on " + node);

@@ -37,7 +37,7 @@ struct AgentOptions {
   // The owners' persistent working directories (<user_dirs>/<user>): a
   // path shared by the nodes keeps a user's files across nodes.
   std::string user_dirs;  // default: <state_dir>/users
-  bool quiet = false;                   // no progress lines on stdout
+  bool quiet = false;     // no progress lines on stdout
 };
 
 class Agent {

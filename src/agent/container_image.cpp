@@ -43,15 +43,16 @@ Result<ImageConfig> MountImage(const std::string& image) {
   if (RunProgram({"podman", "image", "exists", image}).exit_code != 0) {
     ProgramResult pulled = RunProgram({"podman", "pull", "--quiet", image});
     if (pulled.exit_code != 0) {
-      return Error::Coded("not_found", "image " + image + " is not on this node, and pulling it from " +
+      return Error::Coded("not_found", "image " + image +
+                                           " is not on this node, and pulling it from " +
                                            RegistryOf(image) + " failed: " + pulled.LastLine());
     }
   }
   ProgramResult inspected = RunProgram({"podman", "image", "inspect", image});
   json described = json::parse(inspected.out, nullptr, false);
   if (inspected.exit_code != 0 || !described.is_array() || described.empty()) {
-    return Error::Coded("internal", "image " + image + ": podman image inspect failed: " +
-                                        inspected.LastLine());
+    return Error::Coded(
+        "internal", "image " + image + ": podman image inspect failed: " + inspected.LastLine());
   }
   ImageConfig config;
   const json& settings = described[0].value("Config", json::object());

@@ -32,9 +32,9 @@ constexpr const char* kDriverDir = "/usr/local/allot/driver";
 constexpr const char* kInterposerPath = "/usr/local/allot/lib/liballot-cuda.so";
 // The driver libraries a CUDA program loads (the NVIDIA container toolkit's
 // list, shortened to what CUDA and NVML programs open).
-const std::vector<std::string> kDriverLibraries = {
-    "libcuda.so", "libnvidia-ml.so", "libnvidia-ptxjitcompiler.so", "libnvidia-nvvm.so",
-    "libcudadebugger.so"};
+const std::vector<std::string> kDriverLibraries = {"libcuda.so", "libnvidia-ml.so",
+                                                   "libnvidia-ptxjitcompiler.so",
+                                                   "libnvidia-nvvm.so", "libcudadebugger.so"};
 
 std::string EnvValue(const std::vector<std::string>& env, const std::string& key) {
   for (const std::string& entry : env) {
@@ -61,8 +61,8 @@ std::vector<DeviceNode> GpuDevices(const json& spec) {
     paths.push_back("/dev/nvidia" + std::to_string(position.get<int>()));
   }
   if (!paths.empty()) {
-    for (const char* control : {"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools",
-                                "/dev/nvidia-modeset"}) {
+    for (const char* control :
+         {"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset"}) {
       paths.push_back(control);
     }
   }
@@ -81,15 +81,16 @@ std::vector<DeviceNode> GpuDevices(const json& spec) {
 // each name wins.
 std::vector<BindMount> DriverLibraries(const std::vector<std::string>& env) {
   std::vector<std::string> dirs;
-  for (const std::string& list : {EnvValue(env, "LD_LIBRARY_PATH"),
-                                  std::string(std::getenv("LD_LIBRARY_PATH") ? std::getenv("LD_LIBRARY_PATH") : "")}) {
+  for (const std::string& list :
+       {EnvValue(env, "LD_LIBRARY_PATH"),
+        std::string(std::getenv("LD_LIBRARY_PATH") ? std::getenv("LD_LIBRARY_PATH") : "")}) {
     std::stringstream parts(list);
     for (std::string dir; std::getline(parts, dir, ':');) {
       if (!dir.empty()) dirs.push_back(dir);
     }
   }
-  for (const char* dir : {"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
-                          "/usr/lib"}) {
+  for (const char* dir :
+       {"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"}) {
     dirs.push_back(dir);
   }
   std::vector<BindMount> out;
@@ -104,8 +105,8 @@ std::vector<BindMount> DriverLibraries(const std::vector<std::string>& env) {
       }
       if (!wanted || seen.count(name) || !fs::exists(entry.path(), ec)) continue;
       seen.insert(name);
-      out.push_back({fs::canonical(entry.path(), ec).string(), std::string(kDriverDir) + "/" + name,
-                     true});
+      out.push_back(
+          {fs::canonical(entry.path(), ec).string(), std::string(kDriverDir) + "/" + name, true});
     }
   }
   return out;
@@ -119,9 +120,9 @@ Status CheckVolumePaths(const std::vector<wire::Volume>& volumes) {
     fs::path real = fs::canonical(volume.host, ec);
     if (ec) return Error::Coded("not_found", "volume " + volume.host + ": " + ec.message());
     if (real.string() != volume.host) {
-      return Error::Coded("permission_denied",
-                          "volume " + volume.host + " leads elsewhere (" + real.string() +
-                              ") through a symbolic link: bind the real path");
+      return Error::Coded("permission_denied", "volume " + volume.host + " leads elsewhere (" +
+                                                   real.string() +
+                                                   ") through a symbolic link: bind the real path");
     }
   }
   return Status::Ok();
@@ -190,17 +191,19 @@ Result<PreparedContainer> PrepareContainer(const std::string& dir, const json& s
   std::string bundle = dir + "/bundle";
   std::string layer = dir + "/layer";
   prepared.rootfs = bundle + "/rootfs";
-  for (const std::string& path : {bundle, prepared.rootfs, layer, layer + "/upper", layer + "/work"}) {
+  for (const std::string& path :
+       {bundle, prepared.rootfs, layer, layer + "/upper", layer + "/work"}) {
     ::mkdir(path.c_str(), 0700);
   }
   ::chmod(bundle.c_str(), 0711);
   ::chmod((layer + "/upper").c_str(), 0755);  // the container's "/" takes its mode
-  std::string options = "lowerdir=" + image->rootfs + ",upperdir=" + layer + "/upper,workdir=" +
-                        layer + "/work";
+  std::string options =
+      "lowerdir=" + image->rootfs + ",upperdir=" + layer + "/upper,workdir=" + layer + "/work";
   if (::mount("overlay", prepared.rootfs.c_str(), "overlay", 0, options.c_str()) != 0) {
     std::string why = std::strerror(errno);
     UnmountImage(wanted.image);
-    return Error::Coded("internal", "image " + wanted.image + ": cannot mount its root file system: " + why);
+    return Error::Coded("internal",
+                        "image " + wanted.image + ": cannot mount its root file system: " + why);
   }
 
   ContainerInputs in;
@@ -268,7 +271,7 @@ Result<PreparedContainer> PrepareContainer(const std::string& dir, const json& s
     CleanUpContainer(dir, prepared);
     return s.error();
   }
-  prepared.command = {FindOnPath(runtime), "run", "--bundle", bundle, "--pid-file",
+  prepared.command = {FindOnPath(runtime),    "run",      "--bundle", bundle, "--pid-file",
                       dir + "/container.pid", prepared.id};
   return prepared;
 }

@@ -40,8 +40,8 @@ Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const TaskHost
 ObservedTask ObserveTask(const std::string& dir, int64_t now_ms);
 
 // Asks a running task to stop: SIGTERM to its process group (a
-// container's first process) at the first call, SIGKILL once `grace_period_s` (from its spec) has passed. Safe to
-// call again and after an agent restart (the SIGTERM time is recorded).
+// container's first process) at the first call, SIGKILL once `grace_period_s` (from its spec) has
+// passed. Safe to call again and after an agent restart (the SIGTERM time is recorded).
 void StopTask(const std::string& dir, int64_t now_ms);
 
 // The cgroup v2 directory tasks' cgroups are made under: this process's

@@ -10,10 +10,10 @@ namespace {
 
 // The capabilities a granted root keeps (the OCI runtimes' defaults).
 const std::vector<std::string> kRootCapabilities = {
-    "CAP_CHOWN",        "CAP_DAC_OVERRIDE",     "CAP_FSETID", "CAP_FOWNER",
-    "CAP_MKNOD",        "CAP_NET_RAW",          "CAP_SETGID", "CAP_SETUID",
-    "CAP_SETFCAP",      "CAP_SETPCAP",          "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",   "CAP_KILL",             "CAP_AUDIT_WRITE"};
+    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+    "CAP_KILL",    "CAP_AUDIT_WRITE"};
 
 json Mount(const std::string& destination, const std::string& type, const std::string& source,
            std::vector<std::string> options) {
@@ -55,8 +55,8 @@ json Process(const ContainerInputs& in) {
   bool root = in.identity.uid == 0;
   std::vector<std::string> capabilities = root ? kRootCapabilities : std::vector<std::string>{};
   std::string cwd = !in.image.working_dir.empty() ? in.image.working_dir
-                    : !in.home.empty()             ? in.home
-                                                   : "/";
+                    : !in.home.empty()            ? in.home
+                                                  : "/";
   return {{"terminal", false},
           {"user", user},
           {"args", args},
@@ -64,9 +64,7 @@ json Process(const ContainerInputs& in) {
           {"cwd", cwd},
           {"noNewPrivileges", true},
           {"capabilities",
-           {{"bounding", capabilities},
-            {"effective", capabilities},
-            {"permitted", capabilities}}}};
+           {{"bounding", capabilities}, {"effective", capabilities}, {"permitted", capabilities}}}};
 }
 
 json Linux(const ContainerInputs& in) {
@@ -96,18 +94,17 @@ json Linux(const ContainerInputs& in) {
   json resources = {{"devices", allowed}, {"pids", {{"limit", 32768}}}};
   if (in.memory_mib > 0) resources["memory"] = {{"limit", in.memory_mib * 1024 * 1024}};
   if (in.cpu_milli > 0) resources["cpu"] = {{"quota", in.cpu_milli * 100}, {"period", 100000}};
-  json linux = {{"namespaces", json::array({{{"type", "pid"}},
-                                            {{"type", "ipc"}},
-                                            {{"type", "uts"}},
-                                            {{"type", "mount"}}})},
-                {"devices", devices},
-                {"resources", resources},
-                {"maskedPaths",
-                 {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                  "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-                  "/proc/scsi"}},
-                {"readonlyPaths",
-                 {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}};
+  json linux = {
+      {"namespaces",
+       json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}})},
+      {"devices", devices},
+      {"resources", resources},
+      {"maskedPaths",
+       {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+        "/proc/scsi"}},
+      {"readonlyPaths",
+       {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}};
   if (!in.cgroups_path.empty()) linux["cgroupsPath"] = in.cgroups_path;
   return linux;
 }

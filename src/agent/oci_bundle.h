@@ -48,7 +48,7 @@ struct ContainerInputs {
   std::string cgroups_path;  // "" leaves cgroups to the runtime's default
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;
-  int64_t shm_mib = 0;  // 0: 64 MiB
+  int64_t shm_mib = 0;           // 0: 64 MiB
   std::vector<BindMount> binds;  // volumes, the owner's directory, libraries, ledgers
   std::vector<DeviceNode> devices;
 };

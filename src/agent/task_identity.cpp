@@ -101,8 +101,8 @@ Status PrepareOwnedDirectory(const std::string& path, const TaskIdentity& identi
                                                    identity.description + ": refused");
     }
     if (::chown(path.c_str(), identity.uid, identity.gid) != 0) {
-      return Error::Coded("internal", "cannot give " + path + " to " + identity.description +
-                                          ": " + std::strerror(errno));
+      return Error::Coded("internal", "cannot give " + path + " to " + identity.description + ": " +
+                                          std::strerror(errno));
     }
   }
   ::chmod(path.c_str(), 0700);
@@ -121,8 +121,8 @@ Status CheckPassable(const std::string& path, bool chmod_own) {
     if (::stat(dir.c_str(), &info) == 0 && (info.st_mode & S_IXOTH) == 0) {
       return Error::Coded(
           "failed_precondition",
-          "tasks run as their owners and could not reach their directories under " + path +
-              ": " + dir.string() +
+          "tasks run as their owners and could not reach their directories under " + path + ": " +
+              dir.string() +
               " is not passable by other users (chmod o+x it, or choose a state directory "
               "elsewhere, such as /var/lib/allot)",
           "state-dir");

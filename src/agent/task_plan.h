@@ -33,10 +33,10 @@ struct LaunchSpec {
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;
   int32_t grace_period_s = 30;
-  int64_t not_before_ms = 0;  // a restart waits until then
-  std::string hostfile;       // MPI hostfile contents; empty for one task
-  std::string owner;          // the submitting user (their working directory)
-  wire::TaskRuntime runtime;  // image, volumes, identity (docs/isolation.md)
+  int64_t not_before_ms = 0;           // a restart waits until then
+  std::string hostfile;                // MPI hostfile contents; empty for one task
+  std::string owner;                   // the submitting user (their working directory)
+  wire::TaskRuntime runtime;           // image, volumes, identity (docs/isolation.md)
   std::vector<int32_t> gpu_positions;  // the GPUs' places in the node's list
 
   // "<workload>.<task>.<attempt>": the task's directory name.

@@ -270,8 +270,8 @@ void RecordContainerPid(const std::string& dir, json& process) {
 }
 
 // Copies the task's output to the log until it ends; its wait status.
-int WaitForTask(const std::string& dir, pid_t child, int output_fd, RotatingLog& log,
-                json& process, bool container) {
+int WaitForTask(const std::string& dir, pid_t child, int output_fd, RotatingLog& log, json& process,
+                bool container) {
   char buffer[65536];
   int status = 0;
   bool ended = false;

@@ -36,7 +36,7 @@ ApiContext::ApiContext(store::Store& store, const ApiOptions& options,
                      int32_t status) { return CommitAudited(caller, writes, status); }) {}
 
 Result<int64_t> ApiContext::CommitWithAssignedIdentity(const Caller* caller, User& user,
-                                                      bool create_user, int32_t status) {
+                                                       bool create_user, int32_t status) {
   for (int attempt = 0;; ++attempt) {
     Result<std::vector<store::Write>> writes = AssignIdentityWrites(store_, user, create_user);
     if (!writes) return writes.error();
@@ -52,8 +52,8 @@ Result<int64_t> ApiContext::CommitWithAssignedIdentity(const Caller* caller, Use
 Result<wire::ProjectPolicy> ApiContext::ProjectPolicyOf(const std::string& name) {
   Result<store::Object> stored = store_.Get("projects", name);
   if (!stored) {
-    return Error::Coded("not_found",
-                        "project '" + name + "' does not exist: see allot quota get", "project");
+    return Error::Coded("not_found", "project '" + name + "' does not exist: see allot quota get",
+                        "project");
   }
   Result<wire::QueueResource> project = wire::DecodeQueue(json::parse(stored->body), true);
   if (!project) return project.error();

@@ -48,15 +48,15 @@ class IdentityRoutes : public ResourceRoutes {
     std::string name = PathName(req);
     if (!Allows(caller.user, Access::kAdminister, {})) return Forbidden("deleting users");
     if (name == caller.user.name) {
-      return Error::Coded("invalid", "you cannot delete your own user: ask another admin",
-                          "name");
+      return Error::Coded("invalid", "you cannot delete your own user: ask another admin", "name");
     }
     Result<store::Object> stored = store_.Get("users", name);
     if (!stored) return stored.error();
     std::vector<store::Write> writes = {{Op::kDelete, "users", name, "", stored->revision}};
     Result<std::vector<TokenRecord>> tokens = TokensOf(name);
     if (!tokens) return tokens.error();
-    for (const TokenRecord& token : *tokens) writes.push_back({Op::kDelete, "tokens", token.id, "", 0});
+    for (const TokenRecord& token : *tokens)
+      writes.push_back({Op::kDelete, "tokens", token.id, "", 0});
     Result<int64_t> revision = ctx_.CommitAudited(caller, writes, 200);
     if (!revision) return revision.error();
     return Reply{200,
@@ -101,8 +101,8 @@ class IdentityRoutes : public ResourceRoutes {
   Result<Reply> RevokeToken(const httplib::Request& req, const Caller& caller) {
     std::string id = PathName(req);
     Result<store::Object> stored = store_.Get("tokens", id);
-    Error missing = Error::Coded("not_found", "token '" + id + "' does not exist (allot token list)",
-                                 "id");
+    Error missing =
+        Error::Coded("not_found", "token '" + id + "' does not exist (allot token list)", "id");
     if (!stored) return missing;
     Result<TokenRecord> token = DecodeToken(stored->body);
     if (!token || !AgentIdOf(token->user).empty()) return missing;

@@ -46,8 +46,8 @@ Result<std::vector<store::Write>> AssignIdentityWrites(store::Store& store, User
                                           counter->revision}
                            : store::Write{Op::kCreate, kCounterKind, kCounterName, body.dump(), 0});
   user.assigned_identity = wire::UnixIdentity{next, next, {}};
-  writes.push_back({create_user ? Op::kCreate : Op::kUpdate, "users", user.name,
-                    EncodeUser(user).dump(), 0});
+  writes.push_back(
+      {create_user ? Op::kCreate : Op::kUpdate, "users", user.name, EncodeUser(user).dump(), 0});
   return writes;
 }
 
@@ -57,7 +57,7 @@ Result<wire::UnixIdentity> ResolveRunAs(const User& user, const wire::ProjectPol
     if (!policy.allow_root) return RootRefused("run_as_root", project);
     return wire::UnixIdentity{0, 0, {}};
   }
-  const wire::UnixIdentity& identity = user.identity.IsSet()              ? user.identity
+  const wire::UnixIdentity& identity = user.identity.IsSet()             ? user.identity
                                        : policy.default_identity.IsSet() ? policy.default_identity
                                                                          : user.assigned_identity;
   if (!identity.IsSet()) {

@@ -106,8 +106,9 @@ class WatchRoutes : public ResourceRoutes {
       if (!changes) return changes.error();
       for (const auto& change : *changes) {
         since = change.revision;
-        bool revoked = change.deleted && ((change.kind == "tokens" && change.name == caller.user.token) ||
-                                          (change.kind == "users" && change.name == caller.user.name));
+        bool revoked =
+            change.deleted && ((change.kind == "tokens" && change.name == caller.user.token) ||
+                               (change.kind == "users" && change.name == caller.user.name));
         if (revoked) {
           return Error::Coded("unauthenticated",
                               "the token was revoked (or its user deleted) while watching: log in "

@@ -42,10 +42,10 @@ Result<json> ParseRole(const std::string& text) {
   } else if (!scope.empty()) {
     binding["project"] = scope;
   } else {
-    return Error::Coded("invalid",
-                        "--role: '" + text +
-                            "' has an empty scope: give ROLE:PROJECT or ROLE:department/NAME",
-                        "role");
+    return Error::Coded(
+        "invalid",
+        "--role: '" + text + "' has an empty scope: give ROLE:PROJECT or ROLE:department/NAME",
+        "role");
   }
   return binding;
 }
@@ -70,8 +70,8 @@ Result<std::vector<int64_t>> ParseGroups(const std::string& text) {
 
 std::string IdentityText(const json& identity) {
   if (!identity.is_object()) return "-";
-  std::string out = std::to_string(identity.value("uid", -1)) + ":" +
-                    std::to_string(identity.value("gid", -1));
+  std::string out =
+      std::to_string(identity.value("uid", -1)) + ":" + std::to_string(identity.value("gid", -1));
   std::string groups;
   for (const json& group : identity.value("groups", json::array())) {
     groups += (groups.empty() ? "" : ",") + std::to_string(group.get<int64_t>());
@@ -107,8 +107,8 @@ int CreateUser() {
     PrintDocument(std::cout, *created, format);
     return 0;
   }
-  const json& identity = created->contains("identity") ? (*created)["identity"]
-                                                       : (*created)["assigned_identity"];
+  const json& identity =
+      created->contains("identity") ? (*created)["identity"] : (*created)["assigned_identity"];
   std::cout << "user " << user_name << " created; its tasks run as uid:gid "
             << IdentityText(identity)
             << (created->contains("identity") ? "" : " (assigned by the server)")
@@ -138,10 +138,10 @@ int ListUsers() {
   for (const json& user : items) {
     std::string roles;
     for (const json& role : user.value("roles", json::array())) {
-      std::string scope = role.contains("project")      ? ":" + role["project"].get<std::string>()
-                          : role.contains("department") ? ":department/" +
-                                                              role["department"].get<std::string>()
-                                                        : "";
+      std::string scope = role.contains("project") ? ":" + role["project"].get<std::string>()
+                          : role.contains("department")
+                              ? ":department/" + role["department"].get<std::string>()
+                              : "";
       roles += (roles.empty() ? "" : ", ") + role["role"].get<std::string>() + scope;
     }
     bool own = user.contains("identity");
@@ -186,7 +186,8 @@ int CreateToken() {
 int ListTokens() {
   Result<Session> session = Connect();
   if (!session) return ReportError("token list", session.error());
-  std::string path = "/api/v1/tokens" + (token_user.empty() ? "" : "?user=" + UrlEncode(token_user));
+  std::string path =
+      "/api/v1/tokens" + (token_user.empty() ? "" : "?user=" + UrlEncode(token_user));
   Result<json> page = session->http->Call("GET", path);
   if (!page) return ReportError("token list", page.error());
   OutputFormat format = ParseOutputFormat(output);

@@ -13,9 +13,9 @@ namespace {
 using nlohmann::json;
 
 // Set by the server, shown by describe: never part of a submission.
-const char* const kServerFields[] = {"owner",      "status",   "pending_reason", "reason",
-                                     "assignments", "created_ms", "revision",      "events",
-                                     "run_as"};
+const char* const kServerFields[] = {"owner",    "status",      "pending_reason",
+                                     "reason",   "assignments", "created_ms",
+                                     "revision", "events",      "run_as"};
 
 json Scalar(const YAML::Node& node) {
   const std::string& text = node.Scalar();

@@ -65,8 +65,7 @@ Result<UnixIdentity> ReadIdentity(const json& body, const std::string& field) {
                           field + ".groups");
     }
     for (const json& group : *groups) {
-      if (!group.is_number_integer() || group.get<int64_t>() < 0 ||
-          group.get<int64_t>() > kMaxId) {
+      if (!group.is_number_integer() || group.get<int64_t>() < 0 || group.get<int64_t>() > kMaxId) {
         return Error::Coded("invalid", field + ".groups: expected a list of numeric gids",
                             field + ".groups");
       }
@@ -150,9 +149,9 @@ Status CheckImageName(const std::string& image) {
   size_t slash = name.rfind('/');
   std::string last = slash == std::string::npos ? name : name.substr(slash + 1);
   std::string repository = last.substr(0, last.find(':'));
-  if (repository.empty() ||
-      std::any_of(repository.begin(), repository.end(),
-                  [](char c) { return std::isupper(static_cast<unsigned char>(c)); })) {
+  if (repository.empty() || std::any_of(repository.begin(), repository.end(), [](char c) {
+        return std::isupper(static_cast<unsigned char>(c));
+      })) {
     return bad("has no lowercase repository name");
   }
   return Status::Ok();
@@ -256,22 +255,24 @@ void EncodeProjectPolicy(const ProjectPolicy& policy, json& out) {
 
 bool PathWithin(const std::string& path, const std::string& prefix) {
   if (prefix == "/") return true;
-  return path == prefix || (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
-                            path[prefix.size()] == '/');
+  return path == prefix ||
+         (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
+          path[prefix.size()] == '/');
 }
 
 Status CheckVolumesAllowed(const std::vector<Volume>& volumes, const ProjectPolicy& policy,
                            const std::string& project) {
   for (const Volume& volume : volumes) {
-    bool allowed = std::any_of(
-        policy.allowed_paths.begin(), policy.allowed_paths.end(),
-        [&](const std::string& prefix) { return PathWithin(volume.host, prefix); });
+    bool allowed =
+        std::any_of(policy.allowed_paths.begin(), policy.allowed_paths.end(),
+                    [&](const std::string& prefix) { return PathWithin(volume.host, prefix); });
     if (!allowed) {
       std::string granted;
       for (const auto& path : policy.allowed_paths) granted += (granted.empty() ? "" : ", ") + path;
       return Error::Coded("forbidden",
-                          "volumes: " + volume.host + " is not under a host path granted to project " +
-                              project + " (" + (granted.empty() ? "none granted" : granted) +
+                          "volumes: " + volume.host +
+                              " is not under a host path granted to project " + project + " (" +
+                              (granted.empty() ? "none granted" : granted) +
                               "): an admin grants it with allot quota set " + project +
                               " --allow-path " + volume.host,
                           "volumes");

@@ -11,7 +11,11 @@ ALLOT="$1"
 WORKER="$2"
 source "$(dirname "$0")/../lib/tasks.sh"
 WORK="$(mktemp -d)"
-export HOME="$WORK" XDG_CONFIG_HOME="" XDG_DATA_HOME=""
+chmod 711 "$WORK"  # tasks run as their owners and pass through to their directories
+export HOME="$WORK" XDG_CONFIG_HOME="" XDG_DATA_HOME="$WORK/.local/share"
+# Where tasks (which run as their owner, not root) leave what the test reads.
+DROP="$WORK/drop"
+mkdir -m 1777 "$DROP"
 unset ALLOT_SERVER ALLOT_TOKEN ALLOT_PROJECT
 declare -A AGENT_PID
 SERVER_PID=""
@@ -120,26 +124,26 @@ wait_until 30 "the owner's workload runs and succeeds" status_is claim succeeded
 # kill -9 of an agent with a task running: the task goes on, the restarted
 # agent re-adopts it, it succeeds, and it ran once.
 "$ALLOT" submit --name steady --gpu 1 -- \
-  sh -c "echo run >> $WORK/steady.count; sleep 4; echo steady done" >/dev/null
-wait_until 20 "steady runs" sh -c "test -s $WORK/steady.count"
+  sh -c "echo run >> $DROP/steady.count; sleep 4; echo steady done" >/dev/null
+wait_until 20 "steady runs" sh -c "test -s $DROP/steady.count"
 node="$(task_node steady)"
 kill -9 "${AGENT_PID[$node]}"
 sleep 1
 start_agent "$node"
 wait_until 30 "steady succeeds after the agent restart" status_is steady succeeded
-[[ "$(wc -l <"$WORK/steady.count")" == 1 ]] || fail "steady ran more than once"
+[[ "$(wc -l <"$DROP/steady.count")" == 1 ]] || fail "steady ran more than once"
 grep -q "steady done" <<<"$("$ALLOT" logs steady)" || fail "steady's output survives"
 
 # kill -9 of the server with a task running: nothing acknowledged is lost,
 # the agents resync, the task completes once.
 "$ALLOT" submit --name durable --gpu 1 -- \
-  sh -c "echo run >> $WORK/durable.count; sleep 4; echo durable done" >/dev/null
-wait_until 20 "durable runs" sh -c "test -s $WORK/durable.count"
+  sh -c "echo run >> $DROP/durable.count; sleep 4; echo durable done" >/dev/null
+wait_until 20 "durable runs" sh -c "test -s $DROP/durable.count"
 kill -9 "$SERVER_PID"
 sleep 2
 start_server "$PORT"
 wait_until 40 "durable succeeds after the server restart" status_is durable succeeded
-[[ "$(wc -l <"$WORK/durable.count")" == 1 ]] || fail "durable ran more than once"
+[[ "$(wc -l <"$DROP/durable.count")" == 1 ]] || fail "durable ran more than once"
 status_is ring succeeded || fail "the earlier workloads are still on record"
 
 # A node that goes silent: training runs again elsewhere, interactive work

@@ -5,7 +5,10 @@
 # and URL.
 source "$(dirname "${BASH_SOURCE[0]}")/tasks.sh"
 WORK="$(mktemp -d)"
-export HOME="$WORK" XDG_CONFIG_HOME="" XDG_DATA_HOME=""
+# Tasks run as their owners (not root): they pass through WORK to their
+# own directories under the data directory.
+chmod 711 "$WORK"
+export HOME="$WORK" XDG_CONFIG_HOME="" XDG_DATA_HOME="$WORK/.local/share"
 unset ALLOT_SERVER ALLOT_TOKEN ALLOT_PROJECT
 cleanup() {
   [[ -n "${SERVER_PID:-}" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null

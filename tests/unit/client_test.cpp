@@ -79,6 +79,7 @@ TEST_F(ConfigTest, DefaultsThenFileThenEnvironment) {
 }
 
 TEST_F(ConfigTest, TheLocalAdminTokenIsUsedOnlyForALocalServer) {
+  setenv("XDG_DATA_HOME", (home_ / ".local/share").c_str(), 1);
   WriteFile(home_ / ".local/share/allot/admin-token", "allot_x_y\n");
   auto config = LoadClientConfig();
   ASSERT_TRUE(config);
