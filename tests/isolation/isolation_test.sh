@@ -12,35 +12,7 @@ if [[ "$(id -u)" != 0 ]]; then
   exit 77
 fi
 source "$(dirname "$0")/../lib/standalone.sh"
-expect_in() {  # expect_in TEXT PATTERN WHAT
-  grep -qE -- "$2" <<<"$1" || fail "$3: expected /$2/ in:"$'\n'"$1"
-}
-expect_not_in() {  # expect_not_in TEXT PATTERN WHAT
-  if grep -qE -- "$2" <<<"$1"; then fail "$3: /$2/ in:"$'\n'"$1"; fi
-}
-expect_refused() {  # expect_refused PATTERN WHAT COMMAND...: exit 2 and the message
-  local pattern="$1" what="$2" rc=0 err
-  shift 2
-  err="$("$@" 2>&1 >/dev/null)" || rc=$?
-  [[ $rc == 2 ]] || fail "$what: exit $rc, not 2: $err"
-  expect_in "$err" "$pattern" "$what"
-}
-status_of() { "$ALLOT" describe "$1" -o json | sed -n 's/^  "status": "\([a-z]*\)".*/\1/p'; }
-wait_status() {  # wait_status NAME STATUS...
-  local name="$1" s=""
-  shift
-  for _ in $(seq 150); do
-    s="$(status_of "$name")"
-    for want in "$@"; do [[ "$s" == "$want" ]] && return 0; done
-    sleep 0.1
-  done
-  fail "$name is $s, not $*: $("$ALLOT" describe "$name")"
-}
-as() {  # as TOKEN COMMAND...: a CLI command with that user's token
-  local token="$1"
-  shift
-  ALLOT_TOKEN="$token" "$@"
-}
+source "$(dirname "$0")/lib.sh"
 
 start_standalone
 DATA="$WORK/.local/share/allot"
@@ -70,13 +42,8 @@ as "$BOB" "$ALLOT" submit --project other --name bob-long -- \
   sh -c 'echo bob-secret > "$HOME/secret"; echo bob-log-secret; id; exec sleep 300' >/dev/null
 wait_status bob-long running
 for _ in $(seq 50); do grep -q bob-log-secret "$TASKS/bob-long.0.1/output.log" 2>/dev/null && break; sleep 0.1; done
-BOB_PID=""
-for _ in $(seq 50); do
-  BOB_PID="$("$ALLOT" describe bob-long -o json | sed -n 's/^ *"pid": \([0-9]*\).*/\1/p' | head -1)"
-  [[ -n "$BOB_PID" ]] && break
-  sleep 0.1
-done
-[[ -n "$BOB_PID" ]] || fail "no pid for bob-long"
+wait_running_pid bob-long
+BOB_PID="$PID"
 expect_in "$(as "$BOB" "$ALLOT" logs bob-long)" "uid=3001 gid=3001 groups=.*3100" \
   "bob's task runs as bob's identity"
 BOB_DIR="$TASKS/bob-long.0.1"
