@@ -174,6 +174,22 @@ try {
   await page.goto(`${url}/#/workloads`);
   await page.getByRole("row").filter({ hasText: "live-one" }).waitFor();
   await page.screenshot({ path: join(artifacts, "dashboard-workloads.png"), fullPage: true });
+
+  // A revoked token stops at once: a page signed in with it (its watch
+  // open) returns to its login.
+  const second = execFileSync(process.env.ALLOT, ["token", "create"], { stdio: ["ignore", "pipe", "ignore"] })
+    .toString().trim();
+  const context = await browser.newContext();
+  const other = await context.newPage();
+  await other.goto(url);
+  await other.getByLabel("API token").fill(second);
+  await other.keyboard.press("Enter");
+  await other.getByText("Signed in as admin").waitFor();
+  await other.waitForTimeout(500); // its watch is open
+  execFileSync(process.env.ALLOT, ["token", "revoke", second.split("_")[1]]);
+  await other.getByLabel("API token").waitFor({ timeout: 8000 });
+  check(true, "a page signed in with a revoked token returns to its login");
+  await context.close();
   check(errors.length === 0, `no script errors ${errors.join("; ")}`);
 } catch (error) {
   await page.screenshot({ path: join(artifacts, "dashboard-failure.png"), fullPage: true }).catch(() => {});
