@@ -241,6 +241,28 @@ int List() {
   return 0;
 }
 
+// What it runs in and as: image, volumes, shm, identity (docs/isolation.md).
+void DescribeRuntime(const json& w,
+                     const std::function<void(const std::string&, const std::string&)>& line) {
+  line("Image", w.value("image", "-") + (w.contains("image") ? "" : " (a host process)"));
+  if (w.contains("volumes")) {
+    std::string volumes;
+    for (const auto& volume : w["volumes"]) {
+      volumes += (volumes.empty() ? "" : ", ") + volume.get<std::string>();
+    }
+    line("Volumes", volumes);
+  }
+  if (w.contains("shm_size")) line("Shm size", w["shm_size"].get<std::string>());
+  if (const json run_as = w.value("run_as", json()); run_as.is_object()) {
+    std::string groups;
+    for (const auto& group : run_as.value("groups", json::array())) {
+      groups += (groups.empty() ? ", groups " : ",") + std::to_string(group.get<int64_t>());
+    }
+    line("Runs as", "uid " + std::to_string(run_as.value("uid", -1)) + ", gid " +
+                        std::to_string(run_as.value("gid", -1)) + groups);
+  }
+}
+
 // The describe lines of where a workload may run and for how long.
 using DescribeLine = std::function<void(const std::string&, const std::string&)>;
 void DescribePlacementRules(const json& w, const DescribeLine& line) {
@@ -317,6 +339,7 @@ int Describe() {
     command += (command.empty() ? "" : " ") + quoted;
   }
   line("Command", command.empty() ? "-" : command);
+  DescribeRuntime(w, line);
   line("Age", FormatAge(w.value("created_ms", now), now));
   std::vector<std::vector<std::string>> tasks;
   int task = 0;

@@ -46,6 +46,9 @@ expect_not_in "$out" "nvidia|LEAK-" "no device or host file it was not given"
 expect_in "$out" "NoNewPrivs:[[:space:]]+1" "no_new_privs"
 expect_in "$out" "CapEff:[[:space:]]+0+$" "no capabilities"
 expect_in "$out" "^pid1=1$" "its own PID namespace"
+out="$("$ALLOT" describe c-env)"
+expect_in "$out" "Image: +$IMAGE" "describe names the image"
+expect_in "$out" "Runs as: +uid $ADMIN_UID, gid $ADMIN_UID" "describe names the identity"
 
 echo "== the image's own command; /dev/shm; the owner's directory persists"
 "$ALLOT" submit --name c-default --image "$IMAGE" >/dev/null

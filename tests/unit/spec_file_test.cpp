@@ -101,9 +101,14 @@ TEST(SpecFile, TheOpenApiWorkloadSchemaIsTheApisWorkload) {
                                                {"topology", {{"required", "rack"}}},
                                                {"max_runtime", "1h"},
                                                {"env", {{"A", "1"}}},
+                                               {"image", "localhost/x:1"},
+                                               {"volumes", {"/d:/d"}},
+                                               {"shm_size", "1Gi"},
+                                               {"run_as_root", true},
                                                {"command", {"true"}}});
   ASSERT_TRUE(w) << w.error().message;
   w->reason = "ended";
+  w->runtime.run_as = {0, 0, {}};
   w->assignments[0].node = "n1";
   std::set<std::string> written;
   json full = wire::EncodeWorkload(*w);
