@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -105,7 +106,8 @@ std::string MakeCgroup(const std::string& parent, const std::string& name, int64
 // directory), then the task's own.
 std::vector<std::string> TaskEnvironment(const json& spec) {
   std::map<std::string, std::string> merged;
-  for (const char* inherited : {"PATH", "LANG", "TZ", "LD_LIBRARY_PATH"}) {
+  // The node's GPU ledger directory is the agent's: it reads the tasks' use there.
+  for (const char* inherited : {"PATH", "LANG", "TZ", "LD_LIBRARY_PATH", "ALLOT_GPU_LEDGER_DIR"}) {
     if (const char* value = std::getenv(inherited)) merged[inherited] = value;
   }
   if (!merged.count("PATH")) merged["PATH"] = "/usr/local/bin:/usr/bin:/bin";
@@ -269,14 +271,71 @@ void RecordContainerPid(const std::string& dir, json& process) {
   Record(dir + "/process.json", process.dump());
 }
 
+// The task's variables that say where its GPU's ledger is, with the
+// node's ledger directory (the agent's) where the task sets none.
+std::map<std::string, std::string> LedgerEnvironment(const json& spec) {
+  auto env = spec.value("env", json::object()).get<std::map<std::string, std::string>>();
+  const char* node_dir = std::getenv("ALLOT_GPU_LEDGER_DIR");
+  if (!env.count("ALLOT_GPU_LEDGER_DIR") && node_dir && *node_dir) {
+    env["ALLOT_GPU_LEDGER_DIR"] = node_dir;
+  }
+  return env;
+}
+
+// A dynamic fraction stops when another tenant of its GPU takes back the
+// memory lent to it. The tenant's interposer records the reclaim in the
+// GPU's ledger and signals the borrower, which the kernel refuses when the
+// borrower runs as another user; so the borrower's shim (root) watches the
+// ledger too and stops its own task: SIGTERM, then SIGKILL after 2 s, as
+// the interposer does.
+class ReclaimWatch {
+ public:
+  ReclaimWatch(const json& spec, int64_t started_ms) : started_ms_(started_ms) {
+    env_ = LedgerEnvironment(spec);
+    watching_ = env_.count("ALLOT_GPU_MEMORY_REQUEST") > 0;
+  }
+  // Called on every turn of the wait; `signal_task` signals the task.
+  void Tick(const std::function<void(int)>& signal_task) {
+    if (!watching_) return;
+    int64_t now = WallMs();
+    if (sigterm_ms_ == 0) {
+      if (now - checked_ms_ < 500) return;
+      checked_ms_ = now;
+      if (ReclaimReason(env_, started_ms_).empty()) return;
+      sigterm_ms_ = now;
+      signal_task(SIGTERM);
+    } else if (!killed_ && now - sigterm_ms_ >= 2000) {
+      killed_ = true;
+      signal_task(SIGKILL);
+    }
+  }
+
+ private:
+  std::map<std::string, std::string> env_;
+  int64_t started_ms_ = 0;
+  bool watching_ = false;
+  int64_t checked_ms_ = 0;
+  int64_t sigterm_ms_ = 0;
+  bool killed_ = false;
+};
+
 // Copies the task's output to the log until it ends; its wait status.
 int WaitForTask(const std::string& dir, pid_t child, int output_fd, RotatingLog& log, json& process,
-                bool container) {
+                bool container, ReclaimWatch& reclaim) {
   char buffer[65536];
   int status = 0;
   bool ended = false;
+  auto signal_task = [&](int signal) {
+    int first = process.value("container_pid", 0);
+    if (first > 0) {
+      ::kill(first, signal);
+    } else {
+      ::kill(-child, signal);
+    }
+  };
   for (;;) {
     if (container) RecordContainerPid(dir, process);
+    reclaim.Tick(signal_task);
     pollfd ready{output_fd, POLLIN, 0};
     if (::poll(&ready, 1, 200) > 0) {
       ssize_t n = ::read(output_fd, buffer, sizeof buffer);
@@ -387,12 +446,13 @@ int RunTaskShim(const std::string& dir) {
                              : launch->cgroup_procs.empty() ? std::string("rlimits")
                                                             : "cgroup " + launch->cgroup_procs}};
   Record(dir + "/process.json", process.dump());
-  int status = WaitForTask(dir, child, output[0], log, process, container.has_value());
+  ReclaimWatch reclaim(*spec, started_ms);
+  int status = WaitForTask(dir, child, output[0], log, process, container.has_value(), reclaim);
   ::close(output[0]);
   json outcome = Outcome(status, container.has_value());
-  std::map<std::string, std::string> env =
-      spec->value("env", json::object()).get<std::map<std::string, std::string>>();
-  if (std::string why = ReclaimReason(env, started_ms); !why.empty()) outcome["reason"] = why;
+  if (std::string why = ReclaimReason(LedgerEnvironment(*spec), started_ms); !why.empty()) {
+    outcome["reason"] = why;
+  }
   Finish(dir, outcome);
   end_container();
   return 0;

@@ -44,4 +44,27 @@ expect_in "$out" "^ok$" "3 GiB fits in the fraction"
 expect_in "$out" "CUDA_ERROR_OUT_OF_MEMORY" "5 GiB is past the fraction's limit"
 expect_in "$out" "probe-done" "the probe ran to its end"
 ls "$WORK/ledger"/allot-gpu-GPU-* >/dev/null 2>&1 || fail "no GPU ledger on the host"
+
+echo "== memory lent to another user's dynamic fraction comes back"
+# Two users (two uids) share the fake GPU: ada's dynamic fraction holds
+# 10 GiB (4 GiB asked, up to 12 lent); bob's 8 GiB request needs 2 of them.
+# Bob's interposer cannot signal ada's process (another uid); ada's shim
+# sees the reclaim in the ledger and stops her task.
+install -m 666 /dev/null "$ALLOT_FAKE_GPU_STATE"  # the fake driver's state, shared by both
+for user in ada bob; do "$ALLOT" user create "$user" --role researcher:default >/dev/null; done
+ADA="$("$ALLOT" token create --user ada 2>/dev/null)"
+BOB="$("$ALLOT" token create --user bob 2>/dev/null)"
+fake_env=(--env ALLOT_FAKE_GPUS=1 --env ALLOT_FAKE_GPU_MEMORY=16Gi
+  --env "ALLOT_FAKE_GPU_STATE=$ALLOT_FAKE_GPU_STATE")
+as "$ADA" "$ALLOT" submit --name lender --kind interactive --gpu-memory 4Gi --gpu-memory-limit 12Gi \
+  "${fake_env[@]}" -- "$PROBE" hold 10Gi >/dev/null
+wait_log lender holding
+as "$BOB" "$ALLOT" submit --name taker --kind interactive --gpu-memory 8Gi "${fake_env[@]}" -- \
+  sh -c "id -u; $PROBE alloc 8Gi" >/dev/null
+wait_status taker succeeded failed
+out="$("$ALLOT" logs taker)"
+expect_in "$out" "^ok$" "bob's allocation within his request succeeds once the loan is back"
+wait_status lender failed succeeded stopped
+expect_in "$("$ALLOT" describe lender)" "give back GPU memory lent above its request" \
+  "ada's task says why it ended"
 echo "PASS"
