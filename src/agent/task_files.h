@@ -11,7 +11,12 @@
 //   reported      the last state the server acknowledged
 //   output.log    stdout and stderr, rotated to output.log.1 ... .5
 //   hostfile      the MPI hostfile, for work of several tasks
-//   work/         the task's working directory
+//   work/         the task's working directory (the task's own, 0700)
+//   bundle/, layer/, container.pid
+//                 a container task's OCI bundle, its root's upper layer
+//                 and its first process (container_task.h)
+// The directory is 0711 and its files 0600: the task passes through to
+// work/ and reads nothing else (docs/isolation.md).
 #pragma once
 
 #include <nlohmann/json.hpp>
