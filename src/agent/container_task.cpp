@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -279,6 +280,10 @@ Result<PreparedContainer> PrepareContainer(const std::string& dir, const json& s
 void CleanUpContainer(const std::string& dir, const PreparedContainer& container) {
   bool unmounted = container.rootfs.empty() ||
                    ::umount2(container.rootfs.c_str(), MNT_DETACH) == 0 || errno == EINVAL;
+  if (!unmounted) {
+    std::fprintf(stderr, "allot task-shim: cannot unmount %s: %s\n", container.rootfs.c_str(),
+                 std::strerror(errno));
+  }
   if (!container.image.empty()) UnmountImage(container.image);
   if (!unmounted) return;  // never delete through a mount still in place
   std::error_code ec;

@@ -84,11 +84,7 @@ int Nodes() {
   if (!session) return ReportError("nodes", session.error());
   Result<std::vector<json>> nodes = ListAll(*session->http, "/api/v1/nodes");
   if (!nodes) return ReportError("nodes", nodes.error());
-  OutputFormat format = ParseOutputFormat(output);
-  if (format != OutputFormat::kTable) {
-    PrintDocument(std::cout, json{{"items", *nodes}}, format);
-    return 0;
-  }
+  if (PrintUnlessTable(std::cout, json{{"items", *nodes}}, output)) return 0;
   std::vector<std::vector<std::string>> rows;
   for (const auto& node : *nodes) {
     std::map<std::string, int> models;
@@ -113,11 +109,7 @@ int JoinToken() {
   if (!join_pool.empty()) body["pool"] = join_pool;
   Result<json> created = session->http->Call("POST", "/api/v1/join-tokens", &body);
   if (!created) return ReportError("nodes join-token", created.error());
-  OutputFormat format = ParseOutputFormat(output);
-  if (format != OutputFormat::kTable) {
-    PrintDocument(std::cout, *created, format);
-    return 0;
-  }
+  if (PrintUnlessTable(std::cout, *created, output)) return 0;
   std::cout << (*created)["token"].get<std::string>() << "\n";
   std::cerr << "join token for " << join_uses << " agent" << (join_uses == 1 ? "" : "s")
             << (join_expires_s > 0 ? ", valid " + std::to_string(join_expires_s) + " s" : "")
@@ -155,11 +147,7 @@ int Audit() {
   Result<json> page = session->http->Call(
       "GET", "/api/v1/audit?order=newest&limit=" + std::to_string(audit_limit) + filter);
   if (!page) return ReportError("audit", page.error());
-  OutputFormat format = ParseOutputFormat(output);
-  if (format != OutputFormat::kTable) {
-    PrintDocument(std::cout, *page, format);
-    return 0;
-  }
+  if (PrintUnlessTable(std::cout, *page, output)) return 0;
   std::vector<std::vector<std::string>> rows;
   int64_t now = NowMs();
   json& items = (*page)["items"];

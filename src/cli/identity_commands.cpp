@@ -102,11 +102,7 @@ int CreateUser() {
   }
   Result<json> created = session->http->Call("POST", "/api/v1/users", &body);
   if (!created) return ReportError("user create", created.error());
-  OutputFormat format = ParseOutputFormat(output);
-  if (format != OutputFormat::kTable) {
-    PrintDocument(std::cout, *created, format);
-    return 0;
-  }
+  if (PrintUnlessTable(std::cout, *created, output)) return 0;
   const json& identity =
       created->contains("identity") ? (*created)["identity"] : (*created)["assigned_identity"];
   std::cout << "user " << user_name << " created; its tasks run as uid:gid "
@@ -129,11 +125,7 @@ int ListUsers() {
     if (page->value("next", json()).is_null() || (*page)["items"].empty()) break;
     after = items.back()["name"].get<std::string>();
   }
-  OutputFormat format = ParseOutputFormat(output);
-  if (format != OutputFormat::kTable) {
-    PrintDocument(std::cout, {{"items", items}}, format);
-    return 0;
-  }
+  if (PrintUnlessTable(std::cout, {{"items", items}}, output)) return 0;
   std::vector<std::vector<std::string>> rows;
   for (const json& user : items) {
     std::string roles;
@@ -170,11 +162,7 @@ int CreateToken() {
   if (!token_user.empty()) body["user"] = token_user;
   Result<json> created = session->http->Call("POST", "/api/v1/tokens", &body);
   if (!created) return ReportError("token create", created.error());
-  OutputFormat format = ParseOutputFormat(output);
-  if (format != OutputFormat::kTable) {
-    PrintDocument(std::cout, *created, format);
-    return 0;
-  }
+  if (PrintUnlessTable(std::cout, *created, output)) return 0;
   std::cout << (*created)["token"].get<std::string>() << "\n";
   std::cerr << "token " << (*created)["id"].get<std::string>() << " for "
             << (*created)["user"].get<std::string>()
@@ -190,11 +178,7 @@ int ListTokens() {
       "/api/v1/tokens" + (token_user.empty() ? "" : "?user=" + UrlEncode(token_user));
   Result<json> page = session->http->Call("GET", path);
   if (!page) return ReportError("token list", page.error());
-  OutputFormat format = ParseOutputFormat(output);
-  if (format != OutputFormat::kTable) {
-    PrintDocument(std::cout, *page, format);
-    return 0;
-  }
+  if (PrintUnlessTable(std::cout, *page, output)) return 0;
   std::vector<std::vector<std::string>> rows;
   int64_t now = NowMs();
   for (const json& token : (*page)["items"]) {

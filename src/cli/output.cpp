@@ -95,4 +95,12 @@ std::string FormatGpus(double gpus) {
   return out;
 }
 
+bool PrintUnlessTable(std::ostream& out, const nlohmann::json& document,
+                      const std::string& format_name) {
+  OutputFormat format = ParseOutputFormat(format_name);
+  if (format == OutputFormat::kTable) return false;
+  PrintDocument(out, document, format);
+  return true;
+}
+
 }  // namespace allot::cli

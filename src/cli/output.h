@@ -23,6 +23,10 @@ void PrintTable(std::ostream& out, const std::vector<std::string>& headers,
 
 // The document as indented JSON or as YAML.
 void PrintDocument(std::ostream& out, const nlohmann::json& document, OutputFormat format);
+// Prints `document` when the --output name `format_name` asks for JSON or
+// YAML, and says whether it did (a command prints its table otherwise).
+bool PrintUnlessTable(std::ostream& out, const nlohmann::json& document,
+                      const std::string& format_name);
 
 // A short age: "45s", "12m", "3h", "2d".
 std::string FormatAge(int64_t since_ms, int64_t now_ms);

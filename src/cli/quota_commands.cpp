@@ -86,11 +86,7 @@ int QuotaGet() {
   if (!departments) return ReportError("quota get", departments.error());
   Result<std::vector<json>> projects = ListAll(*session->http, "/api/v1/projects");
   if (!projects) return ReportError("quota get", projects.error());
-  OutputFormat format = ParseOutputFormat(output);
-  if (format != OutputFormat::kTable) {
-    PrintDocument(std::cout, json{{"departments", *departments}, {"projects", *projects}}, format);
-    return 0;
-  }
+  if (PrintUnlessTable(std::cout, json{{"departments", *departments}, {"projects", *projects}}, output)) return 0;
   std::vector<std::vector<std::string>> rows;
   WalkTree(
       *departments, *projects, [](const json& d) { return d.value("parent", ""); },
@@ -387,11 +383,7 @@ int Top() {
   if (!session) return ReportError("top", session.error());
   Result<json> status = session->http->Call("GET", "/api/v1/cluster");
   if (!status) return ReportError("top", status.error());
-  OutputFormat format = ParseOutputFormat(output);
-  if (format != OutputFormat::kTable) {
-    PrintDocument(std::cout, *status, format);
-    return 0;
-  }
+  if (PrintUnlessTable(std::cout, *status, output)) return 0;
   const json& s = *status;
   double gpus = s.value("gpus", 0.0);
   double allocated = s.value("gpus_allocated", 0.0);

@@ -225,11 +225,7 @@ int List() {
     // Deleted workloads stay on record (describe, audit) but not in the list.
     std::erase_if(*items, [](const json& w) { return w.value("status", "") == "deleted"; });
   }
-  OutputFormat format = ParseOutputFormat(output);
-  if (format != OutputFormat::kTable) {
-    PrintDocument(std::cout, json{{"items", *items}}, format);
-    return 0;
-  }
+  if (PrintUnlessTable(std::cout, json{{"items", *items}}, output)) return 0;
   std::vector<std::vector<std::string>> rows;
   int64_t now = NowMs();
   for (const auto& w : *items) {
