@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/container_task.h"
 #include "agent/inventory.h"
 #include "agent/local_tasks.h"
 #include "agent/log_endpoint.h"
@@ -496,10 +497,12 @@ struct Agent::Impl {
                            env.value("ALLOT_GPU_TENANT", ""),
                            env.value("ALLOT_GPU_COMPUTE_SHARE", "100") != "100"});
       }
+      if (task.observed.Final()) ReleaseContainerRoot(task.dir);
       if (client && reachable) reachable = Report(*client, task);
     }
     for (const std::string& key : expired) {
       std::error_code ec;
+      ReleaseContainerRoot(local[key].dir);  // never delete through a mount
       fs::remove_all(local[key].dir, ec);
       local.erase(key);
     }

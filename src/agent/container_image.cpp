@@ -40,15 +40,18 @@ Result<ImageConfig> MountImage(const std::string& image) {
                             ": container tasks need podman on the node for their images "
                             "(apt-get install podman runc)");
   }
-  if (RunProgram({"podman", "image", "exists", image}).exit_code != 0) {
+  // Inspect first (one podman call when the node has the image, as it
+  // mostly does); pull only when it does not.
+  ProgramResult inspected = RunProgram({"podman", "image", "inspect", image});
+  if (inspected.exit_code != 0) {
     ProgramResult pulled = RunProgram({"podman", "pull", "--quiet", image});
     if (pulled.exit_code != 0) {
       return Error::Coded("not_found", "image " + image +
                                            " is not on this node, and pulling it from " +
                                            RegistryOf(image) + " failed: " + pulled.LastLine());
     }
+    inspected = RunProgram({"podman", "image", "inspect", image});
   }
-  ProgramResult inspected = RunProgram({"podman", "image", "inspect", image});
   json described = json::parse(inspected.out, nullptr, false);
   if (inspected.exit_code != 0 || !described.is_array() || described.empty()) {
     return Error::Coded(

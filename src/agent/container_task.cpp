@@ -154,6 +154,15 @@ Result<std::vector<BindMount>> LedgerBinds(const json& spec) {
 
 }  // namespace
 
+void ReleaseContainerRoot(const std::string& dir) {
+  struct stat bundle {}, root {};
+  std::string rootfs = dir + "/bundle/rootfs";
+  if (::stat((dir + "/bundle").c_str(), &bundle) != 0 || ::stat(rootfs.c_str(), &root) != 0) {
+    return;
+  }
+  if (bundle.st_dev != root.st_dev) ::umount2(rootfs.c_str(), MNT_DETACH);
+}
+
 std::string OciRuntime() {
   if (const char* configured = std::getenv("ALLOT_OCI_RUNTIME"); configured && *configured) {
     return configured;

@@ -36,6 +36,11 @@ Result<PreparedContainer> PrepareContainer(const std::string& dir, const nlohman
 // Unmounts and removes what PrepareContainer made.
 void CleanUpContainer(const std::string& dir, const PreparedContainer& container);
 
+// Unmounts the root of an ended container task in `dir` when it is still
+// mounted (its shim died before it took the container apart): the agent's
+// safety net, so that no ended task holds a mount. Harmless otherwise.
+void ReleaseContainerRoot(const std::string& dir);
+
 // The OCI runtime tasks run with: $ALLOT_OCI_RUNTIME, else runc, else crun.
 std::string OciRuntime();
 

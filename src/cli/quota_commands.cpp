@@ -86,7 +86,9 @@ int QuotaGet() {
   if (!departments) return ReportError("quota get", departments.error());
   Result<std::vector<json>> projects = ListAll(*session->http, "/api/v1/projects");
   if (!projects) return ReportError("quota get", projects.error());
-  if (PrintUnlessTable(std::cout, json{{"departments", *departments}, {"projects", *projects}}, output)) return 0;
+  if (PrintUnlessTable(std::cout, json{{"departments", *departments}, {"projects", *projects}},
+                       output))
+    return 0;
   std::vector<std::vector<std::string>> rows;
   WalkTree(
       *departments, *projects, [](const json& d) { return d.value("parent", ""); },
