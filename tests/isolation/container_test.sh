@@ -74,6 +74,11 @@ ln -s /etc "$WORK/vol/escape"
 wait_status c-link failed
 expect_in "$("$ALLOT" describe c-link)" "through a symbolic link" "a link out of the grant is refused"
 
+echo "== exit codes"
+"$ALLOT" submit --name c-exit --max-restarts 0 --image "$IMAGE" -- sh -c 'echo bye; exit 3' >/dev/null
+wait_status c-exit failed
+expect_in "$("$ALLOT" describe c-exit)" "exited with code 3" "the container's exit code"
+
 echo "== the memory request is the container's limit"
 "$ALLOT" submit --name c-oom --memory 32Mi --max-restarts 0 --image "$IMAGE" -- tail /dev/zero >/dev/null
 wait_status c-oom failed
