@@ -154,8 +154,20 @@ Result<std::vector<BindMount>> LedgerBinds(const json& spec) {
 
 }  // namespace
 
+Result<std::string> InterposerLibraryFor(const json& spec) {
+  std::string kept = spec.value("interposer_library", std::string());
+  if (!kept.empty() && ::access(kept.c_str(), R_OK) == 0) return kept;
+  auto library = cuda::FindInterposerLibrary();
+  if (!library) {
+    return Error::Coded("failed_precondition",
+                        "a GPU fraction needs the GPU interposer: " + library.error().message);
+  }
+  return *library;
+}
+
 void ReleaseContainerRoot(const std::string& dir) {
-  struct stat bundle {}, root {};
+  struct stat bundle {
+  }, root{};
   std::string rootfs = dir + "/bundle/rootfs";
   if (::stat((dir + "/bundle").c_str(), &bundle) != 0 || ::stat(rootfs.c_str(), &root) != 0) {
     return;
@@ -252,8 +264,8 @@ Result<PreparedContainer> PrepareContainer(const std::string& dir, const json& s
     }
   }
   if (!EnvValue(env, "ALLOT_GPU_MEMORY_LIMIT").empty()) {
-    auto library = cuda::FindInterposerLibrary();
-    if (!library) return Error::Coded("failed_precondition", library.error().message);
+    Result<std::string> library = InterposerLibraryFor(spec);
+    if (!library) return library.error();
     in.binds.push_back({*library, kInterposerPath, true});
     SetEnv(task_env, "LD_PRELOAD", kInterposerPath);
     SetEnv(task_env, "ALLOT_GPU_LEDGER_DIR", "/dev/shm");

@@ -41,6 +41,11 @@ void CleanUpContainer(const std::string& dir, const PreparedContainer& container
 // safety net, so that no ended task holds a mount. Harmless otherwise.
 void ReleaseContainerRoot(const std::string& dir);
 
+// The GPU interposer a fractional task (host or container) runs under: the
+// copy the agent keeps where tasks can read it (spec.json's
+// interposer_library), else the one beside the allot executable.
+Result<std::string> InterposerLibraryFor(const nlohmann::json& spec);
+
 // The OCI runtime tasks run with: $ALLOT_OCI_RUNTIME, else runc, else crun.
 std::string OciRuntime();
 

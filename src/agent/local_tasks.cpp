@@ -60,6 +60,7 @@ Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const TaskHost
                  {"grace_period_s", spec.grace_period_s},
                  {"cgroup_parent", host.cgroup_parent},
                  {"owner", spec.owner},
+                 {"interposer_library", host.interposer_library},
                  {"gpu_positions", spec.gpu_positions},
                  {"created_ms", WallMs()}};
   if (!host.user_dirs.empty() && !spec.owner.empty()) {

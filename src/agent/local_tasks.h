@@ -26,9 +26,10 @@ struct ObservedTask {
 
 // Where the agent's tasks find what they need on this node.
 struct TaskHost {
-  std::string shim_binary;    // run as `shim_binary task-shim DIR`
-  std::string cgroup_parent;  // cgroup v2 parent of host tasks' cgroups; "" for none
-  std::string user_dirs;      // the owners' persistent working directories, one per user
+  std::string shim_binary;         // run as `shim_binary task-shim DIR`
+  std::string cgroup_parent;       // cgroup v2 parent of host tasks' cgroups; "" for none
+  std::string user_dirs;           // the owners' persistent working directories, one per user
+  std::string interposer_library;  // the agent's readable copy of the GPU interposer; "": none
 };
 
 // Records and starts `spec` in `dir` (which must not exist: an error

@@ -129,12 +129,9 @@ std::vector<std::string> TaskEnvironment(const json& spec) {
 
 // A GPU fraction of a host task runs under the interposer, which enforces
 // it; without the library the task does not start (fail closed).
-Status PreloadInterposer(std::vector<std::string>& environment) {
-  auto library = cuda::FindInterposerLibrary();
-  if (!library) {
-    return Error::Coded("failed_precondition",
-                        "a GPU fraction needs the GPU interposer: " + library.error().message);
-  }
+Result<std::string> PreloadInterposer(const json& spec, std::vector<std::string>& environment) {
+  Result<std::string> library = InterposerLibraryFor(spec);
+  if (!library) return library.error();
   std::string preload = "LD_PRELOAD=" + *library;
   auto existing =
       std::find_if(environment.begin(), environment.end(),
@@ -144,7 +141,7 @@ Status PreloadInterposer(std::vector<std::string>& environment) {
   } else {
     *existing = preload + ":" + existing->substr(11);
   }
-  return Status::Ok();
+  return *library;
 }
 
 // What the shim's child executes: the task itself (a host process, as its
@@ -158,7 +155,14 @@ struct Launch {
   bool enter_identity = true;
   std::string cgroup_procs;  // "" for none
   int64_t memory_rlimit_mib = 0;
+  // A file the task must be able to read as its identity (the interposer a
+  // fraction preloads: the dynamic loader would skip an unreadable one and
+  // run the task unlimited).
+  std::string must_read;
 };
+
+// The child's error when the task's identity cannot read `must_read`.
+constexpr int kCannotReadRequired = -1;
 
 // The child's side of fork: nothing but async-signal-safe calls. Writes
 // the errno of a failed step to `error_fd` and exits.
@@ -190,6 +194,9 @@ struct Launch {
   for (auto& entry : launch.env) envp.push_back(entry.data());
   envp.push_back(nullptr);
   int error = launch.enter_identity ? EnterIdentity(launch.identity) : 0;
+  if (error == 0 && !launch.must_read.empty() && ::access(launch.must_read.c_str(), R_OK) != 0) {
+    error = kCannotReadRequired;
+  }
   if (error == 0 && ::chdir(launch.cwd.c_str()) != 0) error = errno;
   if (error == 0) {
     ::umask(022);
@@ -243,7 +250,9 @@ Result<Launch> PrepareLaunch(const std::string& dir, const json& spec,
     return launch;
   }
   if (spec.value("env", json::object()).contains("ALLOT_GPU_MEMORY_LIMIT")) {
-    if (Status s = PreloadInterposer(environment); !s) return s.error();
+    Result<std::string> library = PreloadInterposer(spec, environment);
+    if (!library) return library.error();
+    launch.must_read = *library;
   }
   launch.argv = spec.value("command", std::vector<std::string>{});
   launch.env = environment;
@@ -435,6 +444,12 @@ int RunTaskShim(const std::string& dir) {
   if (got == static_cast<ssize_t>(sizeof error)) {
     ::waitpid(child, nullptr, 0);
     end_container();
+    if (error == kCannotReadRequired) {
+      return refuse("the GPU interposer " + launch->must_read + " is not readable by " +
+                    launch->identity.description +
+                    ": a fraction does not run without it (the agent keeps a copy in its state "
+                    "directory; check that directory's permissions)");
+    }
     return refuse(launch->argv[0] + ": " + std::strerror(error));
   }
   int64_t started_ms = WallMs();

@@ -16,6 +16,10 @@ export HOME="$WORK" XDG_CONFIG_HOME="" XDG_DATA_HOME="$WORK/.local/share"
 # Where tasks (which run as their owner, not root) leave what the test reads.
 DROP="$WORK/drop"
 mkdir -m 1777 "$DROP"
+# The worker runs as a task's owner: from where every user can read it
+# (the build tree may sit under a private home).
+install -D -m 755 "$WORKER" "$WORK/bin/rendezvous_worker"
+WORKER="$WORK/bin/rendezvous_worker"
 unset ALLOT_SERVER ALLOT_TOKEN ALLOT_PROJECT
 declare -A AGENT_PID
 SERVER_PID=""

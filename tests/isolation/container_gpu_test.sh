@@ -22,6 +22,11 @@ IMAGE="localhost/allot-container-gpu-test:$$"
 trap 'podman rmi -f "$IMAGE" >/dev/null 2>&1 || true; cleanup' EXIT
 
 build_busybox_image "$IMAGE" "$WORK/image" "$PROBE"
+# Host tasks run the probe as their owners: from where every user can read it.
+install -D -m 755 "$PROBE" "$WORK/bin/cuda_probe"
+HOST_PROBE="$WORK/bin/cuda_probe"
+cp -a "$FAKE_DIR" "$WORK/fake-gpu" && chmod 755 "$WORK/fake-gpu"
+FAKE_DIR="$WORK/fake-gpu"
 # The fake GPU (16 GiB) for the agent and the tasks; its ledger here.
 mkdir -m 755 "$WORK/ledger"
 export LD_LIBRARY_PATH="$FAKE_DIR" ALLOT_FAKE_GPUS=1 ALLOT_FAKE_GPU_MEMORY=16Gi \
@@ -57,10 +62,10 @@ BOB="$("$ALLOT" token create --user bob 2>/dev/null)"
 fake_env=(--env ALLOT_FAKE_GPUS=1 --env ALLOT_FAKE_GPU_MEMORY=16Gi
   --env "ALLOT_FAKE_GPU_STATE=$ALLOT_FAKE_GPU_STATE")
 as "$ADA" "$ALLOT" submit --name lender --kind interactive --gpu-memory 4Gi --gpu-memory-limit 12Gi \
-  "${fake_env[@]}" -- "$PROBE" hold 10Gi >/dev/null
+  "${fake_env[@]}" -- "$HOST_PROBE" hold 10Gi >/dev/null
 wait_log lender holding
 as "$BOB" "$ALLOT" submit --name taker --kind interactive --gpu-memory 8Gi "${fake_env[@]}" -- \
-  sh -c "id -u; $PROBE alloc 8Gi" >/dev/null
+  sh -c "id -u; $HOST_PROBE alloc 8Gi" >/dev/null
 wait_status taker succeeded failed
 out="$("$ALLOT" logs taker)"
 expect_in "$out" "^ok$" "bob's allocation within his request succeeds once the loan is back"
