@@ -24,7 +24,6 @@
 #include "agent/task_usage.h"
 #include "common/client_config.h"
 #include "common/http_client.h"
-#include "cuda/gpu_limits.h"
 #include "wire/resources.h"
 
 namespace allot::agent {
@@ -79,7 +78,7 @@ struct Agent::Impl {
   bool synced = false;             // desired reflects a successful list
   HttpClient* watching = nullptr;  // the sync loop's client, cancelled by Stop()
   int64_t heartbeat_ms = 5000;     // as the server said at registration
-  std::string interposer_library;  // the copy tasks can read (KeepInterposerCopy)
+  std::string interposer_library;  // the copy tasks can read (local_tasks.h)
   std::atomic<bool> stopping{false};
   std::vector<std::thread> threads;
 
@@ -103,28 +102,6 @@ struct Agent::Impl {
 
   // ---- registration ----
 
-  // A copy of the GPU interposer in the state directory, which tasks can
-  // pass: the build or install directory beside the executable may not be
-  // (a checkout under /root), and the dynamic loader skips a preload it
-  // cannot read. Written beside and renamed, never rewritten in place
-  // (running tasks map it). "" when there is no interposer.
-  std::string KeepInterposerCopy() const {
-    auto library = cuda::FindInterposerLibrary();
-    if (!library) return "";
-    std::string dir = options.state_dir + "/lib";
-    std::string path = dir + "/liballot-cuda.so";
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    ::chmod(dir.c_str(), 0755);
-    std::string partial = path + ".new";
-    fs::copy_file(*library, partial, fs::copy_options::overwrite_existing, ec);
-    if (ec || ::chmod(partial.c_str(), 0644) != 0 || ::rename(partial.c_str(), path.c_str()) != 0) {
-      Say("cannot keep a copy of the GPU interposer in " + dir + ": fractions use " + *library);
-      return "";
-    }
-    return path;
-  }
-
   Status LoadOrRegister() {
     std::error_code ec;
     fs::create_directories(options.state_dir, ec);
@@ -138,7 +115,9 @@ struct Agent::Impl {
       // directories, and read nothing else of the agent's.
       if (Status s = CheckPassable(options.state_dir, true); !s) return s;
       if (Status s = CheckPassable(options.user_dirs, false); !s) return s;
-      interposer_library = KeepInterposerCopy();
+      Result<std::string> kept = KeepInterposerCopy(options.state_dir);
+      if (!kept) Say(kept.error().message);
+      interposer_library = kept ? *kept : "";
     }
     std::string state_file = options.state_dir + "/agent.json";
     if (auto saved = ReadJsonFile(state_file)) {

@@ -239,6 +239,10 @@ Result<PreparedContainer> PrepareContainer(const std::string& dir, const json& s
   in.memory_mib = spec.value("memory_mib", int64_t{0});
   in.shm_mib = spec.value("shm_mib", int64_t{0});
   in.devices = GpuDevices(spec);
+  // The node's name resolution, as host tasks have it (the network is the node's).
+  for (const char* file : {"/etc/resolv.conf", "/etc/hosts"}) {
+    if (::access(file, R_OK) == 0) in.binds.push_back({file, file, true});
+  }
   std::vector<std::string> task_env = env;
   std::string owner = spec.value("owner", std::string());
   std::string user_dir = spec.value("user_dir", std::string());

@@ -8,10 +8,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "agent/task_files.h"
+#include "cuda/gpu_limits.h"
 
 namespace allot::agent {
 namespace {
@@ -97,6 +99,24 @@ Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const TaskHost
   while (::waitpid(first, nullptr, 0) < 0 && errno == EINTR) {
   }
   return Status::Ok();
+}
+
+Result<std::string> KeepInterposerCopy(const std::string& state_dir) {
+  auto library = cuda::FindInterposerLibrary();
+  if (!library) return std::string();
+  std::string dir = state_dir + "/lib";
+  std::string path = dir + "/liballot-cuda.so";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  ::chmod(dir.c_str(), 0755);
+  std::string partial = path + ".new";
+  std::filesystem::copy_file(*library, partial, std::filesystem::copy_options::overwrite_existing,
+                             ec);
+  if (ec || ::chmod(partial.c_str(), 0644) != 0 || ::rename(partial.c_str(), path.c_str()) != 0) {
+    return Error::Coded("internal", "cannot keep a copy of the GPU interposer in " + dir +
+                                        ": fractions use " + *library);
+  }
+  return path;
 }
 
 ObservedTask ObserveTask(const std::string& dir, int64_t now_ms) {

@@ -32,6 +32,13 @@ struct TaskHost {
   std::string interposer_library;  // the agent's readable copy of the GPU interposer; "": none
 };
 
+// A copy of the GPU interposer in `state_dir`/lib, which tasks can pass:
+// the build or install directory beside the executable may not be (a
+// checkout under /root), and the dynamic loader skips a preload it cannot
+// read. Written beside and renamed, never rewritten in place (running
+// tasks map it). "" when there is no interposer.
+Result<std::string> KeepInterposerCopy(const std::string& state_dir);
+
 // Records and starts `spec` in `dir` (which must not exist: an error
 // "already_exists" when it does, so a task is never started twice). The
 // shim is detached into a session of its own. `dir` is passable but not

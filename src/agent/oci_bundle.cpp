@@ -33,9 +33,6 @@ json Mounts(const ContainerInputs& in) {
       Mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
       Mount("/tmp", "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=1777"}),
   });
-  for (const char* file : {"/etc/resolv.conf", "/etc/hosts"}) {
-    mounts.push_back(Mount(file, "bind", file, {"rbind", "ro", "nosuid", "nodev"}));
-  }
   for (const BindMount& bind : in.binds) {
     std::vector<std::string> options = {"rbind", "nosuid", "nodev"};
     options.push_back(bind.read_only ? "ro" : "rw");

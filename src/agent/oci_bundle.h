@@ -48,8 +48,9 @@ struct ContainerInputs {
   std::string cgroups_path;  // "" leaves cgroups to the runtime's default
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;
-  int64_t shm_mib = 0;           // 0: 64 MiB
-  std::vector<BindMount> binds;  // volumes, the owner's directory, libraries, ledgers
+  int64_t shm_mib = 0;  // 0: 64 MiB
+  // The node's name files, the owner's directory, volumes, libraries, ledgers.
+  std::vector<BindMount> binds;
   std::vector<DeviceNode> devices;
 };
 

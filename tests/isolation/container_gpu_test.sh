@@ -40,7 +40,8 @@ echo "== a quarter of the GPU: 4 GiB of GPU memory, enforced in the container"
 "$ALLOT" submit --name frac --gpu 0.25 --max-restarts 0 --image "$IMAGE" \
   --env ALLOT_FAKE_GPUS=1 --env ALLOT_FAKE_GPU_MEMORY=16Gi -- sh -c "
   echo preload=\$LD_PRELOAD; ls /usr/local/allot/driver
-  $PROBE alloc 3Gi; $PROBE alloc 5Gi; echo probe-done" >/dev/null
+  /opt/allot-test/bin/cuda_probe alloc 3Gi; /opt/allot-test/bin/cuda_probe alloc 5Gi
+  echo probe-done" >/dev/null
 wait_status frac succeeded failed
 out="$("$ALLOT" logs frac)"
 expect_in "$out" "preload=/usr/local/allot/lib/liballot-cuda.so" "the interposer is preloaded"

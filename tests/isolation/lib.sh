@@ -54,8 +54,9 @@ as() {  # as TOKEN COMMAND...: a CLI command with that user's token
   ALLOT_TOKEN="$token" "$@"
 }
 # build_busybox_image NAME DIR [FILE...]: an image of Debian's static
-# busybox (and FILEs at their own paths, with the libraries they load),
-# built by podman from scratch: no registry is reachable.
+# busybox (and FILEs in /opt/allot-test/bin, with the libraries they load
+# at their own paths), built by podman from scratch: no registry is
+# reachable. (Not at the FILEs' own paths: a container's /tmp is a tmpfs.)
 build_busybox_image() {
   local name="$1" dir="$2" file lib
   shift 2
@@ -66,7 +67,7 @@ build_busybox_image() {
   done
   echo 'root:x:0:0:root:/root:/bin/sh' >"$dir/rootfs/etc/passwd"
   for file in "$@"; do
-    mkdir -p "$dir/rootfs$(dirname "$file")" && cp -L "$file" "$dir/rootfs$file"
+    mkdir -p "$dir/rootfs/opt/allot-test/bin" && cp -L "$file" "$dir/rootfs/opt/allot-test/bin/"
     for lib in $(ldd "$file" | grep -o '/[^ ]*' | grep -v -E 'libcuda|libnvidia'); do
       mkdir -p "$dir/rootfs$(dirname "$lib")" && cp -L "$lib" "$dir/rootfs$lib"
     done
