@@ -77,18 +77,16 @@ std::vector<DeviceNode> GpuDevices(const json& spec) {
   return out;
 }
 
-// The driver's libraries on this node: in the task's and the agent's
-// LD_LIBRARY_PATH, then the system's library directories; the first of
-// each name wins.
-std::vector<BindMount> DriverLibraries(const std::vector<std::string>& env) {
+// The driver's libraries on this node: in the agent's LD_LIBRARY_PATH,
+// then the system's library directories; the first of each name wins.
+// Never the task's LD_LIBRARY_PATH: the shim binds as root, and a task
+// could name a directory of links to the agent's files.
+std::vector<BindMount> DriverLibraries() {
   std::vector<std::string> dirs;
-  for (const std::string& list :
-       {EnvValue(env, "LD_LIBRARY_PATH"),
-        std::string(std::getenv("LD_LIBRARY_PATH") ? std::getenv("LD_LIBRARY_PATH") : "")}) {
-    std::stringstream parts(list);
-    for (std::string dir; std::getline(parts, dir, ':');) {
-      if (!dir.empty()) dirs.push_back(dir);
-    }
+  const char* agent_paths = std::getenv("LD_LIBRARY_PATH");
+  std::stringstream parts(agent_paths ? agent_paths : "");
+  for (std::string dir; std::getline(parts, dir, ':');) {
+    if (!dir.empty()) dirs.push_back(dir);
   }
   for (const char* dir :
        {"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"}) {
@@ -255,12 +253,14 @@ Result<PreparedContainer> PrepareContainer(const std::string& dir, const json& s
   for (const wire::Volume& volume : wanted.volumes) {
     in.binds.push_back({volume.host, volume.task, volume.read_only});
   }
-  if (std::string hostfile = EnvValue(env, "ALLOT_HOSTFILE"); !hostfile.empty()) {
+  // The agent's hostfile in the task's directory, never a path from the
+  // task's environment (the shim binds as root).
+  if (std::string hostfile = dir + "/hostfile"; ::access(hostfile.c_str(), R_OK) == 0) {
     in.binds.push_back({hostfile, "/etc/allot/hostfile", true});
     SetEnv(task_env, "ALLOT_HOSTFILE", "/etc/allot/hostfile");
   }
   if (!spec.value("gpus", json::array()).empty()) {
-    std::vector<BindMount> libraries = DriverLibraries(env);
+    std::vector<BindMount> libraries = DriverLibraries();
     in.binds.insert(in.binds.end(), libraries.begin(), libraries.end());
     if (!libraries.empty()) {
       std::string paths = EnvValue(task_env, "LD_LIBRARY_PATH");

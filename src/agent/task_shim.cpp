@@ -122,6 +122,10 @@ std::vector<std::string> TaskEnvironment(const json& spec) {
   for (auto item = env.begin(); item != env.end(); ++item) {
     merged[item.key()] = item.value().get<std::string>();
   }
+  // The GPU ledger is the node's, shared by the GPU's tenants: not the task's to move.
+  if (const char* ledger = std::getenv("ALLOT_GPU_LEDGER_DIR"); ledger && *ledger) {
+    merged["ALLOT_GPU_LEDGER_DIR"] = ledger;
+  }
   std::vector<std::string> out;
   for (const auto& [key, value] : merged) out.push_back(key + "=" + value);
   return out;
@@ -280,14 +284,14 @@ void RecordContainerPid(const std::string& dir, json& process) {
   Record(dir + "/process.json", process.dump());
 }
 
-// The task's variables that say where its GPU's ledger is, with the
-// node's ledger directory (the agent's) where the task sets none.
+// The task's variables that name its GPUs and tenant, with the node's
+// ledger directory (the agent's). Never the task's own: the shim runs as
+// root and must not open a file the task chose.
 std::map<std::string, std::string> LedgerEnvironment(const json& spec) {
   auto env = spec.value("env", json::object()).get<std::map<std::string, std::string>>();
+  env.erase("ALLOT_GPU_LEDGER_DIR");
   const char* node_dir = std::getenv("ALLOT_GPU_LEDGER_DIR");
-  if (!env.count("ALLOT_GPU_LEDGER_DIR") && node_dir && *node_dir) {
-    env["ALLOT_GPU_LEDGER_DIR"] = node_dir;
-  }
+  if (node_dir && *node_dir) env["ALLOT_GPU_LEDGER_DIR"] = node_dir;
   return env;
 }
 

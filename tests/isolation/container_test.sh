@@ -50,6 +50,21 @@ out="$("$ALLOT" describe c-env)"
 expect_in "$out" "Image: +$IMAGE" "describe names the image"
 expect_in "$out" "Runs as: +uid $ADMIN_UID, gid $ADMIN_UID" "describe names the identity"
 
+echo "== paths from the task's environment bind nothing of the host"
+# A file only its path's 0700 directory protects (readable itself), and a
+# task's links to it: the shim, as root, would reach it.
+mkdir -m 700 "$WORK/private" && echo private-secret >"$WORK/private/secret"
+chmod 644 "$WORK/private/secret"
+mkdir -p "$WORK/bait" && chmod 755 "$WORK/bait"
+ln -s "$WORK/private/secret" "$WORK/bait/libcuda.so.1"
+"$ALLOT" submit --name c-bait --gpu 1 --image "$IMAGE" --env "LD_LIBRARY_PATH=$WORK/bait" \
+  --env "ALLOT_HOSTFILE=$WORK/private/secret" -- sh -c \
+  'cat /usr/local/allot/driver/* /etc/allot/hostfile 2>/dev/null; echo bait-done' >/dev/null
+wait_status c-bait succeeded
+out="$("$ALLOT" logs c-bait)"
+expect_in "$out" "bait-done" "the bait task ran"
+expect_not_in "$out" "private-secret" "nothing through a library path or hostfile it named"
+
 echo "== the image's own command; /dev/shm; the owner's directory persists"
 "$ALLOT" submit --name c-default --image "$IMAGE" >/dev/null
 wait_status c-default succeeded
