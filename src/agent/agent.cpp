@@ -19,7 +19,6 @@
 #include "agent/log_endpoint.h"
 #include "agent/registration.h"
 #include "agent/task_files.h"
-#include "agent/task_identity.h"
 #include "agent/task_plan.h"
 #include "agent/task_usage.h"
 #include "common/client_config.h"
@@ -83,7 +82,7 @@ struct Agent::Impl {
   std::vector<std::thread> threads;
 
   std::string TasksDir(const std::string& node) const {
-    return options.state_dir + "/nodes/" + node + "/tasks";
+    return TasksDirOf(options.state_dir, node);
   }
 
   void Say(const std::string& line) const {
@@ -103,18 +102,8 @@ struct Agent::Impl {
   // ---- registration ----
 
   Status LoadOrRegister() {
-    std::error_code ec;
-    fs::create_directories(options.state_dir, ec);
-    if (ec) {
-      return Error::Coded("invalid",
-                          "--state-dir: cannot create '" + options.state_dir + "': " + ec.message(),
-                          "state-dir");
-    }
+    if (Status s = PrepareStateDir(options.state_dir, options.user_dirs); !s) return s;
     if (::geteuid() == 0) {
-      // Tasks run as their owners: they must pass through to their own
-      // directories, and read nothing else of the agent's.
-      if (Status s = CheckPassable(options.state_dir, true); !s) return s;
-      if (Status s = CheckPassable(options.user_dirs, false); !s) return s;
       Result<std::string> kept = KeepInterposerCopy(options.state_dir);
       if (!kept) Say(kept.error().message);
       interposer_library = kept ? *kept : "";
@@ -174,13 +163,7 @@ struct Agent::Impl {
       }
       nodes.push_back(name);
       own_nodes.insert(name);
-      fs::create_directories(TasksDir(name), ec);
-      // Passable, not listable: a task reaches its own working directory
-      // and nothing else of the agent's (docs/isolation.md).
-      for (const std::string& dir :
-           {options.state_dir + "/nodes", options.state_dir + "/nodes/" + name, TasksDir(name)}) {
-        ::chmod(dir.c_str(), 0711);
-      }
+      if (Status s = PrepareTasksDir(options.state_dir, name); !s) return s;
     }
     Say("registered " +
         (nodes.size() == 1 ? "node " + nodes[0] : std::to_string(nodes.size()) + " nodes") +

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "agent/task_files.h"
+#include "agent/task_identity.h"
 #include "cuda/gpu_limits.h"
 
 namespace allot::agent {
@@ -97,6 +98,33 @@ Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const TaskHost
     ::_exit(0);
   }
   while (::waitpid(first, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return Status::Ok();
+}
+
+Status PrepareStateDir(const std::string& state_dir, const std::string& user_dirs) {
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec) {
+    return Error::Coded(
+        "invalid", "--state-dir: cannot create '" + state_dir + "': " + ec.message(), "state-dir");
+  }
+  if (::geteuid() != 0) return Status::Ok();
+  if (Status s = CheckPassable(state_dir, true); !s) return s;
+  return CheckPassable(user_dirs, false);
+}
+
+std::string TasksDirOf(const std::string& state_dir, const std::string& node) {
+  return state_dir + "/nodes/" + node + "/tasks";
+}
+
+Status PrepareTasksDir(const std::string& state_dir, const std::string& node) {
+  std::string tasks = TasksDirOf(state_dir, node);
+  std::error_code ec;
+  std::filesystem::create_directories(tasks, ec);
+  if (ec) return Error::Coded("internal", "cannot create " + tasks + ": " + ec.message());
+  for (const std::string& dir : {state_dir + "/nodes", state_dir + "/nodes/" + node, tasks}) {
+    ::chmod(dir.c_str(), 0711);
   }
   return Status::Ok();
 }

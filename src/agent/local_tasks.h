@@ -32,6 +32,18 @@ struct TaskHost {
   std::string interposer_library;  // the agent's readable copy of the GPU interposer; "": none
 };
 
+// Creates the agent's state directory. An agent running as root runs tasks
+// as their owners, who must pass through it to their own directories and
+// read nothing else: it is made 0711 and it, the directories above it and
+// those above `user_dirs` are checked passable (task_identity.h).
+Status PrepareStateDir(const std::string& state_dir, const std::string& user_dirs);
+
+// <state_dir>/nodes/<node>/tasks, where the node's task directories live.
+std::string TasksDirOf(const std::string& state_dir, const std::string& node);
+// Creates it and the directories above it in the state directory,
+// passable, not listable (0711).
+Status PrepareTasksDir(const std::string& state_dir, const std::string& node);
+
 // A copy of the GPU interposer in `state_dir`/lib, which tasks can pass:
 // the build or install directory beside the executable may not be (a
 // checkout under /root), and the dynamic loader skips a preload it cannot
