@@ -21,6 +21,7 @@
 #include "agent/task_files.h"
 #include "agent/task_plan.h"
 #include "agent/task_usage.h"
+#include "agent/tunnel_client.h"
 #include "common/client_config.h"
 #include "common/http_client.h"
 #include "wire/resources.h"
@@ -80,6 +81,7 @@ struct Agent::Impl {
   std::string interposer_library;  // the copy tasks can read (local_tasks.h)
   std::atomic<bool> stopping{false};
   std::vector<std::thread> threads;
+  std::unique_ptr<TunnelClient> tunnel;  // exec, port-forward, workspaces
 
   std::string TasksDir(const std::string& node) const {
     return TasksDirOf(options.state_dir, node);
@@ -577,6 +579,17 @@ Status Agent::Start() {
   impl.threads.emplace_back([&impl] { impl.SyncLoop(); });
   impl.threads.emplace_back([&impl] { impl.HeartbeatLoop(impl.heartbeat_ms); });
   impl.threads.emplace_back([&impl] { impl.ReconcileLoop(); });
+  impl.tunnel = std::make_unique<TunnelClient>(
+      TunnelClientOptions{impl.options.server, impl.agent_token,
+                          [&impl](const std::string& key) {
+                            for (const std::string& node : impl.nodes) {
+                              std::string dir = impl.TasksDir(node) + "/" + key;
+                              if (::access(dir.c_str(), F_OK) == 0) return dir;
+                            }
+                            return std::string();
+                          },
+                          [&impl](const std::string& line) { impl.Say(line); }});
+  impl.tunnel->Start();
   return Status::Ok();
 }
 
@@ -589,6 +602,7 @@ void Agent::Stop() {
   }
   impl.changed.notify_all();
   if (impl.logs) impl.logs->Stop();
+  if (impl.tunnel) impl.tunnel->Stop();
   for (auto& thread : impl.threads) thread.join();
   impl.threads.clear();
 }

@@ -69,6 +69,7 @@ Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const TaskHost
   if (!host.user_dirs.empty() && !spec.owner.empty()) {
     record["user_dir"] = host.user_dirs + "/" + spec.owner;
   }
+  if (spec.workspace_port > 0) record["workspace_port"] = spec.workspace_port;
   // The image, volumes, shm size and identity, as the server stored them.
   json runtime = json::object();
   wire::EncodeTaskRuntime(spec.runtime, runtime);

@@ -69,6 +69,13 @@ std::vector<LaunchSpec> TasksForNode(const wire::WorkloadResource& w, const std:
     spec.runtime = w.runtime;
     spec.env = w.env;
     auto& env = spec.env;
+    if (w.workspace.IsSet()) {
+      spec.workspace_port = w.workspace.port;
+      env["PORT"] = std::to_string(w.workspace.port);
+      if (w.workspace.jupyter) {
+        spec.command = JupyterCommand(w.spec.queue, w.spec.name, w.workspace.port);
+      }
+    }
     env["ALLOT_WORKLOAD"] = w.spec.name;
     env["ALLOT_PROJECT"] = w.spec.queue;
     env["ALLOT_TASK"] = std::to_string(t);
@@ -124,6 +131,21 @@ std::vector<LaunchSpec> TasksForNode(const wire::WorkloadResource& w, const std:
     out.push_back(std::move(spec));
   }
   return out;
+}
+
+std::vector<std::string> JupyterCommand(const std::string& project, const std::string& name,
+                                        int32_t port) {
+  std::string base = wire::WorkspacePath(project, name);
+  return {"jupyter-notebook", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+          "--port=" + std::to_string(port), "--port-retries=0", "--NotebookApp.base_url=" + base,
+          "--NotebookApp.token=", "--NotebookApp.password=",
+          // The gateway checks who sends each request; the browser sends
+          // the session cookie only from the server's own pages.
+          "--NotebookApp.disable_check_xsrf=True",
+          // Requests come through the gateway with the server's Host.
+          "--NotebookApp.allow_remote_access=True", "--ServerApp.base_url=" + base,
+          "--IdentityProvider.token=", "--ServerApp.disable_check_xsrf=True",
+          "--ServerApp.allow_remote_access=True"};
 }
 
 }  // namespace allot::agent

@@ -38,6 +38,9 @@ struct LaunchSpec {
   std::string owner;                   // the submitting user (their working directory)
   wire::TaskRuntime runtime;           // image, volumes, identity (docs/isolation.md)
   std::vector<int32_t> gpu_positions;  // the GPUs' places in the node's list
+  // A workspace's port: the task runs in a network of its own (only the
+  // agent reaches the port) and learns the port from PORT.
+  int32_t workspace_port = 0;
 
   // "<workload>.<task>.<attempt>": the task's directory name.
   std::string Key() const;
@@ -52,6 +55,12 @@ std::vector<LaunchSpec> TasksForNode(const wire::WorkloadResource& workload,
                                      const std::string& node,
                                      const std::map<std::string, PeerNode>& peers,
                                      std::string* missing_peer = nullptr);
+
+// The command of a Jupyter workspace: Debian's jupyter-notebook (or the
+// image's) on `port`, its base URL the gateway's path, its own token off
+// (allot authenticates every request before the gateway passes it on).
+std::vector<std::string> JupyterCommand(const std::string& project, const std::string& name,
+                                        int32_t port);
 
 // The rendezvous port of a workload's tasks: stable for the workload, in
 // [20000, 30000).

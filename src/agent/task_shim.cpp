@@ -23,6 +23,7 @@
 #include "agent/reclaim_reason.h"
 #include "agent/task_files.h"
 #include "agent/task_identity.h"
+#include "agent/task_network.h"
 #include "cuda/gpu_limits.h"
 
 namespace allot::agent {
@@ -241,6 +242,8 @@ Result<Launch> PrepareLaunch(const std::string& dir, const json& spec,
   if (Status s = PrepareOwnedDirectory(launch.cwd, launch.identity); !s) return s.error();
   if (std::string user_dir = spec.value("user_dir", std::string()); !user_dir.empty()) {
     if (Status s = PrepareOwnedDirectory(user_dir, launch.identity); !s) return s.error();
+    // A workspace works in its owner's directory: its files outlive a stop.
+    if (spec.value("workspace_port", 0) > 0) launch.cwd = user_dir;
   }
   std::vector<std::string> environment = TaskEnvironment(spec);
   if (!spec.value("image", std::string()).empty()) {
@@ -410,6 +413,9 @@ int RunTaskShim(const std::string& dir) {
       spec->value("image", std::string()).empty()) {
     return refuse("the workload has no command: submit it with one after --");
   }
+  if (spec->value("workspace_port", 0) > 0 && ::geteuid() == 0) {
+    if (Status s = EnterPrivateNetwork(); !s) return refuse(s.error().message);
+  }
   std::optional<PreparedContainer> container;
   Result<Launch> launch = PrepareLaunch(dir, *spec, container);
   if (!launch) {
@@ -463,7 +469,14 @@ int RunTaskShim(const std::string& dir) {
                   {"identity", launch->identity.description},
                   {"limits", container                      ? "container " + container->id
                              : launch->cgroup_procs.empty() ? std::string("rlimits")
-                                                            : "cgroup " + launch->cgroup_procs}};
+                                                            : "cgroup " + launch->cgroup_procs},
+                  // What `allot exec` runs a command with (task_exec.h).
+                  {"exec",
+                   {{"env", launch->env},
+                    {"cwd", launch->cwd},
+                    {"cgroup_procs", launch->cgroup_procs},
+                    {"container", container ? container->id : std::string()},
+                    {"runtime", container ? container->command.front() : std::string()}}}};
   Record(dir + "/process.json", process.dump());
   ReclaimWatch reclaim(*spec, started_ms);
   int status = WaitForTask(dir, child, output[0], log, process, container.has_value(), reclaim);

@@ -159,6 +159,41 @@ Result<Reply> ApiContext::DeleteOne(const Caller& caller, const std::string& kin
   return Reply{200, {{"deleted", name}, {"revision", *revision}}};
 }
 
+Result<User> ApiContext::Authenticate(const std::string& authorization) {
+  const std::string prefix = "Bearer ";
+  if (authorization.rfind(prefix, 0) != 0) {
+    return Error::Coded("unauthenticated",
+                        "no bearer token: send 'Authorization: Bearer <token>' (allot login)");
+  }
+  return AuthenticateToken(authorization.substr(prefix.size()));
+}
+
+Result<User> ApiContext::AuthenticateToken(const std::string& text) {
+  if (text.rfind(kJoinTokenPrefix, 0) == 0) return agents_.AuthenticateJoinToken(text);
+  auto parts = SplitToken(text);
+  Error refused = Error::Coded("unauthenticated", "the token is not valid: log in again");
+  if (!parts) return refused;
+  Result<store::Object> stored = store_.Get("tokens", parts->first);
+  if (!stored) return refused;
+  Result<TokenRecord> token = DecodeToken(stored->body);
+  if (!token || !ConstantTimeEquals(token->secret_hash, Sha256Hex(parts->second))) {
+    return refused;
+  }
+  if (std::string agent = AgentIdOf(token->user); !agent.empty()) {
+    // A node agent: no roles, only its own nodes' routes.
+    User user;
+    user.name = token->user;
+    user.agent = agent;
+    user.token = token->id;
+    return user;
+  }
+  Result<store::Object> user_object = store_.Get("users", token->user);
+  if (!user_object) return Error::Coded("unauthenticated", "the token's user no longer exists");
+  Result<User> user = DecodeUser(json::parse(user_object->body));
+  if (user) user->token = token->id;
+  return user;
+}
+
 Result<StoredWorkload> ApiContext::LoadWorkload(const std::string& name, const User& user) {
   Result<store::Object> stored = store_.Get("workloads", name);
   if (!stored) return stored.error();

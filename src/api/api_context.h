@@ -59,6 +59,12 @@ class ApiContext {
   // Set when the server stops: long polls answer at once.
   std::atomic<bool>& stopping() { return stopping_; }
 
+  // The caller a request's Authorization header names ("Bearer <token>": a
+  // user's token, an agent's, or a join token), or why none.
+  Result<User> Authenticate(const std::string& authorization);
+  // The user of `token` ("allot_<id>_<secret>"), as Authenticate.
+  Result<User> AuthenticateToken(const std::string& token);
+
   // A request's body as a JSON object, or the error naming what is wrong.
   static Result<nlohmann::json> Body(const httplib::Request& req) {
     return wire::ParseJsonObject(req.body);
@@ -142,5 +148,6 @@ void AddWorkloadRoutes(ApiContext& context, const AddRoute& add);  // workloads,
 void AddNodeRoutes(ApiContext& context, const AddRoute& add);      // nodes, agents, cluster
 void AddIdentityRoutes(ApiContext& context, const AddRoute& add);  // users, tokens, whoami
 void AddWatchRoutes(ApiContext& context, const AddRoute& add);     // watch, audit, events
+void AddSessionRoutes(ApiContext& context, const AddRoute& add);   // the page's cookie
 
 }  // namespace allot::api

@@ -13,6 +13,8 @@
 
 #include "api/api_context.h"
 #include "api/auth.h"
+#include "api/front_door.h"
+#include "api/gateway.h"
 #include "api/openapi_document.h"
 #include "api/route_support.h"
 #include "api/run_as.h"
@@ -45,15 +47,18 @@ class HttpApi::Impl {
         liveness_(options_.liveness ? *options_.liveness : own_liveness_),
         metrics_(options_.metrics ? *options_.metrics : own_metrics_),
         workload_usage_(options_.workload_usage ? *options_.workload_usage : own_workload_usage_),
-        ctx_(store_, options_, liveness_, workload_usage_, metrics_) {
+        ctx_(store_, options_, liveness_, workload_usage_, metrics_),
+        server_(options_.worker_threads),
+        gateway_(ctx_, server_) {
     // httplib refuses bodies past this itself; the JSON error handler below
     // gives those the API's error form.
     server_.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
     // A kept-alive connection holds a worker thread, and watchers hold one
-    // while they wait: size the pool for many clients, not for the cores.
-    server_.new_task_queue = [threads = options_.worker_threads] {
-      return new httplib::ThreadPool(static_cast<size_t>(threads));
-    };
+    // while they wait: the pool (FrontDoor's) is sized for many clients,
+    // not for the cores. The gateway's streams hold none.
+    server_.SetGateway(Gateway::Claims, [this](int fd, std::string buffered) {
+      gateway_.Adopt(fd, std::move(buffered));
+    });
     // Debian's httplib is a compiled library that listens with a backlog of
     // 5, which drops connections when many clients connect at once: note
     // the listening socket, and Bind() widens its backlog.
@@ -101,6 +106,7 @@ class HttpApi::Impl {
   void Serve() { server_.listen_after_bind(); }
   void Stop() {
     ctx_.stopping() = true;  // watchers answer within a slice, so that stop() can join them
+    gateway_.Stop();
     server_.stop();
   }
 
@@ -145,6 +151,7 @@ class HttpApi::Impl {
         if (result && mutating && reply.status < 300 && options_.on_change) options_.on_change();
       }
       res.status = reply.status;
+      for (const auto& [header, value] : reply.headers) res.set_header(header, value);
       if (reply.stream) {
         res.set_chunked_content_provider(reply.content_type, reply.stream);
       } else if (!reply.content_type.empty()) {
@@ -187,40 +194,7 @@ class HttpApi::Impl {
   }
 
   Result<User> Authenticate(const httplib::Request& req) {
-    std::string header = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    if (header.rfind(prefix, 0) != 0) {
-      return Error::Coded("unauthenticated",
-                          "no bearer token: send 'Authorization: Bearer <token>' (allot login)");
-    }
-    std::string text = header.substr(prefix.size());
-    if (text.rfind(kJoinTokenPrefix, 0) == 0) return ctx_.agents().AuthenticateJoinToken(text);
-    auto parts = SplitToken(text);
-    Error refused = Error::Coded("unauthenticated", "the token is not valid: log in again");
-    if (!parts) return refused;
-    Result<store::Object> stored = store_.Get("tokens", parts->first);
-    if (!stored) return refused;
-    Result<TokenRecord> token = DecodeToken(stored->body);
-    if (!token || !ConstantTimeEquals(token->secret_hash, Sha256Hex(parts->second))) {
-      return refused;
-    }
-    if (std::string agent = AgentIdOf(token->user); !agent.empty()) {
-      // A node agent: no roles, only its own nodes' routes.
-      User user;
-      user.name = token->user;
-      user.agent = agent;
-      user.token = token->id;
-      return user;
-    }
-    Result<User> user = LoadUser(token->user);
-    if (user) user->token = token->id;
-    return user;
-  }
-
-  Result<User> LoadUser(const std::string& name) {
-    Result<store::Object> stored = store_.Get("users", name);
-    if (!stored) return Error::Coded("unauthenticated", "the token's user no longer exists");
-    return DecodeUser(json::parse(stored->body));
+    return ctx_.Authenticate(req.get_header_value("Authorization"));
   }
 
   static Result<json> Body(const httplib::Request& req) { return ParseJsonObject(req.body); }
@@ -267,6 +241,7 @@ class HttpApi::Impl {
     AddNodeRoutes(ctx_, add);
     AddIdentityRoutes(ctx_, add);
     AddWatchRoutes(ctx_, add);
+    AddSessionRoutes(ctx_, add);
   }
 
   static constexpr int kListenBacklog = 1024;
@@ -280,7 +255,8 @@ class HttpApi::Impl {
   WorkloadUsage own_workload_usage_;
   WorkloadUsage& workload_usage_;
   ApiContext ctx_;
-  httplib::Server server_;
+  FrontDoor server_;
+  Gateway gateway_;
   socket_t listen_socket_ = -1;
 };
 

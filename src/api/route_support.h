@@ -8,6 +8,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "api/auth.h"
 #include "common/result.h"
@@ -56,6 +58,7 @@ struct Reply {
   std::string raw;
   std::string content_type;  // empty: the body is JSON
   httplib::ContentProviderWithoutLength stream;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra (Set-Cookie)
 };
 
 // The caller of a request, once authenticated.

@@ -95,6 +95,43 @@ class WorkloadRoutes : public ResourceRoutes {
     if (!revision) return revision.error();
     return Reply{200, {{"deleted", name}, {"revision", *revision}}};
   }
+  // POST .../stop and .../start: a workspace (or other interactive work)
+  // ends and keeps its definition, or waits to run again as a new attempt.
+  Result<Reply> StopOrStart(const httplib::Request& req, const Caller& caller, bool start) {
+    std::string name = PathName(req);
+    Result<StoredWorkload> stored = ctx_.LoadWorkload(name, caller.user);
+    if (!stored) return stored.error();
+    WorkloadResource* workload = &stored->workload;
+    bool own = workload->owner == caller.user.name;
+    const char* verb = start ? "starting" : "stopping";
+    if (!Allows(caller.user, own ? Access::kManageOwn : Access::kManageOthers, stored->scope)) {
+      return Forbidden(std::string(verb) + " workload '" + name + "'");
+    }
+    if (workload->spec.kind != core::WorkloadKind::kInteractive) {
+      return Error::Coded("invalid",
+                          "workload '" + name +
+                              "' is not interactive: stop and start apply to workspaces and "
+                              "interactive work (delete other work, submit it again)",
+                          "name");
+    }
+    if (start == IsActive(workload->status) || workload->status == WorkloadStatus::kDeleted) {
+      return Error::Coded("conflict", "workload '" + name + "' is " + StatusName(workload->status) +
+                                          ": nothing to " + (start ? "start" : "stop"));
+    }
+    if (start) {
+      workload->status = WorkloadStatus::kPending;
+      workload->reason.clear();
+      for (auto& task : workload->assignments) task.restarts = 0;
+    } else {
+      server::EndWorkload(*workload, WorkloadStatus::kStopped, "stopped by " + caller.user.name);
+    }
+    json encoded = EncodeWorkload(*workload);
+    Result<int64_t> revision = ctx_.CommitAudited(
+        caller, {{Op::kUpdate, "workloads", name, encoded.dump(), stored->revision}}, 200);
+    if (!revision) return revision.error();
+    encoded["revision"] = *revision;
+    return Reply{200, encoded};
+  }
   // PATCH a workload: its priority, which project admins set.
   Result<Reply> PatchWorkload(const httplib::Request& req, const Caller& caller) {
     std::string name = PathName(req);
@@ -176,6 +213,18 @@ void AddWorkloadRoutes(ApiContext& ctx, const AddRoute& add) {
       "PATCH", "/api/v1/workloads/([^/]+)",
       [routes](const auto& req, const Caller& caller) {
         return routes->PatchWorkload(req, caller);
+      },
+      Record::kAudited);
+  add(
+      "POST", "/api/v1/workloads/([^/]+)/stop",
+      [routes](const httplib::Request& req, const Caller& caller) {
+        return routes->StopOrStart(req, caller, false);
+      },
+      Record::kAudited);
+  add(
+      "POST", "/api/v1/workloads/([^/]+)/start",
+      [routes](const httplib::Request& req, const Caller& caller) {
+        return routes->StopOrStart(req, caller, true);
       },
       Record::kAudited);
   add(

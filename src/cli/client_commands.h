@@ -8,6 +8,8 @@
 //   audit                          the audit log (admins)
 //   user create|list|delete        users and their Unix identities (admins)
 //   token create|list|revoke       API tokens
+//   workspace ...                  notebooks and services through the gateway
+//   exec, port-forward             into a running task, through the gateway
 //   completion bash|zsh            shell completion
 #pragma once
 
@@ -29,6 +31,10 @@ int RunQuotaCommands();
 void AddIdentityCommands(CLI::App& app);
 int RunIdentityCommands();
 
+void AddWorkspaceCommands(CLI::App& app);  // workspace create|list|open|stop|start|delete
+int RunWorkspaceCommands();
+void AddStreamCommands(CLI::App& app);  // exec, port-forward
+int RunStreamCommands();
 // `allot completion bash|zsh`: a script generated from `app`'s commands
 // and options, so that it never falls behind them.
 void AddCompletionCommand(CLI::App& app);

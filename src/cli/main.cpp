@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
   allot::cli::AddClusterCommands(app);
   allot::cli::AddQuotaCommands(app);
   allot::cli::AddIdentityCommands(app);
+  allot::cli::AddWorkspaceCommands(app);
+  allot::cli::AddStreamCommands(app);
   allot::cli::AddCompletionCommand(app);
 
   CLI11_PARSE(app, argc, argv);
@@ -104,6 +106,8 @@ int main(int argc, char** argv) {
   if (int status = allot::cli::RunClusterCommands(); status >= 0) return status;
   if (int status = allot::cli::RunQuotaCommands(); status >= 0) return status;
   if (int status = allot::cli::RunIdentityCommands(); status >= 0) return status;
+  if (int status = allot::cli::RunWorkspaceCommands(); status >= 0) return status;
+  if (int status = allot::cli::RunStreamCommands(); status >= 0) return status;
   if (int status = allot::cli::RunCompletionCommand(app); status >= 0) return status;
 
   if (*scenario) return allot::scenario::RunScenarioFiles(files, std::cout);

@@ -170,6 +170,22 @@ Status ReadWorkloadSpec(JsonReader& reader, WorkloadResource& w) {
 // A submission's fields and the server's run_as in the stored form.
 Status ReadWorkload(JsonReader& reader, WorkloadResource& w, bool stored) {
   if (Status s = ReadWorkloadSpec(reader, w); !s) return s;
+  if (Status s = ReadWorkspace(reader, w.workspace); !s) return s;
+  if (w.workspace.IsSet() && w.spec.kind != core::WorkloadKind::kInteractive) {
+    return Error::Coded("invalid",
+                        "workspace: a workspace is interactive work: give kind interactive",
+                        "workspace");
+  }
+  if (w.workspace.IsSet() && w.spec.tasks != 1) {
+    return Error::Coded("invalid", "workspace: a workspace runs one task: drop workers",
+                        "workspace");
+  }
+  if (w.workspace.jupyter && !w.command.empty()) {
+    return Error::Coded("invalid",
+                        "command: a Jupyter workspace starts Jupyter itself: drop the command, or "
+                        "give the port your command listens on instead of jupyter",
+                        "command");
+  }
   return ReadTaskRuntime(reader, w.runtime, stored);
 }
 
@@ -351,6 +367,7 @@ json EncodeWorkload(const WorkloadResource& w) {
   out["grace_period_s"] = w.grace_period_s;
   out["max_restarts"] = w.max_restarts;
   EncodeTaskRuntime(w.runtime, out);
+  EncodeWorkspace(w.workspace, out);
   out["created_ms"] = w.created_ms;
   return out;
 }

@@ -15,6 +15,7 @@
 #include "core/queue.h"
 #include "core/workload.h"
 #include "wire/isolation.h"
+#include "wire/workspace.h"
 
 namespace allot::wire {
 
@@ -130,6 +131,8 @@ struct WorkloadResource {
   int64_t gpu_memory_limit_mib = 0;
   // The image, volumes and identity it runs with (run_as set by the server).
   TaskRuntime runtime;
+  // Set for a workspace: the port the gateway serves (wire/workspace.h).
+  WorkspaceSpec workspace;
   // Set by the server.
   std::string owner;
   WorkloadStatus status = WorkloadStatus::kPending;

@@ -1,0 +1,183 @@
+#include "api/front_door.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace allot::api {
+namespace {
+
+// A request head longer than this is httplib's to refuse.
+constexpr size_t kMaxHead = 64 * 1024;
+
+// The connection as httplib reads it: the bytes already read first, then
+// the socket, through a buffer (httplib reads request heads a byte at a time).
+class ConnectionStream : public httplib::Stream {
+ public:
+  ConnectionStream(int fd, std::string buffered, time_t read_timeout_s, time_t write_timeout_s)
+      : fd_(fd),
+        buffer_(std::move(buffered)),
+        read_timeout_ms_(static_cast<int>(read_timeout_s * 1000)),
+        write_timeout_ms_(static_cast<int>(write_timeout_s * 1000)) {}
+
+  bool is_readable() const override {
+    return offset_ < buffer_.size() || Wait(POLLIN, read_timeout_ms_);
+  }
+  bool is_writable() const override { return Wait(POLLOUT, write_timeout_ms_); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (offset_ >= buffer_.size() && !Fill(read_timeout_ms_)) return -1;
+    size_t n = std::min(size, buffer_.size() - offset_);
+    std::copy_n(buffer_.data() + offset_, n, ptr);
+    offset_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    size_t done = 0;
+    while (done < size) {
+      ssize_t n = ::send(fd_, ptr + done, size - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && Wait(POLLOUT, write_timeout_ms_)) {
+        continue;
+      }
+      if (n <= 0) return done > 0 ? static_cast<ssize_t>(done) : -1;
+      done += static_cast<size_t>(n);
+    }
+    return static_cast<ssize_t>(done);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    sockaddr_storage address{};
+    socklen_t size = sizeof address;
+    if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&address), &size) == 0)
+      Describe(address, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    sockaddr_storage address{};
+    socklen_t size = sizeof address;
+    if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) == 0)
+      Describe(address, ip, port);
+  }
+  socket_t socket() const override { return fd_; }
+
+  // Reads until the buffer holds a whole request head (or kMaxHead
+  // bytes); false when the connection ends or idles past `timeout_ms`.
+  bool ReadHead(int timeout_ms) {
+    Compact();
+    while (buffer_.find("\r\n\r\n") == std::string::npos && buffer_.size() < kMaxHead) {
+      if (!Fill(timeout_ms)) return false;
+    }
+    return true;
+  }
+  // The request line's target of the buffered head ("" when malformed).
+  std::string_view Target() const {
+    std::string_view line(buffer_.data() + offset_, buffer_.size() - offset_);
+    line = line.substr(0, line.find("\r\n"));
+    size_t first = line.find(' ');
+    if (first == std::string_view::npos) return {};
+    size_t second = line.find(' ', first + 1);
+    return line.substr(
+        first + 1, second == std::string_view::npos ? std::string_view::npos : second - first - 1);
+  }
+  std::string TakeBuffered() {
+    Compact();
+    return std::move(buffer_);
+  }
+
+ private:
+  static void Describe(const sockaddr_storage& address, std::string& ip, int& port) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (address.ss_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
+      ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+      port = ntohs(in->sin_port);
+    } else if (address.ss_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
+      ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+      port = ntohs(in6->sin6_port);
+    }
+    ip = text;
+  }
+  bool Wait(short events, int timeout_ms) const {
+    pollfd p{fd_, events, 0};
+    int got;
+    do {
+      got = ::poll(&p, 1, timeout_ms);
+    } while (got < 0 && errno == EINTR);
+    return got == 1 && (p.revents & (events | POLLHUP | POLLERR)) != 0;
+  }
+  void Compact() {
+    buffer_.erase(0, offset_);
+    offset_ = 0;
+  }
+  // Appends what the socket has (waiting up to `timeout_ms`).
+  bool Fill(int timeout_ms) {
+    if (!Wait(POLLIN, timeout_ms)) return false;
+    Compact();
+    char chunk[16 * 1024];
+    ssize_t n;
+    do {
+      n = ::recv(fd_, chunk, sizeof chunk, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return false;
+    buffer_.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_;
+  std::string buffer_;
+  size_t offset_ = 0;
+  int read_timeout_ms_;
+  int write_timeout_ms_;
+};
+
+}  // namespace
+
+FrontDoor::FrontDoor(int threads) {
+  new_task_queue = [this, threads] {
+    pool_ = new httplib::ThreadPool(static_cast<size_t>(threads));
+    return pool_;
+  };
+}
+
+void FrontDoor::SetGateway(Claim claim, Handoff handoff) {
+  claim_ = std::move(claim);
+  handoff_ = std::move(handoff);
+}
+
+void FrontDoor::Resume(int fd, std::string buffered) {
+  if (!is_running() || pool_ == nullptr) {
+    ::close(fd);
+    return;
+  }
+  pool_->enqueue([this, fd, buffered = std::move(buffered)]() mutable {
+    ServeConnection(fd, std::move(buffered));
+  });
+}
+
+bool FrontDoor::process_and_close_socket(socket_t sock) {
+  ServeConnection(sock, {});
+  return true;
+}
+
+void FrontDoor::ServeConnection(int fd, std::string buffered) {
+  ConnectionStream stream(fd, std::move(buffered), read_timeout_sec_, write_timeout_sec_);
+  int keep_alive_ms = static_cast<int>(keep_alive_timeout_sec_ * 1000);
+  while (is_running() && stream.ReadHead(keep_alive_ms)) {
+    if (claim_ && claim_(stream.Target())) {
+      handoff_(fd, stream.TakeBuffered());
+      return;
+    }
+    bool closed = false;
+    if (!process_request(stream, false, closed, nullptr) || closed) break;
+  }
+  ::shutdown(fd, SHUT_RDWR);
+  ::close(fd);
+}
+
+}  // namespace allot::api

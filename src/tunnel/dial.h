@@ -1,0 +1,34 @@
+// The client side of a tunnel stream, blocking: connect to the server and
+// ask for a raw stream with an HTTP Upgrade (docs/gateway.md §2). The
+// agent dials its control connection and every stream this way; the CLI
+// its port-forward and exec streams.
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+
+namespace allot::tunnel {
+
+struct UpgradedStream {
+  int fd = -1;           // the connected socket, the caller's to close
+  std::string leftover;  // bytes that came after the server's 101 reply
+};
+
+// GET `target` (path and query) on `server_url` ("http://host:port") with
+// the bearer `token`, asking to switch to the tunnel protocol. Any reply
+// but 101 is an error with the server's own message and a code from its
+// status (unauthenticated, forbidden, not_found, conflict, unavailable).
+Result<UpgradedStream> DialUpgrade(const std::string& server_url, const std::string& target,
+                                   const std::string& token, int timeout_ms = 10000);
+
+// A TCP connection to host:port within `timeout_ms`; the fd or why not.
+Result<int> ConnectTcp(const std::string& host, int port, int timeout_ms);
+
+// Writes all of `data` to `fd` (blocking). False on error.
+bool WriteAll(int fd, const char* data, size_t size);
+
+// Percent-encodes a query parameter's value.
+std::string QueryEscape(const std::string& text);
+
+}  // namespace allot::tunnel
