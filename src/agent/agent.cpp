@@ -1,7 +1,6 @@
 #include "agent/agent.h"
 
 #include <httplib.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include "agent/tunnel_client.h"
 #include "common/client_config.h"
 #include "common/http_client.h"
+#include "common/random_hex.h"
 #include "wire/resources.h"
 
 namespace allot::agent {
@@ -44,18 +44,6 @@ constexpr int64_t kKeepFinishedMs = 24LL * 3600 * 1000;
 // The agent lists again this often even when its watch saw nothing (a
 // safety net under the watch, not the way changes arrive).
 constexpr int64_t kRelistMs = 60000;
-
-std::string RandomHex(size_t bytes) {
-  std::vector<unsigned char> data(bytes);
-  RAND_bytes(data.data(), static_cast<int>(data.size()));
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : data) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -579,16 +567,12 @@ Status Agent::Start() {
   impl.threads.emplace_back([&impl] { impl.SyncLoop(); });
   impl.threads.emplace_back([&impl] { impl.HeartbeatLoop(impl.heartbeat_ms); });
   impl.threads.emplace_back([&impl] { impl.ReconcileLoop(); });
-  impl.tunnel = std::make_unique<TunnelClient>(
-      TunnelClientOptions{impl.options.server, impl.agent_token,
-                          [&impl](const std::string& key) {
-                            for (const std::string& node : impl.nodes) {
-                              std::string dir = impl.TasksDir(node) + "/" + key;
-                              if (::access(dir.c_str(), F_OK) == 0) return dir;
-                            }
-                            return std::string();
-                          },
-                          [&impl](const std::string& line) { impl.Say(line); }});
+  TunnelClientOptions tunnel{impl.options.server, impl.agent_token, nullptr, nullptr};
+  tunnel.task_dir = [&impl](const std::string& key) {
+    return FindTaskDir(impl.options.state_dir, impl.nodes, key);
+  };
+  tunnel.say = [&impl](const std::string& line) { impl.Say(line); };
+  impl.tunnel = std::make_unique<TunnelClient>(std::move(tunnel));
   impl.tunnel->Start();
   return Status::Ok();
 }

@@ -103,6 +103,15 @@ Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const TaskHost
   return Status::Ok();
 }
 
+std::string FindTaskDir(const std::string& state_dir, const std::vector<std::string>& nodes,
+                        const std::string& key) {
+  for (const std::string& node : nodes) {
+    std::string dir = TasksDirOf(state_dir, node) + "/" + key;
+    if (::access(dir.c_str(), F_OK) == 0) return dir;
+  }
+  return {};
+}
+
 Status PrepareStateDir(const std::string& state_dir, const std::string& user_dirs) {
   std::error_code ec;
   std::filesystem::create_directories(state_dir, ec);

@@ -40,6 +40,10 @@ Status PrepareStateDir(const std::string& state_dir, const std::string& user_dir
 
 // <state_dir>/nodes/<node>/tasks, where the node's task directories live.
 std::string TasksDirOf(const std::string& state_dir, const std::string& node);
+// The directory of task `key` ("<workload>.<task>.<attempt>") on the first
+// of `nodes` that has it, or "".
+std::string FindTaskDir(const std::string& state_dir, const std::vector<std::string>& nodes,
+                        const std::string& key);
 // Creates it and the directories above it in the state directory,
 // passable, not listable (0711).
 Status PrepareTasksDir(const std::string& state_dir, const std::string& node);

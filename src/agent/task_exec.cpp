@@ -37,6 +37,16 @@ struct ExecPlan {
   std::string cgroup_procs;
   int netns = -1;  // the task's network, entered first; -1: the agent's
   std::optional<TaskIdentity> identity;
+  // argv and envp as exec takes them, made before the fork: the agent has
+  // threads, so the child must not allocate.
+  std::vector<char*> argv_pointers;
+  std::vector<char*> envp_pointers;
+  void PreparePointers() {
+    for (auto& arg : argv) argv_pointers.push_back(arg.data());
+    argv_pointers.push_back(nullptr);
+    for (auto& entry : env) envp_pointers.push_back(entry.data());
+    envp_pointers.push_back(nullptr);
+  }
 };
 
 // The program `name` on `path` (a PATH value); `name` itself when it has a slash.
@@ -57,7 +67,8 @@ std::string Resolve(const std::string& name, const std::string& path) {
 Result<ExecPlan> PlanExec(const std::string& dir, const tunnel::StreamRequest& request) {
   std::optional<json> spec = ReadJsonFile(dir + "/spec.json");
   std::optional<json> process = ReadJsonFile(dir + "/process.json");
-  if (!spec || !process || LiveShimPid(dir) == 0) {
+  int shim = spec && process ? LiveShimPid(dir) : 0;
+  if (shim == 0) {
     return Error::Coded("conflict", "the task is not running on this node");
   }
   json recorded = process->value("exec", json::object());
@@ -84,7 +95,7 @@ Result<ExecPlan> PlanExec(const std::string& dir, const tunnel::StreamRequest& r
   if (request.tty) plan.env.push_back("TERM=xterm");
   plan.argv = request.command;
   plan.argv[0] = Resolve(plan.argv[0], path);
-  plan.netns = OpenTaskNetwork(dir);
+  plan.netns = OpenTaskNetwork(shim);
   return plan;
 }
 
@@ -107,16 +118,10 @@ Result<ExecPlan> PlanExec(const std::string& dir, const tunnel::StreamRequest& r
       ::close(fd);
     }
   }
-  std::vector<char*> argv;
-  for (auto& arg : plan.argv) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (auto& entry : plan.env) envp.push_back(entry.data());
-  envp.push_back(nullptr);
   if (error == 0 && plan.identity) error = EnterIdentity(*plan.identity);
   if (error == 0 && ::chdir(plan.cwd.c_str()) != 0) error = errno;
   if (error == 0) {
-    ::execve(argv[0], argv.data(), envp.data());
+    ::execve(plan.argv_pointers[0], plan.argv_pointers.data(), plan.envp_pointers.data());
     error = errno;
   }
   (void)!::write(error_fd, &error, sizeof error);
@@ -126,17 +131,6 @@ Result<ExecPlan> PlanExec(const std::string& dir, const tunnel::StreamRequest& r
 void SendFrame(int fd, FrameType type, std::string_view payload) {
   std::string frame = EncodeFrame(type, payload);
   tunnel::WriteAll(fd, frame.data(), frame.size());
-}
-
-// To the command's stdin, a pipe or the terminal (write, not send).
-void WriteInput(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<size_t>(n);
-  }
 }
 
 std::string ExitText(int status) {
@@ -160,7 +154,7 @@ void Serve(int fd, std::string leftover, pid_t child, int input, int output, int
     while (frame && *frame) {
       const tunnel::Frame& f = **frame;
       if (f.type == FrameType::kStdin && input >= 0) {
-        WriteInput(input, f.payload);
+        tunnel::WriteFully(input, f.payload);
       } else if (f.type == FrameType::kStdinClosed && input >= 0 && !tty) {
         ::close(input);
         input = -1;
@@ -255,6 +249,7 @@ void RunExec(const std::string& dir, const tunnel::StreamRequest& request, int f
     ::close(fd);
     return;
   }
+  plan->PreparePointers();
   pid_t child = ::fork();
   if (child == 0) StartCommand(*plan, child_in, child_out, child_err, request.tty, exec_error[1]);
   ::close(exec_error[1]);

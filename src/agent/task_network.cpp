@@ -66,10 +66,8 @@ int LiveShimPid(const std::string& dir) {
   return ProcessAlive(pid, start_time) ? pid : 0;
 }
 
-int OpenTaskNetwork(const std::string& dir) {
-  int shim = LiveShimPid(dir);
-  if (shim == 0) return -1;
-  std::string task_path = "/proc/" + std::to_string(shim) + "/ns/net";
+int OpenTaskNetwork(int shim_pid) {
+  std::string task_path = "/proc/" + std::to_string(shim_pid) + "/ns/net";
   struct stat own {};
   struct stat task {};
   if (::stat("/proc/self/ns/net", &own) != 0 || ::stat(task_path.c_str(), &task) != 0 ||
@@ -84,9 +82,9 @@ Result<int> ConnectToTask(const std::string& dir, int port) {
   if (::stat((dir + "/exit.json").c_str(), &info) == 0) {
     return Error::Coded("conflict", "the task has ended");
   }
-  if (LiveShimPid(dir) == 0)
-    return Error::Coded("conflict", "the task is not running on this node");
-  int ns = OpenTaskNetwork(dir);
+  int shim = LiveShimPid(dir);
+  if (shim == 0) return Error::Coded("conflict", "the task is not running on this node");
+  int ns = OpenTaskNetwork(shim);
   if (ns < 0) return ConnectLoopback(port);
   // The socket is made in the task's namespace by a thread that enters it
   // (setns changes only the calling thread's), and stays there.

@@ -20,9 +20,10 @@ Status EnterPrivateNetwork();
 // one). An error when the task has ended or nothing listens there.
 Result<int> ConnectToTask(const std::string& dir, int port);
 
-// An open descriptor of the network namespace of the task in `dir` when it
-// has one of its own (not the agent's), else -1. The caller closes it.
-int OpenTaskNetwork(const std::string& dir);
+// An open descriptor of the network namespace of the task whose shim is
+// `shim_pid` when it has one of its own (not the agent's), else -1. The
+// caller closes it.
+int OpenTaskNetwork(int shim_pid);
 
 // The pid of the live shim of the task in `dir`, or 0.
 int LiveShimPid(const std::string& dir);

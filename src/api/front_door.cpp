@@ -76,13 +76,7 @@ class ConnectionStream : public httplib::Stream {
   }
   // The request line's target of the buffered head ("" when malformed).
   std::string_view Target() const {
-    std::string_view line(buffer_.data() + offset_, buffer_.size() - offset_);
-    line = line.substr(0, line.find("\r\n"));
-    size_t first = line.find(' ');
-    if (first == std::string_view::npos) return {};
-    size_t second = line.find(' ', first + 1);
-    return line.substr(
-        first + 1, second == std::string_view::npos ? std::string_view::npos : second - first - 1);
+    return RequestTarget(std::string_view(buffer_.data() + offset_, buffer_.size() - offset_));
   }
   std::string TakeBuffered() {
     Compact();
@@ -137,6 +131,15 @@ class ConnectionStream : public httplib::Stream {
 };
 
 }  // namespace
+
+std::string_view RequestTarget(std::string_view head) {
+  std::string_view line = head.substr(0, head.find("\r\n"));
+  size_t first = line.find(' ');
+  if (first == std::string_view::npos) return {};
+  size_t second = line.find(' ', first + 1);
+  return line.substr(
+      first + 1, second == std::string_view::npos ? std::string_view::npos : second - first - 1);
+}
 
 FrontDoor::FrontDoor(int threads) {
   new_task_queue = [this, threads] {

@@ -20,6 +20,9 @@
 
 namespace allot::api {
 
+// The target of the request line at the start of `head` ("" when malformed).
+std::string_view RequestTarget(std::string_view head);
+
 class FrontDoor : public httplib::Server {
  public:
   // Whether the gateway takes a request for `target` (path and query).

@@ -27,16 +27,6 @@ bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
 
-// The target of the request line of the head at the start of `pending`.
-std::string_view RawTarget(std::string_view pending) {
-  std::string_view line = pending.substr(0, pending.find("\r\n"));
-  size_t first = line.find(' ');
-  if (first == std::string_view::npos) return {};
-  size_t second = line.find(' ', first + 1);
-  return line.substr(
-      first + 1, second == std::string_view::npos ? std::string_view::npos : second - first - 1);
-}
-
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -159,7 +149,7 @@ asio::awaitable<void> Gateway::Impl::Serve(std::shared_ptr<GatewayConnection> co
            connection->pending.size() < kMaxHead) {
       if (!co_await ReadMore(*connection, kIdleTimeout)) co_return;
     }
-    if (!Gateway::Claims(RawTarget(connection->pending))) {
+    if (!Gateway::Claims(RequestTarget(connection->pending))) {
       // The API's request: back to httplib with what was read.
       connection->backend.reset();
       error_code ec;

@@ -21,42 +21,50 @@ std::optional<WorkspaceTarget> ParseWorkspaceTarget(std::string_view target) {
   return out;
 }
 
+namespace {
+
+// Calls `visit` with each "name=value" pair of a Cookie header, trimmed.
+template <typename Visit>
+void ForEachCookie(std::string_view cookie, Visit visit) {
+  while (!cookie.empty()) {
+    size_t end = cookie.find(';');
+    std::string_view pair = cookie.substr(0, end);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    if (!pair.empty()) visit(pair);
+    if (end == std::string_view::npos) break;
+    cookie.remove_prefix(end + 1);
+  }
+}
+
+bool IsSessionCookie(std::string_view pair) {
+  std::string_view name = kSessionCookie;
+  return pair.size() > name.size() && pair.substr(0, name.size()) == name &&
+         pair[name.size()] == '=';
+}
+
+}  // namespace
+
 std::string RequestToken(std::string_view authorization, std::string_view cookie,
                          bool& from_header) {
   const std::string_view bearer = "Bearer ";
-  from_header = false;
-  if (authorization.substr(0, bearer.size()) == bearer) {
-    from_header = true;
-    return std::string(authorization.substr(bearer.size()));
-  }
-  std::string name = std::string(kSessionCookie) + "=";
-  size_t at = 0;
-  while (at < cookie.size()) {
-    size_t end = cookie.find(';', at);
-    std::string_view pair = cookie.substr(at, end == std::string_view::npos ? end : end - at);
-    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-    if (pair.substr(0, name.size()) == name) return std::string(pair.substr(name.size()));
-    if (end == std::string_view::npos) break;
-    at = end + 1;
-  }
-  return {};
+  from_header = authorization.substr(0, bearer.size()) == bearer;
+  if (from_header) return std::string(authorization.substr(bearer.size()));
+  std::string token;
+  ForEachCookie(cookie, [&](std::string_view pair) {
+    if (token.empty() && IsSessionCookie(pair)) {
+      token = pair.substr(std::string_view(kSessionCookie).size() + 1);
+    }
+  });
+  return token;
 }
 
 std::string CookieWithoutSession(std::string_view cookie) {
-  std::string name = std::string(kSessionCookie) + "=";
   std::string kept;
-  size_t at = 0;
-  while (at < cookie.size()) {
-    size_t end = cookie.find(';', at);
-    std::string_view pair = cookie.substr(at, end == std::string_view::npos ? end : end - at);
-    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-    if (!pair.empty() && pair.substr(0, name.size()) != name) {
-      if (!kept.empty()) kept += "; ";
-      kept += pair;
-    }
-    if (end == std::string_view::npos) break;
-    at = end + 1;
-  }
+  ForEachCookie(cookie, [&](std::string_view pair) {
+    if (IsSessionCookie(pair)) return;
+    if (!kept.empty()) kept += "; ";
+    kept += pair;
+  });
   return kept;
 }
 

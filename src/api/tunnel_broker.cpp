@@ -7,7 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-#include <openssl/rand.h>
+#include "common/random_hex.h"
 
 namespace allot::api {
 namespace {
@@ -18,18 +18,6 @@ using boost::system::error_code;
 // A blank line on the control connection: the agent knows the server is
 // there (it reconnects after kControlSilenceS without one).
 constexpr auto kPingEvery = std::chrono::seconds(15);
-
-std::string RandomId() {
-  unsigned char bytes[16];
-  RAND_bytes(bytes, sizeof bytes);
-  static const char* hex = "0123456789abcdef";
-  std::string id;
-  for (unsigned char b : bytes) {
-    id += hex[b >> 4];
-    id += hex[b & 15];
-  }
-  return id;
-}
 
 }  // namespace
 
@@ -107,7 +95,7 @@ asio::awaitable<Result<AgentStream>> TunnelBroker::Open(const std::string& agent
                            "the node's agent has no tunnel to the server now (it is not running, "
                            "or it is reconnecting): try again shortly");
   }
-  request.id = RandomId();
+  request.id = RandomHex(16);
   auto pending = std::make_shared<Pending>(io_);
   pending->agent = agent;
   pending->timer.expires_after(timeout);

@@ -125,9 +125,16 @@ class WorkloadRoutes : public ResourceRoutes {
     } else {
       server::EndWorkload(*workload, WorkloadStatus::kStopped, "stopped by " + caller.user.name);
     }
-    json encoded = EncodeWorkload(*workload);
+    return CommitUpdate(caller, *stored);
+  }
+  // Writes the changed workload back at the revision it was read at, with
+  // the request's audit entry; the reply is the workload as stored.
+  Result<Reply> CommitUpdate(const Caller& caller, const StoredWorkload& stored) {
+    json encoded = EncodeWorkload(stored.workload);
     Result<int64_t> revision = ctx_.CommitAudited(
-        caller, {{Op::kUpdate, "workloads", name, encoded.dump(), stored->revision}}, 200);
+        caller,
+        {{Op::kUpdate, "workloads", stored.workload.spec.name, encoded.dump(), stored.revision}},
+        200);
     if (!revision) return revision.error();
     encoded["revision"] = *revision;
     return Reply{200, encoded};
@@ -158,12 +165,7 @@ class WorkloadRoutes : public ResourceRoutes {
                           "priority");
     }
     workload->spec.priority = priority;
-    json encoded = EncodeWorkload(*workload);
-    Result<int64_t> revision = ctx_.CommitAudited(
-        caller, {{Op::kUpdate, "workloads", name, encoded.dump(), stored->revision}}, 200);
-    if (!revision) return revision.error();
-    encoded["revision"] = *revision;
-    return Reply{200, encoded};
+    return CommitUpdate(caller, *stored);
   }
   static json EncodeUsageSummary(const WorkloadUsageSummary& summary) {
     return {{"project", summary.project},

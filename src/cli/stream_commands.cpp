@@ -85,16 +85,6 @@ int ExitStatus(const std::string& text) {
   return std::atoi(text.c_str());
 }
 
-void WriteOut(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<size_t>(n);
-  }
-}
-
 // Carries stdin, output and resizes until the exit frame; returns the status.
 int ServeExec(int fd, std::string leftover, bool forward_stdin, bool tty) {
   tunnel::FrameReader reader;
@@ -106,8 +96,8 @@ int ServeExec(int fd, std::string leftover, bool forward_stdin, bool tty) {
     Result<std::optional<tunnel::Frame>> frame = reader.Next();
     for (; frame && *frame; frame = reader.Next()) {
       const tunnel::Frame& f = **frame;
-      if (f.type == FrameType::kStdout) WriteOut(1, f.payload);
-      if (f.type == FrameType::kStderr) WriteOut(2, f.payload);
+      if (f.type == FrameType::kStdout) tunnel::WriteFully(1, f.payload);
+      if (f.type == FrameType::kStderr) tunnel::WriteFully(2, f.payload);
       if (f.type == FrameType::kExit) return ExitStatus(f.payload);
       if (f.type == FrameType::kError) {
         std::cerr << "allot exec: " << f.payload << (tty ? "\r\n" : "\n");
@@ -204,9 +194,9 @@ void Pump(int a, int b, std::string b_first) {
 int PortForward(Session& session) {
   std::string spec = options.ports;
   size_t colon = spec.find(':');
-  int local = colon == std::string::npos ? std::atoi(spec.c_str()) : std::atoi(spec.c_str());
+  // "REMOTE" forwards the same local port; "LOCAL:REMOTE" and ":REMOTE" (any free one).
+  int local = std::atoi(spec.c_str());
   int remote = colon == std::string::npos ? local : std::atoi(spec.c_str() + colon + 1);
-  if (colon != std::string::npos && colon == 0) local = 0;
   if (remote < 1 || remote > 65535 || local < 0 || local > 65535) {
     return ReportError("port-forward",
                        Error::Coded("invalid",

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 
@@ -25,8 +26,10 @@ Result<UpgradedStream> DialUpgrade(const std::string& server_url, const std::str
 // A TCP connection to host:port within `timeout_ms`; the fd or why not.
 Result<int> ConnectTcp(const std::string& host, int port, int timeout_ms);
 
-// Writes all of `data` to `fd` (blocking). False on error.
+// Writes all of `data` to the socket `fd` (blocking; never SIGPIPE). False on error.
 bool WriteAll(int fd, const char* data, size_t size);
+// The same for any descriptor (a pipe, a terminal): write(2), not send(2).
+bool WriteFully(int fd, std::string_view data);
 
 // Percent-encodes a query parameter's value.
 std::string QueryEscape(const std::string& text);

@@ -89,8 +89,31 @@ code="$(curl -s -o /dev/null -w '%{http_code}' -b "allot_token=allot_bad_x" "${B
 if curl -s -m 2 -o /dev/null "http://127.0.0.1:8888/"; then
   fail "the workspace's port is reachable from the node directly"
 fi
-curl -s -o /dev/null -H "Authorization: Bearer $ADA" "${BASE}api/status" -D "$WORK/headers"
-grep -qi "^x-forwarded-user: " "$WORK/headers" && fail "a response header leaks"
+
+echo "== what the task sees of a request: never allot's credentials"
+cat >"$WORK/headers.py" <<'PYEOF'
+import http.server, os
+class Echo(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = str(self.headers).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Echo).serve_forever()
+PYEOF
+chmod 644 "$WORK/headers.py"
+ALLOT_TOKEN="$ADA" "$ALLOT" workspace create hdr --port 9000 -- $PY "$WORK/headers.py" >/dev/null
+wait_status hdr running
+seen=""
+for _ in $(seq 50); do
+  seen="$(curl -s -f -H "Authorization: Bearer $ADA" "$URL/workspaces/default/hdr/x")" && break
+  sleep 0.2
+done
+expect_in "$seen" "X-Forwarded-User: ada" "the task is told who sent the request"
+expect_not_in "$seen" "Authorization|$ADA" "the task sees no bearer token"
+seen="$(curl -s -b "$cookie; theirs=kept" "$URL/workspaces/default/hdr/x")"
+expect_in "$seen" "Cookie: theirs=kept" "the task's own cookies pass"
+expect_not_in "$seen" "allot_token|${cookie#allot_token=}" "the task sees no session cookie"
+ALLOT_TOKEN="$ADA" "$ALLOT" workspace delete hdr >/dev/null
 
 echo "== exec: output and exit code, as the owner"
 out="$(ALLOT_TOKEN="$ADA" "$ALLOT" exec nb -- sh -c 'id -u; echo err >&2; exit 7' 2>&1)" && rc=0 || rc=$?
