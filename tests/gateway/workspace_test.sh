@@ -22,6 +22,7 @@ done
 source "$(dirname "$0")/../lib/standalone.sh"
 source "$(dirname "$0")/../isolation/lib.sh"
 HERE="$(cd "$(dirname "$0")" && pwd)"
+TMUX_SESSION="allot-exec-$$"
 
 "$ALLOT" server --data-dir "$WORK/server" --port 0 >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
@@ -39,7 +40,7 @@ start_agent() {
   fail "the agent opened no tunnel: $(cat "$WORK/agent.log")"
 }
 start_agent
-trap 'kill $AGENT_PID $SERVER_PID 2>/dev/null; tmux kill-server 2>/dev/null; cleanup' EXIT
+trap 'kill $AGENT_PID $SERVER_PID 2>/dev/null || true; tmux kill-session -t "$TMUX_SESSION" 2>/dev/null || true; cleanup' EXIT
 
 "$ALLOT" quota set department/default --gpu 2 >/dev/null
 "$ALLOT" quota set default --department default --gpu 2 >/dev/null
@@ -123,16 +124,16 @@ expect_in "$out" "^err\$" "exec carries stderr"
 out="$(echo piped | ALLOT_TOKEN="$ADA" "$ALLOT" exec -i nb -- cat)"
 [[ "$out" == piped ]] || fail "exec -i carries stdin: '$out'"
 expect_refused "exec into" "bob may not exec" env ALLOT_TOKEN="$BOB" "$ALLOT" exec nb -- true
-tmux new-session -d -s it -x 120 -y 40 \
+tmux new-session -d -s "$TMUX_SESSION" -x 120 -y 40 \
   "ALLOT_SERVER=$URL ALLOT_TOKEN=$ADA $ALLOT exec -it nb -- sh; echo EXITED \$? > $WORK/it.rc"
 sleep 1
-tmux send-keys -t it 'tty; stty size; echo marker-$((6*7))' Enter
-for _ in $(seq 50); do tmux capture-pane -p -t it | grep -q "marker-42" && break; sleep 0.1; done
-pane="$(tmux capture-pane -p -t it)"
+tmux send-keys -t "$TMUX_SESSION" 'tty; stty size; echo marker-$((6*7))' Enter
+for _ in $(seq 50); do tmux capture-pane -p -t "$TMUX_SESSION" | grep -q "marker-42" && break; sleep 0.1; done
+pane="$(tmux capture-pane -p -t "$TMUX_SESSION")"
 expect_in "$pane" "/dev/pts/" "exec -it gives the command a terminal"
 expect_in "$pane" "^40 120" "the terminal has the client's size"
 expect_in "$pane" "marker-42" "exec -it runs what is typed"
-tmux send-keys -t it 'exit 5' Enter
+tmux send-keys -t "$TMUX_SESSION" 'exit 5' Enter
 wait_file "$WORK/it.rc"
 [[ "$(cat "$WORK/it.rc")" == "EXITED 5" ]] || fail "exec -it exit: $(cat "$WORK/it.rc")"
 
