@@ -90,7 +90,7 @@ try {
   // A pending reason.
   const pendingRow = page.getByRole("row").filter({ hasText: "toobig" });
   await pendingRow.filter({ hasText: "pending" }).waitFor();
-  const reason = (await pendingRow.locator("td").last().textContent()) ?? "";
+  const reason = (await pendingRow.locator("td").nth(9).textContent()) ?? "";  // the Reason column
   check(reason.trim().length > 10, `the pending workload shows why: "${reason.trim()}"`);
 
   // Where it may run and for how long, in its details.
@@ -116,6 +116,35 @@ try {
   await page.getByRole("button", { name: "Show logs" }).click();
   await page.getByLabel("Task log").getByText("hello-from-live-one").waitFor({ timeout: 10000 });
   check(true, "the task's log is shown");
+
+  // A workspace from the page: created, opened through the gateway in a tab
+  // of its own (the login's session cookie), its notebook's tree page.
+  if (process.env.JUPYTER) {
+    await page.getByText("New workspace").click();
+    await page.getByLabel("Workspace name").fill("pagenb");
+    await page.getByLabel("Serves").selectOption("jupyter");
+    await page.getByRole("button", { name: "Create workspace" }).click();
+    await page.getByText("workspace pagenb created").waitFor();
+    const open = page.getByRole("link", { name: "Open workspace pagenb" });
+    await open.waitFor({ timeout: 30000 });
+    check(true, "a workspace created from the page runs, with Open on its row");
+    let tree = null;
+    for (let i = 0; i < 40 && !tree; ++i) {
+      const [tab] = await Promise.all([page.context().waitForEvent("page"), open.click()]);
+      await tab.waitForLoadState();
+      if ((await tab.title()).includes("Home Page")) tree = tab;
+      else {
+        await tab.close();
+        await page.waitForTimeout(500);
+      }
+    }
+    check(tree !== null, "Open shows the notebook's tree page through the gateway");
+    await tree.screenshot({ path: join(artifacts, "dashboard-workspace.png") });
+    await tree.close();
+    await page.getByRole("button", { name: "Stop workspace pagenb" }).click();
+    await page.getByRole("button", { name: "Start workspace pagenb" }).waitFor({ timeout: 20000 });
+    check(true, "Stop on the row stops it, and Start is offered");
+  }
 
   // The GPU map shows the fraction on its GPU.
   await page.getByRole("link", { name: "Nodes" }).click();

@@ -18,5 +18,6 @@ TOKEN="$(cat "$WORK/.local/share/allot/admin-token")"
 "$ALLOT" submit --name toobig --gpu 8 --pool default,spare --max-runtime 2h -- sleep 1 >/dev/null
 
 mkdir -p "$ARTIFACTS"
-ALLOT="$ALLOT" AGENT_STATE="$WORK/.local/share/allot/agent/agent.json" \
+# The workspace part needs Debian's jupyter-notebook (scripts/dev.sh deps).
+JUPYTER="$(command -v jupyter-notebook || true)" ALLOT="$ALLOT" AGENT_STATE="$WORK/.local/share/allot/agent/agent.json" \
   node "$(dirname "$0")/dashboard.e2e.mjs" "$URL" "$TOKEN" "$WEB_DIR" "$ARTIFACTS"

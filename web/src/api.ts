@@ -21,9 +21,14 @@ export function saveToken(token: string): void {
   else sessionStorage.removeItem(kTokenKey);
 }
 
-async function request(path: string, token: string, signal?: AbortSignal): Promise<Response> {
+async function request(path: string, token: string, signal?: AbortSignal,
+  method = "GET", body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {
-    headers: { Authorization: `Bearer ${token}` },
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
     signal,
   });
   if (!response.ok) {
@@ -49,6 +54,11 @@ export async function getJson<T>(path: string, token = savedToken(), signal?: Ab
 
 export async function getText(path: string, token = savedToken()): Promise<string> {
   return (await request(path, token)).text();
+}
+
+// A change: POST, PUT, PATCH or DELETE with a JSON body; the reply's JSON.
+export async function send<T>(method: string, path: string, body?: unknown, token = savedToken()): Promise<T> {
+  return (await request(path, token, undefined, method, body ?? {})).json() as Promise<T>;
 }
 
 interface Page<T> {

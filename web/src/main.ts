@@ -2,7 +2,7 @@
 // the watch API. Sections are chosen by the URL's hash (#/workloads).
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
-import { ApiError, getJson, saveToken, savedToken } from "./api";
+import { ApiError, getJson, saveToken, savedToken, send } from "./api";
 import { fill, h, labelled } from "./dom";
 import { ClusterModel } from "./model";
 import { AuditView } from "./views/audit";
@@ -95,6 +95,13 @@ async function logIn(token: string): Promise<void> {
     return;
   }
   saveToken(token);
+  // The session cookie the gateway accepts, so that a workspace opens in a
+  // tab of its own (HttpOnly: the page never sees it).
+  try {
+    await send("POST", "/api/v1/session", {}, token);
+  } catch {
+    // workspaces will ask for a login; the dashboard works without it
+  }
   const admin = me.roles.some((r) => r.role === "admin");
   (document.getElementById("nav-audit") as HTMLElement).parentElement!.hidden = !admin;
   fill(document.getElementById("who") as HTMLElement, `Signed in as ${me.name}`);
@@ -112,6 +119,7 @@ async function logIn(token: string): Promise<void> {
 }
 
 document.getElementById("logout")?.addEventListener("click", () => {
+  void send("DELETE", "/api/v1/session").catch(() => undefined);
   saveToken("");
   showLogin();
 });

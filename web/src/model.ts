@@ -33,6 +33,9 @@ export interface Workload {
   pools?: string[];
   topology?: { required?: string; preferred?: string };
   max_runtime?: string;
+  image?: string;
+  // A workspace: served by the gateway at /workspaces/<project>/<name>/.
+  workspace?: { port: number; jupyter: boolean; access: string };
   owner: string;
   status: string;
   pending_reason: string;

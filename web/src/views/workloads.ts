@@ -6,6 +6,7 @@ import { type Child, fill, h, labelled, select, table } from "../dom";
 import { age, time } from "../format";
 import type { ClusterModel, Event, Workload, WorkloadUsage } from "../model";
 import type { View } from "./view";
+import { workspaceActions, workspaceForm } from "./workspaces";
 
 // Idle this long (every task below 1 % GPU) and a workload is flagged.
 const kFlagIdleMs = 5 * 60 * 1000;
@@ -63,6 +64,7 @@ export class WorkloadsView implements View {
   private usageChart!: TimeChart;
   private usageLoadedAt = 0;
   private model!: ClusterModel;
+  private message!: HTMLElement;
 
   mount(container: HTMLElement, model: ClusterModel): void {
     this.model = model;
@@ -88,7 +90,9 @@ export class WorkloadsView implements View {
     this.detail = h("section", { class: "detail-panel", "aria-live": "polite", "aria-label": "Workload details" });
     this.usagePanel = h("figure", { class: "chart", "aria-label": "GPU use of the workload over time", hidden: true });
     this.usageChart = new TimeChart(this.usagePanel, "GPU use per task", "%");
-    fill(container, h("h1", {}, "Workloads"), controls, this.list, this.detail, this.usagePanel);
+    this.message = h("p", { role: "alert", class: "error" });
+    fill(container, h("h1", {}, "Workloads"), workspaceForm(model), controls, this.message, this.list,
+      this.detail, this.usagePanel);
   }
 
   update(model: ClusterModel): void {
@@ -120,9 +124,11 @@ export class WorkloadsView implements View {
       age(w.created_ms),
       w.status === "running" ? gpuUse(model.workloadUsage[w.name]) : "",
       w.status === "pending" ? w.pending_reason : w.reason ?? "",
+      workspaceActions(w, (message) => fill(this.message, message)),
     ]);
     fill(this.list, table(`${shown.length} of ${model.workloads.size} workloads`,
-      ["Name", "Project", "Kind", "Status", "GPU per task", "Tasks", "Owner", "Age", "GPU use", "Reason"], rows));
+      ["Name", "Project", "Kind", "Status", "GPU per task", "Tasks", "Owner", "Age", "GPU use", "Reason",
+        "Workspace"], rows));
     this.showDetail();
     if (this.selected && Date.now() - this.usageLoadedAt > 10000) void this.loadUsage();
   }
