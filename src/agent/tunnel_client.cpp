@@ -181,6 +181,7 @@ TunnelClient::~TunnelClient() {
 }
 
 void TunnelClient::Start() {
+  tunnel::RaiseOpenFileLimit();
   impl_->io_thread = std::thread([this] { impl_->io.run(); });
   impl_->control_thread = std::thread([this] { impl_->ControlLoop(); });
 }

@@ -114,6 +114,7 @@ void Gateway::Stop() {
 
 Gateway::Impl::Impl(ApiContext& ctx, FrontDoor& front_door)
     : ctx_(ctx), front_door_(front_door), work_(io_.get_executor()), broker_(io_) {
+  tunnel::RaiseOpenFileLimit();
   thread_ = std::thread([this] { io_.run(); });
 }
 

@@ -37,6 +37,18 @@ constexpr auto kOpenTimeout = std::chrono::seconds(10);
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
 // Request bodies through the gateway are read whole, up to this.
 constexpr uint64_t kMaxProxiedBody = 64ull << 20;
+// How long a connection's authorization of a workspace stands (a revoked
+// token or a changed role takes effect within this).
+constexpr auto kPlanReuse = std::chrono::seconds(1);
+
+// A workspace request, allowed: who sent it and where it goes.
+struct WorkspacePlan {
+  std::string user;
+  std::string agent;
+  std::string key;   // "<workload>.<attempt>": which backend stream serves it
+  std::string what;  // "<project>/<name>"
+  tunnel::StreamRequest stream;
+};
 
 // One client connection while the gateway has it.
 struct GatewayConnection {
@@ -49,22 +61,18 @@ struct GatewayConnection {
   std::string backend_key;
   boost::beast::flat_buffer backend_buffer;
   std::set<std::string> audited;  // workspaces whose opening was audited
+  // The last workspace request's plan, reused on this connection for
+  // kPlanReuse by the same credentials for the same workspace: a page's many
+  // requests cost one authorization (store reads) a second, not one each.
+  std::optional<WorkspacePlan> plan;
+  std::string plan_for;  // token and workspace
+  std::chrono::steady_clock::time_point plan_at;
 };
 
 // A stream a client asked for, allowed: the agent to ask and what to ask.
 struct StreamPlan {
   std::string agent;
   tunnel::StreamRequest request;
-};
-
-// A workspace request, allowed: who sent it and where it goes.
-struct WorkspacePlan {
-  std::string user;
-  bool from_header = false;  // the token came in Authorization (else the cookie)
-  std::string agent;
-  std::string key;   // "<workload>.<attempt>": which backend stream serves it
-  std::string what;  // "<project>/<name>"
-  tunnel::StreamRequest stream;
 };
 
 // Where a task of a workload runs, for a stream to it.
@@ -110,12 +118,35 @@ class Gateway::Impl {
   // done (closed, or upgraded and spliced).
   boost::asio::awaitable<bool> ProxyWorkspace(std::shared_ptr<GatewayConnection> connection,
                                               HttpRequest& request);
-  Result<WorkspacePlan> PlanWorkspace(const WorkspaceTarget& target, const HttpRequest& request);
+  Result<WorkspacePlan> PlanWorkspace(const WorkspaceTarget& target, const std::string& token);
   boost::asio::awaitable<bool> RelayResponse(GatewayConnection& connection, bool head_request,
                                              bool& keep_alive);
 
+  // A response's relay buffer, taken from the spares for the relay and given
+  // back after: no allocation per request, none held by idle connections.
+  struct RelayBuffer {
+    explicit RelayBuffer(std::vector<std::vector<char>>& spares) : spares_(spares) {
+      if (spares_.empty()) {
+        buffer.resize(64 * 1024);
+      } else {
+        buffer = std::move(spares_.back());
+        spares_.pop_back();
+      }
+    }
+    ~RelayBuffer() {
+      if (spares_.size() < 64) spares_.push_back(std::move(buffer));
+    }
+    RelayBuffer(const RelayBuffer&) = delete;
+    RelayBuffer& operator=(const RelayBuffer&) = delete;
+    std::vector<char> buffer;
+
+   private:
+    std::vector<std::vector<char>>& spares_;
+  };
+
   ApiContext& ctx_;
   FrontDoor& front_door_;
+  std::vector<std::vector<char>> spare_buffers_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   TunnelBroker broker_;

@@ -94,7 +94,8 @@ asio::awaitable<bool> Gateway::Impl::RelayResponse(GatewayConnection& connection
   http::response_serializer<http::buffer_body> serializer(parser.get());
   co_await http::async_write_header(connection.socket, serializer,
                                     asio::redirect_error(asio::use_awaitable, ec));
-  std::vector<char> chunk(64 * 1024);
+  RelayBuffer relay(spare_buffers_);
+  std::vector<char>& chunk = relay.buffer;
   while (!ec && !parser.is_done() && !serializer.is_done()) {
     auto& body = parser.get().body();
     body.data = chunk.data();
@@ -134,10 +135,8 @@ asio::awaitable<bool> Gateway::Impl::RelayResponse(GatewayConnection& connection
 }
 
 Result<WorkspacePlan> Gateway::Impl::PlanWorkspace(const WorkspaceTarget& target,
-                                                   const HttpRequest& request) {
+                                                   const std::string& token) {
   WorkspacePlan plan;
-  std::string token = RequestToken(std::string(request[http::field::authorization]),
-                                   std::string(request[http::field::cookie]), plan.from_header);
   if (token.empty()) {
     return Error::Coded("unauthenticated",
                         "log in first: open the allot page and log in, or send "
@@ -187,20 +186,39 @@ asio::awaitable<bool> Gateway::Impl::ProxyWorkspace(std::shared_ptr<GatewayConne
     co_await Send(*connection, std::move(redirect));
     co_return true;
   }
-  Result<WorkspacePlan> plan = PlanWorkspace(*target, request);
+  bool from_header = false;
+  std::string token = RequestToken(std::string(request[http::field::authorization]),
+                                   std::string(request[http::field::cookie]), from_header);
+  std::string plan_for = token + "\n" + target->project + "/" + target->name;
+  auto now = std::chrono::steady_clock::now();
+  bool reuse = connection->plan && connection->plan_for == plan_for &&
+               now - connection->plan_at <= kPlanReuse;
+  Result<WorkspacePlan> plan =
+      reuse ? Result<WorkspacePlan>(*connection->plan) : PlanWorkspace(*target, token);
+  if (!reuse) {
+    connection->plan.reset();
+    if (plan) {
+      connection->plan = *plan;
+      connection->plan_for = plan_for;
+      connection->plan_at = now;
+    }
+  }
   // Errors are named, never temporaries inside co_await: GCC 12 destroys
   // some of those twice.
   Error refusal = Error::Coded("internal", "not answered");
   if (!plan) {
     refusal = plan.error();
   } else {
-    PrepareForTask(request, plan->from_header, plan->user, connection->source);
+    PrepareForTask(request, from_header, plan->user, connection->source);
     bool retry_allowed = Idempotent(request.method());
     for (int attempt = 0; attempt < 2; ++attempt) {
       bool reused = connection->backend && connection->backend_key == plan->key;
       if (!reused) {
         connection->backend.reset();
         connection->backend_buffer.clear();
+        // Beast reads as much as the buffer holds: a small one makes bulk
+        // responses crawl.
+        connection->backend_buffer.reserve(256 * 1024);
         Result<AgentStream> stream = co_await broker_.Open(plan->agent, plan->stream, kOpenTimeout);
         if (!stream) {
           refusal = Error::Coded(

@@ -22,6 +22,7 @@
 #include "cli/client_session.h"
 #include "tunnel/dial.h"
 #include "tunnel/protocol.h"
+#include "tunnel/splice.h"
 
 namespace allot::cli {
 namespace {
@@ -225,6 +226,7 @@ int PortForward(Session& session) {
                        "/port-forward?task=" + std::to_string(options.task) +
                        "&port=" + std::to_string(remote);
   ::signal(SIGPIPE, SIG_IGN);
+  tunnel::RaiseOpenFileLimit();
   for (;;) {
     int client = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) {

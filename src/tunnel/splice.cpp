@@ -1,5 +1,6 @@
 #include "tunnel/splice.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,7 +20,10 @@ namespace {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-// Large enough that one stream moves hundreds of MB/s in few system calls.
+// A read starts with a small buffer (a request, a WebSocket frame: thousands
+// of streams at once cost little) and grows to the large one when a read
+// fills it (a bulk transfer moves GB/s in few system calls).
+constexpr size_t kSmallChunk = 16 * 1024;
 constexpr size_t kChunk = 256 * 1024;
 
 struct Splice {
@@ -50,7 +54,7 @@ asio::awaitable<void> Pump(std::shared_ptr<Splice> splice, int way, std::string 
   while (!ec) {
     co_await from.async_wait(Socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
-    if (buffer.empty()) buffer.resize(kChunk);
+    if (buffer.empty()) buffer.resize(kSmallChunk);
     size_t got = from.read_some(asio::buffer(buffer), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       ec = {};
@@ -61,6 +65,7 @@ asio::awaitable<void> Pump(std::shared_ptr<Splice> splice, int way, std::string 
     co_await asio::async_write(to, asio::buffer(buffer.data(), got),
                                asio::redirect_error(asio::use_awaitable, ec));
     splice->moved[way] += got;
+    if (got == buffer.size() && buffer.size() < kChunk) buffer.resize(kChunk);
   }
   if (ec == asio::error::eof) {
     error_code ignored;
@@ -86,6 +91,14 @@ void StartSplice(Socket a, Socket b, std::string a_first, std::string b_first,
   splice->done = std::move(done);
   asio::co_spawn(strand, Pump(splice, 0, std::move(a_first)), asio::detached);
   asio::co_spawn(strand, Pump(splice, 1, std::move(b_first)), asio::detached);
+}
+
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
 }
 
 Result<Socket> AdoptSocket(asio::io_context& io, int fd) {

@@ -26,10 +26,15 @@ using Socket = boost::asio::ip::tcp::socket;
 // shuts down the other's sending side (half-closed protocols keep
 // working); an error on either closes both. `done`, when given, is called
 // once both ways ended, with the bytes that went each way. A side holds a
-// read buffer only while bytes flow, so idle streams (open WebSockets)
-// cost little memory.
+// read buffer only while bytes flow, a small one until a read fills it, so
+// idle streams (open WebSockets) cost little memory.
 void StartSplice(Socket a, Socket b, std::string a_first = {}, std::string b_first = {},
                  std::function<void(uint64_t a_to_b, uint64_t b_to_a)> done = {});
+
+// Raises this process's soft limit on open descriptors to its hard limit:
+// every stream holds two (thousands of open notebooks), and the default
+// soft limit is 1024.
+void RaiseOpenFileLimit();
 
 // A socket of `io` that owns the connected TCP socket `fd` (closed on error).
 Result<Socket> AdoptSocket(boost::asio::io_context& io, int fd);
