@@ -55,12 +55,13 @@ SHIM="$(cut -d' ' -f1 "$WORK"/agent/nodes/bench/tasks/httpb.0.*/shim.pid)"
 inside() { nsenter -t "$SHIM" -n "$@"; }
 
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-# hey's p50 and p99 in ms: "p50 p99".
+# hey's p50 and p99 in ms and its requests per second: "p50 p99 rps".
 hey_run() {  # hey_run CONCURRENCY REQUESTS URL [HEADER]
   local out
   out="$("${@:5}" hey -c "$1" -n "$2" ${4:+-H "$4"} "$3")"
   grep -q "\[200\]" <<<"$out" || { echo "hey: no 200 replies: $out" >&2; exit 1; }
-  awk '/ 50%% in / || / 50% in /{p50 = $3} / 99%% in / || / 99% in /{p99 = $3} END {printf "%.3f %.3f\n", p50 * 1000, p99 * 1000}' <<<"$out"
+  awk '/ 50%% in / || / 50% in /{p50 = $3} / 99%% in / || / 99% in /{p99 = $3} /Requests\/sec:/{rps = $2}
+       END {printf "%.3f %.3f %.0f\n", p50 * 1000, p99 * 1000, rps}' <<<"$out"
 }
 
 echo "# gateway bench: $(nproc) cores, $RUNS runs, $(date -u +%F)"
@@ -80,8 +81,9 @@ for c in 1 64 512; do
   done
   d50="$(cut -d' ' -f1 "$WORK/direct" | median)"; d99="$(cut -d' ' -f2 "$WORK/direct" | median)"
   g50="$(cut -d' ' -f1 "$WORK/gateway" | median)"; g99="$(cut -d' ' -f2 "$WORK/gateway" | median)"
-  printf '{"bench":"gateway-latency","concurrency":%d,"requests":%d,"direct_p50_ms":%s,"direct_p99_ms":%s,"gateway_p50_ms":%s,"gateway_p99_ms":%s,"added_p50_ms":%.3f,"added_p99_ms":%.3f}\n' \
-    "$c" "$n" "$d50" "$d99" "$g50" "$g99" "$(echo "$g50 - $d50" | bc -l)" "$(echo "$g99 - $d99" | bc -l)"
+  drps="$(cut -d' ' -f3 "$WORK/direct" | median)"; grps="$(cut -d' ' -f3 "$WORK/gateway" | median)"
+  printf '{"bench":"gateway-latency","concurrency":%d,"requests":%d,"direct_p50_ms":%s,"direct_p99_ms":%s,"gateway_p50_ms":%s,"gateway_p99_ms":%s,"added_p50_ms":%.3f,"added_p99_ms":%.3f,"direct_rps":%s,"gateway_rps":%s}\n' \
+    "$c" "$n" "$d50" "$d99" "$g50" "$g99" "$(echo "$g50 - $d50" | bc -l)" "$(echo "$g99 - $d99" | bc -l)" "$drps" "$grps"
 done
 
 "$ALLOT" port-forward httpb 0:8000 >"$WORK/pf.log" 2>&1 &
