@@ -11,11 +11,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "agent/task_files.h"
+#include "agent/task_identity.h"
 
 namespace allot::agent {
 namespace {
@@ -77,6 +80,29 @@ int OpenTaskNetwork(int shim_pid) {
   return ::open(task_path.c_str(), O_RDONLY | O_CLOEXEC);
 }
 
+bool ListensAs(int port, uid_t uid) {
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      // "  0: 0100007F:1F90 00000000:0000 0A ... uid ..."
+      char local[64] = {};
+      char remote[64] = {};
+      unsigned state = 0;
+      unsigned long owner = 0;
+      if (std::sscanf(line.c_str(), " %*d: %63s %63s %x %*s %*s %*s %lu", local, remote, &state,
+                      &owner) != 4) {
+        continue;
+      }
+      const char* colon = std::strrchr(local, ':');
+      if (state != 0x0A || colon == nullptr) continue;  // 0A: LISTEN
+      if (std::strtol(colon + 1, nullptr, 16) == port && owner == uid) return true;
+    }
+  }
+  return false;
+}
+
 Result<int> ConnectToTask(const std::string& dir, int port) {
   struct stat info {};
   if (::stat((dir + "/exit.json").c_str(), &info) == 0) {
@@ -85,7 +111,20 @@ Result<int> ConnectToTask(const std::string& dir, int port) {
   int shim = LiveShimPid(dir);
   if (shim == 0) return Error::Coded("conflict", "the task is not running on this node");
   int ns = OpenTaskNetwork(shim);
-  if (ns < 0) return ConnectLoopback(port);
+  if (ns < 0) {
+    std::optional<nlohmann::json> spec = ReadJsonFile(dir + "/spec.json");
+    Result<TaskIdentity> identity = spec
+                                        ? TaskIdentityFor(*spec, ::geteuid())
+                                        : Result<TaskIdentity>(Error::Coded("internal", "no spec"));
+    if (!identity) return identity.error();
+    uid_t task_uid = identity->switch_user ? identity->uid : ::geteuid();
+    if (!ListensAs(port, task_uid)) {
+      return Error::Coded("forbidden", "nothing of the task's user (uid " +
+                                           std::to_string(task_uid) + ") listens on port " +
+                                           std::to_string(port) + " of the node");
+    }
+    return ConnectLoopback(port);
+  }
   // The socket is made in the task's namespace by a thread that enters it
   // (setns changes only the calling thread's), and stays there.
   Result<int> connected = Error::Coded("internal", "not tried");

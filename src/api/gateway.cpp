@@ -317,7 +317,8 @@ asio::awaitable<void> Gateway::Impl::AgentControl(std::shared_ptr<GatewayConnect
     co_await SendError(*connection, refusal, true);
     co_return;
   }
-  co_await Send(*connection, SwitchingProtocols());
+  std::string switching = SwitchingProtocols();
+  co_await Send(*connection, std::move(switching));
   broker_.AttachAgent(caller->agent, std::move(connection->socket));
 }
 
@@ -344,7 +345,8 @@ asio::awaitable<void> Gateway::Impl::AgentStreamBack(std::shared_ptr<GatewayConn
     co_await SendError(*connection, answer, true);
     co_return;
   }
-  co_await Send(*connection, SwitchingProtocols());
+  std::string switching = SwitchingProtocols();
+  co_await Send(*connection, std::move(switching));
   std::optional<AgentStream> stream(
       AgentStream{std::move(connection->socket), std::move(connection->pending)});
   if (!broker_.Deliver(caller->agent, id, stream, "")) {

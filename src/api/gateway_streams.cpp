@@ -128,7 +128,8 @@ boost::asio::awaitable<void> Gateway::Impl::ClientStream(
     co_return;
   }
   Audit(*connection, request, caller->name, true, 101, Describe(plan->request));
-  co_await Send(*connection, SwitchingProtocols());
+  std::string switching = SwitchingProtocols();
+  co_await Send(*connection, std::move(switching));
   tunnel::StartSplice(std::move(connection->socket), std::move(stream->socket),
                       std::move(connection->pending), std::move(stream->leftover));
 }

@@ -159,10 +159,10 @@ PF_PID=$!
 wait_file "$WORK/pf.log"
 for _ in $(seq 50); do grep -q Forwarding "$WORK/pf.log" && break; sleep 0.1; done
 LOCAL="$(sed -n 's/.*127.0.0.1:\([0-9]*\) ->.*/\1/p' "$WORK/pf.log")"
-echo_once() {
+echo_once() {  # echo_once [LOCAL_PORT]
   $PY -c "
 import socket, sys
-s = socket.create_connection(('127.0.0.1', $LOCAL)); s.sendall(b'x' * 100000 + b'\n')
+s = socket.create_connection(('127.0.0.1', ${1:-$LOCAL})); s.sendall(b'x' * 100000 + b'\n')
 data = b''
 while True:
     chunk = s.recv(65536)
@@ -173,6 +173,29 @@ sys.stdout.write('%d %s' % (len(data), data[:5].decode()))"
 out=""
 for _ in $(seq 50); do out="$(echo_once 2>/dev/null)" && [[ "$out" == "100006 echo:" ]] && break; sleep 0.2; done
 [[ "$out" == "100006 echo:" ]] || fail "port-forward echo: '$out' $(cat "$WORK/pf.log")"
+
+echo "== a task on the node's network: only its own user's listeners are reached"
+ALLOT_TOKEN="$ADA" "$ALLOT" submit --name plain --kind interactive --env PORT=7100 -- $PY "$WORK/echo.py" >/dev/null
+wait_status plain running
+ALLOT_TOKEN="$ADA" "$ALLOT" port-forward plain 0:7100 >"$WORK/pf-plain.log" 2>&1 &
+PLAIN_PID=$!
+for _ in $(seq 50); do grep -q Forwarding "$WORK/pf-plain.log" && break; sleep 0.1; done
+PLAIN="$(sed -n 's/.*127.0.0.1:\([0-9]*\) ->.*/\1/p' "$WORK/pf-plain.log")"
+out=""
+for _ in $(seq 50); do out="$(echo_once "$PLAIN" 2>/dev/null)" && [[ "$out" == "100006 echo:" ]] && break; sleep 0.2; done
+[[ "$out" == "100006 echo:" ]] || fail "port-forward to a host task's own port: '$out'"
+kill "$PLAIN_PID"
+SERVER_PORT="${URL##*:}"
+ALLOT_TOKEN="$ADA" "$ALLOT" port-forward plain "0:$SERVER_PORT" >"$WORK/pf-server.log" 2>&1 &
+PLAIN_PID=$!
+for _ in $(seq 50); do grep -q Forwarding "$WORK/pf-server.log" && break; sleep 0.1; done
+ROOTS="$(sed -n 's/.*127.0.0.1:\([0-9]*\) ->.*/\1/p' "$WORK/pf-server.log")"
+curl -s -m 5 -o /dev/null "http://127.0.0.1:$ROOTS/healthz" && fail "a port-forward reached the server's own port"
+for _ in $(seq 50); do grep -q "nothing of the task's user" "$WORK/pf-server.log" && break; sleep 0.1; done
+expect_in "$(cat "$WORK/pf-server.log")" "nothing of the task's user \(uid $ADA_UID\) listens on port $SERVER_PORT" \
+  "port-forward says why it refused the server's port"
+kill "$PLAIN_PID"
+ALLOT_TOKEN="$ADA" "$ALLOT" delete plain >/dev/null
 
 echo "== the tunnel after an agent restart"
 kill "$AGENT_PID"
