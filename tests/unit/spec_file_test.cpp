@@ -122,6 +122,13 @@ TEST(SpecFile, TheOpenApiWorkloadSchemaIsTheApisWorkload) {
   ASSERT_TRUE(by_memory) << by_memory.error().message;
   json memory = wire::EncodeWorkload(*by_memory);
   for (const auto& [key, value] : memory.items()) written.insert(key);
+  // A workspace.
+  auto workspace = wire::DecodeWorkloadSubmission(json{{"name", "nb"},
+                                                       {"project", "p"},
+                                                       {"kind", "interactive"},
+                                                       {"workspace", {{"jupyter", true}}}});
+  ASSERT_TRUE(workspace) << workspace.error().message;
+  for (const auto& [key, value] : wire::EncodeWorkload(*workspace).items()) written.insert(key);
   EXPECT_EQ(written, schema);
 }
 
