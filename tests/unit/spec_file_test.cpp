@@ -128,7 +128,8 @@ TEST(SpecFile, TheOpenApiWorkloadSchemaIsTheApisWorkload) {
                                                        {"kind", "interactive"},
                                                        {"workspace", {{"jupyter", true}}}});
   ASSERT_TRUE(workspace) << workspace.error().message;
-  for (const auto& [key, value] : wire::EncodeWorkload(*workspace).items()) written.insert(key);
+  json served = wire::EncodeWorkload(*workspace);
+  for (const auto& [key, value] : served.items()) written.insert(key);
   EXPECT_EQ(written, schema);
 }
 
