@@ -68,7 +68,10 @@ echo "# gateway bench: $(nproc) cores, $RUNS runs, $(date -u +%F)"
 if [[ -n "${PROFILE:-}" ]]; then  # PROFILE=FILE: perf record the server under 64 concurrent
   perf record -g -o "$PROFILE" -p "$SERVER_PID" -- sleep 6 >/dev/null 2>&1 &
   PERF_PID=$!
-  hey -c 64 -z 5s -H "Authorization: Bearer $ALLOT_TOKEN" "$GATEWAY/x" >/dev/null
+  hey -c 64 -z 5s -H "Authorization: Bearer $ALLOT_TOKEN" "$GATEWAY/x" >/dev/null &
+  sleep 2
+  # Where the two cores go: each process's share while the load runs.
+  top -b -n 1 -d 1 | sed -n '7,14p'
   wait "$PERF_PID"
   exit 0
 fi
