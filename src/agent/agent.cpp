@@ -16,6 +16,7 @@
 #include "agent/inventory.h"
 #include "agent/local_tasks.h"
 #include "agent/log_endpoint.h"
+#include "agent/readiness_probe.h"
 #include "agent/registration.h"
 #include "agent/task_files.h"
 #include "agent/task_plan.h"
@@ -367,6 +368,17 @@ struct Agent::Impl {
     json spec;
     ObservedTask observed;
     std::string acknowledged;  // mirrors DIR/reported
+    // A service replica's readiness (readiness_probe.h).
+    bool ready = false;
+    std::string ready_reason;
+    int failed_probes = 0;
+    int64_t next_probe_ms = 0;
+    bool Probed() const { return spec.value("serve_port", 0) > 0; }
+    // What the server last took: the state, and a replica's readiness.
+    std::string ReportKey() const {
+      if (!Probed() || observed.state != "running") return observed.state;
+      return observed.state + (ready ? "+ready" : "+unready");
+    }
     // Ended and acknowledged: nothing changes any more, so it is not
     // observed again (only removed once old).
     bool Settled() const {
@@ -408,7 +420,8 @@ struct Agent::Impl {
   // Returns false when the server could not be reached.
   bool Report(HttpClient& client, LocalTask& task) {
     const ObservedTask& observed = task.observed;
-    if (observed.state == "starting" || task.acknowledged == observed.state) return true;
+    std::string key = task.ReportKey();
+    if (observed.state == "starting" || task.acknowledged == key) return true;
     const json& spec = task.spec;
     json body = {{"node", spec.value("node", "")},
                  {"attempt", spec.value("attempt", 0)},
@@ -418,6 +431,10 @@ struct Agent::Impl {
     if (observed.state == "killed") body["signal"] = observed.signal;
     if (!observed.reason.empty()) body["reason"] = observed.reason;
     if (observed.time_ms != 0) body["time_ms"] = observed.time_ms;
+    if (task.Probed() && observed.state == "running") {
+      body["ready"] = task.ready;
+      if (!task.ready) body["ready_reason"] = task.ready_reason;
+    }
     std::string path = "/api/v1/workloads/" + spec.value("workload", "") + "/tasks/" +
                        std::to_string(spec.value("task", 0)) + "/status";
     Result<json> reply = client.Call("PUT", path, &body);
@@ -427,8 +444,8 @@ struct Agent::Impl {
     // Acknowledged, or refused for good (stale attempt, workload gone):
     // either way the server has nothing more to learn from this state.
     // Unrecorded on disk, it is sent again after a restart: harmless.
-    task.acknowledged = observed.state;
-    (void)WriteFileAtomically(task.dir + "/reported", observed.state);
+    task.acknowledged = key;
+    (void)WriteFileAtomically(task.dir + "/reported", key);
     if (observed.Final()) {
       std::string line = spec.value("workload", "") + " task " +
                          std::to_string(spec.value("task", 0)) + " attempt " +
@@ -440,7 +457,29 @@ struct Agent::Impl {
     return true;
   }
 
-  void ReconcileNode(const std::string& node, HttpClient* client, bool& reachable) {
+  // Probes a running replica when it is due: often until it is ready (a
+  // cold start waits on it), then once a second; two failures in a row
+  // take a ready one out.
+  void Probe(LocalTask& task, int64_t now) {
+    if (now < task.next_probe_ms) return;
+    Readiness probed = ProbeReadiness(task.dir, task.spec.value("serve_port", 0),
+                                      task.spec.value("ready_path", ""), 1000);
+    if (probed.ready) {
+      task.ready = true;
+      task.failed_probes = 0;
+      task.ready_reason.clear();
+    } else if (!task.ready || ++task.failed_probes >= 2) {
+      task.ready = false;
+      task.ready_reason = probed.reason;
+    }
+    // Fast while it may be starting; slower for one that never gets ready.
+    task.next_probe_ms = WallMs() + (task.ready ? 1000 : FastProbing(task, now) ? 20 : 500);
+  }
+  static bool FastProbing(const LocalTask& task, int64_t now) {
+    return !task.ready && now - task.observed.time_ms < 30000;
+  }
+
+  void ReconcileNode(const std::string& node, HttpClient* client, bool& reachable, bool& probing) {
     int64_t now = WallMs();
     std::map<std::string, LaunchSpec> wanted;
     bool have_sync;
@@ -475,6 +514,10 @@ struct Agent::Impl {
                            env.value("ALLOT_GPU_COMPUTE_SHARE", "100") != "100"});
       }
       if (task.observed.Final()) ReleaseContainerRoot(task.dir);
+      if (task.Probed() && task.observed.state == "running") {
+        Probe(task, now);
+        probing = probing || FastProbing(task, now);
+      }
       if (client && reachable) reachable = Report(*client, task);
     }
     for (const std::string& key : expired) {
@@ -492,8 +535,14 @@ struct Agent::Impl {
       bool waits = false;
       for (const auto& uuid : spec.gpu_uuids) waits = waits || busy_gpus.count(uuid) > 0;
       if (waits) continue;  // the evicted task still holds the GPU
+      LaunchSpec launch = spec;
+      if (launch.serve_port > 0 && !launch.private_network) {
+        // A host replica shares the node's network: a port of its own.
+        launch.listen_port = PickFreePort();
+        launch.env["PORT"] = std::to_string(launch.listen_port);
+      }
       Status launched = LaunchTask(
-          TasksDir(node) + "/" + key, spec,
+          TasksDir(node) + "/" + key, launch,
           {options.shim_binary, options.cgroup_parent, options.user_dirs, interposer_library});
       if (launched) {
         Say("started " + spec.workload + " task " + std::to_string(spec.task) + " attempt " +
@@ -515,13 +564,17 @@ struct Agent::Impl {
       // Reports wait a while after the server could not be reached.
       bool may_report = WallMs() >= retry_reports_ms;
       bool reachable = may_report;
-      for (const std::string& node : nodes) ReconcileNode(node, client.get(), reachable);
+      bool probing = false;
+      for (const std::string& node : nodes) ReconcileNode(node, client.get(), reachable, probing);
       if (may_report && !reachable) {
         retry_reports_ms = WallMs() + 2000;
         client.reset();
       }
       std::unique_lock lock(mutex);
-      changed.wait_for(lock, std::chrono::milliseconds(250), [this] { return stopping.load(); });
+      // A replica that is not ready yet is probed often: a request may be
+      // waiting for it.
+      changed.wait_for(lock, std::chrono::milliseconds(probing ? 20 : 250),
+                       [this] { return stopping.load(); });
     }
   }
 };

@@ -70,6 +70,12 @@ Status LaunchTask(const std::string& dir, const LaunchSpec& spec, const TaskHost
     record["user_dir"] = host.user_dirs + "/" + spec.owner;
   }
   if (spec.workspace_port > 0) record["workspace_port"] = spec.workspace_port;
+  if (spec.serve_port > 0) {
+    record["serve_port"] = spec.serve_port;
+    record["listen_port"] = spec.listen_port;
+    record["ready_path"] = spec.ready_path;
+  }
+  if (spec.private_network) record["private_network"] = true;
   // The image, volumes, shm size and identity, as the server stored them.
   json runtime = json::object();
   wire::EncodeTaskRuntime(spec.runtime, runtime);

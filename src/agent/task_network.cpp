@@ -110,9 +110,12 @@ Result<int> ConnectToTask(const std::string& dir, int port) {
   }
   int shim = LiveShimPid(dir);
   if (shim == 0) return Error::Coded("conflict", "the task is not running on this node");
+  std::optional<nlohmann::json> spec = ReadJsonFile(dir + "/spec.json");
+  if (spec && spec->value("serve_port", 0) == port && spec->value("listen_port", 0) > 0) {
+    port = spec->value("listen_port", 0);  // a replica listens where PORT said
+  }
   int ns = OpenTaskNetwork(shim);
   if (ns < 0) {
-    std::optional<nlohmann::json> spec = ReadJsonFile(dir + "/spec.json");
     Result<TaskIdentity> identity = spec
                                         ? TaskIdentityFor(*spec, ::geteuid())
                                         : Result<TaskIdentity>(Error::Coded("internal", "no spec"));

@@ -76,6 +76,17 @@ std::vector<LaunchSpec> TasksForNode(const wire::WorkloadResource& w, const std:
         spec.command = JupyterCommand(w.spec.queue, w.spec.name, w.workspace.port);
       }
     }
+    if (w.replica.IsSet()) {
+      spec.serve_port = w.replica.port;
+      spec.ready_path = w.replica.ready_path;
+      if (!w.runtime.image.empty()) {
+        // A container keeps the service's port, in a network of its own.
+        spec.private_network = true;
+        spec.listen_port = w.replica.port;
+        env["PORT"] = std::to_string(w.replica.port);
+      }
+      env["ALLOT_SERVICE"] = w.replica.service;
+    }
     env["ALLOT_WORKLOAD"] = w.spec.name;
     env["ALLOT_PROJECT"] = w.spec.queue;
     env["ALLOT_TASK"] = std::to_string(t);

@@ -41,6 +41,14 @@ struct LaunchSpec {
   // A workspace's port: the task runs in a network of its own (only the
   // agent reaches the port) and learns the port from PORT.
   int32_t workspace_port = 0;
+  // A service replica (wire/replica.h): the service's port, the port the
+  // task listens on (a host task: a free one the agent picks at launch, in
+  // PORT; a container: the service's own, in a network of its own) and the
+  // path that says it is ready.
+  int32_t serve_port = 0;
+  int32_t listen_port = 0;
+  std::string ready_path;
+  bool private_network = false;
 
   // "<workload>.<task>.<attempt>": the task's directory name.
   std::string Key() const;

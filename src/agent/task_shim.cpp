@@ -413,7 +413,9 @@ int RunTaskShim(const std::string& dir) {
       spec->value("image", std::string()).empty()) {
     return refuse("the workload has no command: submit it with one after --");
   }
-  if (spec->value("workspace_port", 0) > 0 && ::geteuid() == 0) {
+  bool private_network =
+      spec->value("workspace_port", 0) > 0 || spec->value("private_network", false);
+  if (private_network && ::geteuid() == 0) {
     if (Status s = EnterPrivateNetwork(); !s) return refuse(s.error().message);
   }
   std::optional<PreparedContainer> container;

@@ -25,12 +25,15 @@ static void AppendWithRevision(std::string& out, const std::string& body, int64_
 
 ApiContext::ApiContext(store::Store& store, const ApiOptions& options,
                        server::NodeLiveness& liveness, server::WorkloadUsage& workload_usage,
-                       MetricsRegistry& metrics)
+                       MetricsRegistry& metrics, server::ServiceDirectory& services,
+                       server::ServiceTraffic& service_traffic)
     : store_(store),
       options_(options),
       liveness_(liveness),
       workload_usage_(workload_usage),
       metrics_(metrics),
+      services_(services),
+      service_traffic_(service_traffic),
       agents_(store_, options_, liveness_, workload_usage_,
               [this](const Caller& caller, const std::vector<store::Write>& writes,
                      int32_t status) { return CommitAudited(caller, writes, status); }) {}
@@ -247,6 +250,29 @@ Result<int64_t> ApiContext::CommitAudited(const Caller& caller,
   Result<int64_t> revision = store_.CommitAudited(writes, entry);
   if (revision) caller.audited = true;
   return revision;
+}
+
+// The project's grants for the workload's volumes and root, and the
+// identity its tasks run as (docs/isolation.md).
+Status ApiContext::ResolveRuntime(wire::WorkloadResource& workload, const Caller& caller) {
+  const std::string& project = workload.spec.queue;
+  Result<wire::ProjectPolicy> policy = ProjectPolicyOf(project);
+  if (!policy) return policy.error();
+  if (Status s = wire::CheckVolumesAllowed(workload.runtime.volumes, *policy, project); !s) {
+    return s;
+  }
+  User owner = caller.user;
+  if (!owner.identity.IsSet() && !owner.assigned_identity.IsSet() &&
+      !policy->default_identity.IsSet() && !workload.runtime.run_as_root) {
+    // A user from before identities: it gets one now, once.
+    Result<int64_t> assigned = CommitWithAssignedIdentity(nullptr, owner, false, 200);
+    if (!assigned) return assigned.error();
+  }
+  Result<wire::UnixIdentity> run_as =
+      ResolveRunAs(owner, *policy, project, workload.runtime.run_as_root);
+  if (!run_as) return run_as.error();
+  workload.runtime.run_as = *run_as;
+  return Status::Ok();
 }
 
 }  // namespace allot::api

@@ -48,13 +48,16 @@ struct StoredWorkload {
 class ApiContext {
  public:
   ApiContext(store::Store& store, const ApiOptions& options, server::NodeLiveness& liveness,
-             server::WorkloadUsage& workload_usage, MetricsRegistry& metrics);
+             server::WorkloadUsage& workload_usage, MetricsRegistry& metrics,
+             server::ServiceDirectory& services, server::ServiceTraffic& service_traffic);
 
   store::Store& store() { return store_; }
   const ApiOptions& options() const { return options_; }
   server::NodeLiveness& liveness() { return liveness_; }
   server::WorkloadUsage& workload_usage() { return workload_usage_; }
   MetricsRegistry& metrics() { return metrics_; }
+  server::ServiceDirectory& services() { return services_; }
+  server::ServiceTraffic& service_traffic() { return service_traffic_; }
   AgentRoutes& agents() { return agents_; }
   // Set when the server stops: long polls answer at once.
   std::atomic<bool>& stopping() { return stopping_; }
@@ -80,6 +83,9 @@ class ApiContext {
   // the race; audited as `caller`'s request when `caller` is given.
   Result<int64_t> CommitWithAssignedIdentity(const Caller* caller, User& user, bool create_user,
                                              int32_t status);
+  // The project's grants for the workload's volumes and root, and the
+  // identity its tasks run as (docs/isolation.md), set in workload.runtime.
+  Status ResolveRuntime(wire::WorkloadResource& workload, const Caller& caller);
   // What project `name` allows its tasks (volumes, root, default identity).
   Result<wire::ProjectPolicy> ProjectPolicyOf(const std::string& name);
 
@@ -125,6 +131,8 @@ class ApiContext {
   server::NodeLiveness& liveness_;
   server::WorkloadUsage& workload_usage_;
   MetricsRegistry& metrics_;
+  server::ServiceDirectory& services_;
+  server::ServiceTraffic& service_traffic_;
   AgentRoutes agents_;
   std::atomic<bool> stopping_{false};
 };
@@ -149,5 +157,6 @@ void AddNodeRoutes(ApiContext& context, const AddRoute& add);      // nodes, age
 void AddIdentityRoutes(ApiContext& context, const AddRoute& add);  // users, tokens, whoami
 void AddWatchRoutes(ApiContext& context, const AddRoute& add);     // watch, audit, events
 void AddSessionRoutes(ApiContext& context, const AddRoute& add);   // the page's cookie
+void AddServiceRoutes(ApiContext& context, const AddRoute& add);   // inference services
 
 }  // namespace allot::api

@@ -91,7 +91,7 @@ bool AsksUpgrade(const HttpRequest& request, std::string_view protocol) {
 
 bool Gateway::Claims(std::string_view target) {
   std::string_view path = PathOf(target);
-  if (StartsWith(path, "/workspaces/")) return true;
+  if (StartsWith(path, "/workspaces/") || StartsWith(path, "/serve/")) return true;
   if (path == "/api/v1/agents/tunnel" || StartsWith(path, "/api/v1/agents/tunnel/")) return true;
   const std::string_view workloads = "/api/v1/workloads/";
   if (!StartsWith(path, workloads)) return false;
@@ -115,6 +115,13 @@ void Gateway::Stop() {
 Gateway::Impl::Impl(ApiContext& ctx, FrontDoor& front_door)
     : ctx_(ctx), front_door_(front_door), work_(io_.get_executor()), broker_(io_) {
   tunnel::RaiseOpenFileLimit();
+  listening_->impl = this;
+  ctx_.services().OnChange([listening = listening_] {
+    std::lock_guard lock(listening->mutex);
+    if (Impl* impl = listening->impl) {
+      asio::post(impl->io_, [impl] { impl->DirectoryChanged(); });
+    }
+  });
   thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -123,6 +130,10 @@ Gateway::Impl::~Impl() {
 }
 
 void Gateway::Impl::Stop() {
+  {
+    std::lock_guard lock(listening_->mutex);
+    listening_->impl = nullptr;
+  }
   if (!thread_.joinable()) return;
   asio::post(io_, [this] {
     broker_.CloseAll();
@@ -157,6 +168,11 @@ asio::awaitable<void> Gateway::Impl::Serve(std::shared_ptr<GatewayConnection> co
       int fd = connection->socket.release(ec);
       if (!ec) front_door_.Resume(fd, std::move(connection->pending));
       co_return;
+    }
+    if (StartsWith(PathOf(RequestTarget(connection->pending)), "/serve/")) {
+      // Its body streams: read as it is relayed, not here.
+      if (!co_await ProxyService(connection)) co_return;
+      continue;
     }
     std::optional<HttpRequest> request = co_await ReadRequest(*connection);
     if (!request) co_return;

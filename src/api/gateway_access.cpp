@@ -21,6 +21,27 @@ std::optional<WorkspaceTarget> ParseWorkspaceTarget(std::string_view target) {
   return out;
 }
 
+std::optional<ServiceTarget> ParseServiceTarget(std::string_view target) {
+  size_t mark = target.find('?');
+  std::string_view path = target.substr(0, mark);
+  std::string_view query = mark == std::string_view::npos ? "" : target.substr(mark);
+  const std::string_view prefix = "/serve/";
+  if (path.substr(0, prefix.size()) != prefix) return std::nullopt;
+  path.remove_prefix(prefix.size());
+  size_t slash = path.find('/');
+  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+  ServiceTarget out;
+  out.project = std::string(path.substr(0, slash));
+  std::string_view rest = path.substr(slash + 1);
+  size_t end = rest.find('/');
+  out.name = std::string(rest.substr(0, end));
+  if (out.name.empty()) return std::nullopt;
+  std::string_view forward = end == std::string_view::npos ? "/" : rest.substr(end);
+  out.forward = std::string(forward) + std::string(query);
+  out.prefix = "/serve/" + out.project + "/" + out.name;
+  return out;
+}
+
 namespace {
 
 // Calls `visit` with each "name=value" pair of a Cookie header, trimmed.

@@ -24,6 +24,17 @@ struct WorkspaceTarget {
 };
 std::optional<WorkspaceTarget> ParseWorkspaceTarget(std::string_view target);
 
+// "/serve/<project>/<name>[/rest][?query]" split; nullopt for other paths.
+// The service sees `forward` ("/rest?query", "/" at least): the prefix is
+// the gateway's, and goes in X-Forwarded-Prefix.
+struct ServiceTarget {
+  std::string project;
+  std::string name;
+  std::string forward;
+  std::string prefix;  // "/serve/<project>/<name>"
+};
+std::optional<ServiceTarget> ParseServiceTarget(std::string_view target);
+
 // The token a request carries: its bearer token, else the session cookie's
 // value ("" when neither). `from_header` tells which.
 std::string RequestToken(std::string_view authorization, std::string_view cookie,

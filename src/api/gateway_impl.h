@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -15,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -26,6 +29,7 @@
 #include "api/gateway.h"
 #include "api/gateway_access.h"
 #include "api/tunnel_broker.h"
+#include "server/service_directory.h"
 
 namespace allot::api {
 
@@ -50,6 +54,23 @@ struct WorkspacePlan {
   tunnel::StreamRequest stream;
 };
 
+// A connection to a task's port through the tunnel, and what was read of it.
+struct Backend {
+  explicit Backend(tunnel::Socket s) : socket(std::move(s)) {}
+  tunnel::Socket socket;
+  boost::beast::flat_buffer buffer;
+  std::chrono::steady_clock::time_point idle_since;
+};
+
+// How relaying a response ended.
+enum class Relayed {
+  kNoAnswer,   // the backend failed before a byte reached the client: retry
+  kKeepAlive,  // done; both sides may go on
+  kClose,      // done; the backend's connection is not reusable
+  kUpgraded,   // 101: the connections are spliced now
+  kCut,        // the answer was cut: the client's connection is closed
+};
+
 // One client connection while the gateway has it.
 struct GatewayConnection {
   explicit GatewayConnection(tunnel::Socket s) : socket(std::move(s)) {}
@@ -57,9 +78,8 @@ struct GatewayConnection {
   std::string pending;  // read, not yet parsed
   std::string source;   // the peer's address
   // The workspace backend kept between requests, and which task it reaches.
-  std::optional<AgentStream> backend;
+  std::optional<Backend> backend;
   std::string backend_key;
-  boost::beast::flat_buffer backend_buffer;
   std::set<std::string> audited;  // workspaces whose opening was audited
   // The last workspace request's plan, reused on this connection for
   // kPlanReuse by the same credentials for the same workspace: a page's many
@@ -68,6 +88,8 @@ struct GatewayConnection {
   std::string plan_for;  // token and workspace
   std::chrono::steady_clock::time_point plan_at;
 };
+
+struct ServiceExchange;  // gateway_serve.cpp
 
 // A stream a client asked for, allowed: the agent to ask and what to ask.
 struct StreamPlan {
@@ -119,8 +141,38 @@ class Gateway::Impl {
   boost::asio::awaitable<bool> ProxyWorkspace(std::shared_ptr<GatewayConnection> connection,
                                               HttpRequest& request);
   Result<WorkspacePlan> PlanWorkspace(const WorkspaceTarget& target, const std::string& token);
-  boost::asio::awaitable<bool> RelayResponse(GatewayConnection& connection, bool head_request,
-                                             bool& keep_alive);
+  // Relays one response from `backend` to the client; its status goes in
+  // `status` when given.
+  boost::asio::awaitable<Relayed> RelayResponse(GatewayConnection& connection, Backend& backend,
+                                                bool head_request, int* status = nullptr);
+  // A new connection to `request`'s task port through `agent`'s tunnel.
+  boost::asio::awaitable<Result<Backend>> OpenBackend(const std::string& agent,
+                                                      tunnel::StreamRequest request);
+
+  // gateway_serve.cpp: an inference service's request; false when the
+  // connection is done.
+  boost::asio::awaitable<bool> ProxyService(std::shared_ptr<GatewayConnection> connection);
+  boost::asio::awaitable<bool> ForwardToService(std::shared_ptr<GatewayConnection> connection,
+                                                ServiceExchange& exchange);
+  boost::asio::awaitable<Relayed> TryReplica(GatewayConnection& connection,
+                                             ServiceExchange& exchange,
+                                             const server::ServiceEndpoint& endpoint);
+  boost::asio::awaitable<bool> StreamRequestBody(GatewayConnection& connection, Backend& backend,
+                                                 ServiceExchange& exchange);
+  // Who may call the service: nullopt and `refusal` set when nobody.
+  std::optional<std::string> AuthorizeService(const server::ServiceRoute& route,
+                                              const std::string& token, Error& refusal);
+  // The ready replica with the fewest requests in flight, or null.
+  const server::ServiceEndpoint* PickReplica(const server::ServiceRoute& route,
+                                             const std::set<std::string>& tried);
+  // Waits until the directory changes or `until`; false at `until`.
+  boost::asio::awaitable<bool> WaitForDirectory(std::chrono::steady_clock::time_point until);
+  void DirectoryChanged();
+  // Lets the directory's listener (which may outlive the gateway) reach it.
+  struct Listening {
+    std::mutex mutex;
+    Impl* impl = nullptr;
+  };
 
   // A response's relay buffer, taken from the spares for the relay and given
   // back after: no allocation per request, none held by idle connections.
@@ -147,6 +199,18 @@ class Gateway::Impl {
   ApiContext& ctx_;
   FrontDoor& front_door_;
   std::vector<std::vector<char>> spare_buffers_;
+  // Services (gateway thread only): idle connections per replica attempt,
+  // requests in flight per replica, replicas out of rotation until a time,
+  // a second's authorizations, and when each caller's use was last audited.
+  std::map<std::string, std::vector<Backend>> idle_backends_;
+  std::map<std::string, int64_t> outstanding_;
+  std::map<std::string, std::chrono::steady_clock::time_point> excluded_;
+  uint64_t rotation_ = 0;
+  std::set<boost::asio::steady_timer*> directory_waiters_;
+  std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>>
+      service_grants_;
+  std::map<std::string, std::chrono::steady_clock::time_point> service_audited_;
+  std::shared_ptr<Listening> listening_ = std::make_shared<Listening>();
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   TunnelBroker broker_;
@@ -159,6 +223,13 @@ std::string SwitchingProtocols();
 std::string_view PathOf(std::string_view target);
 // Query parameter `name`'s values, decoded.
 std::vector<std::string> QueryValues(std::string_view target, std::string_view name);
+// Takes allot's credentials out of a request's header and says who sent it
+// (X-Forwarded-*), so that the task (untrusted code) never sees the user's
+// token.
+void PrepareHeaderForTask(http::request_header<>& header, bool token_from_header,
+                          const std::string& user, const std::string& source);
+// Methods that may be sent again when no answer came (RFC 9110 §9.2.2).
+bool Idempotent(http::verb method);
 // Whether the request asks to upgrade to `protocol` (case-insensitive).
 bool AsksUpgrade(const HttpRequest& request, std::string_view protocol);
 

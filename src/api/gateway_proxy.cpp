@@ -27,8 +27,6 @@ namespace {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-enum class Relayed { kKeepAlive, kClose, kUpgraded, kBackendFailed };
-
 // The header of a response as bytes (a 101's, which ends the HTTP part).
 std::string HeadBytes(const http::response_header<>& header) {
   std::string head = "HTTP/1.1 " + std::to_string(header.result_int()) + " " +
@@ -39,10 +37,10 @@ std::string HeadBytes(const http::response_header<>& header) {
   return head + "\r\n";
 }
 
-// Takes allot's credentials out of the request and says who sent it, so
-// that the task (untrusted code) never sees the user's token.
-void PrepareForTask(HttpRequest& request, bool token_from_header, const std::string& user,
-                    const std::string& source) {
+}  // namespace
+
+void PrepareHeaderForTask(http::request_header<>& request, bool token_from_header,
+                          const std::string& user, const std::string& source) {
   if (token_from_header) request.erase(http::field::authorization);
   if (request.find(http::field::cookie) != request.end()) {
     std::string kept = CookieWithoutSession(std::string(request[http::field::cookie]));
@@ -56,8 +54,11 @@ void PrepareForTask(HttpRequest& request, bool token_from_header, const std::str
   request.set("X-Forwarded-For", forwarded.empty() ? source : forwarded + ", " + source);
   request.set("X-Forwarded-Proto", "http");
   request.set("X-Forwarded-Host", std::string(request[http::field::host]));
-  request.set("X-Forwarded-User", user);
-  if (!request.chunked() && !request.body().empty()) request.prepare_payload();
+  if (user.empty()) {
+    request.erase("X-Forwarded-User");
+  } else {
+    request.set("X-Forwarded-User", user);
+  }
 }
 
 bool Idempotent(http::verb method) {
@@ -65,31 +66,39 @@ bool Idempotent(http::verb method) {
          method == http::verb::put || method == http::verb::delete_;
 }
 
-}  // namespace
+asio::awaitable<Result<Backend>> Gateway::Impl::OpenBackend(const std::string& agent,
+                                                            tunnel::StreamRequest request) {
+  Result<AgentStream> stream = co_await broker_.Open(agent, std::move(request), kOpenTimeout);
+  if (!stream) co_return stream.error();
+  Backend backend(std::move(stream->socket));
+  // Beast reads as much as the buffer holds: a small one makes bulk
+  // responses crawl.
+  backend.buffer.reserve(256 * 1024);
+  auto buffer = backend.buffer.prepare(stream->leftover.size());
+  std::memcpy(buffer.data(), stream->leftover.data(), stream->leftover.size());
+  backend.buffer.commit(stream->leftover.size());
+  co_return std::move(backend);
+}
 
-asio::awaitable<bool> Gateway::Impl::RelayResponse(GatewayConnection& connection, bool head_request,
-                                                   bool& keep_alive) {
-  AgentStream& backend = *connection.backend;
+asio::awaitable<Relayed> Gateway::Impl::RelayResponse(GatewayConnection& connection,
+                                                      Backend& backend, bool head_request,
+                                                      int* status) {
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   if (head_request) parser.skip(true);
   error_code ec;
-  co_await http::async_read_header(backend.socket, connection.backend_buffer, parser,
+  co_await http::async_read_header(backend.socket, backend.buffer, parser,
                                    asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) {
-    keep_alive = false;
-    co_return false;  // nothing reached the client: the caller may retry
-  }
+  if (ec) co_return Relayed::kNoAnswer;  // nothing reached the client
+  if (status) *status = parser.get().result_int();
   if (parser.get().result_int() == 101) {
     std::string head = HeadBytes(parser.get().base());
     co_await Send(connection, std::move(head));
-    auto data = connection.backend_buffer.data();
+    auto data = backend.buffer.data();
     std::string backend_first(static_cast<const char*>(data.data()), data.size());
     tunnel::StartSplice(std::move(connection.socket), std::move(backend.socket),
                         std::move(connection.pending), std::move(backend_first));
-    connection.backend.reset();
-    keep_alive = false;
-    co_return true;
+    co_return Relayed::kUpgraded;
   }
   http::response_serializer<http::buffer_body> serializer(parser.get());
   co_await http::async_write_header(connection.socket, serializer,
@@ -102,7 +111,7 @@ asio::awaitable<bool> Gateway::Impl::RelayResponse(GatewayConnection& connection
     body.size = chunk.size();
     // read_some, not read: whatever arrives goes on at once (server-sent
     // events, streamed tokens), not when the buffer is full.
-    co_await http::async_read_some(backend.socket, connection.backend_buffer, parser,
+    co_await http::async_read_some(backend.socket, backend.buffer, parser,
                                    asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
     if (ec) break;
@@ -122,16 +131,12 @@ asio::awaitable<bool> Gateway::Impl::RelayResponse(GatewayConnection& connection
                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
   }
-  keep_alive = !ec && parser.get().keep_alive();
-  if (!keep_alive) {
-    connection.backend.reset();
-    connection.backend_key.clear();
-  }
   if (ec) {
     // The response was cut: the client sees the connection end.
     connection.socket.close(ec);
+    co_return Relayed::kCut;
   }
-  co_return true;
+  co_return parser.get().keep_alive() ? Relayed::kKeepAlive : Relayed::kClose;
 }
 
 Result<WorkspacePlan> Gateway::Impl::PlanWorkspace(const WorkspaceTarget& target,
@@ -209,27 +214,21 @@ asio::awaitable<bool> Gateway::Impl::ProxyWorkspace(std::shared_ptr<GatewayConne
   if (!plan) {
     refusal = plan.error();
   } else {
-    PrepareForTask(request, from_header, plan->user, connection->source);
+    PrepareHeaderForTask(request.base(), from_header, plan->user, connection->source);
+    if (!request.chunked() && !request.body().empty()) request.prepare_payload();
     bool retry_allowed = Idempotent(request.method());
     for (int attempt = 0; attempt < 2; ++attempt) {
       bool reused = connection->backend && connection->backend_key == plan->key;
       if (!reused) {
         connection->backend.reset();
-        connection->backend_buffer.clear();
-        // Beast reads as much as the buffer holds: a small one makes bulk
-        // responses crawl.
-        connection->backend_buffer.reserve(256 * 1024);
-        Result<AgentStream> stream = co_await broker_.Open(plan->agent, plan->stream, kOpenTimeout);
-        if (!stream) {
+        Result<Backend> opened = co_await OpenBackend(plan->agent, plan->stream);
+        if (!opened) {
           refusal = Error::Coded(
               "unavailable", "workspace " + plan->what + " does not answer on port " +
-                                 std::to_string(plan->stream.port) + ": " + stream.error().message);
+                                 std::to_string(plan->stream.port) + ": " + opened.error().message);
           break;
         }
-        auto buffer = connection->backend_buffer.prepare(stream->leftover.size());
-        std::memcpy(buffer.data(), stream->leftover.data(), stream->leftover.size());
-        connection->backend_buffer.commit(stream->leftover.size());
-        connection->backend.emplace(AgentStream{std::move(stream->socket), {}});
+        connection->backend.emplace(std::move(*opened));
         connection->backend_key = plan->key;
       }
       if (!connection->audited.count(plan->key)) {
@@ -239,10 +238,16 @@ asio::awaitable<bool> Gateway::Impl::ProxyWorkspace(std::shared_ptr<GatewayConne
       error_code ec;
       co_await http::async_write(connection->backend->socket, request,
                                  asio::redirect_error(asio::use_awaitable, ec));
-      bool keep_alive = false;
       bool head = request.method() == http::verb::head;
-      bool answered = !ec && co_await RelayResponse(*connection, head, keep_alive);
-      if (answered) co_return keep_alive && connection->socket.is_open();
+      Relayed relayed =
+          ec ? Relayed::kNoAnswer : co_await RelayResponse(*connection, *connection->backend, head);
+      if (relayed != Relayed::kNoAnswer) {
+        if (relayed != Relayed::kKeepAlive) {
+          connection->backend.reset();
+          connection->backend_key.clear();
+        }
+        co_return relayed == Relayed::kKeepAlive && connection->socket.is_open();
+      }
       connection->backend.reset();
       connection->backend_key.clear();
       refusal = Error::Coded("unavailable", "workspace " + plan->what + " closed the connection");

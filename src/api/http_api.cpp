@@ -47,7 +47,10 @@ class HttpApi::Impl {
         liveness_(options_.liveness ? *options_.liveness : own_liveness_),
         metrics_(options_.metrics ? *options_.metrics : own_metrics_),
         workload_usage_(options_.workload_usage ? *options_.workload_usage : own_workload_usage_),
-        ctx_(store_, options_, liveness_, workload_usage_, metrics_),
+        own_traffic_(&metrics_),
+        ctx_(store_, options_, liveness_, workload_usage_, metrics_,
+             options_.services ? *options_.services : own_directory_,
+             options_.service_traffic ? *options_.service_traffic : own_traffic_),
         server_(options_.worker_threads),
         gateway_(ctx_, server_) {
     // httplib refuses bodies past this itself; the JSON error handler below
@@ -242,6 +245,7 @@ class HttpApi::Impl {
     AddIdentityRoutes(ctx_, add);
     AddWatchRoutes(ctx_, add);
     AddSessionRoutes(ctx_, add);
+    AddServiceRoutes(ctx_, add);
   }
 
   static constexpr int kListenBacklog = 1024;
@@ -254,6 +258,8 @@ class HttpApi::Impl {
   MetricsRegistry& metrics_;
   WorkloadUsage own_workload_usage_;
   WorkloadUsage& workload_usage_;
+  server::ServiceDirectory own_directory_;
+  server::ServiceTraffic own_traffic_;
   ApiContext ctx_;
   FrontDoor server_;
   Gateway gateway_;
@@ -268,6 +274,9 @@ ApiOptions ApiOptionsFor(server::ControlPlane& plane) {
   options.liveness = &plane.liveness();
   options.metrics = &plane.metrics();
   options.workload_usage = &plane.workload_usage();
+  options.services = &plane.services();
+  options.service_traffic = &plane.service_traffic();
+  options.service_states = [&plane] { return plane.serving().States(); };
   return options;
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -36,6 +37,12 @@ struct ApiOptions {
   // The tasks' GPU use from heartbeats, shared with the scheduling loop
   // (projects' idle rules); null: the API keeps its own.
   server::WorkloadUsage* workload_usage = nullptr;
+  // Inference services: where the gateway sends their requests and where
+  // it counts them (the serving controller's); null: the API keeps its own.
+  server::ServiceDirectory* services = nullptr;
+  server::ServiceTraffic* service_traffic = nullptr;
+  // The serving controller's view of each service (describe); empty: none.
+  std::function<std::map<std::string, server::ServiceState>()> service_states;
 };
 
 // The options that put the API in front of `plane`: its clock, its agents'

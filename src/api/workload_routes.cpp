@@ -43,7 +43,7 @@ class WorkloadRoutes : public ResourceRoutes {
       return Forbidden("setting a priority in project '" + workload->spec.queue +
                        "' (project admins set priorities): drop priority");
     }
-    if (Status s = ResolveRuntime(*workload, caller); !s) return s.error();
+    if (Status s = ctx_.ResolveRuntime(*workload, caller); !s) return s.error();
     workload->owner = caller.user.name;
     workload->status = WorkloadStatus::kPending;
     workload->created_ms = options_.now_ms();
@@ -53,28 +53,6 @@ class WorkloadRoutes : public ResourceRoutes {
     if (!revision) return revision.error();
     encoded["revision"] = *revision;
     return Reply{201, encoded};
-  }
-  // The project's grants for the workload's volumes and root, and the
-  // identity its tasks run as (docs/isolation.md).
-  Status ResolveRuntime(WorkloadResource& workload, const Caller& caller) {
-    const std::string& project = workload.spec.queue;
-    Result<wire::ProjectPolicy> policy = ctx_.ProjectPolicyOf(project);
-    if (!policy) return policy.error();
-    if (Status s = wire::CheckVolumesAllowed(workload.runtime.volumes, *policy, project); !s) {
-      return s;
-    }
-    User owner = caller.user;
-    if (!owner.identity.IsSet() && !owner.assigned_identity.IsSet() &&
-        !policy->default_identity.IsSet() && !workload.runtime.run_as_root) {
-      // A user from before identities: it gets one now, once.
-      Result<int64_t> assigned = ctx_.CommitWithAssignedIdentity(nullptr, owner, false, 200);
-      if (!assigned) return assigned.error();
-    }
-    Result<wire::UnixIdentity> run_as =
-        ResolveRunAs(owner, *policy, project, workload.runtime.run_as_root);
-    if (!run_as) return run_as.error();
-    workload.runtime.run_as = *run_as;
-    return Status::Ok();
   }
   Result<Reply> DeleteWorkload(const httplib::Request& req, const Caller& caller) {
     std::string name = PathName(req);

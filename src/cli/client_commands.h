@@ -9,6 +9,7 @@
 //   user create|list|delete        users and their Unix identities (admins)
 //   token create|list|revoke       API tokens
 //   workspace ...                  notebooks and services through the gateway
+//   serve ...                      inference services, autoscaled
 //   exec, port-forward             into a running task, through the gateway
 //   completion bash|zsh            shell completion
 #pragma once
@@ -33,6 +34,8 @@ int RunIdentityCommands();
 
 void AddWorkspaceCommands(CLI::App& app);  // workspace create|list|open|stop|start|delete
 int RunWorkspaceCommands();
+void AddServeCommands(CLI::App& app);  // serve create|list|describe|update|delete
+int RunServeCommands();
 void AddStreamCommands(CLI::App& app);  // exec, port-forward
 int RunStreamCommands();
 // `allot completion bash|zsh`: a script generated from `app`'s commands

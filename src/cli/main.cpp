@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   allot::cli::AddQuotaCommands(app);
   allot::cli::AddIdentityCommands(app);
   allot::cli::AddWorkspaceCommands(app);
+  allot::cli::AddServeCommands(app);
   allot::cli::AddStreamCommands(app);
   allot::cli::AddCompletionCommand(app);
 
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
   if (int status = allot::cli::RunQuotaCommands(); status >= 0) return status;
   if (int status = allot::cli::RunIdentityCommands(); status >= 0) return status;
   if (int status = allot::cli::RunWorkspaceCommands(); status >= 0) return status;
+  if (int status = allot::cli::RunServeCommands(); status >= 0) return status;
   if (int status = allot::cli::RunStreamCommands(); status >= 0) return status;
   if (int status = allot::cli::RunCompletionCommand(app); status >= 0) return status;
 

@@ -22,7 +22,9 @@ ControlPlane::ControlPlane(ControlPlaneOptions options, std::unique_ptr<store::S
       store_(std::move(store)),
       liveness_(options_.now_ms()),
       loop_(std::make_unique<SchedulingLoop>(*store_, options_.now_ms, &liveness_, options_.timings,
-                                             &metrics_)) {}
+                                             &metrics_)),
+      serving_(std::make_unique<ServingController>(*store_, options_.now_ms, directory_, traffic_,
+                                                   [this] { loop_->Wake(); })) {}
 
 ControlPlane::~ControlPlane() {
   Stop();
@@ -30,9 +32,11 @@ ControlPlane::~ControlPlane() {
 
 void ControlPlane::Start() {
   loop_->Start(std::chrono::seconds(1));
+  serving_->Start();
 }
 
 void ControlPlane::Stop() {
+  serving_->Stop();
   loop_->Stop();
 }
 

@@ -15,6 +15,9 @@
 #include "sched/config.h"
 #include "server/node_liveness.h"
 #include "server/scheduling_loop.h"
+#include "server/service_directory.h"
+#include "server/service_traffic.h"
+#include "server/serving_controller.h"
 #include "server/workload_usage.h"
 #include "store/store.h"
 
@@ -41,10 +44,15 @@ class ControlPlane {
   MetricsRegistry& metrics() { return metrics_; }
   WorkloadUsage& workload_usage() { return workload_usage_; }
   SchedulingLoop& loop() { return *loop_; }
+  // Inference services: where their traffic goes, its load, and the
+  // controller that keeps their replicas (docs/serving.md).
+  ServiceDirectory& services() { return directory_; }
+  ServiceTraffic& service_traffic() { return traffic_; }
+  ServingController& serving() { return *serving_; }
   const ControlPlaneOptions& options() const { return options_; }
 
-  // Runs the scheduling loop on its thread: a cycle when woken (Wake(),
-  // after every change through the API) and at least every second.
+  // Runs the scheduling loop and the serving controller on their threads: a cycle when woken
+  // (Wake(), after every change through the API) and at least every second.
   void Start();
   void Wake() { loop_->Wake(); }
   // Stops the loop; the store stays open until the control plane goes.
@@ -59,6 +67,9 @@ class ControlPlane {
   MetricsRegistry metrics_;
   WorkloadUsage workload_usage_;
   std::unique_ptr<SchedulingLoop> loop_;
+  ServiceDirectory directory_;
+  ServiceTraffic traffic_{&metrics_};
+  std::unique_ptr<ServingController> serving_;
 };
 
 }  // namespace allot::server

@@ -170,7 +170,7 @@ Result<ReadState> Read(store::Store& store, ActiveWorkloads& active,
     for (const auto& assignment : workload.assignments) {
       if (lost_nodes.count(assignment.node)) lost_node = assignment.node;
     }
-    if (!lost_node.empty() && !RestartsOnFailure(workload.spec.kind)) {
+    if (!lost_node.empty() && !RestartsOnFailure(workload)) {
       state.ending.push_back({std::move(workload), revision, WorkloadStatus::kLost,
                               "node " + lost_node + " stopped answering", "Lost"});
       continue;

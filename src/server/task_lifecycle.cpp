@@ -35,8 +35,10 @@ void EndWorkload(WorkloadResource& workload, WorkloadStatus status, const std::s
   for (auto& task : workload.assignments) ReleaseTask(task);
 }
 
-bool RestartsOnFailure(core::WorkloadKind kind) {
-  return kind == core::WorkloadKind::kTraining || kind == core::WorkloadKind::kDistributed;
+bool RestartsOnFailure(const WorkloadResource& workload) {
+  core::WorkloadKind kind = workload.spec.kind;
+  return kind == core::WorkloadKind::kTraining || kind == core::WorkloadKind::kDistributed ||
+         workload.replica.IsSet();
 }
 
 WorkloadStatus StatusAfterPlan(const WorkloadResource& workload, WorkloadStatus before) {
@@ -81,13 +83,26 @@ Result<ReportOutcome> ApplyTaskReport(WorkloadResource& workload, int32_t task,
   if (IsFinalTaskState(assigned.state)) {
     return outcome;  // the attempt has ended; a late or repeated report changes nothing
   }
-  if (assigned.state == report.state && assigned.pid == report.pid) return outcome;
+  bool live = report.state == TaskState::kStarting || report.state == TaskState::kRunning;
+  bool ready = report.state == TaskState::kRunning && report.ready;
+  if (assigned.state == report.state && assigned.pid == report.pid && assigned.ready == ready &&
+      (ready || assigned.ready_reason == report.ready_reason)) {
+    return outcome;
+  }
   outcome.changed = true;
   std::string name = "task " + std::to_string(task);
-  if (report.state == TaskState::kStarting || report.state == TaskState::kRunning) {
+  if (live) {
+    bool was_running = assigned.state == TaskState::kRunning && assigned.pid == report.pid;
+    if (workload.replica.IsSet() && ready != assigned.ready) {
+      outcome.events.push_back({ready ? "ReplicaReady" : "ReplicaNotReady",
+                                name + " (attempt " + std::to_string(report.attempt) + ") " +
+                                    (ready ? "is ready" : "is not ready: " + report.ready_reason)});
+    }
     assigned.state = report.state;
     assigned.pid = report.pid;
-    if (report.state == TaskState::kRunning) {
+    assigned.ready = ready;
+    assigned.ready_reason = ready ? "" : report.ready_reason;
+    if (report.state == TaskState::kRunning && !was_running) {
       assigned.started_ms = report.time_ms != 0 ? report.time_ms : now_ms;
       outcome.events.push_back({"TaskRunning", name + " (attempt " +
                                                    std::to_string(report.attempt) +
@@ -97,6 +112,8 @@ Result<ReportOutcome> ApplyTaskReport(WorkloadResource& workload, int32_t task,
     return outcome;
   }
   assigned.state = report.state;
+  assigned.ready = false;
+  assigned.ready_reason.clear();
   assigned.exit_code = report.exit_code;
   assigned.reason = EndReason(report);
   assigned.finished_ms = report.time_ms != 0 ? report.time_ms : now_ms;
@@ -120,15 +137,16 @@ Result<ReportOutcome> ApplyTaskReport(WorkloadResource& workload, int32_t task,
     return outcome;
   }
   std::string why = name + " " + EndReason(report);
-  if (report.state == TaskState::kLost && !RestartsOnFailure(workload.spec.kind)) {
+  if (report.state == TaskState::kLost && !RestartsOnFailure(workload)) {
     EndWorkload(workload, WorkloadStatus::kLost, why);
     outcome.events.push_back({"Lost", why});
-  } else if (report.state != TaskState::kFailedToStart && RestartsOnFailure(workload.spec.kind) &&
+  } else if (report.state != TaskState::kFailedToStart && RestartsOnFailure(workload) &&
              assigned.restarts < workload.max_restarts) {
     // Restart on the same node as a new attempt, after a doubling backoff.
     ++assigned.restarts;
     ++assigned.attempt;
-    int64_t backoff = restart_backoff_ms << std::min(assigned.restarts - 1, 20);
+    int64_t backoff =
+        std::min(restart_backoff_ms << std::min(assigned.restarts - 1, 20), kMaxRestartBackoffMs);
     assigned.state = TaskState::kWaiting;
     assigned.pid = 0;
     assigned.not_before_ms = now_ms + backoff;
@@ -139,7 +157,7 @@ Result<ReportOutcome> ApplyTaskReport(WorkloadResource& workload, int32_t task,
                                                 ")"});
   } else {
     std::string limit = report.state == TaskState::kFailedToStart ? ""
-                        : RestartsOnFailure(workload.spec.kind)
+                        : RestartsOnFailure(workload)
                             ? " (after " + std::to_string(assigned.restarts) + " restarts)"
                             : "";
     EndWorkload(workload, WorkloadStatus::kFailed, why + limit);

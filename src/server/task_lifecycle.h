@@ -24,9 +24,13 @@ using wire::WorkloadResource;
 void EndWorkload(WorkloadResource& workload, wire::WorkloadStatus status,
                  const std::string& reason);
 
-// Whether work of this kind runs again after a failed task or a lost node
-// (training and distributed: yes; interactive and inference end).
-bool RestartsOnFailure(core::WorkloadKind kind);
+// Whether the workload runs again after a failed task or a lost node
+// (training, distributed and service replicas: yes; other interactive and
+// inference work ends).
+bool RestartsOnFailure(const WorkloadResource& workload);
+
+// The longest a restart waits, however often the task failed before.
+constexpr int64_t kMaxRestartBackoffMs = 300000;
 
 // The status after the loop carried out a plan on the workload's tasks:
 // running with its minimum placed; otherwise evicted when it ran (or was

@@ -186,6 +186,9 @@ Status ReadWorkload(JsonReader& reader, WorkloadResource& w, bool stored) {
                         "give the port your command listens on instead of jupyter",
                         "command");
   }
+  if (stored) {
+    if (Status s = ReadReplica(reader, w.replica); !s) return s;
+  }
   return ReadTaskRuntime(reader, w.runtime, stored);
 }
 
@@ -246,6 +249,8 @@ void ReleaseTask(TaskAssignment& task) {
   task.node.clear();
   task.gpus.clear();
   task.not_before_ms = 0;
+  task.ready = false;
+  task.ready_reason.clear();
 }
 
 void BindTask(TaskAssignment& task, std::string node, std::vector<int32_t> gpus) {
@@ -259,6 +264,8 @@ void BindTask(TaskAssignment& task, std::string node, std::vector<int32_t> gpus)
   task.started_ms = 0;
   task.finished_ms = 0;
   task.not_before_ms = 0;
+  task.ready = false;
+  task.ready_reason.clear();
 }
 
 bool IsActive(WorkloadStatus status) {
@@ -308,6 +315,8 @@ Result<WorkloadResource> DecodeStoredWorkload(const std::string& body) {
       out.reason = task.value("reason", "");
       out.started_ms = task.value("started_ms", int64_t{0});
       out.finished_ms = task.value("finished_ms", int64_t{0});
+      out.ready = task.value("ready", false);
+      out.ready_reason = task.value("ready_reason", "");
       out.restarts = task.value("restarts", 0);
       out.not_before_ms = task.value("not_before_ms", int64_t{0});
     }
@@ -358,6 +367,8 @@ json EncodeWorkload(const WorkloadResource& w) {
     if (!task.reason.empty()) item["reason"] = task.reason;
     if (task.started_ms != 0) item["started_ms"] = task.started_ms;
     if (task.finished_ms != 0) item["finished_ms"] = task.finished_ms;
+    if (task.ready) item["ready"] = true;
+    if (!task.ready_reason.empty()) item["ready_reason"] = task.ready_reason;
     if (task.restarts != 0) item["restarts"] = task.restarts;
     if (task.not_before_ms != 0) item["not_before_ms"] = task.not_before_ms;
     assignments.push_back(std::move(item));
@@ -368,6 +379,7 @@ json EncodeWorkload(const WorkloadResource& w) {
   out["max_restarts"] = w.max_restarts;
   EncodeTaskRuntime(w.runtime, out);
   EncodeWorkspace(w.workspace, out);
+  EncodeReplica(w.replica, out);
   out["created_ms"] = w.created_ms;
   return out;
 }

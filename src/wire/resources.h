@@ -15,6 +15,7 @@
 #include "core/queue.h"
 #include "core/workload.h"
 #include "wire/isolation.h"
+#include "wire/replica.h"
 #include "wire/workspace.h"
 
 namespace allot::wire {
@@ -103,6 +104,10 @@ struct TaskAssignment {
   std::string reason;     // for anything but starting and running
   int64_t started_ms = 0;
   int64_t finished_ms = 0;
+  // A service replica's readiness as its agent probes it (only ready
+  // replicas get traffic), and why it is not ready.
+  bool ready = false;
+  std::string ready_reason;
   int32_t restarts = 0;       // restarts after failures so far
   int64_t not_before_ms = 0;  // a restart waits until then (backoff)
   friend bool operator==(const TaskAssignment&, const TaskAssignment&) = default;
@@ -133,6 +138,8 @@ struct WorkloadResource {
   TaskRuntime runtime;
   // Set for a workspace: the port the gateway serves (wire/workspace.h).
   WorkspaceSpec workspace;
+  // Set for a replica of an inference service (wire/replica.h).
+  ReplicaSpec replica;
   // Set by the server.
   std::string owner;
   WorkloadStatus status = WorkloadStatus::kPending;

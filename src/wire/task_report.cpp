@@ -19,6 +19,8 @@ Result<TaskReport> DecodeTaskReport(const nlohmann::json& body) {
   if (Status s = reader.Int32("signal", report.signal, 0, 128); !s) return s.error();
   if (Status s = reader.String("reason", report.reason); !s) return s.error();
   if (Status s = reader.Int("time_ms", report.time_ms, 0, INT64_MAX); !s) return s.error();
+  if (Status s = reader.Bool("ready", report.ready); !s) return s.error();
+  if (Status s = reader.String("ready_reason", report.ready_reason); !s) return s.error();
   if (Status s = reader.Finish(); !s) return s.error();
   std::optional<TaskState> parsed = ParseTaskState(state);
   if (!parsed || *parsed == TaskState::kNone || *parsed == TaskState::kWaiting) {

@@ -23,6 +23,10 @@ struct TaskReport {
   int32_t signal = 0;     // killed
   std::string reason;     // failed_to_start (required), others (optional)
   int64_t time_ms = 0;    // when it started (running) or ended
+  // A service replica's readiness (running only): whether its port, or its
+  // ready path, answers, and why not.
+  bool ready = false;
+  std::string ready_reason;
 };
 Result<TaskReport> DecodeTaskReport(const nlohmann::json& body);
 
