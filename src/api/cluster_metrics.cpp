@@ -126,4 +126,48 @@ std::string ClusterMetricsText(store::Store& store, const NodeLiveness& liveness
   return out;
 }
 
+std::string ServiceMetricsText(const std::map<std::string, server::ServiceState>& states,
+                               const server::ServiceTraffic& traffic, int64_t now_ms) {
+  if (states.empty()) return "";
+  using prometheus_text::Header;
+  using prometheus_text::Sample;
+  struct Gauge {
+    const char* name;
+    const char* help;
+    double (*value)(const server::ServiceState&, const server::TrafficSummary&);
+  };
+  static const Gauge gauges[] = {
+      {"allot_service_replicas_desired", "Replicas the service's autoscaler asks for.",
+       [](const server::ServiceState& s, const server::TrafficSummary&) {
+         return static_cast<double>(s.desired);
+       }},
+      {"allot_service_replicas_ready",
+       "Replicas that pass their readiness probe and take requests.",
+       [](const server::ServiceState& s, const server::TrafficSummary&) {
+         return static_cast<double>(s.ready);
+       }},
+      {"allot_service_replicas_draining", "Replicas finishing their requests before they end.",
+       [](const server::ServiceState& s, const server::TrafficSummary&) {
+         return static_cast<double>(s.draining);
+       }},
+      {"allot_service_in_flight", "Requests in flight at the gateway, held ones included.",
+       [](const server::ServiceState&, const server::TrafficSummary& t) {
+         return static_cast<double>(t.in_flight);
+       }},
+      {"allot_service_panicking", "1 while the autoscaler is in panic mode.",
+       [](const server::ServiceState& s, const server::TrafficSummary&) {
+         return s.panicking ? 1.0 : 0.0;
+       }},
+  };
+  std::string out;
+  for (const Gauge& gauge : gauges) {
+    out += Header(gauge.name, "gauge", gauge.help);
+    for (const auto& [name, state] : states) {
+      server::TrafficSummary summary = traffic.Summary(name, now_ms);
+      out += Sample(gauge.name, {{"service", name}}, gauge.value(state, summary));
+    }
+  }
+  return out;
+}
+
 }  // namespace allot::api

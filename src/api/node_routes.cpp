@@ -116,10 +116,13 @@ void AddNodeRoutes(ApiContext& ctx, const AddRoute& add) {
               "reading metrics (they name every project: give the scraper a token "
               "of a cluster-wide viewer)");
         }
-        return Reply::Raw(ctx.metrics().Render() + ClusterMetricsText(ctx.store(), ctx.liveness(),
-                                                                      ctx.workload_usage(),
-                                                                      ctx.options().now_ms()),
-                          "text/plain; version=0.0.4");
+        int64_t now = ctx.options().now_ms();
+        std::string text = ctx.metrics().Render() + ClusterMetricsText(ctx.store(), ctx.liveness(),
+                                                                       ctx.workload_usage(), now);
+        if (ctx.options().service_states) {
+          text += ServiceMetricsText(ctx.options().service_states(), ctx.service_traffic(), now);
+        }
+        return Reply::Raw(std::move(text), "text/plain; version=0.0.4");
       },
       Record::kAudited);
 }

@@ -181,7 +181,12 @@ int Describe(Session& session) {
             << Fixed(status.value("latency_p50_ms", 0.0), 1) << " ms, p99 "
             << Fixed(status.value("latency_p99_ms", 0.0), 1) << " ms (last minute)\n"
             << "Requests:    " << status.value("requests", 0) << " (" << status.value("errors", 0)
-            << " 5xx), " << status.value("cold_starts", 0) << " cold starts\n";
+            << " 5xx), " << status.value("cold_starts", 0) << " cold starts"
+            << (status.value("cold_starts", 0) > 0
+                    ? " (the last took " + Fixed(status.value("last_cold_start_seconds", 0.0), 2) +
+                          " s)"
+                    : "")
+            << "\n";
   if (status.contains("not_ready_reason")) {
     std::cout << "Not ready:   " << status.value("not_ready_reason", "") << "\n";
   }

@@ -65,6 +65,9 @@ ScaleDecision Autoscaler::Decide(int64_t now_ms, int32_t ready, int64_t in_fligh
   // Work in flight, or a recent request, keeps one replica; a service
   // scales to zero only after its quiet time.
   if (in_flight > 0 || (requested_lately && last_ != 0)) floor = std::max(floor, 1);
+  // Quiet for the scale-to-zero time: whatever the windows still hold is
+  // old load, and the service goes to its minimum (zero) at once.
+  if (in_flight == 0 && !requested_lately && s.min_replicas == 0) wanted = 0;
   decision.desired = std::clamp(wanted, floor, s.max_replicas);
   last_ = decision.desired;
   return decision;

@@ -10,17 +10,23 @@ const char* kLatency = "allot_service_request_duration_seconds";
 const char* kColdStarts = "allot_service_cold_starts_total";
 const char* kColdStartSeconds = "allot_service_cold_start_duration_seconds";
 
-// The latency at quantile `q` of `buckets`, as the upper bound of its bucket.
+// The latency at quantile `q` of `buckets`, interpolated within its bucket
+// (as Prometheus' histogram_quantile).
 double Quantile(const std::array<int64_t, 15>& buckets, double q) {
   int64_t total = 0;
   for (int64_t count : buckets) total += count;
   if (total == 0) return 0;
-  int64_t rank = static_cast<int64_t>(q * static_cast<double>(total - 1)) + 1;
+  double rank = q * static_cast<double>(total);
   int64_t seen = 0;
   const std::vector<double>& bounds = LatencyBounds();
   for (size_t i = 0; i < buckets.size(); ++i) {
+    if (buckets[i] > 0 && static_cast<double>(seen + buckets[i]) >= rank) {
+      if (i >= bounds.size()) return bounds.back();
+      double lower = i == 0 ? 0 : bounds[i - 1];
+      double within = (rank - static_cast<double>(seen)) / static_cast<double>(buckets[i]);
+      return lower + (bounds[i] - lower) * within;
+    }
     seen += buckets[i];
-    if (seen >= rank) return i < bounds.size() ? bounds[i] : bounds.back() * 2;
   }
   return bounds.back();
 }
