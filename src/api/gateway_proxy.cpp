@@ -118,6 +118,9 @@ asio::awaitable<Relayed> Gateway::Impl::RelayResponse(GatewayConnection& connect
     body.size = chunk.size() - body.size;
     body.data = chunk.data();
     body.more = !parser.is_done();
+    // A read that parsed only framing (a chunk's size line) has nothing to
+    // pass on, and an empty piece would end a chunked answer early.
+    if (body.size == 0 && body.more) continue;
     co_await http::async_write(connection.socket, serializer,
                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};

@@ -42,6 +42,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                          "port": os.environ.get("PORT"), "path": self.path,
                          "prefix": self.headers.get("X-Forwarded-Prefix", ""),
                          "user": self.headers.get("X-Forwarded-User", ""),
+                         "gpu_memory_limit": os.environ.get("ALLOT_GPU_MEMORY_LIMIT", ""),
                          "authorization": self.headers.get("Authorization", "")})
 
     def do_GET(self):
