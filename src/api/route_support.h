@@ -20,8 +20,7 @@ inline int HttpStatusOf(const std::string& code) {
   static const std::map<std::string, int> statuses = {
       {"invalid", 400},   {"unknown_field", 400}, {"malformed_json", 400}, {"unauthenticated", 401},
       {"forbidden", 403}, {"not_found", 404},     {"already_exists", 409}, {"conflict", 409},
-      {"gone", 410},      {"too_large", 413},     {"unavailable", 503},
-      {"bad_gateway", 502}};
+      {"gone", 410},      {"too_large", 413},     {"unavailable", 503},    {"bad_gateway", 502}};
   auto found = statuses.find(code);
   return found == statuses.end() ? 500 : found->second;
 }

@@ -124,6 +124,8 @@ TEST_F(LoopTest, TheGrafanaDashboardAsksOnlyForMetricsTheServerExports) {
   server::NodeLiveness liveness(now_);
   server::WorkloadUsage usage;
   std::string text = metrics.Render() + api::ClusterMetricsText(*store_, liveness, usage, now_);
+  server::ServiceTraffic traffic(&metrics);
+  text += api::ServiceMetricsText({{"s", server::ServiceState{}}}, traffic, now_);
   std::ifstream file(std::string(ALLOT_SOURCE_DIR) + "/docs/grafana/allot.json");
   std::stringstream dashboard;
   dashboard << file.rdbuf();

@@ -124,7 +124,7 @@ TEST(Autoscaler, PanicsOnASteepRiseAndNeverScalesInWhilePanicking) {
     decision = scaler.Decide(t, 1, 40, t);
     EXPECT_TRUE(decision.panicking) << "tick " << i;
   }
-  EXPECT_GE(decision.desired, 6);  // (3 x 40 + 3 x 4) / 6 = 22 in flight
+  EXPECT_GE(decision.desired, 6);      // (3 x 40 + 3 x 4) / 6 = 22 in flight
   EXPECT_LE(decision.stable_load, 8);  // the stable window has barely moved
   int32_t peak = decision.desired;
   // The load falls back: still panicking, no scale-in.

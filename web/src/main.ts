@@ -9,6 +9,7 @@ import { AuditView } from "./views/audit";
 import { NodesView } from "./views/nodes";
 import { OverviewView } from "./views/overview";
 import { ProjectsView } from "./views/projects";
+import { ServicesView } from "./views/services";
 import type { View } from "./views/view";
 import { WorkloadsView } from "./views/workloads";
 
@@ -21,6 +22,7 @@ const views: Record<string, View> = {
   overview: new OverviewView(),
   projects: new ProjectsView(),
   workloads: new WorkloadsView(),
+  services: new ServicesView(),
   nodes: new NodesView(),
   audit: new AuditView(),
 };
