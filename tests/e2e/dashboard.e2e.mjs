@@ -146,6 +146,22 @@ try {
     check(true, "Stop on the row stops it, and Start is offered");
   }
 
+  // A service from the page: created, its replica ready on its row, deleted.
+  await page.getByRole("link", { name: "Services" }).click();
+  await page.getByText("New service").click();
+  await page.getByLabel("Service name").fill("pagesvc");
+  await page.getByLabel("Service port").fill("8000");
+  await page.getByLabel("Service command").fill("exec /usr/bin/python3 -m http.server $PORT --bind 127.0.0.1");
+  await page.getByRole("button", { name: "Create service" }).click();
+  await page.getByText("service pagesvc created").waitFor();
+  const serviceRow = page.getByRole("row").filter({ hasText: "pagesvc" });
+  await serviceRow.filter({ hasText: "1 / 1" }).waitFor({ timeout: 30000 });
+  check(true, "a service created from the page gets a ready replica on its row");
+  await page.screenshot({ path: join(artifacts, "dashboard-services.png"), fullPage: true });
+  await page.getByRole("button", { name: "Delete service pagesvc" }).click();
+  await serviceRow.waitFor({ state: "detached", timeout: 10000 });
+  check(true, "Delete on the row deletes the service");
+
   // The GPU map shows the fraction on its GPU.
   await page.getByRole("link", { name: "Nodes" }).click();
   const band = page.locator('.band[data-workload="frac"]');

@@ -33,6 +33,7 @@ export class ServicesView implements View {
   private body!: HTMLElement;
   private message!: HTMLElement;
   private loading = false;
+  private refresh: number | undefined;
 
   mount(container: HTMLElement, model: ClusterModel): void {
     this.body = h("div", {});
@@ -50,6 +51,9 @@ export class ServicesView implements View {
       this.message.textContent = error instanceof ApiError ? error.message : String(error);
     }).finally(() => {
       this.loading = false;
+      // The gateway's figures change without a store change: poll while shown.
+      window.clearTimeout(this.refresh);
+      if (this.body.isConnected) this.refresh = window.setTimeout(() => this.update(), 2000);
     });
   }
 
