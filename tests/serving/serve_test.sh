@@ -180,6 +180,27 @@ body="$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $ADA" "$URL/serve/d
 expect_in "$body" "no ready replica after 3 s.*listens on port.* 503$" "a request to it: 503 with the reason"
 as_ada serve delete deaf >/dev/null
 
+BUSYBOX="$(command -v busybox || true)"
+if [[ "$(id -u)" == 0 && -n "$BUSYBOX" ]] && command -v podman >/dev/null &&
+  { command -v runc || command -v crun; } >/dev/null; then
+  echo "== a container replica keeps the service's port, in a network of its own"
+  IMAGE="localhost/allot-serve-test:$$"
+  build_busybox_image "$IMAGE" "$WORK/image"
+  as_ada serve create boxed --port 8080 --min-replicas 2 --image "$IMAGE" \
+    -- sh -c 'echo "port=$PORT" >/tmp/port.txt; exec httpd -f -p "$PORT" -h /' >/dev/null
+  wait_field boxed ready '==' 2 60
+  for _ in 1 2 3 4; do
+    expect_in "$(call boxed /tmp/port.txt)" "^port=8080$" "a container replica's PORT"
+  done
+  if curl -s -m 2 -o /dev/null "http://127.0.0.1:8080/tmp/port.txt"; then
+    fail "a container replica's port is reachable from the node directly"
+  fi
+  as_ada serve delete boxed >/dev/null
+  podman rmi -f "$IMAGE" >/dev/null 2>&1 || true
+else
+  echo "(not root, or no podman, runc or busybox: the container replica part is skipped)"
+fi
+
 if $PY -c "import torch" 2>/dev/null; then
   echo "== a tiny PyTorch model built in the test answers predictions"
   as_ada serve create torch --port 8000 --min-replicas 1 --ready-path /health \
