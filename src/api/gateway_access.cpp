@@ -4,40 +4,48 @@
 
 namespace allot::api {
 
-std::optional<WorkspaceTarget> ParseWorkspaceTarget(std::string_view target) {
-  std::string_view path = target.substr(0, target.find('?'));
-  const std::string_view prefix = "/workspaces/";
-  if (path.substr(0, prefix.size()) != prefix) return std::nullopt;
+namespace {
+
+// "<prefix><project>/<name>[/rest]" of a path without its query: the
+// project, the name, and the rest ("/..." or empty when the path ends at
+// the name). False for other paths.
+bool SplitGatewayPath(std::string_view path, std::string_view prefix, std::string& project,
+                      std::string& name, std::string_view& rest, bool& bare) {
+  if (path.substr(0, prefix.size()) != prefix) return false;
   path.remove_prefix(prefix.size());
   size_t slash = path.find('/');
-  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+  if (slash == std::string_view::npos || slash == 0) return false;
+  project = std::string(path.substr(0, slash));
+  std::string_view after = path.substr(slash + 1);
+  size_t end = after.find('/');
+  name = std::string(after.substr(0, end));
+  bare = end == std::string_view::npos;
+  rest = bare ? std::string_view() : after.substr(end);
+  return !name.empty();
+}
+
+}  // namespace
+
+std::optional<WorkspaceTarget> ParseWorkspaceTarget(std::string_view target) {
   WorkspaceTarget out;
-  out.project = std::string(path.substr(0, slash));
-  std::string_view rest = path.substr(slash + 1);
-  size_t end = rest.find('/');
-  out.name = std::string(rest.substr(0, end));
-  if (out.name.empty()) return std::nullopt;
-  out.bare = end == std::string_view::npos;
+  std::string_view rest;
+  if (!SplitGatewayPath(target.substr(0, target.find('?')), "/workspaces/", out.project, out.name,
+                        rest, out.bare)) {
+    return std::nullopt;
+  }
   return out;
 }
 
 std::optional<ServiceTarget> ParseServiceTarget(std::string_view target) {
   size_t mark = target.find('?');
-  std::string_view path = target.substr(0, mark);
   std::string_view query = mark == std::string_view::npos ? "" : target.substr(mark);
-  const std::string_view prefix = "/serve/";
-  if (path.substr(0, prefix.size()) != prefix) return std::nullopt;
-  path.remove_prefix(prefix.size());
-  size_t slash = path.find('/');
-  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
   ServiceTarget out;
-  out.project = std::string(path.substr(0, slash));
-  std::string_view rest = path.substr(slash + 1);
-  size_t end = rest.find('/');
-  out.name = std::string(rest.substr(0, end));
-  if (out.name.empty()) return std::nullopt;
-  std::string_view forward = end == std::string_view::npos ? "/" : rest.substr(end);
-  out.forward = std::string(forward) + std::string(query);
+  std::string_view rest;
+  bool bare = false;
+  if (!SplitGatewayPath(target.substr(0, mark), "/serve/", out.project, out.name, rest, bare)) {
+    return std::nullopt;
+  }
+  out.forward = std::string(bare ? "/" : rest) + std::string(query);
   out.prefix = "/serve/" + out.project + "/" + out.name;
   return out;
 }
