@@ -413,7 +413,7 @@ TEST_F(LoopTest, ANodeChangedBetweenCyclesIsReadAgain) {
 }
 
 // A node registered by an agent that falls silent is lost: its training
-// runs again elsewhere, its interactive work is lost.
+// and a service's replica run again elsewhere, its interactive work is lost.
 TEST_F(LoopTest, SilentAgentNodesAreLost) {
   for (const char* name : {"agent-a", "agent-b"}) {
     auto node = wire::DecodeNode(json{{"name", name},
@@ -432,13 +432,23 @@ TEST_F(LoopTest, SilentAgentNodesAreLost) {
         json{{"name", name},
              {"project", "default"},
              {"kind", name == std::string("train") ? "training" : "interactive"},
-             {"gpu", "0.5"},
+             {"gpu", name == std::string("train") ? "0.5" : "0.25"},
              {"preemptible", true},  // no quota needed
              {"command", {"true"}}});
     ASSERT_TRUE(w);
     ASSERT_TRUE(
         store_->Commit({{Op::kCreate, "workloads", name, wire::EncodeWorkload(*w).dump(), 0}}));
   }
+  auto replica = wire::DecodeWorkloadSubmission(json{{"name", "svc-abc123"},
+                                                     {"project", "default"},
+                                                     {"kind", "inference"},
+                                                     {"gpu", "0.25"},
+                                                     {"preemptible", true},
+                                                     {"command", {"serve"}}});
+  ASSERT_TRUE(replica);
+  replica->replica = {"svc", 1, 8000, ""};
+  ASSERT_TRUE(store_->Commit(
+      {{Op::kCreate, "workloads", "svc-abc123", wire::EncodeWorkload(*replica).dump(), 0}}));
   server::NodeLiveness liveness(now_);
   server::AgentTimings timings;
   timings.lost_after_ms = 30000;
@@ -449,6 +459,7 @@ TEST_F(LoopTest, SilentAgentNodesAreLost) {
   ASSERT_EQ(Get("notebook").status, wire::WorkloadStatus::kRunning);
   std::string train_node = Get("train").assignments[0].node;
   std::string notebook_node = Get("notebook").assignments[0].node;
+  std::string replica_node = Get("svc-abc123").assignments[0].node;
   // Every node but the training's keeps beating.
   std::string other = train_node == "agent-a" ? "agent-b" : "agent-a";
   now_ += 31000;
@@ -458,7 +469,7 @@ TEST_F(LoopTest, SilentAgentNodesAreLost) {
   EXPECT_EQ(cycle->nodes_lost, 1);
   // The training's task left the lost node to run again elsewhere; a
   // notebook there ends as lost instead, which is no eviction.
-  EXPECT_EQ(cycle->evictions_node_lost, 1);
+  EXPECT_EQ(cycle->evictions_node_lost, replica_node == train_node ? 2 : 1);
   auto lost = wire::DecodeNode(json::parse(store_->Get("nodes", train_node)->body));
   EXPECT_EQ(lost->state, wire::NodeState::kLost);
   wire::WorkloadResource train = Get("train");
@@ -466,6 +477,10 @@ TEST_F(LoopTest, SilentAgentNodesAreLost) {
   EXPECT_EQ(train.assignments[0].node, other);  // runs again elsewhere
   EXPECT_EQ(train.assignments[0].attempt, 2);
   EXPECT_EQ(train.assignments[0].previous_node, train_node);
+  // A replica is never lost with its node: it runs again elsewhere.
+  wire::WorkloadResource moved = Get("svc-abc123");
+  EXPECT_EQ(moved.status, wire::WorkloadStatus::kRunning);
+  EXPECT_EQ(moved.assignments[0].node, other);
   // Interactive work on the lost node is lost; elsewhere it runs on.
   EXPECT_EQ(Get("notebook").status, notebook_node == train_node ? wire::WorkloadStatus::kLost
                                                                 : wire::WorkloadStatus::kRunning);
