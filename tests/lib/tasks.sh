@@ -16,4 +16,12 @@ kill_tasks_under() {  # kill_tasks_under DIR
     if [[ "$now" == "$start" ]]; then kill -9 -- "-$pid" 2>/dev/null || true; fi
   done < <(find "$dir" -name process.json 2>/dev/null)
   pkill -9 -f "task-shim $dir" 2>/dev/null || true
+  # A task whose shim was stopped before it recorded the task's pid (a
+  # replica that was starting) has no process.json: its working directory,
+  # under DIR, gives it away.
+  local proc cwd
+  for proc in /proc/[0-9]*; do
+    cwd="$(readlink "$proc/cwd" 2>/dev/null || true)"
+    if [[ "$cwd" == "$dir"/* ]]; then kill -9 "${proc#/proc/}" 2>/dev/null || true; fi
+  done
 }
