@@ -22,6 +22,6 @@ kill_tasks_under() {  # kill_tasks_under DIR
   local proc cwd
   for proc in /proc/[0-9]*; do
     cwd="$(readlink "$proc/cwd" 2>/dev/null || true)"
-    if [[ "$cwd" == "$dir"/* ]]; then kill -9 "${proc#/proc/}" 2>/dev/null || true; fi
+    if [[ "$cwd" == "$dir"/* && "${proc#/proc/}" != "$$" ]]; then kill -9 "${proc#/proc/}" 2>/dev/null || true; fi
   done
 }
