@@ -518,6 +518,9 @@ struct Agent::Impl {
         Probe(task, now);
         probing = probing || FastProbing(task, now);
       }
+      // A replica that is starting is looked at again soon: a request may
+      // be waiting for it (a cold start).
+      if (task.Probed() && task.observed.state == "starting") probing = true;
       if (client && reachable) reachable = Report(*client, task);
     }
     for (const std::string& key : expired) {
@@ -544,6 +547,7 @@ struct Agent::Impl {
       Status launched = LaunchTask(
           TasksDir(node) + "/" + key, launch,
           {options.shim_binary, options.cgroup_parent, options.user_dirs, interposer_library});
+      if (launched && launch.serve_port > 0) probing = true;
       if (launched) {
         Say("started " + spec.workload + " task " + std::to_string(spec.task) + " attempt " +
             std::to_string(spec.attempt) + " on " + node);
