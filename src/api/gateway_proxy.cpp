@@ -101,8 +101,13 @@ asio::awaitable<Relayed> Gateway::Impl::RelayResponse(GatewayConnection& connect
     co_return Relayed::kUpgraded;
   }
   http::response_serializer<http::buffer_body> serializer(parser.get());
-  co_await http::async_write_header(connection.socket, serializer,
-                                    asio::redirect_error(asio::use_awaitable, ec));
+  // When the body's first bytes (or all of a small one) came with the
+  // header, both go out in one write below; otherwise the header goes now,
+  // so that a client of a slow stream sees it at once.
+  if (backend.buffer.size() == 0 && !parser.is_done()) {
+    co_await http::async_write_header(connection.socket, serializer,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+  }
   RelayBuffer relay(spare_buffers_);
   std::vector<char>& chunk = relay.buffer;
   while (!ec && !parser.is_done() && !serializer.is_done()) {
