@@ -10,7 +10,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include <nlohmann/json.hpp>
@@ -152,6 +154,16 @@ class Gateway::Impl {
   // gateway_serve.cpp: an inference service's request; false when the
   // connection is done.
   boost::asio::awaitable<bool> ProxyService(std::shared_ptr<GatewayConnection> connection);
+  // The request's head (false: the connection is done, answered if it
+  // was unreadable).
+  boost::asio::awaitable<bool> ReadServiceHead(GatewayConnection& connection,
+                                               http::request_parser<http::buffer_body>& parser);
+  // The body's first kRetryableBody bytes (all of a small one).
+  boost::asio::awaitable<bool> ReadBodyStart(GatewayConnection& connection,
+                                             ServiceExchange& exchange, bool expects_continue);
+  // The first call of each user to each service per minute.
+  void AuditServiceCall(const GatewayConnection& connection, const HttpRequest& request,
+                        const server::ServiceRoute& route, const std::string& user);
   boost::asio::awaitable<bool> ForwardToService(std::shared_ptr<GatewayConnection> connection,
                                                 ServiceExchange& exchange);
   boost::asio::awaitable<Relayed> TryReplica(GatewayConnection& connection,

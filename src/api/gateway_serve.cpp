@@ -65,21 +65,7 @@ struct ServiceExchange {
 asio::awaitable<bool> Gateway::Impl::ProxyService(std::shared_ptr<GatewayConnection> connection) {
   auto exchange = std::make_unique<ServiceExchange>();
   http::request_parser<http::buffer_body>& parser = exchange->parser;
-  parser.header_limit(kMaxHead);
-  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  error_code ec;
-  while (!parser.is_header_done()) {
-    size_t used = parser.put(asio::buffer(connection->pending), ec);
-    connection->pending.erase(0, used);
-    if (ec == http::error::need_more) ec = {};
-    if (ec) break;
-    if (!parser.is_header_done() && !co_await ReadMore(*connection, kIdleTimeout)) co_return false;
-  }
-  if (ec) {
-    Error refusal = Error::Coded("invalid", "the request could not be read: " + ec.message());
-    co_await SendError(*connection, refusal, true);
-    co_return false;
-  }
+  if (!co_await ReadServiceHead(*connection, parser)) co_return false;
   exchange->start = Clock::now();
   http::request<http::buffer_body>& request = parser.get();
   std::optional<ServiceTarget> target = ParseServiceTarget(request.target());
@@ -107,15 +93,7 @@ asio::awaitable<bool> Gateway::Impl::ProxyService(std::shared_ptr<GatewayConnect
   }
   exchange->target = *target;
   exchange->user = *user;
-  if (!user->empty()) {
-    std::string key = *user + "\n" + route->name;
-    auto audited = service_audited_.find(key);
-    if (audited == service_audited_.end() || exchange->start - audited->second >= kAuditEvery) {
-      service_audited_[key] = exchange->start;
-      Audit(*connection, for_errors, *user, true, 200,
-            "called service " + route->project + "/" + route->name);
-    }
-  }
+  AuditServiceCall(*connection, for_errors, *route, *user);
   bool expects_continue = request[http::field::expect] == "100-continue";
   exchange->header = request.base();
   http::request_header<>& header = exchange->header;
@@ -123,40 +101,78 @@ asio::awaitable<bool> Gateway::Impl::ProxyService(std::shared_ptr<GatewayConnect
   header.erase(http::field::expect);
   PrepareHeaderForTask(header, from_header || route->is_public, exchange->user, connection->source);
   header.set("X-Forwarded-Prefix", exchange->target.prefix);
-  if (expects_continue && !parser.is_done()) {
-    std::string go_on = "HTTP/1.1 100 Continue\r\n\r\n";
-    co_await Send(*connection, std::move(go_on));
-  }
-  // The first of the body: all of a small one.
-  RelayBuffer relay(spare_buffers_);
-  std::vector<char>& chunk = relay.buffer;
-  while (!parser.is_done() && exchange->body.size() < kRetryableBody) {
-    if (connection->pending.empty() && !co_await ReadMore(*connection, kIdleTimeout)) {
-      co_return false;
-    }
-    auto& body = request.body();
-    body.data = chunk.data();
-    body.size = chunk.size();
-    size_t used = parser.put(asio::buffer(connection->pending), ec);
-    connection->pending.erase(0, used);
-    if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
-    if (ec) {
-      Error unreadable =
-          Error::Coded("invalid", "the request body could not be read: " + ec.message());
-      co_await SendError(*connection, unreadable, true);
-      co_return false;
-    }
-    exchange->body.append(chunk.data(), chunk.size() - body.size);
-    if (used == 0 && !parser.is_done() && !co_await ReadMore(*connection, kIdleTimeout)) {
-      co_return false;
-    }
-  }
+  if (!co_await ReadBodyStart(*connection, *exchange, expects_continue)) co_return false;
   exchange->complete = parser.is_done();
   ctx_.service_traffic().Begin(route->name, ctx_.options().now_ms());
   bool go_on = co_await ForwardToService(connection, *exchange);
   double seconds = std::chrono::duration<double>(Clock::now() - exchange->start).count();
   ctx_.service_traffic().End(route->name, ctx_.options().now_ms(), exchange->status, seconds);
   co_return go_on;
+}
+
+asio::awaitable<bool> Gateway::Impl::ReadServiceHead(
+    GatewayConnection& connection, http::request_parser<http::buffer_body>& parser) {
+  parser.header_limit(kMaxHead);
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  error_code ec;
+  while (!parser.is_header_done()) {
+    size_t used = parser.put(asio::buffer(connection.pending), ec);
+    connection.pending.erase(0, used);
+    if (ec == http::error::need_more) ec = {};
+    if (ec) break;
+    if (!parser.is_header_done() && !co_await ReadMore(connection, kIdleTimeout)) co_return false;
+  }
+  if (!ec) co_return true;
+  Error refusal = Error::Coded("invalid", "the request could not be read: " + ec.message());
+  co_await SendError(connection, refusal, true);
+  co_return false;
+}
+
+asio::awaitable<bool> Gateway::Impl::ReadBodyStart(GatewayConnection& connection,
+                                                   ServiceExchange& exchange,
+                                                   bool expects_continue) {
+  http::request_parser<http::buffer_body>& parser = exchange.parser;
+  if (expects_continue && !parser.is_done()) {
+    std::string go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+    co_await Send(connection, std::move(go_on));
+  }
+  RelayBuffer relay(spare_buffers_);
+  std::vector<char>& chunk = relay.buffer;
+  error_code ec;
+  while (!parser.is_done() && exchange.body.size() < kRetryableBody) {
+    if (connection.pending.empty() && !co_await ReadMore(connection, kIdleTimeout)) {
+      co_return false;
+    }
+    auto& body = parser.get().body();
+    body.data = chunk.data();
+    body.size = chunk.size();
+    size_t used = parser.put(asio::buffer(connection.pending), ec);
+    connection.pending.erase(0, used);
+    if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
+    if (ec) {
+      Error unreadable =
+          Error::Coded("invalid", "the request body could not be read: " + ec.message());
+      co_await SendError(connection, unreadable, true);
+      co_return false;
+    }
+    exchange.body.append(chunk.data(), chunk.size() - body.size);
+    if (used == 0 && !parser.is_done() && !co_await ReadMore(connection, kIdleTimeout)) {
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+void Gateway::Impl::AuditServiceCall(const GatewayConnection& connection,
+                                     const HttpRequest& request, const server::ServiceRoute& route,
+                                     const std::string& user) {
+  if (user.empty()) return;  // a public service's anonymous caller
+  std::string key = user + "\n" + route.name;
+  auto now = Clock::now();
+  auto audited = service_audited_.find(key);
+  if (audited != service_audited_.end() && now - audited->second < kAuditEvery) return;
+  service_audited_[key] = now;
+  Audit(connection, request, user, true, 200, "called service " + route.project + "/" + route.name);
 }
 
 std::optional<std::string> Gateway::Impl::AuthorizeService(const server::ServiceRoute& route,
