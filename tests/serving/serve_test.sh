@@ -130,7 +130,7 @@ expect_refused "project admins" "a researcher makes a service public" \
 "$ALLOT" serve update model --public >/dev/null
 code="$(curl -s -o /dev/null -w '%{http_code}' "$URL/serve/default/model/predict")"
 [[ "$code" == 200 ]] || fail "a public service without a token: $code, not 200"
-"$ALLOT" audit --limit 100 2>/dev/null | grep -q "called service default/model" ||
+"$ALLOT" audit --limit 1000 2>/dev/null | grep -q "called service default/model" ||
   fail "calls are not audited"
 code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADA" "$URL/serve/default/nothing/")"
 [[ "$code" == 404 ]] || fail "an unknown service: $code, not 404"
