@@ -78,7 +78,10 @@ code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BOB" "
 [[ "$code" == 403 ]] || fail "another project's researcher: $code, not 403"
 code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" "${BASE}tree")"
 [[ "$code" == 200 ]] || fail "an admin: $code, not 200"
-"$ALLOT" audit --limit 1000 2>/dev/null | grep -q "opened workspace default/nb" ||
+audit_log="$("$ALLOT" audit --limit 1000 2>/dev/null)"
+# Read whole first: grep -q stops early, and pipefail would count the
+# writer's broken pipe as a failure.
+grep -q "opened workspace default/nb" <<<"$audit_log" ||
   fail "the opening is not audited: $("$ALLOT" audit --limit 20)"
 cookie="$(curl -s -D - -o /dev/null -X POST -d "{}" -H "Authorization: Bearer $ADA" "$URL/api/v1/session" |
   sed -n "s/^set-cookie: \\(allot_token=[^;]*\\);.*HttpOnly.*/\\1/Ip" | tr -d '\r')"
