@@ -3,6 +3,7 @@
 #include "cli/spec_file.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -14,9 +15,11 @@ namespace {
 
 using nlohmann::json;
 
+// Each test process (ctest runs several at once) names its files by its pid.
 std::string Write(const std::string& text) {
   static int serial = 0;
-  std::string path = testing::TempDir() + "/spec-" + std::to_string(serial++) + ".yaml";
+  std::string path = testing::TempDir() + "/spec-" + std::to_string(::getpid()) + "-" +
+                     std::to_string(serial++) + ".yaml";
   std::ofstream(path) << text;
   return path;
 }
