@@ -15,7 +15,10 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include "api/gateway_access.h"
 #include "api/gateway_impl.h"
@@ -42,6 +45,15 @@ constexpr size_t kPoolPerReplica = 512;
 constexpr int kMaxTries = 3;
 constexpr auto kGrantReuse = std::chrono::seconds(1);
 constexpr auto kAuditEvery = std::chrono::seconds(60);
+
+// Whether a pooled connection is still open: the replica (through the
+// agent's splice) may have closed it while it idled, and a request that
+// may not be sent twice must not go out on a connection that is gone.
+bool StillOpen(Backend& backend) {
+  char byte = 0;
+  ssize_t got = ::recv(backend.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
 
 std::string PoolKey(const std::string& service, const server::ServiceEndpoint& endpoint) {
   return service + "/" + endpoint.replica + "." + std::to_string(endpoint.attempt);
@@ -344,7 +356,9 @@ asio::awaitable<Relayed> Gateway::Impl::TryReplica(GatewayConnection& connection
   std::vector<Backend>& idle = idle_backends_[key];
   auto now = Clock::now();
   while (!idle.empty() && !backend) {
-    if (now - idle.back().idle_since < kPooledIdle) backend.emplace(std::move(idle.back()));
+    if (now - idle.back().idle_since < kPooledIdle && StillOpen(idle.back())) {
+      backend.emplace(std::move(idle.back()));
+    }
     idle.pop_back();
   }
   bool pooled = backend.has_value();
