@@ -308,6 +308,8 @@ Result<std::string> BootstrapAdmin(store::Store& store, int64_t now_ms) {
   writes->push_back(
       {Op::kCreate, "tokens", token->record.id, EncodeToken(token->record).dump(), 0});
   Result<int64_t> revision = store.Commit(*writes);
+  // Another server on the same store bootstrapped it first.
+  if (!revision && revision.error().code == "already_exists") return std::string();
   if (!revision) return revision.error();
   return token->text;
 }
@@ -324,6 +326,7 @@ Status BootstrapDefaultProject(store::Store& store, int64_t deserved_gpu_milli) 
   Result<int64_t> revision = store.Commit(
       {{Op::kCreate, "departments", "default", EncodeQueue(department, false).dump(), 0},
        {Op::kCreate, "projects", "default", EncodeQueue(project, true).dump(), 0}});
+  if (!revision && revision.error().code == "already_exists") return Status::Ok();
   if (!revision) return revision.error();
   return Status::Ok();
 }

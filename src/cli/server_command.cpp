@@ -25,6 +25,8 @@ namespace {
 
 struct ServerOptions {
   std::string data_dir;
+  std::string store;  // default: sqlite:<data-dir>/allot.db
+  std::string lease_ttl = "5s";
   std::string host = "127.0.0.1";
   int port = 7070;
   std::string admin_token_file;  // default: <data-dir>/admin-token
@@ -94,7 +96,14 @@ Result<server::ControlPlaneOptions> PlaneOptions() {
   auto min_runtime = ParseDurationMs(options.min_runtime);
   if (!min_runtime) return Error::Coded("invalid", "--min-runtime: " + min_runtime.error().message);
   plane.scheduler.min_runtime = *min_runtime;
-  plane.store_path = options.data_dir + "/allot.db";
+  plane.store_url =
+      options.store.empty() ? "sqlite:" + options.data_dir + "/allot.db" : options.store;
+  auto lease_ttl = ParseDurationMs(options.lease_ttl);
+  if (!lease_ttl || *lease_ttl < 1000) {
+    return Error::Coded("invalid", "--lease-ttl: '" + options.lease_ttl +
+                                       "' is not a duration of at least 1s, as 5s or 1m");
+  }
+  plane.lease_ttl = std::chrono::milliseconds(*lease_ttl);
   plane.now_ms = NowMs;
   plane.timings.lost_after_ms = options.lost_after_s * 1000;
   // Several heartbeats fit in the time after which a node is lost.
@@ -252,6 +261,12 @@ int Serve(bool standalone) {
 void AddCommon(CLI::App* command) {
   command->add_option("--data-dir", options.data_dir,
                       "Where the database lives (default ~/.local/share/allot)");
+  command->add_option("--store", options.store,
+                      "The store: sqlite:PATH (default sqlite:<data-dir>/allot.db, one server) or "
+                      "postgresql://user@host/db (several servers; docs/high-availability.md)");
+  command->add_option("--lease-ttl", options.lease_ttl,
+                      "With several servers: how long the leader's lease lasts unrenewed, about "
+                      "the time to replace a lost leader (default 5s)");
   command->add_option("--host", options.host, "Address to listen on (default 127.0.0.1)");
   command->add_option("--port", options.port, "Port to listen on (default 7070; 0: any)")
       ->check(CLI::Range(0, 65535));

@@ -41,6 +41,9 @@ std::vector<store::Write> AgentSessions::Heartbeat(
   const std::string& name = node.spec.name;
   int64_t now = now_ms_();
   liveness_.Heard(name, now);
+  // For the leader, which may be another server. Best effort: a lost write
+  // only costs the node a heartbeat's worth of its `lost_after`.
+  if (store_.Shared()) (void)store_.RecordHeartbeat(name, now);
   liveness_.Reported(name, std::move(gpus));
   for (const wire::TaskUsageReport& report : tasks) {
     // Only what runs there now: an agent speaks for its own node's tasks.

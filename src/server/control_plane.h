@@ -13,6 +13,7 @@
 #include "common/metrics.h"
 #include "common/result.h"
 #include "sched/config.h"
+#include "server/leadership.h"
 #include "server/node_liveness.h"
 #include "server/scheduling_loop.h"
 #include "server/service_directory.h"
@@ -24,7 +25,10 @@
 namespace allot::server {
 
 struct ControlPlaneOptions {
-  std::string store_path;           // the SQLite file
+  std::string store_url;  // store/open_store.h: sqlite:PATH or postgresql://...
+  // How long the scheduling loop's lease lasts without a renewal: on a
+  // shared store, about how long a lost leader takes to be replaced.
+  std::chrono::milliseconds lease_ttl = std::chrono::seconds(5);
   std::function<int64_t()> now_ms;  // wall clock in ms since the epoch
   AgentTimings timings;
   sched::SchedulerConfig scheduler;
@@ -49,13 +53,17 @@ class ControlPlane {
   ServiceDirectory& services() { return directory_; }
   ServiceTraffic& service_traffic() { return traffic_; }
   ServingController& serving() { return *serving_; }
+  // Whether this server runs the loop now, among those on the store.
+  Leadership& leadership() { return *leadership_; }
   const ControlPlaneOptions& options() const { return options_; }
 
-  // Runs the scheduling loop and the serving controller on their threads: a cycle when woken
-  // (Wake(), after every change through the API) and at least every second.
+  // Takes part in the election and runs the scheduling loop and the serving
+  // controller on their threads: a cycle when woken (Wake(), after every
+  // change through the API) and at least every second, while it leads.
   void Start();
   void Wake() { loop_->Wake(); }
-  // Stops the loop; the store stays open until the control plane goes.
+  // Stops the loop and gives the lease up; the store stays open until the
+  // control plane goes.
   void Stop();
 
  private:
@@ -63,6 +71,7 @@ class ControlPlane {
 
   ControlPlaneOptions options_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Leadership> leadership_;
   NodeLiveness liveness_;
   MetricsRegistry metrics_;
   WorkloadUsage workload_usage_;

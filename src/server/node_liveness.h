@@ -2,9 +2,13 @@
 // and the GPU usage it last reported (for metrics and the dashboard).
 // Kept in memory: after a server restart every agent node counts as heard
 // at the start, so that agents have a full `lost_after` to reconnect before
-// their nodes are declared lost.
+// their nodes are declared lost. With several servers, each records the
+// heartbeats it hears in the store and the leader merges them all in; a
+// server that starts leading gives every node a full `lost_after` again
+// (its agents may be failing over to another server just then).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -32,6 +36,23 @@ class NodeLiveness {
   void Heard(const std::string& node, int64_t now_ms) {
     std::lock_guard lock(mutex_);
     last_ms_[node] = now_ms;
+  }
+
+  // Heartbeats other servers heard (the store's), merged in: the later time
+  // of each node counts.
+  void Merge(const std::map<std::string, int64_t>& heard) {
+    std::lock_guard lock(mutex_);
+    for (const auto& [node, ms] : heard) {
+      int64_t& known = last_ms_[node];
+      if (ms > known) known = ms;
+    }
+  }
+
+  // Every node counts as heard no earlier than `now_ms` (a new leader).
+  void GraceFrom(int64_t now_ms) {
+    std::lock_guard lock(mutex_);
+    started_ms_ = now_ms;
+    for (auto& [node, ms] : last_ms_) ms = std::max(ms, now_ms);
   }
 
   // Records the GPU usage a heartbeat of `node` carried.

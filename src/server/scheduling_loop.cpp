@@ -269,8 +269,26 @@ Result<CycleOutcome> SchedulingLoop::RunCycle() {
   return outcome;
 }
 
+Result<int64_t> SchedulingLoop::CommitCycle(const std::vector<store::Write>& writes) {
+  if (!lease_) return store_.Commit(writes);
+  Result<int64_t> committed = store_.CommitFenced(writes, *lease_);
+  if (!committed && committed.error().code == "fenced" && leadership_) leadership_->Deposed();
+  return committed;
+}
+
 Result<CycleOutcome> SchedulingLoop::Cycle() {
   if (!scheduler_) return Error::Coded("internal", "the scheduler could not be created");
+  lease_.reset();
+  if (leadership_) {
+    lease_ = leadership_->Current();
+    if (!lease_) return CycleOutcome{};  // another server leads
+  }
+  if (liveness_ && store_.Shared()) {
+    // Heartbeats that other servers heard.
+    Result<std::map<std::string, int64_t>> heard = store_.Heartbeats();
+    if (!heard) return heard.error();
+    liveness_->Merge(*heard);
+  }
   Result<ReadState> read =
       Read(store_, active_, decoded_nodes_, now_ms_(), liveness_, timings_, workload_usage_);
   if (!read) return read.error();
@@ -372,7 +390,7 @@ Result<CycleOutcome> SchedulingLoop::Cycle() {
   }
   bool sampled = AddSample(now_ms, status_json, writes);
   if (!writes.empty()) {
-    Result<int64_t> committed = store_.Commit(writes);
+    Result<int64_t> committed = CommitCycle(writes);
     if (!committed) {
       if (sampled) {  // read the kept samples again before the next one
         samples_loaded_ = false;
@@ -456,6 +474,22 @@ void SchedulingLoop::SetHistory(std::chrono::milliseconds interval, size_t keep)
 }
 
 void SchedulingLoop::Start(std::chrono::milliseconds interval) {
+  if (store_.Shared()) {
+    watcher_ = std::thread([this] {
+      int64_t seen = store_.WaitForChange(INT64_MAX, std::chrono::milliseconds(0));
+      for (;;) {
+        {
+          std::lock_guard lock(mutex_);
+          if (stopping_) return;
+        }
+        int64_t now = store_.WaitForChange(seen, std::chrono::milliseconds(200));
+        if (now > seen) {
+          seen = now;
+          if (!leadership_ || leadership_->Leading()) Wake();
+        }
+      }
+    });
+  }
   thread_ = std::thread([this, interval] {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
@@ -486,6 +520,7 @@ void SchedulingLoop::Stop() {
     wake_.notify_one();
   }
   if (thread_.joinable()) thread_.join();
+  if (watcher_.joinable()) watcher_.join();
 }
 
 }  // namespace allot::server

@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,6 +39,7 @@
 #include "core/snapshot.h"
 #include "sched/scheduler.h"
 #include "server/active_workloads.h"
+#include "server/leadership.h"
 #include "server/node_liveness.h"
 #include "server/workload_usage.h"
 #include "store/store.h"
@@ -93,9 +95,16 @@ class SchedulingLoop {
   // The tasks' GPU use from heartbeats, for the projects' idle rules, and
   // forgotten here for workloads that stopped running. Call before Start().
   void SetWorkloadUsage(server::WorkloadUsage* usage) { workload_usage_ = usage; }
+  // Cycles run only while `leadership` says this server leads, and their
+  // writes carry its lease as a fence (null: always, unfenced). On a shared
+  // store the loop also wakes for changes made through other servers. Call
+  // before Start().
+  void SetLeadership(Leadership* leadership) { leadership_ = leadership; }
 
  private:
   Result<CycleOutcome> Cycle();
+  // Commits a cycle's writes, fenced by `lease_` when there is one.
+  Result<int64_t> CommitCycle(const std::vector<store::Write>& writes);
   // Appends this cycle's sample and the deletion of the oldest to `writes`
   // when one is due; whether it did.
   bool AddSample(int64_t now_ms, const nlohmann::json& status, std::vector<store::Write>& writes);
@@ -108,6 +117,8 @@ class SchedulingLoop {
   server::AgentTimings timings_;
   MetricsRegistry* metrics_;
   server::WorkloadUsage* workload_usage_ = nullptr;
+  Leadership* leadership_ = nullptr;
+  std::optional<store::Lease> lease_;  // this cycle's fence
   int64_t sample_interval_ms_ = 0;
   int64_t last_sample_ms_ = 0;
   bool samples_loaded_ = false;
@@ -124,6 +135,7 @@ class SchedulingLoop {
   bool woken_ = false;
   bool stopping_ = false;
   std::thread thread_;
+  std::thread watcher_;  // wakes the loop for other servers' changes
 };
 
 }  // namespace allot::server

@@ -149,7 +149,7 @@ Status ServingController::RunOnce() {
   // Replicas of services that are gone end too.
   for (const auto& [name, entry] : active_.entries()) {
     const wire::ReplicaSpec& replica = entry.workload.replica;
-    if (replica.IsSet() && !services_.count(replica.service)) {
+    if (replica.IsSet() && !services_.count(replica.service) && Acting()) {
       if (EndReplica(name, "service " + replica.service + " was deleted")) changed = true;
     }
   }
@@ -224,6 +224,10 @@ void ServingController::Reconcile(Tracked& tracked, int64_t now, bool& changed) 
   }
   ReplicaActions actions = PlanReplicas(tracked.decision.desired, service.generation, views);
   for (const std::string& name : actions.drain) tracked.draining.emplace(name, now);
+  if (!Acting()) {
+    tracked.draining.clear();  // the leader drains; a follower only routes
+    return;
+  }
   if (actions.create > 0 && now >= tracked.create_after_ms) {
     for (int32_t i = 0; i < actions.create; ++i) {
       if (CreateReplica(tracked, now)) changed = true;
@@ -259,7 +263,7 @@ Status ServingController::CreateReplica(const Tracked& tracked, int64_t now) {
   for (int tries = 0; tries < 3; ++tries) {
     w.spec.name = service.name + "-" + RandomHex(3);
     Result<int64_t> committed =
-        store_.Commit({{Op::kCreate, "workloads", w.spec.name, wire::EncodeWorkload(w).dump(), 0}});
+        CommitAction({{Op::kCreate, "workloads", w.spec.name, wire::EncodeWorkload(w).dump(), 0}});
     if (committed) return Status::Ok();
     if (committed.error().code != "already_exists") return committed.error();
   }
@@ -273,10 +277,18 @@ Status ServingController::EndReplica(const std::string& name, const std::string&
   if (!w) return w.error();
   if (!wire::IsActive(w->status)) return Status::Ok();
   EndWorkload(*w, WorkloadStatus::kDeleted, reason);
-  Result<int64_t> committed = store_.Commit(
+  Result<int64_t> committed = CommitAction(
       {{Op::kUpdate, "workloads", name, wire::EncodeWorkload(*w).dump(), object->revision}});
   if (!committed) return committed.error();
   return Status::Ok();
+}
+
+Result<int64_t> ServingController::CommitAction(const std::vector<store::Write>& writes) {
+  std::optional<store::Lease> lease = leadership_ ? leadership_->Current() : std::nullopt;
+  if (leadership_ && !lease) {
+    return Error::Coded("fenced", "this server no longer leads", "lease");
+  }
+  return lease ? store_.CommitFenced(writes, *lease) : store_.Commit(writes);
 }
 
 std::string ServingController::AgentOf(const std::string& node, int64_t now) {

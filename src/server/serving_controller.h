@@ -29,6 +29,7 @@
 #include "common/result.h"
 #include "server/active_workloads.h"
 #include "server/autoscaler.h"
+#include "server/leadership.h"
 #include "server/service_directory.h"
 #include "server/service_traffic.h"
 #include "store/store.h"
@@ -67,6 +68,11 @@ class ServingController {
   // Every service's state after the last pass.
   std::map<std::string, ServiceState> States() const;
 
+  // Replicas are created and ended only while `leadership` says this server
+  // leads, with its lease as the fence; other servers follow and publish
+  // routes for their gateways. Call before Start().
+  void SetLeadership(Leadership* leadership) { leadership_ = leadership; }
+
  private:
   struct Tracked {
     wire::ServiceResource service;
@@ -83,6 +89,10 @@ class ServingController {
   void Reconcile(Tracked& tracked, int64_t now_ms, bool& changed);
   Status CreateReplica(const Tracked& tracked, int64_t now_ms);
   Status EndReplica(const std::string& name, const std::string& reason);
+  // Whether this server acts (leads, or no leadership is set), and the
+  // commit of what it does.
+  bool Acting() const { return !leadership_ || leadership_->Leading(); }
+  Result<int64_t> CommitAction(const std::vector<store::Write>& writes);
   std::string AgentOf(const std::string& node, int64_t now_ms);
   ServiceRoute RouteOf(const Tracked& tracked, int64_t now_ms);
 
@@ -91,6 +101,7 @@ class ServingController {
   ServiceDirectory& directory_;
   ServiceTraffic& traffic_;
   std::function<void()> wake_scheduler_;
+  Leadership* leadership_ = nullptr;
   ActiveWorkloads active_;
   std::map<std::string, Tracked> services_;
   std::map<std::string, std::pair<std::string, int64_t>> agents_;  // node -> agent, read at

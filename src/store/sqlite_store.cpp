@@ -3,10 +3,19 @@
 #include <sqlite3.h>
 
 #include <array>
+#include <chrono>
 #include <vector>
+
+#include "store/write_check.h"
 
 namespace allot::store {
 namespace {
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // One migration per schema version: the statements that take a database
 // from version i to i + 1 (index i).
@@ -26,6 +35,10 @@ constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
     "CREATE INDEX audit_actor ON audit (actor, id);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "INSERT INTO meta VALUES ('revision', 0);",
+    // 1 -> 2: leases and the agents' heartbeats.
+    "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+    "  epoch INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+    "CREATE TABLE heartbeats (node TEXT PRIMARY KEY, heard_ms INTEGER NOT NULL);",
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {
@@ -280,61 +293,45 @@ Result<int64_t> SqliteStore::Revision() {
 
 Result<int64_t> SqliteStore::Commit(const std::vector<Write>& writes) {
   if (writes.empty()) return Revision();
-  Request request;
+  CommitRequest request;
   request.writes = &writes;
-  return Submit(request);
+  return commit_queue_.Submit(request);
 }
 
 Result<int64_t> SqliteStore::CommitAudited(const std::vector<Write>& writes,
                                            const AuditEntry& audit) {
-  Request request;
+  CommitRequest request;
   request.writes = &writes;
   request.audit = &audit;
-  return Submit(request);
+  return commit_queue_.Submit(request);
+}
+
+Result<int64_t> SqliteStore::CommitFenced(const std::vector<Write>& writes, const Lease& fence) {
+  CommitRequest request;
+  request.writes = &writes;
+  request.fence = &fence;
+  return commit_queue_.Submit(request);
 }
 
 Status SqliteStore::AppendAudit(const AuditEntry& entry) {
-  Request request;
+  CommitRequest request;
   request.audit = &entry;
-  Result<int64_t> result = Submit(request);
+  Result<int64_t> result = commit_queue_.Submit(request);
   if (!result) return result.error();
   return Status::Ok();
 }
 
-Result<int64_t> SqliteStore::Submit(Request& request) {
-  std::unique_lock lock(group_mutex_);
-  waiting_.push_back(&request);
-  while (!request.done) {
-    if (group_running_) {
-      group_done_.wait(lock);
-      continue;
-    }
-    // Lead the next group: everything that queued up while the previous
-    // group was syncing goes into this one.
-    group_running_ = true;
-    std::vector<Request*> group(waiting_.begin(), waiting_.end());
-    waiting_.clear();
-    lock.unlock();
-    CommitGroup(group);
-    lock.lock();
-    for (Request* member : group) member->done = true;
-    group_running_ = false;
-    group_done_.notify_all();
-  }
-  return std::move(request.result);
-}
-
-void SqliteStore::CommitGroup(const std::vector<Request*>& group) {
+void SqliteStore::CommitGroup(const CommitQueue::Group& group) {
   std::lock_guard lock(mutex_);
   auto fail_all = [&](const Error& error) {
-    for (Request* member : group) member->result = error;
+    for (CommitRequest* member : group) member->result = error;
   };
   Transaction tx(db_);
   if (Status status = tx.Begin(); !status) return fail_all(status.error());
   Result<int64_t> start = RevisionLocked();
   if (!start) return fail_all(start.error());
   int64_t revision = *start;
-  for (Request* member : group) {
+  for (CommitRequest* member : group) {
     if (!member->writes) {
       Status status = AppendAuditLocked(*member->audit);
       member->result = status ? Result<int64_t>(revision) : Result<int64_t>(status.error());
@@ -343,12 +340,7 @@ void SqliteStore::CommitGroup(const std::vector<Request*>& group) {
     // A savepoint per caller: its failure undoes its writes only.
     if (Status status = Exec(db_, "SAVEPOINT caller"); !status) return fail_all(status.error());
     int64_t before = revision;
-    member->result = ApplyLocked(*member->writes, revision);
-    if (member->result && member->audit) {
-      if (Status status = AppendAuditLocked(*member->audit); !status) {
-        member->result = status.error();
-      }
-    }
+    member->result = ApplyRequest(*member, revision);
     if (!member->result) {
       revision = before;
       if (Status status = Exec(db_, "ROLLBACK TO caller"); !status) {
@@ -373,6 +365,30 @@ void SqliteStore::CommitGroup(const std::vector<Request*>& group) {
   revision_changed_.notify_all();
 }
 
+Result<int64_t> SqliteStore::ApplyRequest(const CommitRequest& request, int64_t& revision) {
+  if (request.fence) {
+    Result<bool> holds = FenceHolds(*request.fence);
+    if (!holds) return holds.error();
+    if (!*holds) return FencedError(*request.fence);
+  }
+  Result<int64_t> applied = ApplyLocked(*request.writes, revision);
+  if (applied && request.audit) {
+    if (Status status = AppendAuditLocked(*request.audit); !status) return status.error();
+  }
+  return applied;
+}
+
+Result<bool> SqliteStore::FenceHolds(const Lease& fence) {
+  Statement q(db_, "SELECT 1 FROM leases WHERE name = ?1 AND holder = ?2 AND epoch = ?3");
+  if (!q.ok()) return SqlError(db_, "fence");
+  q.Bind(1, fence.name);
+  q.Bind(2, fence.holder);
+  q.Bind(3, fence.epoch);
+  int rc = q.Step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(db_, "fence");
+  return rc == SQLITE_ROW;
+}
+
 Result<int64_t> SqliteStore::ApplyLocked(const std::vector<Write>& writes, int64_t& revision) {
   int64_t next = revision;
   for (const Write& write : writes) {
@@ -385,19 +401,11 @@ Result<int64_t> SqliteStore::ApplyLocked(const std::vector<Write>& writes, int64
     int rc = current.Step();
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(db_, "commit");
     bool exists = rc == SQLITE_ROW;
-    std::string what = write.kind + " '" + write.name + "'";
-    if (write.op == Write::Op::kCreate && exists) {
-      return Error::Coded("already_exists", what + " already exists: pick another name", "name");
+    if (std::string refused = RefusalCode(write, exists, exists ? current.Int(0) : 0);
+        !refused.empty()) {
+      return RefusalError(refused, write);
     }
-    if (write.op != Write::Op::kCreate) {
-      if (!exists) return Error::Coded("not_found", what + " does not exist", "name");
-      if (write.expected_revision != 0 && current.Int(0) != write.expected_revision) {
-        return Error::Coded("conflict",
-                            what + " changed since revision " +
-                                std::to_string(write.expected_revision) + ": read it again",
-                            "revision");
-      }
-    }
+    if (write.op == Write::Op::kCheck) continue;
     ++next;
     bool deleted = write.op == Write::Op::kDelete;
     std::string body = deleted ? current.Text(2) : write.body;
@@ -511,6 +519,71 @@ Result<std::vector<AuditEntry>> SqliteStore::ListAudit(const AuditQuery& query) 
   }
   if (rc != SQLITE_DONE) return SqlError(db, "audit");
   return entries;
+}
+
+}  // namespace allot::store
+
+namespace allot::store {
+
+Result<Lease> SqliteStore::AcquireLease(const std::string& name, const std::string& holder,
+                                        std::chrono::milliseconds ttl) {
+  std::lock_guard lock(mutex_);
+  int64_t now = WallMs();
+  Statement q(db_,
+              "INSERT INTO leases (name, holder, epoch, expires_ms) VALUES (?1, ?2, 1, ?3)"
+              " ON CONFLICT (name) DO UPDATE SET"
+              "  epoch = CASE WHEN holder = excluded.holder THEN epoch ELSE epoch + 1 END,"
+              "  holder = excluded.holder, expires_ms = excluded.expires_ms"
+              " WHERE holder = excluded.holder OR expires_ms <= ?4"
+              " RETURNING epoch");
+  if (!q.ok()) return SqlError(db_, "lease");
+  q.Bind(1, name);
+  q.Bind(2, holder);
+  q.Bind(3, now + ttl.count());
+  q.Bind(4, now);
+  int rc = q.Step();
+  if (rc == SQLITE_ROW) return Lease{name, holder, q.Int(0)};
+  if (rc != SQLITE_DONE) return SqlError(db_, "lease");
+  Statement who(db_, "SELECT holder FROM leases WHERE name = ?1");
+  who.Bind(1, name);
+  std::string current = who.Step() == SQLITE_ROW ? who.Text(0) : "another server";
+  return Error::Coded("held", "store: the lease '" + name + "' is held by '" + current + "'",
+                      "lease");
+}
+
+Status SqliteStore::ReleaseLease(const Lease& lease) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_,
+              "UPDATE leases SET expires_ms = 0 WHERE name = ?1 AND holder = ?2 AND epoch = ?3");
+  if (!q.ok()) return SqlError(db_, "lease");
+  q.Bind(1, lease.name);
+  q.Bind(2, lease.holder);
+  q.Bind(3, lease.epoch);
+  if (q.Step() != SQLITE_DONE) return SqlError(db_, "lease");
+  return Status::Ok();
+}
+
+Status SqliteStore::RecordHeartbeat(const std::string& node, int64_t heard_ms) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_,
+              "INSERT INTO heartbeats (node, heard_ms) VALUES (?1, ?2) ON CONFLICT (node)"
+              " DO UPDATE SET heard_ms = MAX(heard_ms, excluded.heard_ms)");
+  if (!q.ok()) return SqlError(db_, "heartbeat");
+  q.Bind(1, node);
+  q.Bind(2, heard_ms);
+  if (q.Step() != SQLITE_DONE) return SqlError(db_, "heartbeat");
+  return Status::Ok();
+}
+
+Result<std::map<std::string, int64_t>> SqliteStore::Heartbeats() {
+  ReadLease lease(*this);
+  Statement q(lease.db(), "SELECT node, heard_ms FROM heartbeats");
+  if (!q.ok()) return SqlError(lease.db(), "heartbeats");
+  std::map<std::string, int64_t> heard;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) heard[q.Text(0)] = q.Int(1);
+  if (rc != SQLITE_DONE) return SqlError(lease.db(), "heartbeats");
+  return heard;
 }
 
 }  // namespace allot::store

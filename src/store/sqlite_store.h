@@ -6,20 +6,23 @@
 // on a small pool of connections of their own (WAL readers never wait for
 // the writer's sync), except for an in-memory store, which has one.
 //
-// Group commit: concurrent Commit() and AppendAudit() calls are gathered
-// into one SQLite transaction, one sync for all of them, each call in a
-// savepoint of its own so that one caller's conflict fails only that call.
-// Every caller still returns only after its change is durable.
+// Group commit (commit_queue.h): concurrent Commit() and AppendAudit() calls
+// are gathered into one SQLite transaction, one sync for all of them. Every
+// caller still returns only after its change is durable.
+//
+// One server uses the file: Shared() is false, leases are kept on this
+// machine's clock and heartbeats in a table of their own.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "store/commit_queue.h"
 #include "store/store.h"
 
 struct sqlite3;
@@ -29,7 +32,7 @@ namespace allot::store {
 class SqliteStore final : public Store {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   // How many changes the log keeps for watchers; older ones are dropped.
   static constexpr int64_t kChangeLogLength = 100000;
 
@@ -44,22 +47,20 @@ class SqliteStore final : public Store {
   Result<Page> List(const ListQuery& query) override;
   Result<int64_t> Commit(const std::vector<Write>& writes) override;
   Result<int64_t> CommitAudited(const std::vector<Write>& writes, const AuditEntry& audit) override;
+  Result<int64_t> CommitFenced(const std::vector<Write>& writes, const Lease& fence) override;
   Result<std::vector<Change>> ChangesSince(int64_t revision, int64_t limit) override;
   Result<int64_t> Revision() override;
   int64_t WaitForChange(int64_t revision, std::chrono::milliseconds timeout) override;
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> ListAudit(const AuditQuery& query) override;
+  Result<Lease> AcquireLease(const std::string& name, const std::string& holder,
+                             std::chrono::milliseconds ttl) override;
+  Status ReleaseLease(const Lease& lease) override;
+  Status RecordHeartbeat(const std::string& node, int64_t heard_ms) override;
+  Result<std::map<std::string, int64_t>> Heartbeats() override;
+  bool Shared() const override { return false; }
 
  private:
-  // One caller's request to the group commit: writes, an audit entry, or
-  // both (the entry recorded when the writes succeed).
-  struct Request {
-    const std::vector<Write>* writes = nullptr;
-    const AuditEntry* audit = nullptr;
-    Result<int64_t> result = int64_t{0};
-    bool done = false;
-  };
-
   // A connection to read on, held for one call: one of the pool, or the
   // writer's (under its lock) when there is no pool.
   class ReadLease;
@@ -67,17 +68,18 @@ class SqliteStore final : public Store {
   // Read connections per file store.
   static constexpr int kReaders = 4;
 
-  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  explicit SqliteStore(sqlite3* db)
+      : db_(db), commit_queue_([this](const CommitQueue::Group& group) { CommitGroup(group); }) {}
   Status Migrate();
   Status OpenReaders(const std::string& path);
   Result<int64_t> RevisionLocked();
   Status ReadPage(sqlite3* db, const std::string& sql, const ListQuery& query, Page& page);
   Result<std::vector<Change>> ReadChanges(sqlite3* db, int64_t revision, int64_t limit);
-  // Queues the request and returns once a group holding it is committed;
-  // the first caller to find no commit running leads the next group.
-  Result<int64_t> Submit(Request& request);
   // Runs one group in one transaction and sets every request's result.
-  void CommitGroup(const std::vector<Request*>& group);
+  void CommitGroup(const CommitQueue::Group& group);
+  // One caller's part of a group, in its savepoint.
+  Result<int64_t> ApplyRequest(const CommitRequest& request, int64_t& revision);
+  Result<bool> FenceHolds(const Lease& fence);
   // Applies one caller's writes inside the open transaction; `revision` is
   // the store's revision before them and after them on success.
   Result<int64_t> ApplyLocked(const std::vector<Write>& writes, int64_t& revision);
@@ -91,10 +93,7 @@ class SqliteStore final : public Store {
   std::vector<sqlite3*> readers_;
   std::vector<sqlite3*> idle_readers_;
 
-  std::mutex group_mutex_;  // the requests waiting for the next group
-  std::condition_variable group_done_;
-  std::deque<Request*> waiting_;
-  bool group_running_ = false;
+  CommitQueue commit_queue_;
 
   std::mutex revision_mutex_;  // watchers of the revision
   std::condition_variable revision_changed_;

@@ -5,11 +5,19 @@
 // from the list's revision, as with Kubernetes. The audit log is kept beside
 // the objects. A change is durable before Commit() returns.
 //
-// Implementations: SqliteStore (sqlite_store.h); PostgreSQL follows for HA.
+// Several servers may share one store (PostgreSQL): they elect the one that
+// runs the scheduling loop with a lease, and the leader's writes carry the
+// lease as a fence (CommitFenced), so that a deposed leader's plan is refused
+// whole. The agents' heartbeats, heard by any server, are kept beside the
+// objects for the leader to read.
+//
+// Implementations: SqliteStore (sqlite_store.h, one server), PostgresStore
+// (postgres_store.h, several); OpenStore (open_store.h) picks one by URL.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -29,12 +37,14 @@ struct Object {
 
 // One write of a Commit().
 struct Write {
-  enum class Op { kCreate, kUpdate, kDelete };
+  // kCheck writes nothing: it fails the commit unless the object is at
+  // expected_revision (or, with 0, exists).
+  enum class Op { kCreate, kUpdate, kDelete, kCheck };
   Op op = Op::kCreate;
   std::string kind;
   std::string name;
-  std::string body;  // JSON; ignored for kDelete
-  // kUpdate and kDelete: the revision the writer read; the write fails with
+  std::string body;  // JSON; ignored for kDelete and kCheck
+  // kUpdate, kDelete and kCheck: the revision the writer read; the write fails with
   // "conflict" when the object changed since. 0 means "whatever it is now".
   int64_t expected_revision = 0;
 };
@@ -73,6 +83,15 @@ struct AuditEntry {
   std::string detail;  // what was refused, or what changed
 };
 
+// Leadership of one job among the servers that share a store.
+struct Lease {
+  std::string name;    // the job: "scheduler"
+  std::string holder;  // the server that holds it
+  // Raised whenever the holder changes: the fencing token a leader's
+  // commits carry.
+  int64_t epoch = 0;
+};
+
 struct AuditQuery {
   int64_t after_id = 0;
   int64_t limit = 100;
@@ -99,6 +118,9 @@ class Store {
   // transaction: the change and its record are durable together.
   virtual Result<int64_t> CommitAudited(const std::vector<Write>& writes,
                                         const AuditEntry& audit) = 0;
+  // Commit(), only while `fence` is still held with its epoch: error
+  // "fenced" (nothing written) once another server took the lease over.
+  virtual Result<int64_t> CommitFenced(const std::vector<Write>& writes, const Lease& fence) = 0;
 
   // Changes after `revision`, oldest first, at most `limit`. Error "gone"
   // when the log no longer reaches back that far: list again.
@@ -113,6 +135,24 @@ class Store {
 
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
   virtual Result<std::vector<AuditEntry>> ListAudit(const AuditQuery& query) = 0;
+
+  // Takes the lease `name` for `holder`, or renews it when `holder` has it,
+  // for `ttl` from now on the store's clock. Error "held" (the message names
+  // the holder) while another holder's lease runs. A new holder gets the
+  // next epoch; a renewal keeps it.
+  virtual Result<Lease> AcquireLease(const std::string& name, const std::string& holder,
+                                     std::chrono::milliseconds ttl) = 0;
+  // Ends `lease` now if it is still held as given, so another server may
+  // take it at once.
+  virtual Status ReleaseLease(const Lease& lease) = 0;
+
+  // Records that `node`'s agent was heard at `heard_ms` (kept, not logged:
+  // no revision, no watcher woken), and the latest such time per node.
+  virtual Status RecordHeartbeat(const std::string& node, int64_t heard_ms) = 0;
+  virtual Result<std::map<std::string, int64_t>> Heartbeats() = 0;
+
+  // Whether other servers may use this store at the same time.
+  virtual bool Shared() const = 0;
 };
 
 }  // namespace allot::store

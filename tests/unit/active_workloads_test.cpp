@@ -38,6 +38,10 @@ class TrimmedStore final : public store::Store {
                                 const store::AuditEntry& audit) override {
     return inner_.CommitAudited(writes, audit);
   }
+  Result<int64_t> CommitFenced(const std::vector<store::Write>& writes,
+                               const store::Lease& fence) override {
+    return inner_.CommitFenced(writes, fence);
+  }
   Result<std::vector<store::Change>> ChangesSince(int64_t revision, int64_t limit) override {
     if (gone) return Error::Coded("gone", "trimmed", "revision");
     return inner_.ChangesSince(revision, limit);
@@ -50,6 +54,16 @@ class TrimmedStore final : public store::Store {
   Result<std::vector<store::AuditEntry>> ListAudit(const store::AuditQuery& query) override {
     return inner_.ListAudit(query);
   }
+  Result<store::Lease> AcquireLease(const std::string& name, const std::string& holder,
+                                    std::chrono::milliseconds ttl) override {
+    return inner_.AcquireLease(name, holder, ttl);
+  }
+  Status ReleaseLease(const store::Lease& lease) override { return inner_.ReleaseLease(lease); }
+  Status RecordHeartbeat(const std::string& node, int64_t heard_ms) override {
+    return inner_.RecordHeartbeat(node, heard_ms);
+  }
+  Result<std::map<std::string, int64_t>> Heartbeats() override { return inner_.Heartbeats(); }
+  bool Shared() const override { return inner_.Shared(); }
 
  private:
   store::Store& inner_;

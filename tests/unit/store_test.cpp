@@ -1,12 +1,18 @@
-// The SQLite store: objects, revisions, conflicts, paging, the change log,
-// audit, durability across reopen, and schema versions.
+// The store contract, on both stores (SQLite and PostgreSQL): objects,
+// revisions, conflicts, paging, the change log, audit, durability across
+// reopen, group commit, fences, leases, heartbeats; then what only several
+// servers on one PostgreSQL show (watches across servers, a restart of the
+// database) and each store's schema versions.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <filesystem>
 #include <set>
 #include <thread>
 
+#include "postgres_server.h"
+#include "store/open_store.h"
 #include "store/sqlite_store.h"
 #include "test_support.h"
 
@@ -15,20 +21,44 @@ namespace {
 
 using Op = Write::Op;
 
-std::unique_ptr<SqliteStore> Memory() {
-  auto store = SqliteStore::Open(":memory:");
-  EXPECT_TRUE(store) << store.error().message;
-  return std::move(*store);
-}
-
 std::string TempDb(const std::string& name) {
   auto path = testing::TempPath(name + ".db");
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
   return path.string();
 }
 
-TEST(SqliteStore, CreateGetUpdateDeleteBumpRevisions) {
-  auto store = Memory();
+// A fresh store of the kind the parameter names, for each test.
+class StoreContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "postgresql") {
+      testing::TestPostgres& server = testing::TestPostgres::Get();
+      ASSERT_TRUE(server.error().empty()) << server.error();
+      url_ = server.NewDatabase();
+    } else {
+      std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+      for (char& c : name) c = c == '/' ? '_' : c;
+      url_ = "sqlite:" + TempDb(name);
+    }
+    store_ = Open();
+    ASSERT_TRUE(store_);
+  }
+  // Another opening of the same store: another server, for PostgreSQL.
+  std::unique_ptr<Store> Open() {
+    auto opened = OpenStore(url_);
+    EXPECT_TRUE(opened) << opened.error().message;
+    return opened ? std::move(*opened) : nullptr;
+  }
+
+  std::string url_;
+  std::unique_ptr<Store> store_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreContract, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& param_info) { return param_info.param; });
+
+TEST_P(StoreContract, CreateGetUpdateDeleteBumpRevisions) {
+  Store* store = store_.get();
   auto r1 = store->Commit({{Op::kCreate, "projects", "vision", R"({"gpu":4})", 0}});
   ASSERT_TRUE(r1) << r1.error().message;
   EXPECT_EQ(*r1, 1);
@@ -47,8 +77,8 @@ TEST(SqliteStore, CreateGetUpdateDeleteBumpRevisions) {
   EXPECT_EQ(*store->Revision(), 3);
 }
 
-TEST(SqliteStore, ConflictsAndDuplicatesChangeNothing) {
-  auto store = Memory();
+TEST_P(StoreContract, ConflictsAndDuplicatesChangeNothing) {
+  Store* store = store_.get();
   ASSERT_TRUE(store->Commit({{Op::kCreate, "projects", "a", "{}", 0}}));
   auto duplicate = store->Commit(
       {{Op::kCreate, "projects", "b", "{}", 0}, {Op::kCreate, "projects", "a", "{}", 0}});
@@ -66,8 +96,8 @@ TEST(SqliteStore, ConflictsAndDuplicatesChangeNothing) {
   EXPECT_EQ(*store->Revision(), 1);
 }
 
-TEST(SqliteStore, ListPagesInNameOrderAndFilters) {
-  auto store = Memory();
+TEST_P(StoreContract, ListPagesInNameOrderAndFilters) {
+  Store* store = store_.get();
   std::vector<Write> writes;
   for (int i = 0; i < 25; ++i) {
     char name[8];
@@ -95,8 +125,8 @@ TEST(SqliteStore, ListPagesInNameOrderAndFilters) {
   EXPECT_FALSE(odd->more);
 }
 
-TEST(SqliteStore, ChangesSinceReplaysEveryChange) {
-  auto store = Memory();
+TEST_P(StoreContract, ChangesSinceReplaysEveryChange) {
+  Store* store = store_.get();
   ASSERT_TRUE(store->Commit({{Op::kCreate, "nodes", "n1", R"({"v":1})", 0}}));
   ASSERT_TRUE(store->Commit({{Op::kUpdate, "nodes", "n1", R"({"v":2})", 0}}));
   ASSERT_TRUE(store->Commit({{Op::kDelete, "nodes", "n1", "", 0}}));
@@ -109,8 +139,8 @@ TEST(SqliteStore, ChangesSinceReplaysEveryChange) {
   EXPECT_TRUE(store->ChangesSince(3, 100)->empty());
 }
 
-TEST(SqliteStore, AuditIsAppendedAndQueriedByActor) {
-  auto store = Memory();
+TEST_P(StoreContract, AuditIsAppendedAndQueriedByActor) {
+  Store* store = store_.get();
   ASSERT_TRUE(store->AppendAudit({0, 1000, "ada", "127.0.0.1", "POST", "/api/v1/workloads", true,
                                   201, "created workloads/w1"}));
   ASSERT_TRUE(store->AppendAudit(
@@ -125,8 +155,8 @@ TEST(SqliteStore, AuditIsAppendedAndQueriedByActor) {
   EXPECT_TRUE((*ada)[0].allowed);
 }
 
-TEST(SqliteStore, AuditListsTheNewestFirstOnRequest) {
-  auto store = Memory();
+TEST_P(StoreContract, AuditListsTheNewestFirstOnRequest) {
+  Store* store = store_.get();
   for (const char* actor : {"a", "b", "c"}) {
     AuditEntry entry;
     entry.actor = actor;
@@ -142,17 +172,13 @@ TEST(SqliteStore, AuditListsTheNewestFirstOnRequest) {
   EXPECT_EQ((*entries)[1].actor, "b");
 }
 
-TEST(SqliteStore, CommittedChangesSurviveReopen) {
-  std::string path = TempDb("reopen");
-  {
-    auto store = SqliteStore::Open(path);
-    ASSERT_TRUE(store) << store.error().message;
-    ASSERT_TRUE((*store)->Commit({{Op::kCreate, "workloads", "w1", "{}", 0}}));
-  }
-  auto store = SqliteStore::Open(path);
+TEST_P(StoreContract, CommittedChangesSurviveReopen) {
+  ASSERT_TRUE(store_->Commit({{Op::kCreate, "workloads", "w1", "{}", 0}}));
+  store_.reset();
+  auto store = Open();
   ASSERT_TRUE(store);
-  EXPECT_TRUE((*store)->Get("workloads", "w1"));
-  EXPECT_EQ(*(*store)->Revision(), 1);
+  EXPECT_TRUE(store->Get("workloads", "w1"));
+  EXPECT_EQ(*store->Revision(), 1);
 }
 
 TEST(SqliteStore, RefusesADatabaseFromANewerAllot) {
@@ -171,10 +197,8 @@ TEST(SqliteStore, RefusesADatabaseFromANewerAllot) {
 // Group commit: many threads commit at once on a file store; every success
 // gets its own revision, every duplicate name fails alone, and a conflict of
 // one caller does not undo another's writes in the same group.
-TEST(SqliteStore, ConcurrentCommitsAreEachAppliedOrRefusedAlone) {
-  auto opened = SqliteStore::Open(TempDb("group"));
-  ASSERT_TRUE(opened);
-  SqliteStore& store = **opened;
+TEST_P(StoreContract, ConcurrentCommitsAreEachAppliedOrRefusedAlone) {
+  Store& store = *store_;
   constexpr int kThreads = 16;
   constexpr int kPerThread = 40;
   std::vector<std::vector<int64_t>> revisions(kThreads);
@@ -219,8 +243,8 @@ TEST(SqliteStore, ConcurrentCommitsAreEachAppliedOrRefusedAlone) {
   EXPECT_EQ(audit->size(), static_cast<size_t>(kThreads * kPerThread));
 }
 
-TEST(SqliteStore, ACallerConflictFailsOnlyItsOwnWrites) {
-  auto store = Memory();
+TEST_P(StoreContract, ACallerConflictFailsOnlyItsOwnWrites) {
+  Store* store = store_.get();
   ASSERT_TRUE(store->Commit({{Op::kCreate, "projects", "a", "{}", 0}}));
   // Both writes of one call fail together, the store is unchanged.
   auto failed = store->Commit(
@@ -230,8 +254,8 @@ TEST(SqliteStore, ACallerConflictFailsOnlyItsOwnWrites) {
   EXPECT_EQ(*store->Revision(), 1);
 }
 
-TEST(SqliteStore, WaitForChangeWakesOnCommitAndTimesOut) {
-  auto store = Memory();
+TEST_P(StoreContract, WaitForChangeWakesOnCommitAndTimesOut) {
+  Store* store = store_.get();
   EXPECT_EQ(store->WaitForChange(0, std::chrono::milliseconds(10)), 0);
   std::thread writer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -239,6 +263,196 @@ TEST(SqliteStore, WaitForChangeWakesOnCommitAndTimesOut) {
   });
   EXPECT_EQ(store->WaitForChange(0, std::chrono::seconds(30)), 1);
   writer.join();
+}
+
+TEST_P(StoreContract, ACheckWritesNothingAndFailsOnAnotherRevision) {
+  Store* store = store_.get();
+  auto created = store->Commit({{Op::kCreate, "projects", "a", "{}", 0}});
+  ASSERT_TRUE(created);
+  auto checked = store->Commit(
+      {{Op::kCheck, "projects", "a", "", *created}, {Op::kCreate, "projects", "b", "{}", 0}});
+  ASSERT_TRUE(checked) << checked.error().message;
+  EXPECT_EQ(*checked, 2);  // the check took no revision
+  EXPECT_EQ(store->ChangesSince(1, 10)->size(), 1u);
+  auto stale = store->Commit(
+      {{Op::kCheck, "projects", "a", "", *created + 5}, {Op::kCreate, "projects", "c", "{}", 0}});
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, "conflict");
+  EXPECT_FALSE(store->Get("projects", "c"));
+  auto missing = store->Commit({{Op::kCheck, "projects", "zz", "", 0}});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, "not_found");
+}
+
+TEST_P(StoreContract, AStrangeBodyAndNameRoundTrip) {
+  std::string body = R"({"text":"quote \" backslash \\ brace {} comma , unicode é 😀"})";
+  std::string name = "a,b\"c{d}";
+  ASSERT_TRUE(store_->Commit(
+      {{Op::kCreate, "notes", name, body, 0}, {Op::kCreate, "notes", "plain", "{}", 0}}));
+  auto got = store_->Get("notes", name);
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(got->body, body);
+  auto changes = store_->ChangesSince(0, 10);
+  ASSERT_TRUE(changes);
+  ASSERT_EQ(changes->size(), 2u);
+  EXPECT_EQ((*changes)[0].name, name);
+  EXPECT_EQ((*changes)[0].body, body);
+}
+
+TEST_P(StoreContract, LeasesGoToOneHolderAndANewHolderGetsANewEpoch) {
+  Store* store = store_.get();
+  auto first = store->AcquireLease("scheduler", "s1", std::chrono::seconds(30));
+  ASSERT_TRUE(first) << first.error().message;
+  auto renewed = store->AcquireLease("scheduler", "s1", std::chrono::seconds(30));
+  ASSERT_TRUE(renewed);
+  EXPECT_EQ(renewed->epoch, first->epoch);
+  auto refused = store->AcquireLease("scheduler", "s2", std::chrono::seconds(30));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "held");
+  EXPECT_NE(refused.error().message.find("'s1'"), std::string::npos);
+  // Released: the next holder takes it at once, with the next epoch.
+  ASSERT_TRUE(store->ReleaseLease(*first));
+  auto second = store->AcquireLease("scheduler", "s2", std::chrono::seconds(30));
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->epoch, first->epoch + 1);
+  // Expired: taken over without a release.
+  auto shortlived = store->AcquireLease("other", "s1", std::chrono::milliseconds(50));
+  ASSERT_TRUE(shortlived);
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  auto taken = store->AcquireLease("other", "s2", std::chrono::seconds(30));
+  ASSERT_TRUE(taken) << taken.error().message;
+  EXPECT_EQ(taken->epoch, shortlived->epoch + 1);
+}
+
+TEST_P(StoreContract, ADeposedHoldersFencedCommitIsRefusedWhole) {
+  Store* store = store_.get();
+  ASSERT_TRUE(store->Commit({{Op::kCreate, "workloads", "w", R"({"v":0})", 0}}));
+  auto old_lease = store->AcquireLease("scheduler", "old", std::chrono::milliseconds(50));
+  ASSERT_TRUE(old_lease);
+  ASSERT_TRUE(store->CommitFenced({{Op::kUpdate, "workloads", "w", R"({"v":1})", 0}}, *old_lease));
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  auto new_lease = store->AcquireLease("scheduler", "new", std::chrono::seconds(30));
+  ASSERT_TRUE(new_lease);
+  int64_t before = *store->Revision();
+  auto refused = store->CommitFenced(
+      {{Op::kUpdate, "workloads", "w", R"({"v":2})", 0}, {Op::kCreate, "events", "e", "{}", 0}},
+      *old_lease);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "fenced");
+  EXPECT_EQ(*store->Revision(), before);
+  EXPECT_EQ(store->Get("workloads", "w")->body, R"({"v":1})");
+  EXPECT_FALSE(store->Get("events", "e"));
+  ASSERT_TRUE(store->CommitFenced({{Op::kUpdate, "workloads", "w", R"({"v":3})", 0}}, *new_lease));
+}
+
+TEST_P(StoreContract, HeartbeatsKeepTheLatestTimeAndTakeNoRevision) {
+  Store* store = store_.get();
+  ASSERT_TRUE(store->RecordHeartbeat("n1", 2000));
+  ASSERT_TRUE(store->RecordHeartbeat("n1", 1000));  // late, from a slower server
+  ASSERT_TRUE(store->RecordHeartbeat("n2", 5000));
+  auto heard = store->Heartbeats();
+  ASSERT_TRUE(heard);
+  EXPECT_EQ(heard->at("n1"), 2000);
+  EXPECT_EQ(heard->at("n2"), 5000);
+  EXPECT_EQ(*store->Revision(), 0);
+}
+
+// Several servers on one PostgreSQL: each is an opening of its own.
+class SharedStore : public StoreContract {};
+INSTANTIATE_TEST_SUITE_P(Stores, SharedStore, ::testing::Values("postgresql"),
+                         [](const auto& param_info) { return param_info.param; });
+
+TEST_P(SharedStore, AWatcherOnEveryServerSeesEveryChangeOnceInOrder) {
+  std::unique_ptr<Store> other = Open();
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(store_->Shared());
+  constexpr int kPerServer = 200;
+  std::atomic<bool> done{false};
+  std::vector<int64_t> seen;
+  std::thread watcher([&] {
+    int64_t at = 0;
+    while (!done || at < *other->Revision()) {
+      other->WaitForChange(at, std::chrono::milliseconds(500));
+      auto changes = other->ChangesSince(at, 1000);
+      ASSERT_TRUE(changes);
+      for (const Change& change : *changes) {
+        seen.push_back(change.revision);
+        at = change.revision;
+      }
+    }
+  });
+  std::vector<std::thread> writers;
+  for (Store* server : {store_.get(), other.get()}) {
+    writers.emplace_back([server, index = writers.size()] {
+      for (int i = 0; i < kPerServer; ++i) {
+        std::string name = "w" + std::to_string(index) + "-" + std::to_string(i);
+        EXPECT_TRUE(server->Commit({{Op::kCreate, "workloads", name, "{}", 0}}));
+      }
+    });
+  }
+  for (auto& writer : writers) writer.join();
+  done = true;
+  watcher.join();
+  ASSERT_EQ(seen.size(), 2u * kPerServer);
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], static_cast<int64_t>(i) + 1);
+  // The other server's watch woke for this one's commits (NOTIFY).
+  EXPECT_EQ(other->WaitForChange(0, std::chrono::milliseconds(0)), 2 * kPerServer);
+}
+
+TEST_P(SharedStore, ARestartOfTheDatabaseLosesNoAcknowledgedCommit) {
+  std::set<std::string> acknowledged;
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      std::string name = "w" + std::to_string(i);
+      auto committed = store_->Commit({{Op::kCreate, "workloads", name, "{}", 0}});
+      if (committed) {
+        acknowledged.insert(name);
+      } else {
+        EXPECT_EQ(committed.error().code, "unavailable") << committed.error().message;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(testing::TestPostgres::Get().Restart());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  stop = true;
+  writer.join();
+  size_t before_restart = acknowledged.size();
+  EXPECT_GT(before_restart, 0u);
+  auto listed = store_->List({"workloads", "", 1000000, {}});
+  ASSERT_TRUE(listed) << listed.error().message;
+  std::set<std::string> stored;
+  for (const Object& object : listed->items) stored.insert(object.name);
+  for (const std::string& name : acknowledged) EXPECT_TRUE(stored.count(name)) << name;
+  // And it writes again after the restart.
+  EXPECT_TRUE(store_->Commit({{Op::kCreate, "workloads", "after", "{}", 0}}));
+}
+
+TEST(PostgresStore, RefusesADatabaseFromANewerAllot) {
+  testing::TestPostgres& server = testing::TestPostgres::Get();
+  ASSERT_TRUE(server.error().empty()) << server.error();
+  std::string url = server.NewDatabase();
+  ASSERT_TRUE(OpenStore(url));
+  std::string db = url.substr(url.find(":///") + 4, url.find('?') - url.find(":///") - 4);
+  std::string psql = "psql -q -h " + server.socket_dir() + " -U postgres -d " + db +
+                     " -c 'UPDATE allot_schema SET version = 99' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(psql.c_str()), 0);
+  auto store = OpenStore(url);
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().message.find("schema version 99"), std::string::npos);
+}
+
+TEST(OpenStore, NamesTheFlagForAnUnknownUrl) {
+  auto store = OpenStore("mysql://x");
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().field, "store");
+  EXPECT_NE(store.error().message.find("sqlite:PATH"), std::string::npos);
+  EXPECT_FALSE(OpenStore("sqlite:"));
+  auto down = OpenStore("postgresql://127.0.0.1:1/none?connect_timeout=2");
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, "unavailable");
 }
 
 }  // namespace
