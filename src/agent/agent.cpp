@@ -107,7 +107,7 @@ struct Agent::Impl {
     if (logs_secret.empty()) logs_secret = RandomHex(24);
     self_address = options.address;
     if (self_address.empty()) {
-      Result<std::string> address = LocalAddressToward(options.server);
+      Result<std::string> address = LocalAddressToward(SplitServers(options.server).front());
       if (!address) return address.error();
       self_address = *address;
     }
@@ -590,8 +590,11 @@ Agent::~Agent() {
 }
 
 Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
-  if (options.server.empty()) {
-    return Error::Coded("invalid", "--server: give the control plane's URL", "server");
+  if (SplitServers(options.server).empty()) {
+    return Error::Coded("invalid",
+                        "--server: give the control plane's URL, or its servers' URLs separated "
+                        "by commas",
+                        "server");
   }
   if (options.simulate_nodes < 1) {
     return Error::Coded("invalid", "--simulate-nodes: give 1 or more", "simulate-nodes");

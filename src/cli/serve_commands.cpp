@@ -51,8 +51,7 @@ CLI::App* update_command = nullptr;
 CLI::App* delete_command = nullptr;
 
 std::string UrlOf(const ClientConfig& config, const json& service) {
-  std::string server = config.server;
-  while (!server.empty() && server.back() == '/') server.pop_back();
+  std::string server = FirstServer(config.server);
   return server + service.value("url", "");
 }
 

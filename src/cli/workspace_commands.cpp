@@ -41,8 +41,7 @@ CLI::App* start_command = nullptr;
 CLI::App* delete_command = nullptr;
 
 std::string UrlOf(const ClientConfig& config, const json& workload) {
-  std::string server = config.server;
-  while (!server.empty() && server.back() == '/') server.pop_back();
+  std::string server = FirstServer(config.server);
   return server + "/workspaces/" + workload.value("project", "") + "/" +
          workload.value("name", "") + "/";
 }

@@ -7,38 +7,69 @@
 namespace allot {
 
 struct HttpClient::Impl {
-  explicit Impl(const std::string& base_url) : client(base_url), server(base_url) {}
-  httplib::Client client;
+  std::vector<std::unique_ptr<httplib::Client>> clients;  // one per server
+  std::vector<std::string> servers;
+  size_t current = 0;  // the server that answered last
   httplib::Headers headers;
-  std::string server;
+
+  httplib::Client& client() { return *clients[current]; }
+  // Runs `send` against the current server, then the others in turn while
+  // it could not connect (or, when `idempotent`, got no reply).
+  template <typename Send>
+  httplib::Result Try(bool idempotent, Send send) {
+    httplib::Result res = send(client());
+    for (size_t tried = 1; !res && tried < clients.size(); ++tried) {
+      bool retry = res.error() == httplib::Error::Connection ||
+                   res.error() == httplib::Error::ConnectionTimeout ||
+                   (idempotent && res.error() != httplib::Error::Canceled);
+      if (!retry) break;
+      current = (current + 1) % clients.size();
+      res = send(client());
+    }
+    return res;
+  }
+  std::string Names() const {
+    std::string names;
+    for (const std::string& server : servers) names += (names.empty() ? "" : ", ") + server;
+    return names;
+  }
 };
 
 HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpClient::~HttpClient() = default;
 
 Result<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& server,
-                                                       const std::string& token) {
-  std::string base = server;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  if (base.rfind("http://", 0) != 0 && base.rfind("https://", 0) != 0) {
-    return Error::Coded("invalid",
-                        "server: '" + server + "' is not a URL: use a form like http://host:7070",
+                                                       const std::string& token,
+                                                       const std::string& ca_file) {
+  auto impl = std::make_unique<Impl>();
+  impl->servers = SplitServers(server);
+  if (impl->servers.empty()) {
+    return Error::Coded("invalid", "server: no address given: use a form like http://host:7070",
                         "server");
   }
-  auto impl = std::make_unique<Impl>(base);
-  if (!impl->client.is_valid()) {
-    return Error::Coded("invalid", "server: '" + server + "' cannot be used", "server");
+  for (const std::string& base : impl->servers) {
+    if (base.rfind("http://", 0) != 0 && base.rfind("https://", 0) != 0) {
+      return Error::Coded("invalid",
+                          "server: '" + base + "' is not a URL: use a form like http://host:7070",
+                          "server");
+    }
+    auto client = std::make_unique<httplib::Client>(base);
+    if (!client->is_valid()) {
+      return Error::Coded("invalid", "server: '" + base + "' cannot be used", "server");
+    }
+    client->set_connection_timeout(std::chrono::seconds(5));
+    client->set_read_timeout(std::chrono::seconds(30));
+    client->set_keep_alive(true);
+    client->set_tcp_nodelay(true);
+    if (!ca_file.empty()) client->set_ca_cert_path(ca_file.c_str());
+    impl->clients.push_back(std::move(client));
   }
-  impl->client.set_connection_timeout(std::chrono::seconds(5));
-  impl->client.set_read_timeout(std::chrono::seconds(30));
-  impl->client.set_keep_alive(true);
-  impl->client.set_tcp_nodelay(true);
   if (!token.empty()) impl->headers.emplace("Authorization", "Bearer " + token);
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
 void HttpClient::SetReadTimeout(std::chrono::seconds timeout) {
-  impl_->client.set_read_timeout(timeout);
+  for (auto& client : impl_->clients) client->set_read_timeout(timeout);
 }
 
 namespace {
@@ -53,8 +84,9 @@ Error Unreachable(const std::string& server, httplib::Error error) {
 }  // namespace
 
 Result<HttpReply> HttpClient::GetRaw(const std::string& path) {
-  httplib::Result res = impl_->client.Get(path, impl_->headers);
-  if (!res) return Unreachable(impl_->server, res.error());
+  httplib::Result res =
+      impl_->Try(true, [&](httplib::Client& c) { return c.Get(path, impl_->headers); });
+  if (!res) return Unreachable(impl_->Names(), res.error());
   return HttpReply{res->status, res->get_header_value("Content-Type"), res->body};
 }
 
@@ -62,18 +94,20 @@ Result<int> HttpClient::Stream(const std::string& path,
                                const std::function<bool(const char*, size_t)>& receive) {
   int status = 0;
   std::string error_body;
-  httplib::Result res = impl_->client.Get(
-      path, impl_->headers,
-      [&](const httplib::Response& response) {
-        status = response.status;
-        return true;
-      },
-      [&](const char* data, size_t length) {
-        if (status >= 200 && status < 300) return receive(data, length);
-        error_body.append(data, length);
-        return true;
-      });
-  if (!res && status == 0) return Unreachable(impl_->server, res.error());
+  httplib::Result res = impl_->Try(false, [&](httplib::Client& c) {
+    return c.Get(
+        path, impl_->headers,
+        [&](const httplib::Response& response) {
+          status = response.status;
+          return true;
+        },
+        [&](const char* data, size_t length) {
+          if (status >= 200 && status < 300) return receive(data, length);
+          error_body.append(data, length);
+          return true;
+        });
+  });
+  if (!res && status == 0) return Unreachable(impl_->Names(), res.error());
   if (status >= 200 && status < 300) return status;
   nlohmann::json parsed = nlohmann::json::parse(error_body, nullptr, false);
   if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
@@ -84,21 +118,23 @@ Result<int> HttpClient::Stream(const std::string& path,
 }
 
 void HttpClient::Cancel() {
-  impl_->client.stop();
+  for (auto& client : impl_->clients) client->stop();
 }
 
 Result<nlohmann::json> HttpClient::Call(const std::string& method, const std::string& path,
                                         const nlohmann::json* body) {
   std::string text = body ? body->dump() : std::string();
   const char* type = "application/json";
-  httplib::Client& c = impl_->client;
   const httplib::Headers& h = impl_->headers;
-  httplib::Result res = method == "GET"     ? c.Get(path, h)
-                        : method == "POST"  ? c.Post(path, h, text, type)
-                        : method == "PUT"   ? c.Put(path, h, text, type)
-                        : method == "PATCH" ? c.Patch(path, h, text, type)
-                                            : c.Delete(path, h, text, type);
-  if (!res) return Unreachable(impl_->server, res.error());
+  bool idempotent = method == "GET" || method == "PUT" || method == "DELETE";
+  httplib::Result res = impl_->Try(idempotent, [&](httplib::Client& c) {
+    return method == "GET"     ? c.Get(path, h)
+           : method == "POST"  ? c.Post(path, h, text, type)
+           : method == "PUT"   ? c.Put(path, h, text, type)
+           : method == "PATCH" ? c.Patch(path, h, text, type)
+                               : c.Delete(path, h, text, type);
+  });
+  if (!res) return Unreachable(impl_->Names(), res.error());
   nlohmann::json parsed = nlohmann::json::parse(res->body, nullptr, false);
   if (res->status >= 200 && res->status < 300) {
     if (parsed.is_discarded()) {

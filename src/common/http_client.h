@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/server_list.h"
 
 namespace allot {
 
@@ -25,10 +26,16 @@ struct HttpReply {
 
 class HttpClient {
  public:
-  // `server`: "http://host:port" (a trailing '/' is allowed); `token`: the
-  // bearer token, sent when not empty.
+  // `server`: "http://host:port" or "https://host:port" (a trailing '/' is
+  // allowed), or several such addresses separated by commas: the servers of
+  // one control plane. A call that cannot connect to one tries the next
+  // (reads also when the connection broke mid-call), and later calls stay
+  // with the one that answered. `token`: the bearer token, sent when not
+  // empty. `ca_file`: the CA that https servers' certificates must chain to
+  // (PEM); empty: the system's store.
   static Result<std::unique_ptr<HttpClient>> Create(const std::string& server,
-                                                    const std::string& token);
+                                                    const std::string& token,
+                                                    const std::string& ca_file = "");
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

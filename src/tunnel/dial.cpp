@@ -8,11 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
+#include "common/server_list.h"
 #include "tunnel/protocol.h"
 
 namespace allot::tunnel {
@@ -191,9 +191,17 @@ Result<int> ConnectTcp(const std::string& host, int port, int timeout_ms) {
 
 Result<UpgradedStream> DialUpgrade(const std::string& server_url, const std::string& target,
                                    const std::string& token, int timeout_ms) {
-  Result<HostPort> server = ParseServerUrl(server_url);
-  if (!server) return server.error();
-  Result<int> fd = ConnectTcp(server->host, server->port, timeout_ms);
+  // Several servers: the first that takes the connection.
+  std::vector<std::string> servers = SplitServers(server_url);
+  if (servers.empty()) servers.push_back(server_url);
+  Result<HostPort> server = Error::Coded("invalid", "no server");
+  Result<int> fd = Error::Coded("unavailable", "no server");
+  for (const std::string& one : servers) {
+    server = ParseServerUrl(one);
+    if (!server) return server.error();
+    fd = ConnectTcp(server->host, server->port, timeout_ms);
+    if (fd) break;
+  }
   if (!fd) return fd.error();
   std::string request = "GET " + target + " HTTP/1.1\r\nHost: " + server->host + ":" +
                         std::to_string(server->port) + "\r\nAuthorization: Bearer " + token +

@@ -1,12 +1,14 @@
 // The client side: config precedence and errors, output formats, the HTTP
 // client's error mapping.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "cli/output.h"
 #include "common/client_config.h"
@@ -112,6 +114,37 @@ TEST(HttpClient, RefusesANonUrlAndReportsAnUnreachableServer) {
   ASSERT_FALSE(reply);
   EXPECT_EQ(reply.error().code, "unreachable");
   EXPECT_EQ(UrlEncode("a b/c"), "a%20b%2Fc");
+}
+
+// Several servers: a call skips the one that is down and stays with the one
+// that answered; a list with no address is refused.
+TEST(HttpClient, FailsOverToTheNextServerOfAList) {
+  httplib::Server server;
+  int calls = 0;
+  server.Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
+    ++calls;
+    res.set_content(R"({"ok":true})", "application/json");
+  });
+  int port = server.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { server.listen_after_bind(); });
+  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::string list = "http://127.0.0.1:1, http://127.0.0.1:" + std::to_string(port) + "/";
+  auto client = HttpClient::Create(list, "t");
+  ASSERT_TRUE(client) << client.error().message;
+  for (int i = 0; i < 3; ++i) {
+    auto reply = (*client)->Call("GET", "/healthz");
+    ASSERT_TRUE(reply) << reply.error().message;
+    EXPECT_TRUE(reply->value("ok", false));
+  }
+  EXPECT_EQ(calls, 3);
+  server.stop();
+  serving.join();
+  auto down = (*client)->Call("POST", "/healthz");
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, "unreachable");
+  EXPECT_NE(down.error().message.find("127.0.0.1:1"), std::string::npos);  // names them all
+  EXPECT_FALSE(HttpClient::Create(" , ", ""));
+  EXPECT_EQ(FirstServer("http://a:1/, http://b:2"), "http://a:1");
 }
 
 TEST(Output, TablesAlignAndDocumentsPrintAsJsonOrYaml) {
