@@ -14,6 +14,7 @@
 #include "cli/gpu_run_command.h"
 #include "cli/server_command.h"
 #include "cli/sim_command.h"
+#include "cli/store_command.h"
 #include "scenario/runner.h"
 
 namespace {
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
 
   allot::cli::AddSimCommand(app);
   allot::cli::AddServerCommands(app);
+  allot::cli::AddStoreCommands(app);
   allot::cli::AddAgentCommand(app);
   allot::cli::AddGpuRunCommand(app);
   allot::cli::AddWorkloadCommands(app);
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
 
   if (int status = allot::cli::RunSimCommand(); status >= 0) return status;
   if (int status = allot::cli::RunServerCommand(); status >= 0) return status;
+  if (int status = allot::cli::RunStoreCommand(); status >= 0) return status;
   if (int status = allot::cli::RunAgentCommand(); status >= 0) return status;
   if (int status = allot::cli::RunGpuRunCommand(); status >= 0) return status;
   if (int status = allot::cli::RunWorkloadCommands(); status >= 0) return status;

@@ -209,7 +209,8 @@ Result<std::vector<Change>> PostgresStore::ChangesSince(int64_t revision, int64_
         {Str(revision), Str(limit)});
     if (!rows) return rows.error();
     int64_t now = rows->Int(0, 0);
-    int64_t oldest = rows->Int(0, 1);
+    // An empty log (a copied store) reaches back to nothing before now.
+    int64_t oldest = rows->IsNull(0, 1) ? now + 1 : rows->Int(0, 1);
     if (revision < now && oldest > revision + 1) {
       return Error::Coded("gone",
                           "revision " + Str(revision) +
@@ -473,6 +474,70 @@ Result<std::map<std::string, int64_t>> PostgresStore::Heartbeats() {
         for (int r = 0; r < rows->size(); ++r) heard[rows->Text(r, 0)] = rows->Int(r, 1);
         return heard;
       });
+}
+
+}  // namespace allot::store
+
+namespace allot::store {
+
+Result<std::vector<std::string>> PostgresStore::Kinds() {
+  return OnReader<std::vector<std::string>>(
+      [](PgConnection& db) -> Result<std::vector<std::string>> {
+        auto rows = db.Query("SELECT DISTINCT kind FROM objects ORDER BY kind");
+        if (!rows) return rows.error();
+        std::vector<std::string> kinds;
+        for (int r = 0; r < rows->size(); ++r) kinds.push_back(rows->Text(r, 0));
+        return kinds;
+      });
+}
+
+Status PostgresStore::Restore(const std::vector<Object>& objects,
+                              const std::vector<AuditEntry>& audit, int64_t revision) {
+  std::lock_guard lock(writer_mutex_);
+  PgConnection& db = *writer_;
+  auto count = db.Query("SELECT (SELECT count(*) FROM objects) + (SELECT count(*) FROM audit)");
+  if (!count) return count.error();
+  if (count->Int(0, 0) != 0) {
+    return Error::Coded("invalid", "store: the target store is not empty: copy into a new one",
+                        "store");
+  }
+  auto load = [&]() -> Status {
+    if (Status begun = db.Run("BEGIN"); !begun) return begun;
+    for (const Object& object : objects) {
+      auto put = db.Query(
+          "INSERT INTO objects (kind, name, revision, created_revision, body)"
+          " VALUES ($1, $2, $3, $4, $5)",
+          {object.kind, object.name, Str(object.revision), Str(object.created_revision),
+           object.body});
+      if (!put) return put.error();
+    }
+    for (const AuditEntry& entry : audit) {
+      auto put = db.Query(
+          "INSERT INTO audit (id, time_ms, actor, source, method, path, allowed, status, detail)"
+          " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+          {Str(entry.id), Str(entry.time_ms), entry.actor, entry.source, entry.method, entry.path,
+           entry.allowed ? "true" : "false", Str(entry.status), entry.detail});
+      if (!put) return put.error();
+    }
+    // New entries continue after the copied ones.
+    if (Status ids =
+            db.Run("SELECT setval('audit_id_seq', greatest((SELECT max(id) FROM audit), 1),"
+                   " (SELECT max(id) FROM audit) IS NOT NULL)");
+        !ids) {
+      return ids;
+    }
+    auto bumped = db.Query("UPDATE meta SET value = $1 WHERE key = 'revision'", {Str(revision)});
+    if (!bumped) return bumped.error();
+    auto notified = db.Query("SELECT pg_notify($1, $2)", {kChannel, Str(revision)});
+    if (!notified) return notified.error();
+    return db.Run("COMMIT");
+  };
+  if (Status loaded = load(); !loaded) {
+    (void)db.Run("ROLLBACK");
+    return loaded;
+  }
+  Published(revision);
+  return Status::Ok();
 }
 
 }  // namespace allot::store

@@ -56,6 +56,7 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
 
   bool ok() const { return stmt_ != nullptr; }
+  sqlite3_stmt* raw() const { return stmt_; }
   void Bind(int at, const std::string& text) {
     sqlite3_bind_text(stmt_, at, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
   }
@@ -460,7 +461,9 @@ Result<std::vector<Change>> SqliteStore::ReadChanges(sqlite3* db, int64_t revisi
   if (!oldest.ok() || oldest.Step() != SQLITE_ROW) return SqlError(db, "changes");
   Result<int64_t> now = RevisionOn(db);
   if (!now) return now.error();
-  if (revision < *now && oldest.Int(0) > revision + 1) {
+  // An empty log (a copied store) reaches back to nothing before now.
+  int64_t first = sqlite3_column_type(oldest.raw(), 0) == SQLITE_NULL ? *now + 1 : oldest.Int(0);
+  if (revision < *now && first > revision + 1) {
     return Error::Coded("gone",
                         "revision " + std::to_string(revision) +
                             " is older than the change log keeps: list again and watch from "
@@ -584,6 +587,68 @@ Result<std::map<std::string, int64_t>> SqliteStore::Heartbeats() {
   while ((rc = q.Step()) == SQLITE_ROW) heard[q.Text(0)] = q.Int(1);
   if (rc != SQLITE_DONE) return SqlError(lease.db(), "heartbeats");
   return heard;
+}
+
+}  // namespace allot::store
+
+namespace allot::store {
+
+Result<std::vector<std::string>> SqliteStore::Kinds() {
+  ReadLease lease(*this);
+  Statement q(lease.db(), "SELECT DISTINCT kind FROM objects ORDER BY kind");
+  if (!q.ok()) return SqlError(lease.db(), "kinds");
+  std::vector<std::string> kinds;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) kinds.push_back(q.Text(0));
+  if (rc != SQLITE_DONE) return SqlError(lease.db(), "kinds");
+  return kinds;
+}
+
+Status SqliteStore::Restore(const std::vector<Object>& objects,
+                            const std::vector<AuditEntry>& audit, int64_t revision) {
+  std::lock_guard lock(mutex_);
+  Statement count(db_, "SELECT (SELECT count(*) FROM objects) + (SELECT count(*) FROM audit)");
+  if (!count.ok() || count.Step() != SQLITE_ROW) return SqlError(db_, "restore");
+  if (count.Int(0) != 0) {
+    return Error::Coded("invalid", "store: the target store is not empty: copy into a new one",
+                        "store");
+  }
+  Transaction tx(db_);
+  if (Status status = tx.Begin(); !status) return status;
+  for (const Object& object : objects) {
+    Statement put(db_,
+                  "INSERT INTO objects (kind, name, revision, created_revision, body)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5)");
+    put.Bind(1, object.kind);
+    put.Bind(2, object.name);
+    put.Bind(3, object.revision);
+    put.Bind(4, object.created_revision);
+    put.Bind(5, object.body);
+    if (put.Step() != SQLITE_DONE) return SqlError(db_, "restore");
+  }
+  for (const AuditEntry& entry : audit) {
+    Statement q(db_,
+                "INSERT INTO audit (id, time_ms, actor, source, method, path, allowed, status,"
+                " detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    q.Bind(1, entry.id);
+    q.Bind(2, entry.time_ms);
+    q.Bind(3, entry.actor);
+    q.Bind(4, entry.source);
+    q.Bind(5, entry.method);
+    q.Bind(6, entry.path);
+    q.Bind(7, int64_t{entry.allowed ? 1 : 0});
+    q.Bind(8, int64_t{entry.status});
+    q.Bind(9, entry.detail);
+    if (q.Step() != SQLITE_DONE) return SqlError(db_, "restore");
+  }
+  Statement bump(db_, "UPDATE meta SET value = ?1 WHERE key = 'revision'");
+  bump.Bind(1, revision);
+  if (bump.Step() != SQLITE_DONE) return SqlError(db_, "restore");
+  if (Status status = tx.Commit(); !status) return status;
+  std::lock_guard watch(revision_mutex_);
+  revision_ = revision;
+  revision_changed_.notify_all();
+  return Status::Ok();
 }
 
 }  // namespace allot::store

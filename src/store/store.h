@@ -151,6 +151,15 @@ class Store {
   virtual Status RecordHeartbeat(const std::string& node, int64_t heard_ms) = 0;
   virtual Result<std::map<std::string, int64_t>> Heartbeats() = 0;
 
+  // The kinds that have objects, in name order.
+  virtual Result<std::vector<std::string>> Kinds() = 0;
+  // Loads a copy of another store into this one, which must be empty
+  // (error "invalid" otherwise): the objects with their revisions, the
+  // audit log with its ids, and the store's revision. The change log starts
+  // empty, so a watcher from before the copy is told to list again.
+  virtual Status Restore(const std::vector<Object>& objects, const std::vector<AuditEntry>& audit,
+                         int64_t revision) = 0;
+
   // Whether other servers may use this store at the same time.
   virtual bool Shared() const = 0;
 };

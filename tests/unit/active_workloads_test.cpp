@@ -64,6 +64,11 @@ class TrimmedStore final : public store::Store {
   }
   Result<std::map<std::string, int64_t>> Heartbeats() override { return inner_.Heartbeats(); }
   bool Shared() const override { return inner_.Shared(); }
+  Result<std::vector<std::string>> Kinds() override { return inner_.Kinds(); }
+  Status Restore(const std::vector<store::Object>& objects,
+                 const std::vector<store::AuditEntry>& audit, int64_t revision) override {
+    return inner_.Restore(objects, audit, revision);
+  }
 
  private:
   store::Store& inner_;

@@ -43,7 +43,8 @@ class LeadershipTest : public ::testing::Test {
     auto w = wire::DecodeWorkloadSubmission(
         json{{"name", name}, {"project", "default"}, {"gpu", "1"}, {"cpu", 1}, {"memory", "1Gi"}});
     ASSERT_TRUE(w) << w.error().message;
-    ASSERT_TRUE(store.Commit({{Op::kCreate, "workloads", name, wire::EncodeWorkload(*w).dump(), 0}}));
+    ASSERT_TRUE(
+        store.Commit({{Op::kCreate, "workloads", name, wire::EncodeWorkload(*w).dump(), 0}}));
   }
   wire::WorkloadResource Get(const std::string& name) {
     return *wire::DecodeStoredWorkload(a_->Get("workloads", name)->body);

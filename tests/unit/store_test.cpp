@@ -14,6 +14,7 @@
 #include "postgres_server.h"
 #include "store/open_store.h"
 #include "store/sqlite_store.h"
+#include "store/store_copy.h"
 #include "test_support.h"
 
 namespace allot::store {
@@ -442,6 +443,54 @@ TEST(PostgresStore, RefusesADatabaseFromANewerAllot) {
   auto store = OpenStore(url);
   ASSERT_FALSE(store);
   EXPECT_NE(store.error().message.find("schema version 99"), std::string::npos);
+}
+
+// SQLite to PostgreSQL: every object with its revision, the audit log with
+// its ids, the revision; then the copy serves as the store it copied.
+TEST(StoreCopy, CopiesEverythingAndRefusesATargetThatIsNotEmpty) {
+  auto from = OpenStore("sqlite:" + TempDb("copy-from"));
+  ASSERT_TRUE(from);
+  for (int i = 0; i < 2500; ++i) {
+    std::string kind = i % 3 ? "workloads" : "events";
+    std::string body = R"({"i":)" + std::to_string(i) + R"(,"q":"a\"b"})";
+    ASSERT_TRUE((*from)->Commit({{Op::kCreate, kind, "o" + std::to_string(i), body, 0}}));
+  }
+  ASSERT_TRUE((*from)->Commit({{Op::kUpdate, "workloads", "o1", R"({"i":"again"})", 0}}));
+  ASSERT_TRUE((*from)->Commit({{Op::kDelete, "events", "o0", "", 0}}));
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE((*from)->AppendAudit(
+        {0, i, "ada", "127.0.0.1", "POST", "/x", i % 2 == 0, 201, "entry " + std::to_string(i)}));
+  }
+  testing::TestPostgres& server = testing::TestPostgres::Get();
+  ASSERT_TRUE(server.error().empty()) << server.error();
+  auto to = OpenStore(server.NewDatabase());
+  ASSERT_TRUE(to);
+  auto report = CopyStore(**from, **to);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->objects, 2499);
+  EXPECT_EQ(report->kinds, 2);
+  EXPECT_EQ(report->audit_entries, 30);
+  EXPECT_EQ(report->revision, 2502);
+  EXPECT_EQ((*to)->Get("workloads", "o1")->revision, (*from)->Get("workloads", "o1")->revision);
+  auto listed_again = (*to)->ChangesSince(100, 10);  // nothing of the log was copied
+  ASSERT_FALSE(listed_again);
+  EXPECT_EQ(listed_again.error().code, "gone");
+  EXPECT_TRUE((*to)->ChangesSince(2502, 10)->empty());
+  // It carries on from there: the next revision, the next audit id.
+  auto next = (*to)->Commit({{Op::kCreate, "workloads", "new", "{}", 0}});
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_EQ(*next, 2503);
+  ASSERT_TRUE((*to)->AppendAudit({0, 99, "bob", "", "GET", "/", true, 200, ""}));
+  auto newest = (*to)->ListAudit({0, 1, "", true});
+  ASSERT_TRUE(newest);
+  EXPECT_GT((*newest)[0].id, 30);
+  // A watcher from before the copy lists again.
+  auto gone = (*to)->ChangesSince(100, 10);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, "gone");
+  auto again = CopyStore(**from, **to);
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message.find("not empty"), std::string::npos);
 }
 
 TEST(OpenStore, NamesTheFlagForAnUnknownUrl) {
