@@ -230,8 +230,14 @@ class HttpApi::Impl {
   }
 
   void Routes() {
-    server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(R"({"status":"ok"})", "application/json");
+    server_.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+      nlohmann::json health = {{"status", "ok"}};
+      if (options_.leadership) {
+        auto [leading, leader] = options_.leadership();
+        health["leading"] = leading;
+        health["leader"] = leader;
+      }
+      res.set_content(health.dump(), "application/json");
     });
     server_.Get("/api/v1/openapi.json", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(kOpenApiDocument, "application/json");
@@ -277,6 +283,9 @@ ApiOptions ApiOptionsFor(server::ControlPlane& plane) {
   options.services = &plane.services();
   options.service_traffic = &plane.service_traffic();
   options.service_states = [&plane] { return plane.serving().States(); };
+  options.leadership = [&plane] {
+    return std::make_pair(plane.leadership().Leading(), plane.leadership().LeaderName());
+  };
   return options;
 }
 

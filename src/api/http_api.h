@@ -43,6 +43,9 @@ struct ApiOptions {
   server::ServiceTraffic* service_traffic = nullptr;
   // The serving controller's view of each service (describe); empty: none.
   std::function<std::map<std::string, server::ServiceState>()> service_states;
+  // Whether this server leads the scheduling loop, and which server does
+  // (/healthz: {"leading", "leader"}); empty: not said.
+  std::function<std::pair<bool, std::string>()> leadership;
 };
 
 // The options that put the API in front of `plane`: its clock, its agents'
