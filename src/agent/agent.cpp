@@ -438,7 +438,10 @@ struct Agent::Impl {
     std::string path = "/api/v1/workloads/" + spec.value("workload", "") + "/tasks/" +
                        std::to_string(spec.value("task", 0)) + "/status";
     Result<json> reply = client.Call("PUT", path, &body);
-    if (!reply && (reply.error().code == "unreachable" || reply.error().code == "internal")) {
+    // The server's store may be away for a moment (PostgreSQL restarting):
+    // "unavailable" is sent again too.
+    if (!reply && (reply.error().code == "unreachable" || reply.error().code == "internal" ||
+                   reply.error().code == "unavailable")) {
       return false;  // sent again later, in order
     }
     // Acknowledged, or refused for good (stale attempt, workload gone):

@@ -108,7 +108,7 @@ echo "acknowledged: $acked of 128"
 
 # Nothing acknowledged lost, every one ran, and ran once.
 check_storm() {
-  /usr/bin/python3 - "$ALLOT_SERVER" "$ALLOT_TOKEN" "$WORK/acked" <<'PY'
+  /usr/bin/python3 - "$CHECK_URL" "$ALLOT_TOKEN" "$WORK/acked" <<'PY'
 import json, os, sys, urllib.request
 server, token, acked = sys.argv[1], sys.argv[2], sys.argv[3]
 def all_items(path):
@@ -141,6 +141,7 @@ if problems:
     sys.exit(1)
 PY
 }
+CHECK_URL="${URL[$OTHER]}"
 wait_until 90 "every acknowledged submission runs once and succeeds" check_storm
 check_storm || fail "the storm's workloads: $(check_storm)"
 started_after="$("$ALLOT" describe keep -o json | grep -o '"started_ms": [0-9]*')"
@@ -168,5 +169,6 @@ restart_postgres
 wait "${STORM[@]}"
 acked=$(ls "$WORK/acked" | wc -l)
 echo "acknowledged across the PostgreSQL restart: $acked of 32"
+CHECK_URL="${URL[$LEADER]}"
 wait_until 90 "every submission acknowledged across the restart runs once" check_storm
 echo "PASS"
