@@ -40,6 +40,15 @@ class CommitQueue {
   // committed; the first caller to find no group running leads the next one,
   // made of everything that queued up while the previous group was syncing.
   Result<int64_t> Submit(CommitRequest& request);
+  // A request of these parts, submitted (any may be null; not all).
+  Result<int64_t> Submit(const std::vector<Write>* writes, const AuditEntry* audit,
+                         const Lease* fence) {
+    CommitRequest request;
+    request.writes = writes;
+    request.audit = audit;
+    request.fence = fence;
+    return Submit(request);
+  }
 
  private:
   std::function<void(const Group&)> commit_group_;

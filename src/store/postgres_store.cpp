@@ -273,30 +273,20 @@ void PostgresStore::Listen() {
 
 Result<int64_t> PostgresStore::Commit(const std::vector<Write>& writes) {
   if (writes.empty()) return Revision();
-  CommitRequest request;
-  request.writes = &writes;
-  return commit_queue_.Submit(request);
+  return commit_queue_.Submit(&writes, nullptr, nullptr);
 }
 
 Result<int64_t> PostgresStore::CommitAudited(const std::vector<Write>& writes,
                                              const AuditEntry& audit) {
-  CommitRequest request;
-  request.writes = &writes;
-  request.audit = &audit;
-  return commit_queue_.Submit(request);
+  return commit_queue_.Submit(&writes, &audit, nullptr);
 }
 
 Result<int64_t> PostgresStore::CommitFenced(const std::vector<Write>& writes, const Lease& fence) {
-  CommitRequest request;
-  request.writes = &writes;
-  request.fence = &fence;
-  return commit_queue_.Submit(request);
+  return commit_queue_.Submit(&writes, nullptr, &fence);
 }
 
 Status PostgresStore::AppendAudit(const AuditEntry& entry) {
-  CommitRequest request;
-  request.audit = &entry;
-  Result<int64_t> result = commit_queue_.Submit(request);
+  Result<int64_t> result = commit_queue_.Submit(nullptr, &entry, nullptr);
   if (!result) return result.error();
   return Status::Ok();
 }

@@ -294,30 +294,20 @@ Result<int64_t> SqliteStore::Revision() {
 
 Result<int64_t> SqliteStore::Commit(const std::vector<Write>& writes) {
   if (writes.empty()) return Revision();
-  CommitRequest request;
-  request.writes = &writes;
-  return commit_queue_.Submit(request);
+  return commit_queue_.Submit(&writes, nullptr, nullptr);
 }
 
 Result<int64_t> SqliteStore::CommitAudited(const std::vector<Write>& writes,
                                            const AuditEntry& audit) {
-  CommitRequest request;
-  request.writes = &writes;
-  request.audit = &audit;
-  return commit_queue_.Submit(request);
+  return commit_queue_.Submit(&writes, &audit, nullptr);
 }
 
 Result<int64_t> SqliteStore::CommitFenced(const std::vector<Write>& writes, const Lease& fence) {
-  CommitRequest request;
-  request.writes = &writes;
-  request.fence = &fence;
-  return commit_queue_.Submit(request);
+  return commit_queue_.Submit(&writes, nullptr, &fence);
 }
 
 Status SqliteStore::AppendAudit(const AuditEntry& entry) {
-  CommitRequest request;
-  request.audit = &entry;
-  Result<int64_t> result = commit_queue_.Submit(request);
+  Result<int64_t> result = commit_queue_.Submit(nullptr, &entry, nullptr);
   if (!result) return result.error();
   return Status::Ok();
 }
