@@ -11,8 +11,8 @@ namespace allot::server {
 std::string ServerIdentity() {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-  return std::string(host[0] ? host : "server") + "-" + std::to_string(getpid()) + "-" +
-         RandomHex(3);
+  return std::string(host[0] ? host : "server") + std::string("-") + std::to_string(getpid()) +
+         "-" + RandomHex(3);
 }
 
 Leadership::Leadership(store::Store& store, std::string holder, std::chrono::milliseconds ttl)

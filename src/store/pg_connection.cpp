@@ -79,7 +79,10 @@ Result<PgRows> PgConnection::Query(const std::string& sql, const std::vector<std
   }
   auto found = prepared_.find(sql);
   if (found == prepared_.end()) {
-    std::string name = "s" + std::to_string(prepared_.size());
+    // Appended: GCC 12 at -O3 takes `"s" + std::to_string(n)` for an
+    // overlapping memcpy (-Werror=restrict, GCC bug 105329).
+    std::string name = "s";
+    name += std::to_string(prepared_.size());
     pg_result* prepared = PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr);
     bool ok = PQresultStatus(prepared) == PGRES_COMMAND_OK;
     if (!ok) {

@@ -126,8 +126,9 @@ Status PostgresStore::Migrate() {
     int64_t current = version->size() ? version->Int(0, 0) : 0;
     if (current > kPostgresSchemaVersion) {
       return Error::Coded("internal",
-                          "store: the database has schema version " + Str(current) +
-                              ", newer than this allot's " + Str(kPostgresSchemaVersion) +
+                          std::string("store: the database has schema version ") + Str(current) +
+                              std::string(", newer than this allot's ") +
+                              Str(kPostgresSchemaVersion) +
                               ": run a newer allot, or restore a backup",
                           "store");
     }
@@ -135,7 +136,8 @@ Status PostgresStore::Migrate() {
       if (Status step = db.Run(kPostgresMigrations[static_cast<size_t>(v)]); !step) return step;
     }
     if (Status cleared = db.Run("DELETE FROM allot_schema"); !cleared) return cleared;
-    return db.Run("INSERT INTO allot_schema VALUES (" + Str(kPostgresSchemaVersion) + ")");
+    return db.Run(std::string("INSERT INTO allot_schema VALUES (") + Str(kPostgresSchemaVersion) +
+                  ")");
   };
   Status status = migrate();
   if (!status) {
@@ -163,7 +165,8 @@ Result<Page> PostgresStore::List(const ListQuery& query) {
   std::string filter;
   std::vector<std::string> params = {query.kind, query.after, Str(query.limit + 1)};
   for (const auto& [field, value] : query.equals) {
-    filter += " AND (body::jsonb ->> $" + Str(static_cast<int64_t>(params.size()) + 1) + ") = $" +
+    filter += std::string(" AND (body::jsonb ->> $") +
+              Str(static_cast<int64_t>(params.size()) + 1) + std::string(") = $") +
               Str(static_cast<int64_t>(params.size()) + 2);
     params.push_back(field);
     params.push_back(value);
@@ -213,7 +216,7 @@ Result<std::vector<Change>> PostgresStore::ChangesSince(int64_t revision, int64_
     int64_t oldest = rows->IsNull(0, 1) ? now + 1 : rows->Int(0, 1);
     if (revision < now && oldest > revision + 1) {
       return Error::Coded("gone",
-                          "revision " + Str(revision) +
+                          std::string("revision ") + Str(revision) +
                               " is older than the change log keeps: list again and watch from "
                               "the list's revision",
                           "revision");

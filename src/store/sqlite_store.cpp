@@ -206,8 +206,9 @@ Status SqliteStore::Migrate() {
   int64_t version = version_query.Int(0);
   if (version > kSchemaVersion) {
     return Error::Coded("internal",
-                        "store: the database has schema version " + std::to_string(version) +
-                            ", newer than this allot's " + std::to_string(kSchemaVersion) +
+                        std::string("store: the database has schema version ") +
+                            std::to_string(version) + std::string(", newer than this allot's ") +
+                            std::to_string(kSchemaVersion) +
                             ": run a newer allot, or restore a backup",
                         "data-dir");
   }
@@ -217,7 +218,7 @@ Status SqliteStore::Migrate() {
   for (int64_t v = version; v < kSchemaVersion; ++v) {
     if (Status status = Exec(db_, kMigrations[static_cast<size_t>(v)]); !status) return status;
   }
-  std::string set_version = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
+  std::string set_version = std::string("PRAGMA user_version=") + std::to_string(kSchemaVersion);
   if (Status status = Exec(db_, set_version.c_str()); !status) return status;
   return tx.Commit();
 }
@@ -244,7 +245,8 @@ Result<Page> SqliteStore::List(const ListQuery& query) {
       "SELECT name, revision, created_revision, body FROM objects WHERE kind = ?1 AND name > ?2";
   int at = 4;
   for (size_t i = 0; i < query.equals.size(); ++i, at += 2) {
-    sql += " AND json_extract(body, ?" + std::to_string(at) + ") = ?" + std::to_string(at + 1);
+    sql += std::string(" AND json_extract(body, ?") + std::to_string(at) + std::string(") = ?") +
+           std::to_string(at + 1);
   }
   sql += " ORDER BY name LIMIT ?3";
   // One read transaction: the page and its revision are of one snapshot.
@@ -455,7 +457,7 @@ Result<std::vector<Change>> SqliteStore::ReadChanges(sqlite3* db, int64_t revisi
   int64_t first = sqlite3_column_type(oldest.raw(), 0) == SQLITE_NULL ? *now + 1 : oldest.Int(0);
   if (revision < *now && first > revision + 1) {
     return Error::Coded("gone",
-                        "revision " + std::to_string(revision) +
+                        std::string("revision ") + std::to_string(revision) +
                             " is older than the change log keeps: list again and watch from "
                             "the list's revision",
                         "revision");

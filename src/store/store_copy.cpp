@@ -68,7 +68,7 @@ Result<CopyReport> CopyStore(Store& from, Store& to) {
   Result<std::vector<Object>> copied = AllObjects(to);
   if (!copied) return copied.error();
   if (copied->size() != objects->size()) {
-    return Differs(std::to_string(copied->size()) + " objects instead of " +
+    return Differs(std::to_string(copied->size()) + std::string(" objects instead of ") +
                    std::to_string(objects->size()));
   }
   CopyReport report;
@@ -88,7 +88,7 @@ Result<CopyReport> CopyStore(Store& from, Store& to) {
   if (copied_audit->size() != audit->size()) return Differs("the audit log's length");
   for (size_t i = 0; i < audit->size(); ++i) {
     if (!Same((*audit)[i], (*copied_audit)[i])) {
-      return Differs("audit entry " + std::to_string((*audit)[i].id));
+      return Differs(std::string("audit entry ") + std::to_string((*audit)[i].id));
     }
   }
   Result<int64_t> copied_revision = to.Revision();

@@ -16,14 +16,14 @@ Error RefusalError(const std::string& code, const Write& write) {
   }
   if (code == "not_found") return Error::Coded("not_found", what + " does not exist", "name");
   return Error::Coded("conflict",
-                      what + " changed since revision " + std::to_string(write.expected_revision) +
-                          ": read it again",
+                      what + std::string(" changed since revision ") +
+                          std::to_string(write.expected_revision) + ": read it again",
                       "revision");
 }
 
 Error FencedError(const Lease& fence) {
   return Error::Coded("fenced",
-                      "store: the lease '" + fence.name + "' (epoch " +
+                      "store: the lease '" + fence.name + std::string("' (epoch ") +
                           std::to_string(fence.epoch) + ") is no longer held by '" + fence.holder +
                           "': another server leads now",
                       "lease");
