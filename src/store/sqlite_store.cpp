@@ -6,16 +6,13 @@
 #include <chrono>
 #include <vector>
 
+#include "store/sqlite_support.h"
 #include "store/write_check.h"
 
 namespace allot::store {
 namespace {
 
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using namespace sqlite;  // NOLINT: this module's own helpers
 
 // One migration per schema version: the statements that take a database
 // from version i to i + 1 (index i).
@@ -39,73 +36,6 @@ constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
     "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
     "  epoch INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
     "CREATE TABLE heartbeats (node TEXT PRIMARY KEY, heard_ms INTEGER NOT NULL);",
-};
-
-Error SqlError(sqlite3* db, const std::string& what) {
-  return Error::Coded("internal", "store: " + what + ": " + sqlite3_errmsg(db));
-}
-
-// A prepared statement, finalized on scope exit.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  bool ok() const { return stmt_ != nullptr; }
-  sqlite3_stmt* raw() const { return stmt_; }
-  void Bind(int at, const std::string& text) {
-    sqlite3_bind_text(stmt_, at, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-  }
-  void Bind(int at, int64_t value) { sqlite3_bind_int64(stmt_, at, value); }
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int Step() { return sqlite3_step(stmt_); }
-  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
-  std::string Text(int col) {
-    const unsigned char* text = sqlite3_column_text(stmt_, col);
-    return text ? std::string(reinterpret_cast<const char*>(text),
-                              static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
-                : std::string();
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-Status Exec(sqlite3* db, const char* sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message ? message : "unknown error";
-    sqlite3_free(message);
-    return Error::Coded("internal", std::string("store: ") + text);
-  }
-  return Status::Ok();
-}
-
-// Rolls back an open transaction unless Commit() was reached.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) {}
-  ~Transaction() {
-    if (open_) (void)Exec(db_, "ROLLBACK");
-  }
-  Status Begin() {
-    Status status = Exec(db_, "BEGIN IMMEDIATE");
-    open_ = status.ok();
-    return status;
-  }
-  Status Commit() {
-    Status status = Exec(db_, "COMMIT");
-    if (status) open_ = false;
-    return status;
-  }
-
- private:
-  sqlite3* db_;
-  bool open_ = false;
 };
 
 Result<int64_t> RevisionOn(sqlite3* db) {
@@ -514,133 +444,6 @@ Result<std::vector<AuditEntry>> SqliteStore::ListAudit(const AuditQuery& query) 
   }
   if (rc != SQLITE_DONE) return SqlError(db, "audit");
   return entries;
-}
-
-}  // namespace allot::store
-
-namespace allot::store {
-
-Result<Lease> SqliteStore::AcquireLease(const std::string& name, const std::string& holder,
-                                        std::chrono::milliseconds ttl) {
-  std::lock_guard lock(mutex_);
-  int64_t now = WallMs();
-  Statement q(db_,
-              "INSERT INTO leases (name, holder, epoch, expires_ms) VALUES (?1, ?2, 1, ?3)"
-              " ON CONFLICT (name) DO UPDATE SET"
-              "  epoch = CASE WHEN holder = excluded.holder THEN epoch ELSE epoch + 1 END,"
-              "  holder = excluded.holder, expires_ms = excluded.expires_ms"
-              " WHERE holder = excluded.holder OR expires_ms <= ?4"
-              " RETURNING epoch");
-  if (!q.ok()) return SqlError(db_, "lease");
-  q.Bind(1, name);
-  q.Bind(2, holder);
-  q.Bind(3, now + ttl.count());
-  q.Bind(4, now);
-  int rc = q.Step();
-  if (rc == SQLITE_ROW) return Lease{name, holder, q.Int(0)};
-  if (rc != SQLITE_DONE) return SqlError(db_, "lease");
-  Statement who(db_, "SELECT holder FROM leases WHERE name = ?1");
-  who.Bind(1, name);
-  std::string current = who.Step() == SQLITE_ROW ? who.Text(0) : "another server";
-  return Error::Coded("held", "store: the lease '" + name + "' is held by '" + current + "'",
-                      "lease");
-}
-
-Status SqliteStore::ReleaseLease(const Lease& lease) {
-  std::lock_guard lock(mutex_);
-  Statement q(db_,
-              "UPDATE leases SET expires_ms = 0 WHERE name = ?1 AND holder = ?2 AND epoch = ?3");
-  if (!q.ok()) return SqlError(db_, "lease");
-  q.Bind(1, lease.name);
-  q.Bind(2, lease.holder);
-  q.Bind(3, lease.epoch);
-  if (q.Step() != SQLITE_DONE) return SqlError(db_, "lease");
-  return Status::Ok();
-}
-
-Status SqliteStore::RecordHeartbeat(const std::string& node, int64_t heard_ms) {
-  std::lock_guard lock(mutex_);
-  Statement q(db_,
-              "INSERT INTO heartbeats (node, heard_ms) VALUES (?1, ?2) ON CONFLICT (node)"
-              " DO UPDATE SET heard_ms = MAX(heard_ms, excluded.heard_ms)");
-  if (!q.ok()) return SqlError(db_, "heartbeat");
-  q.Bind(1, node);
-  q.Bind(2, heard_ms);
-  if (q.Step() != SQLITE_DONE) return SqlError(db_, "heartbeat");
-  return Status::Ok();
-}
-
-Result<std::map<std::string, int64_t>> SqliteStore::Heartbeats() {
-  ReadLease lease(*this);
-  Statement q(lease.db(), "SELECT node, heard_ms FROM heartbeats");
-  if (!q.ok()) return SqlError(lease.db(), "heartbeats");
-  std::map<std::string, int64_t> heard;
-  int rc;
-  while ((rc = q.Step()) == SQLITE_ROW) heard[q.Text(0)] = q.Int(1);
-  if (rc != SQLITE_DONE) return SqlError(lease.db(), "heartbeats");
-  return heard;
-}
-
-}  // namespace allot::store
-
-namespace allot::store {
-
-Result<std::vector<std::string>> SqliteStore::Kinds() {
-  ReadLease lease(*this);
-  Statement q(lease.db(), "SELECT DISTINCT kind FROM objects ORDER BY kind");
-  if (!q.ok()) return SqlError(lease.db(), "kinds");
-  std::vector<std::string> kinds;
-  int rc;
-  while ((rc = q.Step()) == SQLITE_ROW) kinds.push_back(q.Text(0));
-  if (rc != SQLITE_DONE) return SqlError(lease.db(), "kinds");
-  return kinds;
-}
-
-Status SqliteStore::Restore(const std::vector<Object>& objects,
-                            const std::vector<AuditEntry>& audit, int64_t revision) {
-  std::lock_guard lock(mutex_);
-  Statement count(db_, "SELECT (SELECT count(*) FROM objects) + (SELECT count(*) FROM audit)");
-  if (!count.ok() || count.Step() != SQLITE_ROW) return SqlError(db_, "restore");
-  if (count.Int(0) != 0) {
-    return Error::Coded("invalid", "store: the target store is not empty: copy into a new one",
-                        "store");
-  }
-  Transaction tx(db_);
-  if (Status status = tx.Begin(); !status) return status;
-  for (const Object& object : objects) {
-    Statement put(db_,
-                  "INSERT INTO objects (kind, name, revision, created_revision, body)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5)");
-    put.Bind(1, object.kind);
-    put.Bind(2, object.name);
-    put.Bind(3, object.revision);
-    put.Bind(4, object.created_revision);
-    put.Bind(5, object.body);
-    if (put.Step() != SQLITE_DONE) return SqlError(db_, "restore");
-  }
-  for (const AuditEntry& entry : audit) {
-    Statement q(db_,
-                "INSERT INTO audit (id, time_ms, actor, source, method, path, allowed, status,"
-                " detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-    q.Bind(1, entry.id);
-    q.Bind(2, entry.time_ms);
-    q.Bind(3, entry.actor);
-    q.Bind(4, entry.source);
-    q.Bind(5, entry.method);
-    q.Bind(6, entry.path);
-    q.Bind(7, int64_t{entry.allowed ? 1 : 0});
-    q.Bind(8, int64_t{entry.status});
-    q.Bind(9, entry.detail);
-    if (q.Step() != SQLITE_DONE) return SqlError(db_, "restore");
-  }
-  Statement bump(db_, "UPDATE meta SET value = ?1 WHERE key = 'revision'");
-  bump.Bind(1, revision);
-  if (bump.Step() != SQLITE_DONE) return SqlError(db_, "restore");
-  if (Status status = tx.Commit(); !status) return status;
-  std::lock_guard watch(revision_mutex_);
-  revision_ = revision;
-  revision_changed_.notify_all();
-  return Status::Ok();
 }
 
 }  // namespace allot::store
