@@ -87,7 +87,7 @@ struct Agent::Impl {
   }
 
   Result<std::unique_ptr<HttpClient>> Client() const {
-    return HttpClient::Create(options.server, agent_token);
+    return HttpClient::Create(options.server, agent_token, options.ca_file);
   }
 
   // ---- registration ----
@@ -134,8 +134,8 @@ struct Agent::Impl {
                                 "(allot nodes join-token)",
                             "join-token");
       }
-      auto client =
-          HttpClient::Create(options.server, with_join ? options.join_token : agent_token);
+      auto client = HttpClient::Create(options.server, with_join ? options.join_token : agent_token,
+                                       options.ca_file);
       if (!client) return client.error();
       Result<json> reply = (*client)->Call("POST", "/api/v1/agents/register", &body);
       if (!reply) return reply.error();
@@ -630,7 +630,8 @@ Status Agent::Start() {
   impl.threads.emplace_back([&impl] { impl.SyncLoop(); });
   impl.threads.emplace_back([&impl] { impl.HeartbeatLoop(impl.heartbeat_ms); });
   impl.threads.emplace_back([&impl] { impl.ReconcileLoop(); });
-  TunnelClientOptions tunnel{impl.options.server, impl.agent_token, nullptr, nullptr};
+  TunnelClientOptions tunnel{impl.options.server, impl.agent_token, impl.options.ca_file, nullptr,
+                             nullptr};
   tunnel.task_dir = [&impl](const std::string& key) {
     return FindTaskDir(impl.options.state_dir, impl.nodes, key);
   };

@@ -23,6 +23,7 @@ namespace allot::agent {
 struct AgentOptions {
   std::string server;      // http://host:port
   std::string join_token;  // needed until the agent has its own token
+  std::string ca_file;     // the CA of an https server; empty: the system's store
   std::string name;        // default: the host name
   std::string pool;        // default: "default" (a join token may force one)
   std::map<std::string, std::string> labels;

@@ -50,8 +50,8 @@ struct TunnelClient::Impl {
 
   void ControlLoop() {
     while (!stopping) {
-      Result<tunnel::UpgradedStream> control =
-          tunnel::DialUpgrade(options.server, "/api/v1/agents/tunnel", options.token);
+      Result<tunnel::UpgradedStream> control = tunnel::DialUpgrade(
+          options.server, "/api/v1/agents/tunnel", options.token, options.ca_file);
       if (!control) {
         Sleep(kRedialMs);
         continue;
@@ -127,8 +127,8 @@ struct TunnelClient::Impl {
   void Refuse(const std::string& id, const std::string& why) {
     Result<tunnel::UpgradedStream> answer = tunnel::DialUpgrade(
         options.server,
-        "/api/v1/agents/tunnel/streams/" + id + "?error=" + tunnel::QueryEscape(why),
-        options.token);
+        "/api/v1/agents/tunnel/streams/" + id + "?error=" + tunnel::QueryEscape(why), options.token,
+        options.ca_file);
     if (answer) ::close(answer->fd);
   }
 
@@ -151,8 +151,9 @@ struct TunnelClient::Impl {
       }
       task_fd = *connected;
     }
-    Result<tunnel::UpgradedStream> stream = tunnel::DialUpgrade(
-        options.server, "/api/v1/agents/tunnel/streams/" + request.id, options.token);
+    Result<tunnel::UpgradedStream> stream =
+        tunnel::DialUpgrade(options.server, "/api/v1/agents/tunnel/streams/" + request.id,
+                            options.token, options.ca_file);
     if (!stream) {
       if (task_fd >= 0) ::close(task_fd);
       return;

@@ -13,8 +13,9 @@
 namespace allot::agent {
 
 struct TunnelClientOptions {
-  std::string server;  // http://host:port
-  std::string token;   // the agent's token
+  std::string server;   // http://host:port
+  std::string token;    // the agent's token
+  std::string ca_file;  // the CA of an https server; empty: the system's store
   // The directory of task "<workload>.<task>.<attempt>" on one of the
   // agent's nodes, or "" when it has none.
   std::function<std::string(const std::string& key)> task_dir;

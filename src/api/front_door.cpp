@@ -14,12 +14,49 @@ namespace {
 // A request head longer than this is httplib's to refuse.
 constexpr size_t kMaxHead = 64 * 1024;
 
+void Describe(const sockaddr_storage& address, std::string& ip, int& port) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
+    ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    port = ntohs(in->sin_port);
+  } else if (address.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    port = ntohs(in6->sin6_port);
+  }
+  ip = text;
+}
+
+bool WaitFor(int fd, short events, int timeout_ms) {
+  pollfd p{fd, events, 0};
+  int got;
+  do {
+    got = ::poll(&p, 1, timeout_ms);
+  } while (got < 0 && errno == EINTR);
+  return got == 1 && (p.revents & (events | POLLHUP | POLLERR)) != 0;
+}
+
+// What a plain-text request from another host gets from a TLS server.
+void RefusePlainText(int fd) {
+  static const std::string body =
+      "{\"error\":{\"code\":\"invalid\",\"message\":\"this server takes TLS: use an "
+      "https:// address (plain http is served to this machine only)\",\"field\":\"server\"}}";
+  std::string reply =
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+      "Connection: close\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  [[maybe_unused]] ssize_t sent = ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+}
+
 // The connection as httplib reads it: the bytes already read first, then
 // the socket, through a buffer (httplib reads request heads a byte at a time).
 class ConnectionStream : public httplib::Stream {
  public:
-  ConnectionStream(int fd, std::string buffered, time_t read_timeout_s, time_t write_timeout_s)
+  ConnectionStream(int fd, Peer peer, std::string buffered, time_t read_timeout_s,
+                   time_t write_timeout_s)
       : fd_(fd),
+        peer_(std::move(peer)),
         buffer_(std::move(buffered)),
         read_timeout_ms_(static_cast<int>(read_timeout_s * 1000)),
         write_timeout_ms_(static_cast<int>(write_timeout_s * 1000)) {}
@@ -52,10 +89,8 @@ class ConnectionStream : public httplib::Stream {
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    sockaddr_storage address{};
-    socklen_t size = sizeof address;
-    if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&address), &size) == 0)
-      Describe(address, ip, port);
+    ip = peer_.ip;
+    port = peer_.port;
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
     sockaddr_storage address{};
@@ -84,27 +119,7 @@ class ConnectionStream : public httplib::Stream {
   }
 
  private:
-  static void Describe(const sockaddr_storage& address, std::string& ip, int& port) {
-    char text[INET6_ADDRSTRLEN] = {};
-    if (address.ss_family == AF_INET) {
-      const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
-      ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
-      port = ntohs(in->sin_port);
-    } else if (address.ss_family == AF_INET6) {
-      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
-      ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
-      port = ntohs(in6->sin6_port);
-    }
-    ip = text;
-  }
-  bool Wait(short events, int timeout_ms) const {
-    pollfd p{fd_, events, 0};
-    int got;
-    do {
-      got = ::poll(&p, 1, timeout_ms);
-    } while (got < 0 && errno == EINTR);
-    return got == 1 && (p.revents & (events | POLLHUP | POLLERR)) != 0;
-  }
+  bool Wait(short events, int timeout_ms) const { return WaitFor(fd_, events, timeout_ms); }
   void Compact() {
     buffer_.erase(0, offset_);
     offset_ = 0;
@@ -124,6 +139,7 @@ class ConnectionStream : public httplib::Stream {
   }
 
   int fd_;
+  Peer peer_;
   std::string buffer_;
   size_t offset_ = 0;
   int read_timeout_ms_;
@@ -139,6 +155,10 @@ std::string_view RequestTarget(std::string_view head) {
   size_t second = line.find(' ', first + 1);
   return line.substr(
       first + 1, second == std::string_view::npos ? std::string_view::npos : second - first - 1);
+}
+
+bool IsLoopbackAddress(const std::string& ip) {
+  return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0;
 }
 
 FrontDoor::FrontDoor(int threads) {
@@ -163,13 +183,69 @@ void FrontDoor::Resume(int fd, std::string buffered) {
   });
 }
 
+void FrontDoor::SetTls(tunnel::TlsContextPtr context) {
+  tls_context_ = std::move(context);
+  tls_relay_ = std::make_unique<tunnel::TlsRelay>();
+}
+
+Peer FrontDoor::PeerOf(int fd) const {
+  Peer peer;
+  sockaddr_storage address{};
+  socklen_t size = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) return peer;
+  if (address.ss_family == AF_UNIX) {
+    std::lock_guard lock(peers_mutex_);
+    auto found = relayed_peers_.find(fd);
+    return found == relayed_peers_.end() ? peer : found->second;
+  }
+  size = sizeof address;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
+    Describe(address, peer.ip, peer.port);
+  }
+  return peer;
+}
+
 bool FrontDoor::process_and_close_socket(socket_t sock) {
-  ServeConnection(sock, {});
+  if (tls_context_) {
+    AcceptWithTls(sock);
+  } else {
+    ServeConnection(sock, {});
+  }
   return true;
 }
 
+void FrontDoor::AcceptWithTls(int fd) {
+  // A TLS connection opens with a handshake record (type 22); HTTP with a
+  // method's letter.
+  unsigned char first = 0;
+  bool readable = WaitFor(fd, POLLIN, static_cast<int>(read_timeout_sec_ * 1000));
+  if (!readable || ::recv(fd, &first, 1, MSG_PEEK) != 1) {
+    ::close(fd);
+    return;
+  }
+  Peer peer = PeerOf(fd);
+  if (first == 0x16) {
+    tls_relay_->Accept(fd, tls_context_, [this, peer](int plain) {
+      {
+        std::lock_guard lock(peers_mutex_);
+        relayed_peers_[plain] = peer;
+      }
+      Resume(plain, {});
+    });
+    return;
+  }
+  if (!IsLoopbackAddress(peer.ip)) {
+    RefusePlainText(fd);
+    ::shutdown(fd, SHUT_RDWR);
+    ::close(fd);
+    return;
+  }
+  ServeConnection(fd, {});
+}
+
 void FrontDoor::ServeConnection(int fd, std::string buffered) {
-  ConnectionStream stream(fd, std::move(buffered), read_timeout_sec_, write_timeout_sec_);
+  ConnectionStream stream(fd, PeerOf(fd), std::move(buffered), read_timeout_sec_,
+                          write_timeout_sec_);
   int keep_alive_ms = static_cast<int>(keep_alive_timeout_sec_ * 1000);
   while (is_running() && stream.ReadHead(keep_alive_ms)) {
     if (claim_ && claim_(stream.Target())) {

@@ -143,14 +143,13 @@ void Gateway::Impl::Stop() {
 }
 
 void Gateway::Impl::Adopt(int fd, std::string buffered) {
-  asio::post(io_, [this, fd, buffered = std::move(buffered)]() mutable {
+  std::string source = front_door_.PeerOf(fd).ip;
+  asio::post(io_, [this, fd, buffered = std::move(buffered), source = std::move(source)]() mutable {
     Result<tunnel::Socket> socket = tunnel::AdoptSocket(io_, fd);
     if (!socket) return;
     auto connection = std::make_shared<GatewayConnection>(std::move(*socket));
     connection->pending = std::move(buffered);
-    error_code ec;
-    auto peer = connection->socket.remote_endpoint(ec);
-    if (!ec) connection->source = peer.address().to_string();
+    connection->source = std::move(source);
     asio::co_spawn(io_, Serve(connection), asio::detached);
   });
 }

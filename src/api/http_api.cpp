@@ -62,6 +62,7 @@ class HttpApi::Impl {
     server_.SetGateway(Gateway::Claims, [this](int fd, std::string buffered) {
       gateway_.Adopt(fd, std::move(buffered));
     });
+    if (options_.tls) server_.SetTls(options_.tls);
     // Debian's httplib is a compiled library that listens with a backlog of
     // 5, which drops connections when many clients connect at once: note
     // the listening socket, and Bind() widens its backlog.

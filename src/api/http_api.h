@@ -19,6 +19,7 @@
 #include "server/node_liveness.h"
 #include "server/workload_usage.h"
 #include "store/store.h"
+#include "tunnel/tls.h"
 
 namespace allot::api {
 
@@ -46,6 +47,9 @@ struct ApiOptions {
   // Whether this server leads the scheduling loop, and which server does
   // (/healthz: {"leading", "leader"}); empty: not said.
   std::function<std::pair<bool, std::string>()> leadership;
+  // The server's certificate: connections from other hosts must use TLS
+  // (api/front_door.h); null: plain HTTP only.
+  tunnel::TlsContextPtr tls;
 };
 
 // The options that put the API in front of `plane`: its clock, its agents'

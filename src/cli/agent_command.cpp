@@ -19,9 +19,10 @@ std::vector<std::string> labels;
 CLI::App* agent_command = nullptr;
 
 int RunAgent() {
-  if (options.server.empty()) {
+  if (options.server.empty() || options.ca_file.empty()) {
     Result<ClientConfig> config = LoadClientConfig();
-    if (config) options.server = config->server;
+    if (config && options.server.empty()) options.server = config->server;
+    if (config && options.ca_file.empty()) options.ca_file = config->ca;
   }
   for (const auto& label : labels) {
     size_t equals = label.find('=');
@@ -61,6 +62,9 @@ void AddAgentCommand(CLI::App& app) {
       app.add_subcommand("agent", "Join this machine to a cluster as a node and run its tasks");
   agent_command->add_option("--server", options.server,
                             "The control plane's URL (default: from allot login / ALLOT_SERVER)");
+  agent_command->add_option("--ca", options.ca_file,
+                            "The CA (PEM) that an https server's certificate chains to "
+                            "(default: from allot login / ALLOT_CA, else the system's store)");
   agent_command->add_option("--join-token", options.join_token,
                             "Join token from an admin (allot nodes join-token); needed once");
   agent_command->add_option("--name", options.name, "Node name (default: the host name)");

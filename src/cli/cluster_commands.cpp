@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 
 #include "cli/client_commands.h"
@@ -19,6 +20,7 @@ std::string output = "table";
 std::string login_server;
 std::string login_token;
 std::string login_project;
+std::string login_ca;
 CLI::App* login_command = nullptr;
 
 CLI::App* nodes_command = nullptr;
@@ -57,12 +59,13 @@ int Login() {
   if (!config) return ReportError("login", config.error());
   if (!login_server.empty()) config->server = login_server;
   if (!login_project.empty()) config->project = login_project;
+  if (!login_ca.empty()) config->ca = std::filesystem::absolute(login_ca).string();
   config->token = login_token.empty() ? PromptToken() : login_token;
   if (config->token.empty()) {
     return ReportError("login",
                        Error::Coded("invalid", "no token given: pass --token or type it", "token"));
   }
-  auto http = HttpClient::Create(config->server, config->token);
+  auto http = HttpClient::Create(config->server, config->token, config->ca);
   if (!http) return ReportError("login", http.error());
   Result<json> me = (*http)->Call("GET", "/api/v1/whoami");
   if (!me) return ReportError("login", me.error());
@@ -172,6 +175,9 @@ void AddClusterCommands(CLI::App& app) {
   login_command->add_option("--server", login_server, "Server URL (default http://127.0.0.1:7070)");
   login_command->add_option("--token", login_token, "Token (default: asked for on the terminal)");
   login_command->add_option("--project", login_project, "Default project for submit");
+  login_command->add_option("--ca", login_ca,
+                            "The CA (PEM) that an https server's certificate chains to "
+                            "(default: the system's store)");
 
   nodes_command = app.add_subcommand("nodes", "List nodes and their GPUs");
   AddOutputOption(nodes_command, output);

@@ -14,6 +14,7 @@
 #include "agent/agent.h"
 #include "agent/inventory.h"
 #include "api/auth.h"
+#include "api/front_door.h"
 #include "api/http_api.h"
 #include "common/client_config.h"
 #include "common/quantity.h"
@@ -29,6 +30,9 @@ struct ServerOptions {
   std::string lease_ttl = "5s";
   std::string host = "127.0.0.1";
   int port = 7070;
+  std::string tls_cert;  // PEM certificate (chain) and key: https
+  std::string tls_key;
+  bool insecure = false;         // plain HTTP on an address other hosts reach
   std::string admin_token_file;  // default: <data-dir>/admin-token
   std::string simulate_gpus = "4xA100-80GB";
   int64_t lost_after_s = 30;
@@ -138,12 +142,24 @@ Result<LocalNode> PrepareLocalNode(store::Store& store, const std::string& agent
   return local;
 }
 
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || api::IsLoopbackAddress(host);
+}
+
 // The agent of node `local`, in this process, against the server at `port`.
 Result<std::unique_ptr<agent::Agent>> LocalAgent(const LocalNode& local, int port,
                                                  const std::string& agent_dir) {
   agent::AgentOptions agent_options;
-  std::string host = options.host == "0.0.0.0" ? "127.0.0.1" : options.host;
-  agent_options.server = "http://" + host + ":" + std::to_string(port);
+  // Through loopback when the server listens there: plain HTTP stays open
+  // to it. On one other address with TLS, the agent trusts the server's own
+  // certificate (self-signed, or its chain's first).
+  bool any = options.host == "0.0.0.0" || options.host == "::";
+  std::string host = any ? "127.0.0.1" : options.host;
+  bool tls = !options.tls_cert.empty() && !IsLoopbackHost(host);
+  agent_options.server = (tls ? "https://" : "http://") +
+                         (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                         std::to_string(port);
+  if (tls) agent_options.ca_file = options.tls_cert;
   agent_options.join_token = local.join_token;
   agent_options.name = "local";
   agent_options.simulate_gpus = local.simulate_gpus;
@@ -156,6 +172,27 @@ Result<std::unique_ptr<agent::Agent>> LocalAgent(const LocalNode& local, int por
 int Fail(const Error& error, int code = 1) {
   std::cerr << "allot: " << error.message << "\n";
   return code;
+}
+
+// The server's TLS from --tls-cert and --tls-key (null without them). Plain
+// HTTP on an address that other hosts reach would carry tokens in clear
+// text: it needs --insecure, and says so.
+Result<tunnel::TlsContextPtr> ServerTls() {
+  if (options.tls_cert.empty() && options.tls_key.empty()) {
+    if (IsLoopbackHost(options.host)) return tunnel::TlsContextPtr();
+    if (!options.insecure) {
+      return Error::Coded("invalid",
+                          "--host " + options.host +
+                              ": other hosts would send tokens in plain text; give --tls-cert "
+                              "and --tls-key (docs/high-availability.md), or --insecure to "
+                              "allow it anyway",
+                          "host");
+    }
+    std::cerr << "allot: WARNING: --insecure: serving plain HTTP on " << options.host
+              << ": tokens and join tokens cross the network unencrypted\n";
+    return tunnel::TlsContextPtr();
+  }
+  return tunnel::ServerTlsContext(options.tls_cert, options.tls_key);
 }
 
 // The data directory holds the database and the first admin token: only
@@ -178,6 +215,8 @@ int Serve(bool standalone) {
     return Fail(Error::Coded(
         "invalid", "--data-dir: cannot create '" + options.data_dir + "': " + ec.message()));
   }
+  Result<tunnel::TlsContextPtr> tls = ServerTls();
+  if (!tls) return Fail(tls.error(), 2);
   Result<server::ControlPlaneOptions> plane_options = PlaneOptions();
   if (!plane_options) return Fail(plane_options.error());
   auto plane = server::ControlPlane::Open(std::move(*plane_options));
@@ -214,12 +253,14 @@ int Serve(bool standalone) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  api::HttpApi http(store, api::ApiOptionsFor(**plane));
+  api::ApiOptions api_options = api::ApiOptionsFor(**plane);
+  api_options.tls = *tls;
+  api::HttpApi http(store, std::move(api_options));
   auto port = http.Bind(options.host, options.port);
   if (!port) return Fail(port.error());
   (*plane)->Start();
-  std::cout << "allot " << (standalone ? "up" : "server") << ": http://" << options.host << ":"
-            << *port << "  (data in " << options.data_dir << ")\n";
+  std::cout << "allot " << (standalone ? "up" : "server") << ": " << (*tls ? "https" : "http")
+            << "://" << options.host << ":" << *port << "  (data in " << options.data_dir << ")\n";
   std::cout << "admin token: " << token_file
             << (admin_token->empty() ? " (written at first start)" : " (new)") << "\n";
   std::cout.flush();
@@ -267,7 +308,15 @@ void AddCommon(CLI::App* command) {
   command->add_option("--lease-ttl", options.lease_ttl,
                       "With several servers: how long the leader's lease lasts unrenewed, about "
                       "the time to replace a lost leader (default 5s)");
-  command->add_option("--host", options.host, "Address to listen on (default 127.0.0.1)");
+  command->add_option("--host", options.host,
+                      "Address to listen on (default 127.0.0.1; any other needs --tls-cert or "
+                      "--insecure)");
+  command->add_option("--tls-cert", options.tls_cert,
+                      "Serve https with this PEM certificate (and chain); plain http stays "
+                      "open to this machine's loopback only");
+  command->add_option("--tls-key", options.tls_key, "The PEM private key of --tls-cert");
+  command->add_flag("--insecure", options.insecure,
+                    "Allow plain HTTP on an address other hosts reach (tokens in clear text)");
   command->add_option("--port", options.port, "Port to listen on (default 7070; 0: any)")
       ->check(CLI::Range(0, 65535));
   command->add_option("--admin-token-file", options.admin_token_file,

@@ -148,7 +148,7 @@ int Exec(Session& session) {
     }
   }
   Result<tunnel::UpgradedStream> stream =
-      tunnel::DialUpgrade(session.config.server, target, session.config.token);
+      tunnel::DialUpgrade(session.config.server, target, session.config.token, session.config.ca);
   if (!stream) return ReportError("exec", stream.error());
   int status;
   {
@@ -233,8 +233,9 @@ int PortForward(Session& session) {
       if (errno == EINTR) continue;
       return ReportError("port-forward", Error::Coded("internal", std::strerror(errno)));
     }
-    std::thread([client, target, server = session.config.server, token = session.config.token] {
-      Result<tunnel::UpgradedStream> stream = tunnel::DialUpgrade(server, target, token);
+    std::thread([client, target, server = session.config.server, token = session.config.token,
+                 ca = session.config.ca] {
+      Result<tunnel::UpgradedStream> stream = tunnel::DialUpgrade(server, target, token, ca);
       if (!stream) {
         std::cerr << "allot port-forward: " << stream.error().message << std::endl;
         ::close(client);

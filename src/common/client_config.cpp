@@ -76,9 +76,12 @@ Result<ClientConfig> LoadClientConfig() {
           config.token_source = path;
         } else if (key == "project") {
           config.project = value;
+        } else if (key == "ca") {
+          config.ca = value;
         } else {
           return Error::Coded(
-              "invalid", path + ": unknown key '" + key + "': use server, token or project", key);
+              "invalid", path + ": unknown key '" + key + "': use server, token, project or ca",
+              key);
         }
       }
     } catch (const YAML::Exception& e) {
@@ -90,6 +93,7 @@ Result<ClientConfig> LoadClientConfig() {
   }
   if (std::string server = Env("ALLOT_SERVER"); !server.empty()) config.server = server;
   if (std::string project = Env("ALLOT_PROJECT"); !project.empty()) config.project = project;
+  if (std::string ca = Env("ALLOT_CA"); !ca.empty()) config.ca = ca;
   if (std::string token = Env("ALLOT_TOKEN"); !token.empty()) {
     config.token = token;
     config.token_source = "ALLOT_TOKEN";
@@ -115,7 +119,9 @@ Status SaveClientConfig(const ClientConfig& config) {
   YAML::Emitter out;
   out << YAML::BeginMap << YAML::Key << "server" << YAML::Value << config.server << YAML::Key
       << "token" << YAML::Value << config.token << YAML::Key << "project" << YAML::Value
-      << config.project << YAML::EndMap;
+      << config.project;
+  if (!config.ca.empty()) out << YAML::Key << "ca" << YAML::Value << config.ca;
+  out << YAML::EndMap;
   // Written beside and renamed, so that a crash never leaves half a file;
   // created 0600 since it holds the token.
   std::string temp = path.string() + ".tmp";

@@ -1,8 +1,8 @@
 // Where the CLI finds the server and its token. In order, later wins:
 //   1. defaults: http://127.0.0.1:7070, project "default";
 //   2. the config file, $XDG_CONFIG_HOME/allot/config or ~/.config/allot/config
-//      (YAML: server, token, project), written by `allot login`;
-//   3. ALLOT_SERVER, ALLOT_TOKEN and ALLOT_PROJECT.
+//      (YAML: server, token, project, ca), written by `allot login`;
+//   3. ALLOT_SERVER, ALLOT_TOKEN, ALLOT_PROJECT and ALLOT_CA.
 // With no token from these and a server on this machine, the admin token
 // that `allot up` wrote to its data directory is used, so that a newcomer on
 // a standalone install can submit at once.
@@ -19,6 +19,9 @@ struct ClientConfig {
   std::string token;
   std::string project = "default";
   std::string token_source;  // where the token came from, for messages
+  // The CA (PEM file) that an https server's certificate must chain to;
+  // empty: the system's store.
+  std::string ca;
 };
 
 // allot up's data directory: $XDG_DATA_HOME/allot when set, else

@@ -1,6 +1,7 @@
 #include "common/http_client.h"
 
 #include <httplib.h>
+#include <unistd.h>
 
 #include <cctype>
 
@@ -61,7 +62,12 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& server
     client->set_read_timeout(std::chrono::seconds(30));
     client->set_keep_alive(true);
     client->set_tcp_nodelay(true);
-    if (!ca_file.empty()) client->set_ca_cert_path(ca_file.c_str());
+    if (!ca_file.empty()) {
+      if (::access(ca_file.c_str(), R_OK) != 0) {
+        return Error::Coded("invalid", "ca: cannot read the CA file '" + ca_file + "'", "ca");
+      }
+      client->set_ca_cert_path(ca_file.c_str());
+    }
     impl->clients.push_back(std::move(client));
   }
   if (!token.empty()) impl->headers.emplace("Authorization", "Bearer " + token);
@@ -75,6 +81,16 @@ void HttpClient::SetReadTimeout(std::chrono::seconds timeout) {
 namespace {
 
 Error Unreachable(const std::string& server, httplib::Error error) {
+  if (error == httplib::Error::SSLServerVerification) {
+    return Error::Coded("unreachable",
+                        "the allot server at " + server +
+                            " showed a certificate that is not trusted or does not name it: "
+                            "give the CA that signed it with --ca, ALLOT_CA or allot login --ca");
+  }
+  if (error == httplib::Error::SSLConnection) {
+    return Error::Coded("unreachable", "cannot make a TLS connection to the allot server at " +
+                                           server + ": does it serve https (--tls-cert)?");
+  }
   return Error::Coded("unreachable", "cannot reach the allot server at " + server + " (" +
                                          httplib::to_string(error) +
                                          "): is it running (allot up)? Set the address with "

@@ -14,6 +14,7 @@
 
 #include "common/server_list.h"
 #include "tunnel/protocol.h"
+#include "tunnel/tls.h"
 
 namespace allot::tunnel {
 namespace {
@@ -21,21 +22,17 @@ namespace {
 struct HostPort {
   std::string host;
   int port = 0;
+  bool tls = false;  // https://
 };
 
 Result<HostPort> ParseServerUrl(const std::string& url) {
-  const std::string scheme = "http://";
-  if (url.rfind("https://", 0) == 0) {
-    return Error::Coded("invalid", "server " + url +
-                                       ": streams (exec, port-forward, the agent's tunnel) need "
-                                       "an http:// server address in this version");
-  }
-  if (url.rfind(scheme, 0) != 0) {
-    return Error::Coded("invalid", "server " + url + ": give it as http://HOST:PORT", "server");
-  }
-  std::string rest = url.substr(scheme.size());
-  rest = rest.substr(0, rest.find('/'));
   HostPort out;
+  out.tls = url.rfind("https://", 0) == 0;
+  if (!out.tls && url.rfind("http://", 0) != 0) {
+    return Error::Coded("invalid", "server " + url + ": give it as https://HOST:PORT", "server");
+  }
+  std::string rest = url.substr(out.tls ? 8 : 7);
+  rest = rest.substr(0, rest.find('/'));
   size_t colon = rest.rfind(':');
   if (!rest.empty() && rest[0] == '[') {
     size_t close = rest.find(']');
@@ -44,11 +41,24 @@ Result<HostPort> ParseServerUrl(const std::string& url) {
   } else {
     out.host = rest.substr(0, colon);
   }
-  out.port = colon == std::string::npos ? 80 : std::atoi(rest.c_str() + colon + 1);
+  out.port =
+      colon == std::string::npos ? (out.tls ? 443 : 80) : std::atoi(rest.c_str() + colon + 1);
   if (out.host.empty() || out.port <= 0 || out.port > 65535) {
-    return Error::Coded("invalid", "server " + url + ": give it as http://HOST:PORT", "server");
+    return Error::Coded("invalid", "server " + url + ": give it as https://HOST:PORT", "server");
   }
   return out;
+}
+
+// A connection to `server`, through TLS when its address is https.
+Result<int> Connect(const HostPort& server, const std::string& ca_file, int timeout_ms) {
+  Result<int> fd = ConnectTcp(server.host, server.port, timeout_ms);
+  if (!fd || !server.tls) return fd;
+  Result<TlsContextPtr> context = ClientTlsContext(ca_file);
+  if (!context) {
+    ::close(*fd);
+    return context.error();
+  }
+  return TlsRelay::ForClients().Connect(*fd, server.host, *context, timeout_ms);
 }
 
 bool WaitFor(int fd, short events, int timeout_ms) {
@@ -190,7 +200,8 @@ Result<int> ConnectTcp(const std::string& host, int port, int timeout_ms) {
 }
 
 Result<UpgradedStream> DialUpgrade(const std::string& server_url, const std::string& target,
-                                   const std::string& token, int timeout_ms) {
+                                   const std::string& token, const std::string& ca_file,
+                                   int timeout_ms) {
   // Several servers: the first that takes the connection.
   std::vector<std::string> servers = SplitServers(server_url);
   if (servers.empty()) servers.push_back(server_url);
@@ -199,7 +210,7 @@ Result<UpgradedStream> DialUpgrade(const std::string& server_url, const std::str
   for (const std::string& one : servers) {
     server = ParseServerUrl(one);
     if (!server) return server.error();
-    fd = ConnectTcp(server->host, server->port, timeout_ms);
+    fd = Connect(*server, ca_file, timeout_ms);
     if (fd) break;
   }
   if (!fd) return fd.error();

@@ -16,12 +16,17 @@ struct UpgradedStream {
   std::string leftover;  // bytes that came after the server's 101 reply
 };
 
-// GET `target` (path and query) on `server_url` ("http://host:port") with
-// the bearer `token`, asking to switch to the tunnel protocol. Any reply
-// but 101 is an error with the server's own message and a code from its
-// status (unauthenticated, forbidden, not_found, conflict, unavailable).
+// GET `target` (path and query) on `server_url` ("https://host:port",
+// "http://host:port", or several of them separated by commas: the first
+// that takes the connection) with the bearer `token`, asking to switch to
+// the tunnel protocol. An https server's certificate must chain to
+// `ca_file` (empty: the system's store) and name the host; the stream is
+// then relayed through TLS (tunnel/tls.h) and `fd` is the plain end. Any
+// reply but 101 is an error with the server's own message and a code from
+// its status (unauthenticated, forbidden, not_found, conflict, unavailable).
 Result<UpgradedStream> DialUpgrade(const std::string& server_url, const std::string& target,
-                                   const std::string& token, int timeout_ms = 10000);
+                                   const std::string& token, const std::string& ca_file = "",
+                                   int timeout_ms = 10000);
 
 // A TCP connection to host:port within `timeout_ms`; the fd or why not.
 Result<int> ConnectTcp(const std::string& host, int port, int timeout_ms);

@@ -27,7 +27,7 @@ class ConfigTest : public ::testing::Test {
     std::filesystem::remove_all(home_);
     std::filesystem::create_directories(home_);
     for (const char* name : {"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "ALLOT_SERVER",
-                             "ALLOT_TOKEN", "ALLOT_PROJECT"}) {
+                             "ALLOT_TOKEN", "ALLOT_PROJECT", "ALLOT_CA"}) {
       const char* value = std::getenv(name);
       saved_.emplace_back(name, value ? std::optional<std::string>(value) : std::nullopt);
       unsetenv(name);
@@ -60,22 +60,25 @@ TEST_F(ConfigTest, DefaultsThenFileThenEnvironment) {
   EXPECT_EQ(config->project, "default");
   EXPECT_TRUE(config->token.empty());
 
-  ClientConfig saved{"http://cluster:7070", "allot_a_b", "vision", ""};
+  ClientConfig saved{"https://cluster:7070", "allot_a_b", "vision", "", "/etc/allot/ca.pem"};
   ASSERT_TRUE(SaveClientConfig(saved));
   EXPECT_EQ(std::filesystem::status(home_ / ".config/allot/config").permissions() &
                 std::filesystem::perms::all,
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   config = LoadClientConfig();
   ASSERT_TRUE(config);
-  EXPECT_EQ(config->server, "http://cluster:7070");
+  EXPECT_EQ(config->server, "https://cluster:7070");
   EXPECT_EQ(config->token, "allot_a_b");
   EXPECT_EQ(config->project, "vision");
+  EXPECT_EQ(config->ca, "/etc/allot/ca.pem");
 
   setenv("ALLOT_SERVER", "http://other:1", 1);
   setenv("ALLOT_TOKEN", "allot_c_d", 1);
+  setenv("ALLOT_CA", "/tmp/other-ca.pem", 1);
   config = LoadClientConfig();
   ASSERT_TRUE(config);
   EXPECT_EQ(config->server, "http://other:1");
+  EXPECT_EQ(config->ca, "/tmp/other-ca.pem");
   EXPECT_EQ(config->token, "allot_c_d");
   EXPECT_EQ(config->token_source, "ALLOT_TOKEN");
 }
