@@ -15,7 +15,7 @@ PACKAGES=(cmake ninja-build g++ pkg-config clang-format libgtest-dev libgmock-de
           libbenchmark-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
           libsqlite3-dev libcpp-httplib-dev libssl-dev zsh clang-14 libclang-rt-14-dev
           podman runc busybox-static curl libboost-dev jupyter-notebook tmux hey wrk
-          python3-torch postgresql-15 libpq-dev)
+          python3-torch postgresql-15 libpq-dev openssl iproute2)
 
 deps() {
   local missing=()

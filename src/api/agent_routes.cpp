@@ -112,7 +112,8 @@ Result<User> AgentRoutes::AuthenticateJoinToken(const std::string& text) {
                                "(allot nodes join-token)");
   if (!parts) return refused;
   Result<store::Object> stored = store_.Get("join_tokens", parts->first);
-  if (!stored) return refused;
+  // A store out of reach is not a bad token: 503, so the agent tries another server.
+  if (!stored) return stored.error().code == "not_found" ? refused : stored.error();
   Result<JoinTokenRecord> token = DecodeJoinToken(stored->body);
   if (!token || !ConstantTimeEquals(token->secret_hash, Sha256Hex(parts->second))) return refused;
   if (token->expires_ms != 0 && options_.now_ms() >= token->expires_ms) {

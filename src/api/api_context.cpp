@@ -177,7 +177,9 @@ Result<User> ApiContext::AuthenticateToken(const std::string& text) {
   Error refused = Error::Coded("unauthenticated", "the token is not valid: log in again");
   if (!parts) return refused;
   Result<store::Object> stored = store_.Get("tokens", parts->first);
-  if (!stored) return refused;
+  // A store out of reach is not a bad token: 503 (clients try another
+  // server), never "log in again".
+  if (!stored) return stored.error().code == "not_found" ? refused : stored.error();
   Result<TokenRecord> token = DecodeToken(stored->body);
   if (!token || !ConstantTimeEquals(token->secret_hash, Sha256Hex(parts->second))) {
     return refused;
@@ -191,6 +193,7 @@ Result<User> ApiContext::AuthenticateToken(const std::string& text) {
     return user;
   }
   Result<store::Object> user_object = store_.Get("users", token->user);
+  if (!user_object && user_object.error().code != "not_found") return user_object.error();
   if (!user_object) return Error::Coded("unauthenticated", "the token's user no longer exists");
   Result<User> user = DecodeUser(json::parse(user_object->body));
   if (user) user->token = token->id;

@@ -140,8 +140,12 @@ class HttpApi::Impl {
       Result<User> user = Authenticate(req);
       Reply reply;
       if (!user) {
-        reply = {401, ErrorBody(user.error())};
-        Audit(req, "anonymous", caller.source, false, reply.status, user.error().message);
+        // A refused token is audited; a store out of reach (503) is not a
+        // refusal, and could not be audited either.
+        reply = {HttpStatusOf(user.error().code), ErrorBody(user.error())};
+        if (reply.status == 401) {
+          Audit(req, "anonymous", caller.source, false, reply.status, user.error().message);
+        }
       } else {
         caller.user = std::move(*user);
         Result<Reply> result = handler(req, caller);

@@ -15,19 +15,24 @@ struct HttpClient::Impl {
 
   httplib::Client& client() { return *clients[current]; }
   // Runs `send` against the current server, then the others in turn while
-  // it could not connect (or, when `idempotent`, got no reply).
+  // it could not connect (or, when `idempotent`, got no reply), or answered
+  // 503: a server that cannot reach its store, where another may. Callers
+  // retry an unavailable call anyway; allot's creations are named, so one
+  // that did land before the 503 answers already_exists, not twice.
   template <typename Send>
   httplib::Result Try(bool idempotent, Send send) {
     httplib::Result res = send(client());
-    for (size_t tried = 1; !res && tried < clients.size(); ++tried) {
-      bool retry = res.error() == httplib::Error::Connection ||
-                   res.error() == httplib::Error::ConnectionTimeout ||
-                   (idempotent && res.error() != httplib::Error::Canceled);
-      if (!retry) break;
+    for (size_t tried = 1; tried < clients.size() && TryNext(res, idempotent); ++tried) {
       current = (current + 1) % clients.size();
       res = send(client());
     }
     return res;
+  }
+  static bool TryNext(const httplib::Result& res, bool idempotent) {
+    if (res) return res->status == 503;
+    return res.error() == httplib::Error::Connection ||
+           res.error() == httplib::Error::ConnectionTimeout ||
+           (idempotent && res.error() != httplib::Error::Canceled);
   }
   std::string Names() const {
     std::string names;

@@ -39,12 +39,14 @@ class NodeLiveness {
   }
 
   // Heartbeats other servers heard (the store's), merged in: the later time
-  // of each node counts.
+  // of each node counts, and never earlier than this server's start or
+  // its last GraceFrom (a stored heartbeat from before a failover must not
+  // take back the grace).
   void Merge(const std::map<std::string, int64_t>& heard) {
     std::lock_guard lock(mutex_);
     for (const auto& [node, ms] : heard) {
-      int64_t& known = last_ms_[node];
-      if (ms > known) known = ms;
+      auto [known, added] = last_ms_.try_emplace(node, started_ms_);
+      if (ms > known->second) known->second = ms;
     }
   }
 

@@ -10,6 +10,8 @@ set -euo pipefail
 ALLOT="$1"
 WORKER="$2"
 source "$(dirname "$0")/../lib/tasks.sh"
+source "$(dirname "$0")/../lib/wait.sh"
+source "$(dirname "$0")/../lib/checks.sh"
 WORK="$(mktemp -d)"
 chmod 711 "$WORK"  # tasks run as their owners and pass through to their directories
 export HOME="$WORK" XDG_CONFIG_HOME="" XDG_DATA_HOME="$WORK/.local/share"
@@ -33,29 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$WORK"/*.log; do echo "--- $log" >&2; tail -20 "$log" >&2; done
-  "$ALLOT" list -a >&2 || true
-  exit 1
-}
-wait_until() {  # wait_until SECONDS WHAT COMMAND...
-  local seconds="$1" what="$2"
-  shift 2
-  for _ in $(seq $((seconds * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "$what (waited ${seconds} s)"
-}
-status_is() { "$ALLOT" describe "$1" -o json | grep -q "\"status\": \"$2\""; }
-node_is() { "$ALLOT" nodes -o json | tr -d '\n ' | grep -q "\"name\":\"$1\"[^}]*\"state\":\"$2\""; }
-task_node() {  # the node of task 0 now
-  "$ALLOT" describe "$1" -o json | tr -d '\n ' | grep -o '"assignments":\[{[^}]*}' |
-    grep -o '"node":"[^"]*"' | cut -d'"' -f4
-}
-runs_elsewhere() {  # runs_elsewhere WORKLOAD NODE: running again, not on NODE
-  local now
-  now="$(task_node "$1")"
-  [[ -n "$now" && "$now" != "$2" ]] && "$ALLOT" describe "$1" -o json | grep -q '"state": "running"'
-}
+FAIL_EXTRA='"$ALLOT" list -a'
 
 start_server() {  # start_server [PORT]
   "$ALLOT" server --data-dir "$WORK/server" --port "${1:-0}" --node-lost-after 4 \

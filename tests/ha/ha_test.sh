@@ -11,6 +11,8 @@ set -euo pipefail
 ALLOT="$1"
 source "$(dirname "$0")/../lib/tasks.sh"
 source "$(dirname "$0")/../lib/postgres.sh"
+source "$(dirname "$0")/../lib/wait.sh"
+source "$(dirname "$0")/../lib/storm.sh"
 WORK="$(mktemp -d)"
 chmod 711 "$WORK"
 export HOME="$WORK" XDG_CONFIG_HOME="" XDG_DATA_HOME="$WORK/.local/share"
@@ -23,17 +25,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$WORK"/*.log; do echo "--- $log" >&2; tail -25 "$log" >&2; done
-  exit 1
-}
-wait_until() {  # wait_until SECONDS WHAT COMMAND...
-  local seconds="$1" what="$2"
-  shift 2
-  for _ in $(seq $((seconds * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "$what (waited ${seconds} s)"
-}
 leads() { curl -sf "${URL[$1]}/healthz" | grep -q '"leading":true'; }
 start_server() {  # start_server NAME [PORT]
   "$ALLOT" server --store "$PG_URL" --data-dir "$WORK/$1" --port "${2:-0}" --lease-ttl 3s \
@@ -75,19 +66,7 @@ wait_until 20 "keep runs" bash -c "\"$ALLOT\" describe keep -o json | grep -q '\
 started_before="$("$ALLOT" describe keep -o json | grep -o '"started_ms": [0-9]*')"
 
 # The storm: 64 clients, 2 submissions each; the leader dies in the middle.
-mkdir "$WORK/acked"
-storm() {  # storm CLIENT
-  for i in 1 2; do
-    name="storm-$1-$i"
-    for try in 1 2 3 4 5 6 7 8 9 10; do
-      out="$("$ALLOT" submit --name "$name" --cpu 100m -- true 2>&1)" && { touch "$WORK/acked/$name"; break; }
-      grep -q "already exists" <<<"$out" && { touch "$WORK/acked/$name"; break; }
-      sleep 0.5
-    done
-  done
-}
-STORM=()
-for c in $(seq 64); do storm "$c" & STORM+=($!); done
+start_storm 64 ""
 sleep 0.5
 kill -9 "${PID[$LEADER]}"
 killed_ms="$(now_ms)"
@@ -107,40 +86,6 @@ echo "acknowledged: $acked of 128"
 (( acked > 100 )) || fail "only $acked of 128 submissions were acknowledged"
 
 # Nothing acknowledged lost, every one ran, and ran once.
-check_storm() {
-  /usr/bin/python3 - "$CHECK_URL" "$ALLOT_TOKEN" "$WORK/acked" <<'PY'
-import json, os, sys, urllib.request
-server, token, acked = sys.argv[1], sys.argv[2], sys.argv[3]
-def all_items(path):
-    items, after = [], ""
-    while True:
-        sep = "&" if "?" in path else "?"
-        url = f"{server}{path}{sep}limit=1000" + (f"&after={after}" if after else "")
-        req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
-        page = json.load(urllib.request.urlopen(req))
-        items += page["items"]
-        if not page.get("next"):
-            return items
-        after = page["next"]
-workloads = {w["name"]: w for w in all_items("/api/v1/workloads?all=true")}
-bound = {}
-for event in all_items("/api/v1/events"):
-    if event.get("type") == "Bound":
-        bound[event["workload"]] = bound.get(event["workload"], 0) + 1
-problems = []
-for name in os.listdir(acked):
-    w = workloads.get(name)
-    if w is None:
-        problems.append(f"{name}: acknowledged but not stored")
-    elif w["status"] != "succeeded":
-        problems.append(f"{name}: {w['status']}")
-    elif bound.get(name) != 1:
-        problems.append(f"{name}: bound {bound.get(name)} times")
-if problems:
-    print("\n".join(problems[:10]))
-    sys.exit(1)
-PY
-}
 CHECK_URL="${URL[$OTHER]}"
 wait_until 90 "every acknowledged submission runs once and succeeds" check_storm
 check_storm || fail "the storm's workloads: $(check_storm)"
@@ -161,9 +106,7 @@ wait_until 10 "$LEADER takes over after a graceful stop" leads "$LEADER"
 wait_until 20 "after-stop runs" bash -c "\"$ALLOT\" describe after-stop -o json | grep -q '\"status\": \"succeeded\"'"
 
 # PostgreSQL restarts under load: what was acknowledged stays.
-rm -rf "$WORK/acked" && mkdir "$WORK/acked"
-STORM=()
-for c in $(seq 16); do storm "pg$c" & STORM+=($!); done
+start_storm 16 pg
 sleep 0.3
 restart_postgres
 wait "${STORM[@]}"

@@ -150,6 +150,38 @@ TEST(HttpClient, FailsOverToTheNextServerOfAList) {
   EXPECT_EQ(FirstServer("http://a:1/, http://b:2"), "http://a:1");
 }
 
+// A server that answers 503 (its store is out of reach) is skipped too.
+TEST(HttpClient, FailsOverFromAServerWithoutItsStore) {
+  httplib::Server cut_off, healthy;
+  cut_off.Post("/api/v1/x", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 503;
+    res.set_content(R"({"error":{"code":"unavailable","message":"store"}})", "application/json");
+  });
+  healthy.Post("/api/v1/x", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"ok":true})", "application/json");
+  });
+  int cut_port = cut_off.bind_to_any_port("127.0.0.1");
+  int healthy_port = healthy.bind_to_any_port("127.0.0.1");
+  std::thread a([&] { cut_off.listen_after_bind(); });
+  std::thread b([&] { healthy.listen_after_bind(); });
+  while (!cut_off.is_running() || !healthy.is_running()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto client = HttpClient::Create("http://127.0.0.1:" + std::to_string(cut_port) +
+                                       ",http://127.0.0.1:" + std::to_string(healthy_port),
+                                   "t");
+  ASSERT_TRUE(client);
+  nlohmann::json body = nlohmann::json::object();
+  auto reply = (*client)->Call("POST", "/api/v1/x", &body);
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_TRUE(reply->value("ok", false));
+  client->reset();  // its kept-alive connections would hold the servers' stop
+  cut_off.stop();
+  healthy.stop();
+  a.join();
+  b.join();
+}
+
 TEST(Output, TablesAlignAndDocumentsPrintAsJsonOrYaml) {
   std::ostringstream table;
   cli::PrintTable(table, {"NAME", "GPU"}, {{"a-long-name", "1"}, {"b", "0.5"}});

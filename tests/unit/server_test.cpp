@@ -491,3 +491,22 @@ TEST_F(LoopTest, SilentAgentNodesAreLost) {
 
 }  // namespace
 }  // namespace allot::server
+
+namespace allot {
+namespace {
+
+// A new leader's grace holds against older heartbeats from the store, for
+// nodes this server never heard itself too.
+TEST(NodeLiveness, StoredHeartbeatsDoNotTakeBackANewLeadersGrace) {
+  server::NodeLiveness liveness(1000);
+  liveness.Heard("heard-here", 2000);
+  liveness.GraceFrom(50000);
+  liveness.Merge({{"heard-here", 3000}, {"heard-elsewhere", 4000}, {"fresh", 60000}});
+  EXPECT_EQ(liveness.LastHeard("heard-here"), 50000);
+  EXPECT_EQ(liveness.LastHeard("heard-elsewhere"), 50000);
+  EXPECT_EQ(liveness.LastHeard("fresh"), 60000);
+  EXPECT_EQ(liveness.LastHeard("never"), 50000);
+}
+
+}  // namespace
+}  // namespace allot
