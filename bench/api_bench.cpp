@@ -7,13 +7,14 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "api/http_api.h"
+#include "bench/bench_store.h"
 #include "server/scheduling_loop.h"
-#include "store/sqlite_store.h"
 #include "wire/resources.h"
 
 namespace allot::bench {
@@ -39,55 +40,62 @@ double PeakRssMib() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
-// A server on loopback over a store in a fresh temporary directory.
+// A server on loopback over a throwaway store (bench/bench_store.h).
 class Server {
  public:
-  explicit Server(bool with_loop) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("allot_api_bench_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    store_ = std::move(store::SqliteStore::Open((dir_ / "allot.db").string()).value());
-    token_ = *api::BootstrapAdmin(*store_, 0);
-    (void)api::BootstrapDefaultProject(*store_);
-    auto now = [] {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-          .count();
-    };
-    if (with_loop) loop_ = std::make_unique<server::SchedulingLoop>(*store_, now);
-    api::ApiOptions options;
-    options.now_ms = now;
-    if (loop_) options.on_change = [this] { loop_->Wake(); };
-    api_ = std::make_unique<api::HttpApi>(*store_, options);
-    port_ = *api_->Bind("127.0.0.1", 0);
-    thread_ = std::thread([this] { api_->Serve(); });
+  static Result<std::unique_ptr<Server>> Start(bool with_loop, const std::string& postgres) {
+    auto store = BenchStore::Create(postgres);
+    if (!store) return store.error();
+    return std::unique_ptr<Server>(new Server(with_loop, std::move(*store)));
   }
   ~Server() {
     if (loop_) loop_->Stop();
     api_->Stop();
     thread_.join();
     api_.reset();
+    loop_.reset();
     store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   void StartLoop() { loop_->Start(std::chrono::milliseconds(1000)); }
   server::SchedulingLoop& loop() { return *loop_; }
 
-  store::SqliteStore& store() { return *store_; }
+  store::Store& store() { return store_->store(); }
+  const char* store_kind() const { return store_->kind(); }
   const std::string& token() const { return token_; }
   int port() const { return port_; }
 
  private:
-  static inline std::atomic<int> counter_{0};
-  std::filesystem::path dir_;
-  std::unique_ptr<store::SqliteStore> store_;
+  Server(bool with_loop, std::unique_ptr<BenchStore> store) : store_(std::move(store)) {
+    token_ = *api::BootstrapAdmin(this->store(), 0);
+    (void)api::BootstrapDefaultProject(this->store());
+    auto now = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+    if (with_loop) loop_ = std::make_unique<server::SchedulingLoop>(this->store(), now);
+    api::ApiOptions options;
+    options.now_ms = now;
+    if (loop_) options.on_change = [this] { loop_->Wake(); };
+    api_ = std::make_unique<api::HttpApi>(this->store(), options);
+    port_ = *api_->Bind("127.0.0.1", 0);
+    thread_ = std::thread([this] { api_->Serve(); });
+  }
+
+  std::unique_ptr<BenchStore> store_;
   std::unique_ptr<server::SchedulingLoop> loop_;
   std::unique_ptr<api::HttpApi> api_;
   std::thread thread_;
   std::string token_;
   int port_ = 0;
 };
+
+// The stores a run compares: SQLite, and PostgreSQL when --postgres names one.
+std::vector<std::string> StoresOf(const ApiBenchOptions& o) {
+  std::vector<std::string> stores = {""};
+  if (!o.postgres.empty()) stores.push_back(o.postgres);
+  return stores;
+}
 
 json Submission(int64_t i, const char* gpu) {
   return {{"name", "w" + std::to_string(i)},
@@ -187,21 +195,28 @@ double StoreOnlySeconds(store::Store& store, int64_t threads_count, int64_t coun
   return Ms(Clock::now() - start) / 1000.0;
 }
 
-Status ApiSubmit(const ApiBenchOptions& o, std::ostream& out) {
+// One store's api-submit line; `sqlite`, for PostgreSQL's, is SQLite's
+// line of the same run (the ratio between the stores).
+Result<json> ApiSubmitOn(const ApiBenchOptions& o, const std::string& postgres) {
   LoadResult load;
+  std::string kind;
   {
-    Server server(false);
-    load = SubmitLoad(server, o.clients, o.workloads, "1", o.rate);
+    auto server = Server::Start(false, postgres);
+    if (!server) return server.error();
+    kind = (*server)->store_kind();
+    load = SubmitLoad(**server, o.clients, o.workloads, "1", o.rate);
   }
   double baseline_seconds;
   {
-    Server server(false);
-    baseline_seconds = StoreOnlySeconds(server.store(), o.clients, o.workloads);
+    auto server = Server::Start(false, postgres);
+    if (!server) return server.error();
+    baseline_seconds = StoreOnlySeconds((*server)->store(), o.clients, o.workloads);
   }
-  if (Status ok = load.AllAcknowledged(); !ok) return ok;
+  if (Status ok = load.AllAcknowledged(); !ok) return ok.error();
   double rate = static_cast<double>(o.workloads) / load.seconds;
   double baseline_rate = static_cast<double>(o.workloads) / baseline_seconds;
-  out << json{{"name", "api-submit"},
+  return json{{"name", "api-submit"},
+              {"store", kind},
               {"clients", o.clients},
               {"offered_per_second", o.rate > 0 ? json(o.rate) : json("max")},
               {"workloads", o.workloads},
@@ -210,10 +225,30 @@ Status ApiSubmit(const ApiBenchOptions& o, std::ostream& out) {
               {"p99_ms", Percentile(load.latencies_ms, 99)},
               {"baseline_store_per_second", baseline_rate},
               {"ratio_to_baseline", rate / baseline_rate},
-              {"peak_rss_mib", PeakRssMib()}}
-             .dump()
-      << "\n";
+              {"peak_rss_mib", PeakRssMib()}};
+}
+
+// Prints each store's line; PostgreSQL's also carries SQLite's figures of
+// the same run and the ratio (`key` per second) between the two.
+Status EachStore(const ApiBenchOptions& o, std::ostream& out,
+                 const std::function<Result<json>(const std::string&)>& run) {
+  json sqlite;
+  for (const std::string& postgres : StoresOf(o)) {
+    Result<json> line = run(postgres);
+    if (!line) return line.error();
+    if (postgres.empty()) {
+      sqlite = *line;
+    } else {
+      (*line)["sqlite_per_second"] = sqlite["per_second"];
+      (*line)["ratio_to_sqlite"] = line->value("per_second", 0.0) / sqlite.value("per_second", 1.0);
+    }
+    out << line->dump() << "\n";
+  }
   return Status::Ok();
+}
+
+Status ApiSubmit(const ApiBenchOptions& o, std::ostream& out) {
+  return EachStore(o, out, [&](const std::string& postgres) { return ApiSubmitOn(o, postgres); });
 }
 
 // `count` nodes of 8 simulated GPUs, straight through the store.
@@ -252,7 +287,9 @@ Status AddWorkloads(store::Store& store, int64_t first, int64_t count, const cha
 }
 
 Status ApiList(const ApiBenchOptions& o, std::ostream& out) {
-  Server server(false);
+  auto started = Server::Start(false, "");
+  if (!started) return started.error();
+  Server& server = **started;
   // Filled straight through the store in batches: the list is measured.
   if (Status added =
           AddWorkloads(server.store(), 0, o.workloads, "1", wire::WorkloadStatus::kPending);
@@ -309,13 +346,15 @@ Status ApiList(const ApiBenchOptions& o, std::ostream& out) {
   return Status::Ok();
 }
 
-Status SubmitToBound(const ApiBenchOptions& o, std::ostream& out) {
-  Server server(true);
-  if (Status added = AddNodes(server.store(), o.nodes); !added) return added;
+Result<json> SubmitToBoundOn(const ApiBenchOptions& o, const std::string& postgres) {
+  auto started = Server::Start(true, postgres);
+  if (!started) return started.error();
+  Server& server = **started;
+  if (Status added = AddNodes(server.store(), o.nodes); !added) return added.error();
   server.StartLoop();
   auto start = Clock::now();
   LoadResult load = SubmitLoad(server, o.clients, o.workloads, "0.5");
-  if (Status ok = load.AllAcknowledged(); !ok) return ok;
+  if (Status ok = load.AllAcknowledged(); !ok) return ok.error();
   // Bound: the loop has written every workload as running.
   int64_t running = 0;
   int64_t cycles_seen = 0;
@@ -334,7 +373,8 @@ Status SubmitToBound(const ApiBenchOptions& o, std::ostream& out) {
                      " workloads bound within 5 minutes",
                  ""};
   }
-  out << json{{"name", "submit-to-bound"},
+  return json{{"name", "submit-to-bound"},
+              {"store", server.store_kind()},
               {"nodes", o.nodes},
               {"clients", o.clients},
               {"workloads", o.workloads},
@@ -343,10 +383,12 @@ Status SubmitToBound(const ApiBenchOptions& o, std::ostream& out) {
               {"baseline_submit_per_second", static_cast<double>(o.workloads) / load.seconds},
               {"ratio_to_baseline", load.seconds / seconds},
               {"submit_p99_ms", Percentile(load.latencies_ms, 99)},
-              {"peak_rss_mib", PeakRssMib()}}
-             .dump()
-      << "\n";
-  return Status::Ok();
+              {"peak_rss_mib", PeakRssMib()}};
+}
+
+Status SubmitToBound(const ApiBenchOptions& o, std::ostream& out) {
+  return EachStore(o, out,
+                   [&](const std::string& postgres) { return SubmitToBoundOn(o, postgres); });
 }
 
 // The scheduling loop's steady cycle (everything already bound), timed
@@ -368,7 +410,9 @@ Result<double> SteadyCycleMs(server::SchedulingLoop& loop) {
 }
 
 Status LoopHistory(const ApiBenchOptions& o, std::ostream& out) {
-  Server server(true);
+  auto started = Server::Start(true, "");
+  if (!started) return started.error();
+  Server& server = **started;
   if (Status added = AddNodes(server.store(), o.nodes); !added) return added;
   if (Status added =
           AddWorkloads(server.store(), 0, o.workloads, "0.5", wire::WorkloadStatus::kPending);

@@ -1,6 +1,8 @@
 // Control-plane benchmarks (issue 4), each on a server started in-process
 // on loopback with its SQLite store in a temporary directory, driven by a
-// load generator of HTTP clients with kept-alive connections:
+// load generator of HTTP clients with kept-alive connections. With
+// `postgres`, api-submit and submit-to-bound run again on PostgreSQL in the
+// same run, and that line carries the ratio to SQLite's:
 //
 //   api-submit       submissions through the API from `clients` concurrent
 //                    clients, as fast as they go or at an offered `rate`:
@@ -39,6 +41,9 @@ struct ApiBenchOptions {
   int64_t nodes = 1'000;
   double rate = 0;            // api-submit: offered submissions per second; 0 = as fast as possible
   int64_t history = 100'000;  // loop-history: finished workloads in the store
+  // api-submit, submit-to-bound: a PostgreSQL server (libpq URL) on which
+  // each run also runs on a fresh database of its own, beside SQLite.
+  std::string postgres;
 };
 
 const std::vector<std::string>& ApiBenchNames();

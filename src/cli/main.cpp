@@ -74,6 +74,9 @@ int main(int argc, char** argv) {
       ->add_option("--workloads", api_bench_options.workloads,
                    "Workloads submitted or listed (control-plane benchmarks)")
       ->check(CLI::PositiveNumber);
+  bench->add_option("--postgres", api_bench_options.postgres,
+                    "api-submit, submit-to-bound: also run on a fresh database of this "
+                    "PostgreSQL server (libpq URL), beside SQLite");
   bench
       ->add_option("--history", api_bench_options.history,
                    "loop-history: finished workloads kept in the store")

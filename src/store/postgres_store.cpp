@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include <cstdlib>
+#include <optional>
 
 #include "store/postgres_schema.h"
 #include "store/write_check.h"
@@ -150,7 +151,12 @@ Status PostgresStore::Migrate() {
 }
 
 Result<Object> PostgresStore::Get(const std::string& kind, const std::string& name) {
-  return OnReader<Object>([&](PgConnection& db) -> Result<Object> {
+  bool cached = cache_.Caches(kind);
+  if (cached) {
+    if (std::optional<Result<Object>> kept = cache_.Find(kind, name)) return *kept;
+  }
+  uint64_t generation = cache_.Generation();
+  Result<Object> read = OnReader<Object>([&](PgConnection& db) -> Result<Object> {
     auto rows = db.Query(
         "SELECT revision, created_revision, body FROM objects WHERE kind = $1 AND name = $2",
         {kind, name});
@@ -160,6 +166,8 @@ Result<Object> PostgresStore::Get(const std::string& kind, const std::string& na
     }
     return Object{kind, name, rows->Int(0, 0), rows->Int(0, 1), rows->Text(0, 2)};
   });
+  if (cached) cache_.Keep(kind, name, read, generation);
+  return read;
 }
 
 Result<Page> PostgresStore::List(const ListQuery& query) {
@@ -254,6 +262,7 @@ void PostgresStore::Listen() {
   while (!stopping_) {
     if (!db || db->Broken()) {
       db.reset();
+      cache_.Pause();  // deaf to the others' changes until listening again
       auto connected = PgConnection::Connect(conninfo_);
       if (!connected || !(*connected)->Run(std::string("LISTEN ") + kChannel)) {
         for (int i = 0; i < 10 && !stopping_; ++i) {
@@ -262,6 +271,7 @@ void PostgresStore::Listen() {
         continue;
       }
       db = std::move(*connected);
+      cache_.Resume();  // listening: from empty, with nothing missed from now on
       if (auto now = db->Query("SELECT value FROM meta WHERE key = 'revision'"); now) {
         Published(now->Int(0, 0));
       }
@@ -270,9 +280,7 @@ void PostgresStore::Listen() {
     if (::poll(&fd, 1, 200) <= 0) continue;
     auto payloads = db->TakeNotifications();
     if (!payloads) continue;
-    for (const std::string& payload : *payloads) {
-      Published(std::strtoll(payload.c_str(), nullptr, 10));
-    }
+    for (const std::string& payload : *payloads) Heard(payload);
   }
 }
 
@@ -300,6 +308,9 @@ void PostgresStore::CommitGroup(const CommitQueue::Group& group) {
   std::lock_guard lock(writer_mutex_);
   int64_t revision = 0;
   Status status = RunGroup(group, revision);
+  // Before anyone is answered; after a failure too, since a COMMIT whose
+  // answer was lost may have happened.
+  EvictWritten(group);
   if (!status) {
     (void)writer_->Run("ROLLBACK");
     for (CommitRequest* member : group) member->result = status.error();
@@ -341,10 +352,48 @@ Status PostgresStore::RunGroup(const CommitQueue::Group& group, int64_t& revisio
           db.Query("DELETE FROM changes WHERE revision <= $1", {Str(revision - kChangeLogLength)});
       if (!trimmed) return trimmed.error();
     }
-    auto notified = db.Query("SELECT pg_notify($1, $2)", {kChannel, Str(revision)});
+    auto notified =
+        db.Query("SELECT pg_notify($1, $2)", {kChannel, NotifyPayload(group, revision)});
     if (!notified) return notified.error();
   }
   return db.Run("COMMIT");
+}
+
+std::string PostgresStore::NotifyPayload(const CommitQueue::Group& group, int64_t revision) const {
+  constexpr size_t kMaxPayload = 7000;  // PostgreSQL takes up to 8000 bytes
+  std::string payload = Str(revision);
+  for (const CommitRequest* member : group) {
+    if (!member->writes || !member->result) continue;
+    for (const Write& write : *member->writes) {
+      if (write.op == Write::Op::kCheck || !cache_.Caches(write.kind)) continue;
+      payload.append("\n").append(write.kind).append("\t").append(write.name);
+    }
+  }
+  if (payload.size() > kMaxPayload) payload = Str(revision).append("\n*");
+  return payload;
+}
+
+void PostgresStore::EvictWritten(const CommitQueue::Group& group) {
+  for (const CommitRequest* member : group) {
+    if (!member->writes) continue;
+    for (const Write& write : *member->writes) cache_.Evict(write.kind, write.name);
+  }
+}
+
+void PostgresStore::Heard(const std::string& payload) {
+  Published(std::strtoll(payload.c_str(), nullptr, 10));
+  size_t at = payload.find('\n');
+  while (at != std::string::npos) {
+    size_t end = payload.find('\n', at + 1);
+    std::string line = payload.substr(at + 1, end == std::string::npos ? end : end - at - 1);
+    size_t tab = line.find('\t');
+    if (line == "*") {
+      cache_.Clear();
+    } else if (tab != std::string::npos) {
+      cache_.Evict(line.substr(0, tab), line.substr(tab + 1));
+    }
+    at = end;
+  }
 }
 
 Result<int64_t> PostgresStore::ApplyRequest(const CommitRequest& request, int64_t& revision) {
@@ -523,11 +572,13 @@ Status PostgresStore::Restore(const std::vector<Object>& objects,
     }
     auto bumped = db.Query("UPDATE meta SET value = $1 WHERE key = 'revision'", {Str(revision)});
     if (!bumped) return bumped.error();
-    auto notified = db.Query("SELECT pg_notify($1, $2)", {kChannel, Str(revision)});
+    auto notified = db.Query("SELECT pg_notify($1, $2)", {kChannel, Str(revision).append("\n*")});
     if (!notified) return notified.error();
     return db.Run("COMMIT");
   };
-  if (Status loaded = load(); !loaded) {
+  Status loaded = load();
+  cache_.Clear();  // what it had found missing is there now
+  if (!loaded) {
     (void)db.Run("ROLLBACK");
     return loaded;
   }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "store/commit_queue.h"
+#include "store/object_cache.h"
 #include "store/pg_connection.h"
 #include "store/store.h"
 
@@ -84,6 +85,12 @@ class PostgresStore final : public Store {
   Status AppendAuditOn(PgConnection& db, const AuditEntry& entry);
   void Published(int64_t revision);
   void Listen();
+  // The NOTIFY of a group: its revision, then a line "kind<TAB>name" for
+  // each cached object it wrote ("*": too many, clear them all).
+  std::string NotifyPayload(const CommitQueue::Group& group, int64_t revision) const;
+  // Another server's NOTIFY: the revision it reached, and the evictions.
+  void Heard(const std::string& payload);
+  void EvictWritten(const CommitQueue::Group& group);
 
   std::string conninfo_;
   std::mutex writer_mutex_;
@@ -98,6 +105,10 @@ class PostgresStore final : public Store {
   std::mutex revision_mutex_;
   std::condition_variable revision_changed_;
   int64_t revision_ = 0;
+
+  // Tokens, users, projects and departments, read on every API call
+  // (store/object_cache.h); kept while the listener hears the others.
+  ObjectCache cache_{{"tokens", "users", "projects", "departments"}};
 
   std::atomic<bool> stopping_{false};
   std::thread listener_;

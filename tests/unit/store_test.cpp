@@ -400,6 +400,36 @@ TEST_P(SharedStore, AWatcherOnEveryServerSeesEveryChangeOnceInOrder) {
   EXPECT_EQ(other->WaitForChange(0, std::chrono::milliseconds(0)), 2 * kPerServer);
 }
 
+// Tokens, users, projects and departments are cached on PostgreSQL
+// (store/object_cache.h): a change through either server reaches the other's
+// cache, its own at once, and a cached "not found" goes when the object comes.
+TEST_P(SharedStore, CachedReadsFollowChangesThroughEveryServer) {
+  std::unique_ptr<Store> other = Open();
+  ASSERT_TRUE(other);
+  auto reads = [](Store& server, const std::string& name, const std::string& body) {
+    for (int i = 0; i < 300; ++i) {
+      auto got = server.Get("users", name);
+      if (body.empty() ? !got && got.error().code == "not_found" : got && got->body == body) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  ASSERT_TRUE(store_->Commit({{Op::kCreate, "users", "u", R"({"v":1})", 0}}));
+  EXPECT_TRUE(reads(*other, "u", R"({"v":1})"));
+  EXPECT_TRUE(reads(*other, "later", ""));
+  for (int i = 0; i < 5; ++i) (void)other->Get("users", "u");  // kept by now
+  ASSERT_TRUE(store_->Commit({{Op::kUpdate, "users", "u", R"({"v":2})", 0}}));
+  EXPECT_EQ(store_->Get("users", "u")->body, R"({"v":2})");
+  EXPECT_TRUE(reads(*other, "u", R"({"v":2})"));
+  ASSERT_TRUE(store_->Commit({{Op::kCreate, "users", "later", "{}", 0}}));
+  EXPECT_TRUE(reads(*other, "later", "{}"));
+  ASSERT_TRUE(other->Commit({{Op::kDelete, "users", "u", "", 0}}));
+  EXPECT_FALSE(other->Get("users", "u"));
+  EXPECT_TRUE(reads(*store_, "u", ""));
+}
+
 TEST_P(SharedStore, ARestartOfTheDatabaseLosesNoAcknowledgedCommit) {
   std::set<std::string> acknowledged;
   std::atomic<bool> stop{false};
