@@ -70,7 +70,9 @@ struct Agent::Impl {
   std::string interposer_library;  // the copy tasks can read (local_tasks.h)
   std::atomic<bool> stopping{false};
   std::vector<std::thread> threads;
-  std::unique_ptr<TunnelClient> tunnel;  // exec, port-forward, workspaces
+  // Exec, port-forward, workspaces: one tunnel to each server of the list,
+  // since a stream may be asked for through any of them.
+  std::vector<std::unique_ptr<TunnelClient>> tunnels;
 
   std::string TasksDir(const std::string& node) const {
     return TasksDirOf(options.state_dir, node);
@@ -447,6 +449,11 @@ struct Agent::Impl {
     // Acknowledged, or refused for good (stale attempt, workload gone):
     // either way the server has nothing more to learn from this state.
     // Unrecorded on disk, it is sent again after a restart: harmless.
+    if (!reply) {
+      Say("the server refused the report of " + spec.value("workload", "") + " task " +
+          std::to_string(spec.value("task", 0)) + " (" + observed.state +
+          "): " + reply.error().message);
+    }
     task.acknowledged = key;
     (void)WriteFileAtomically(task.dir + "/reported", key);
     if (observed.Final()) {
@@ -630,14 +637,18 @@ Status Agent::Start() {
   impl.threads.emplace_back([&impl] { impl.SyncLoop(); });
   impl.threads.emplace_back([&impl] { impl.HeartbeatLoop(impl.heartbeat_ms); });
   impl.threads.emplace_back([&impl] { impl.ReconcileLoop(); });
-  TunnelClientOptions tunnel{impl.options.server, impl.agent_token, impl.options.ca_file, nullptr,
-                             nullptr};
-  tunnel.task_dir = [&impl](const std::string& key) {
-    return FindTaskDir(impl.options.state_dir, impl.nodes, key);
-  };
-  tunnel.say = [&impl](const std::string& line) { impl.Say(line); };
-  impl.tunnel = std::make_unique<TunnelClient>(std::move(tunnel));
-  impl.tunnel->Start();
+  std::vector<std::string> servers = SplitServers(impl.options.server);
+  for (const std::string& server : servers) {
+    TunnelClientOptions tunnel{server, impl.agent_token, impl.options.ca_file, nullptr, nullptr};
+    tunnel.task_dir = [&impl](const std::string& key) {
+      return FindTaskDir(impl.options.state_dir, impl.nodes, key);
+    };
+    tunnel.say = [&impl, server, several = servers.size() > 1](const std::string& line) {
+      impl.Say(several ? line + " (" + server + ")" : line);
+    };
+    impl.tunnels.push_back(std::make_unique<TunnelClient>(std::move(tunnel)));
+    impl.tunnels.back()->Start();
+  }
   return Status::Ok();
 }
 
@@ -650,7 +661,7 @@ void Agent::Stop() {
   }
   impl.changed.notify_all();
   if (impl.logs) impl.logs->Stop();
-  if (impl.tunnel) impl.tunnel->Stop();
+  for (auto& tunnel : impl.tunnels) tunnel->Stop();
   for (auto& thread : impl.threads) thread.join();
   impl.threads.clear();
 }

@@ -13,7 +13,7 @@
 namespace allot::agent {
 
 struct TunnelClientOptions {
-  std::string server;   // http://host:port
+  std::string server;   // one server, https://host:port (an agent runs one client per server)
   std::string token;    // the agent's token
   std::string ca_file;  // the CA of an https server; empty: the system's store
   // The directory of task "<workload>.<task>.<attempt>" on one of the

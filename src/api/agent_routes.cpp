@@ -68,7 +68,8 @@ AgentRecord DecodeAgent(const std::string& body) {
 Result<NodeResource> LoadNode(store::Store& store, const std::string& name, int64_t* revision) {
   Result<store::Object> stored = store.Get("nodes", name);
   if (!stored) {
-    return Error::Coded("not_found", "node '" + name + "' is not registered", "node");
+    return MissingOr(stored.error(),
+                     Error::Coded("not_found", "node '" + name + "' is not registered", "node"));
   }
   if (revision) *revision = stored->revision;
   return DecodeNode(json::parse(stored->body));
@@ -221,7 +222,10 @@ Result<Reply> AgentRoutes::RegisterNode(const httplib::Request& req, const Calle
   if (!caller.user.join_token.empty()) {
     // A new agent: use the join token once, issue the agent its token.
     Result<store::Object> stored = store_.Get("join_tokens", caller.user.join_token);
-    if (!stored) return Error::Coded("unauthenticated", "the join token no longer exists");
+    if (!stored) {
+      return MissingOr(stored.error(),
+                       Error::Coded("unauthenticated", "the join token no longer exists"));
+    }
     Result<JoinTokenRecord> join = DecodeJoinToken(stored->body);
     if (!join) return join.error();
     ++join->used;
@@ -239,7 +243,10 @@ Result<Reply> AgentRoutes::RegisterNode(const httplib::Request& req, const Calle
                       EncodeAgent({agent_id, join->id, logs_secret, now}).dump(), 0});
   } else {
     Result<store::Object> stored = store_.Get("agents", agent_id);
-    if (!stored) return Error::Coded("unauthenticated", "the agent is no longer registered");
+    if (!stored) {
+      return MissingOr(stored.error(),
+                       Error::Coded("unauthenticated", "the agent is no longer registered"));
+    }
     AgentRecord agent = DecodeAgent(stored->body);
     if (!logs_secret.empty() && logs_secret != agent.logs_secret) {
       agent.logs_secret = logs_secret;

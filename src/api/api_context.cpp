@@ -55,8 +55,10 @@ Result<int64_t> ApiContext::CommitWithAssignedIdentity(const Caller* caller, Use
 Result<wire::ProjectPolicy> ApiContext::ProjectPolicyOf(const std::string& name) {
   Result<store::Object> stored = store_.Get("projects", name);
   if (!stored) {
-    return Error::Coded("not_found", "project '" + name + "' does not exist: see allot quota get",
-                        "project");
+    return MissingOr(
+        stored.error(),
+        Error::Coded("not_found", "project '" + name + "' does not exist: see allot quota get",
+                     "project"));
   }
   Result<wire::QueueResource> project = wire::DecodeQueue(json::parse(stored->body), true);
   if (!project) return project.error();
@@ -66,8 +68,10 @@ Result<wire::ProjectPolicy> ApiContext::ProjectPolicyOf(const std::string& name)
 Result<Scope> ApiContext::ProjectScope(const std::string& project, const User& user) {
   Result<store::Object> stored = store_.Get("projects", project);
   if (!stored) {
-    return Error::Coded("not_found",
-                        "project '" + project + "' does not exist: see allot quota get", "project");
+    return MissingOr(
+        stored.error(),
+        Error::Coded("not_found", "project '" + project + "' does not exist: see allot quota get",
+                     "project"));
   }
   std::string department = json::parse(stored->body).value("department", "");
   bool above_matters = false;
@@ -91,8 +95,10 @@ Result<Scope> ApiContext::DepartmentScope(const std::string& name, const std::st
   for (int depth = 0; depth < 64 && !at.empty(); ++depth) {
     Result<store::Object> stored = store_.Get("departments", at);
     if (!stored) {
-      return Error::Coded("not_found",
-                          "department '" + at + "' does not exist: see allot quota get", field);
+      return MissingOr(
+          stored.error(),
+          Error::Coded("not_found", "department '" + at + "' does not exist: see allot quota get",
+                       field));
     }
     at = json::parse(stored->body).value("parent", "");
     if (!at.empty()) scope.above.push_back(at);

@@ -78,7 +78,10 @@ Result<StreamPlan> Gateway::Impl::PlanStream(const Result<User>& caller, const s
                                              bool exec, const HttpRequest& request) {
   if (!caller) return caller.error();
   Result<StoredWorkload> stored = ctx_.LoadWorkload(name, *caller);
-  if (!stored) return Error::Coded("not_found", "no workload named '" + name + "'", "name");
+  if (!stored) {
+    return MissingOr(stored.error(),
+                     Error::Coded("not_found", "no workload named '" + name + "'", "name"));
+  }
   if (!MayOpen(*caller, stored->workload, stored->scope)) {
     return Forbidden(std::string(exec ? "exec into" : "port-forward to") + " workload '" + name +
                      "' (its owner and the project's admins may)");

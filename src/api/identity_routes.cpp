@@ -103,7 +103,7 @@ class IdentityRoutes : public ResourceRoutes {
     Result<store::Object> stored = store_.Get("tokens", id);
     Error missing =
         Error::Coded("not_found", "token '" + id + "' does not exist (allot token list)", "id");
-    if (!stored) return missing;
+    if (!stored) return MissingOr(stored.error(), missing);
     Result<TokenRecord> token = DecodeToken(stored->body);
     if (!token || !AgentIdOf(token->user).empty()) return missing;
     if (token->user != caller.user.name && !Allows(caller.user, Access::kAdminister, {})) {
@@ -124,8 +124,9 @@ class IdentityRoutes : public ResourceRoutes {
     if (user != caller.user.name && !Allows(caller.user, Access::kAdminister, {})) {
       return Forbidden("issuing tokens for other users");
     }
-    if (!store_.Get("users", user)) {
-      return Error::Coded("not_found", "user '" + user + "' does not exist", "user");
+    if (Result<store::Object> found = store_.Get("users", user); !found) {
+      return MissingOr(found.error(),
+                       Error::Coded("not_found", "user '" + user + "' does not exist", "user"));
     }
     Result<NewToken> token = IssueToken(user, options_.now_ms());
     if (!token) return token.error();

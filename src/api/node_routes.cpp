@@ -100,8 +100,10 @@ void AddNodeRoutes(ApiContext& ctx, const AddRoute& add) {
       [&ctx](const auto&, const Caller&) -> Result<Reply> {
         Result<store::Object> stored = ctx.store().Get("status", "cluster");
         if (!stored) {
-          return Error::Coded("not_found",
-                              "no scheduling cycle has run yet: the status appears within seconds");
+          return MissingOr(
+              stored.error(),
+              Error::Coded("not_found",
+                           "no scheduling cycle has run yet: the status appears within seconds"));
         }
         json body = json::parse(stored->body);
         body["revision"] = stored->revision;

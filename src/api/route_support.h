@@ -76,6 +76,13 @@ inline std::string PathName(const httplib::Request& req) {
   return req.matches.size() > 1 ? std::string(req.matches[1]) : std::string();
 }
 
+// `missing` when the store said not_found; otherwise the store's own
+// error (unavailable, say: a 503 the client retries elsewhere), which is
+// not a missing object.
+inline Error MissingOr(const Error& got, Error missing) {
+  return got.code == "not_found" ? std::move(missing) : got;
+}
+
 inline Error Forbidden(const std::string& what) {
   return Error::Coded("forbidden", "your roles do not allow " + what);
 }

@@ -87,8 +87,7 @@ echo "acknowledged: $acked of 128"
 
 # Nothing acknowledged lost, every one ran, and ran once.
 CHECK_URL="${URL[$OTHER]}"
-wait_until 90 "every acknowledged submission runs once and succeeds" check_storm
-check_storm || fail "the storm's workloads: $(check_storm)"
+storm_settles 90 "every acknowledged submission runs once and succeeds"
 started_after="$("$ALLOT" describe keep -o json | grep -o '"started_ms": [0-9]*')"
 [[ "$started_before" == "$started_after" ]] || fail "keep restarted: $started_before -> $started_after"
 "$ALLOT" describe keep -o json | grep -q '"status": "running"' || fail "keep does not run"
@@ -113,5 +112,5 @@ wait "${STORM[@]}"
 acked=$(ls "$WORK/acked" | wc -l)
 echo "acknowledged across the PostgreSQL restart: $acked of 32"
 CHECK_URL="${URL[$LEADER]}"
-wait_until 90 "every submission acknowledged across the restart runs once" check_storm
+storm_settles 90 "every submission acknowledged across the restart runs once"
 echo "PASS"

@@ -8,6 +8,8 @@
 #     on a non-loopback address in plain text without --insecure;
 #   - a distributed PyTorch job (gloo) across the two agent hosts, started
 #     from the variables allot injects, all-reduces to the right sum;
+#   - `allot exec` into a task through either server (agents keep a tunnel
+#     to each);
 #   - faults, each losing nothing acknowledged and binding nothing twice:
 #     kill -9 of the leader during a 64-client submit storm; the leader cut
 #     off from PostgreSQL (it stops leading, the other takes over); an agent
@@ -39,7 +41,7 @@ cleanup() {
   kill_tasks_under "$WORK"
   stop_postgres
   remove_network
-  rm -rf "$WORK"
+  if [[ -n "${KEEP_WORK:-}" ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 FAIL_EXTRA='"$ALLOT" list -a | grep -v storm-; "$ALLOT" nodes; for w in probe1 probe2 train; do "$ALLOT" describe $w; done'
@@ -140,7 +142,7 @@ echo "kill -9: first bind by the new leader $(($(now_ms) - killed_ms)) ms after 
 wait "${STORM[@]}"
 echo "acknowledged: $(ls "$WORK/acked" | wc -l) of 128"
 CHECK_URL="${URL[$OTHER]}"
-wait_until 120 "every acknowledged submission runs once (kill -9)" check_storm
+storm_settles 120 "every acknowledged submission runs once (kill -9)"
 start_server "$LEADER"
 follows "$LEADER" || fail "the restarted $LEADER does not follow"
 find_leader
@@ -159,7 +161,7 @@ wait_until 30 "probe2 runs during the cut" status_is probe2 succeeded
 wait "${STORM[@]}"
 heal_route "$LEADER" "${HOST_IP[pg]}"
 CHECK_URL="${URL[$OTHER]}"
-wait_until 120 "every acknowledged submission runs once (cut from PostgreSQL)" check_storm
+storm_settles 120 "every acknowledged submission runs once (cut from PostgreSQL)"
 sleep 2
 follows "$LEADER" || fail "$LEADER leads again beside $OTHER after the cut healed"
 find_leader
@@ -168,6 +170,13 @@ find_leader
 # host; its old task is stopped when it comes back, never doubled.
 "$ALLOT" submit --name train --gpu 1 --preemptible -- sleep 600 >/dev/null
 wait_until 30 "train runs" status_is train running
+# The agents keep a tunnel to every server: a stream opens through either.
+wait_until 30 "train's task runs" bash -c "\"$ALLOT\" describe train -o json | grep -q '\"state\": \"running\"'"
+for s in s1 s2; do
+  out="$(ALLOT_SERVER="${URL[$s]}" "$ALLOT" exec train -- echo "through-$s" 2>&1)" ||
+    fail "exec through $s: $out"
+  grep -q "through-$s" <<<"$out" || fail "exec through $s: $out"
+done
 node="$(task_node train)"
 other_node=$([[ "$node" == a1 ]] && echo a2 || echo a1)
 train_pids() {  # the live processes of train's tasks under the agents' directories ARGS
@@ -201,6 +210,6 @@ sleep 0.3
 restart_postgres
 wait "${STORM[@]}"
 CHECK_URL="${URL[$LEADER]}"
-wait_until 120 "every submission acknowledged across the restart runs once" check_storm
+storm_settles 120 "every submission acknowledged across the restart runs once"
 echo "PostgreSQL restarted under load: $(ls "$WORK/acked" | wc -l) of 32 acknowledged, none lost"
 echo "PASS"

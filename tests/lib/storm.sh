@@ -55,3 +55,12 @@ if problems:
     sys.exit(1)
 PY
 }
+# Waits up to SECONDS for check_storm to pass; fails with what it found.
+storm_settles() {  # storm_settles SECONDS WHAT
+  local problems=""
+  for _ in $(seq "$1"); do
+    problems="$(check_storm 2>&1)" && return 0
+    sleep 1
+  done
+  fail "$2 (waited $1 s): $problems"
+}
