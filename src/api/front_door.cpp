@@ -8,6 +8,8 @@
 
 #include <cerrno>
 
+#include "tunnel/dial.h"
+
 namespace allot::api {
 namespace {
 
@@ -26,15 +28,6 @@ void Describe(const sockaddr_storage& address, std::string& ip, int& port) {
     port = ntohs(in6->sin6_port);
   }
   ip = text;
-}
-
-bool WaitFor(int fd, short events, int timeout_ms) {
-  pollfd p{fd, events, 0};
-  int got;
-  do {
-    got = ::poll(&p, 1, timeout_ms);
-  } while (got < 0 && errno == EINTR);
-  return got == 1 && (p.revents & (events | POLLHUP | POLLERR)) != 0;
 }
 
 // What a plain-text request from another host gets from a TLS server.
@@ -119,7 +112,7 @@ class ConnectionStream : public httplib::Stream {
   }
 
  private:
-  bool Wait(short events, int timeout_ms) const { return WaitFor(fd_, events, timeout_ms); }
+  bool Wait(short events, int timeout_ms) const { return tunnel::WaitFor(fd_, events, timeout_ms); }
   void Compact() {
     buffer_.erase(0, offset_);
     offset_ = 0;
@@ -218,7 +211,7 @@ void FrontDoor::AcceptWithTls(int fd) {
   // A TLS connection opens with a handshake record (type 22); HTTP with a
   // method's letter.
   unsigned char first = 0;
-  bool readable = WaitFor(fd, POLLIN, static_cast<int>(read_timeout_sec_ * 1000));
+  bool readable = tunnel::WaitFor(fd, POLLIN, static_cast<int>(read_timeout_sec_ * 1000));
   if (!readable || ::recv(fd, &first, 1, MSG_PEEK) != 1) {
     ::close(fd);
     return;

@@ -17,7 +17,8 @@ Result<Session> Connect() {
                             "admin token is in " +
                             DefaultDataDir() + "/admin-token");
   }
-  Result<std::unique_ptr<HttpClient>> http = HttpClient::Create(config->server, config->token, config->ca);
+  Result<std::unique_ptr<HttpClient>> http =
+      HttpClient::Create(config->server, config->token, config->ca);
   if (!http) return http.error();
   return Session{std::move(*config), std::move(*http)};
 }

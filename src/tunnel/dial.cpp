@@ -61,15 +61,6 @@ Result<int> Connect(const HostPort& server, const std::string& ca_file, int time
   return TlsRelay::ForClients().Connect(*fd, server.host, *context, timeout_ms);
 }
 
-bool WaitFor(int fd, short events, int timeout_ms) {
-  pollfd p{fd, events, 0};
-  int got;
-  do {
-    got = ::poll(&p, 1, timeout_ms);
-  } while (got < 0 && errno == EINTR);
-  return got == 1;
-}
-
 std::string CodeOfStatus(int status) {
   switch (status) {
     case 400:
@@ -130,6 +121,15 @@ std::string RefusalMessage(int fd, const std::string& head, std::string body, in
 }
 
 }  // namespace
+
+bool WaitFor(int fd, short events, int timeout_ms) {
+  pollfd p{fd, events, 0};
+  int got;
+  do {
+    got = ::poll(&p, 1, timeout_ms);
+  } while (got < 0 && errno == EINTR);
+  return got == 1 && (p.revents & (events | POLLHUP | POLLERR)) != 0;
+}
 
 bool WriteAll(int fd, const char* data, size_t size) {
   while (size > 0) {

@@ -31,6 +31,9 @@ Result<UpgradedStream> DialUpgrade(const std::string& server_url, const std::str
 // A TCP connection to host:port within `timeout_ms`; the fd or why not.
 Result<int> ConnectTcp(const std::string& host, int port, int timeout_ms);
 
+// Whether `fd` is ready for `events` (or hung up) within `timeout_ms`.
+bool WaitFor(int fd, short events, int timeout_ms);
+
 // Writes all of `data` to the socket `fd` (blocking; never SIGPIPE). False on error.
 bool WriteAll(int fd, const char* data, size_t size);
 // The same for any descriptor (a pipe, a terminal): write(2), not send(2).
