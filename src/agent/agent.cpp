@@ -113,14 +113,25 @@ struct Agent::Impl {
       if (!address) return address.error();
       self_address = *address;
     }
-    logs = std::make_unique<LogEndpoint>(options.state_dir, logs_secret);
+    bool https = false;
+    for (const std::string& server : SplitServers(options.server)) {
+      https = https || server.rfind("https://", 0) == 0;
+    }
+    Result<std::string> logs_cert = PrepareLogsTls(options.state_dir, self_address, https);
+    if (!logs_cert) return logs_cert.error();
+    bool logs_tls = !logs_cert->empty();
+    logs = logs_tls ? std::make_unique<LogEndpoint>(options.state_dir, logs_secret,
+                                                    options.state_dir + "/logs-tls.pem",
+                                                    options.state_dir + "/logs-tls.key")
+                    : std::make_unique<LogEndpoint>(options.state_dir, logs_secret);
     Result<int> port = logs->Bind(options.listen_host, options.logs_port);
     if (!port) return port.error();
-    std::string logs_url = "http://" + self_address + ":" + std::to_string(*port);
+    std::string logs_url =
+        (logs_tls ? "https://" : "http://") + self_address + ":" + std::to_string(*port);
 
     Result<json> inventory =
         RegistrationBody({options.pool, options.labels, options.simulate_gpus, self_address,
-                          logs_url, logs_secret, boot_id, kAgentVersion});
+                          logs_url, logs_secret, *logs_cert, boot_id, kAgentVersion});
     if (!inventory) return inventory.error();
     std::string base = options.name.empty() ? DefaultNodeName() : options.name;
     for (int i = 0; i < options.simulate_nodes; ++i) {

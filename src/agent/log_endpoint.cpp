@@ -1,12 +1,17 @@
 #include "agent/log_endpoint.h"
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "agent/task_files.h"
+#include "tunnel/dial.h"
+#include "tunnel/self_signed.h"
 
 namespace allot::agent {
 namespace {
@@ -35,16 +40,22 @@ int64_t FileSize(const std::string& path) {
 struct LogEndpoint::Impl {
   std::string state_dir;
   std::string secret;
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;
 };
 
-LogEndpoint::LogEndpoint(std::string state_dir, std::string secret)
+LogEndpoint::LogEndpoint(std::string state_dir, std::string secret, const std::string& tls_cert,
+                         const std::string& tls_key)
     : impl_(std::make_unique<Impl>()) {
   impl_->state_dir = std::move(state_dir);
   impl_->secret = std::move(secret);
   Impl& impl = *impl_;
-  impl.server.Get("/v1/logs/([^/]+)/([0-9]+)", [&impl](const httplib::Request& req,
-                                                       httplib::Response& res) {
+  if (tls_cert.empty()) {
+    impl.server = std::make_unique<httplib::Server>();
+  } else {
+    impl.server = std::make_unique<httplib::SSLServer>(tls_cert.c_str(), tls_key.c_str());
+  }
+  impl.server->Get("/v1/logs/([^/]+)/([0-9]+)", [&impl](const httplib::Request& req,
+                                                        httplib::Response& res) {
     if (req.get_header_value("X-Allot-Logs-Secret") != impl.secret) {
       res.status = 401;
       res.set_content("the logs secret does not match this agent's", "text/plain");
@@ -112,8 +123,11 @@ LogEndpoint::LogEndpoint(std::string state_dir, std::string secret)
 LogEndpoint::~LogEndpoint() = default;
 
 Result<int> LogEndpoint::Bind(const std::string& host, int port) {
-  int bound = port == 0 ? impl_->server.bind_to_any_port(host)
-                        : (impl_->server.bind_to_port(host, port) ? port : -1);
+  if (!impl_->server->is_valid()) {
+    return Error::Coded("internal", "the log endpoint's TLS certificate cannot be loaded");
+  }
+  int bound = port == 0 ? impl_->server->bind_to_any_port(host)
+                        : (impl_->server->bind_to_port(host, port) ? port : -1);
   if (bound < 0) {
     return Error::Coded("invalid",
                         "cannot listen for log requests on " + host + ":" + std::to_string(port) +
@@ -124,11 +138,11 @@ Result<int> LogEndpoint::Bind(const std::string& host, int port) {
 }
 
 void LogEndpoint::Serve() {
-  impl_->server.listen_after_bind();
+  impl_->server->listen_after_bind();
 }
 
 void LogEndpoint::Stop() {
-  impl_->server.stop();
+  impl_->server->stop();
 }
 
 std::string LogEndpoint::FindAttempt(const std::string& tasks_dir, const std::string& workload,
@@ -154,6 +168,23 @@ std::string LogEndpoint::FindAttempt(const std::string& tasks_dir, const std::st
     }
   }
   return best;
+}
+
+Result<std::string> PrepareLogsTls(const std::string& state_dir, const std::string& address,
+                                   bool tls) {
+  if (!tls) return std::string();
+  Result<tunnel::SelfSigned> made = tunnel::MakeSelfSigned(address);
+  if (!made) return made.error();
+  for (const auto& [name, text] :
+       {std::pair{"/logs-tls.key", &made->key_pem}, std::pair{"/logs-tls.pem", &made->cert_pem}}) {
+    // Created owner-only, never readable by others for a moment.
+    std::string path = state_dir + name;
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool written = fd >= 0 && ::fchmod(fd, 0600) == 0 && tunnel::WriteFully(fd, *text);
+    if (fd >= 0) ::close(fd);
+    if (!written) return Error::Coded("internal", "cannot write " + path);
+  }
+  return made->cert_pem;
 }
 
 }  // namespace allot::agent

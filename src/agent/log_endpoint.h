@@ -18,7 +18,10 @@ namespace allot::agent {
 
 class LogEndpoint {
  public:
-  LogEndpoint(std::string state_dir, std::string secret);
+  // `tls_cert` and `tls_key`: PEM files to serve https with (the agent's
+  // self-signed pair, tunnel/self_signed.h); empty: plain http.
+  LogEndpoint(std::string state_dir, std::string secret, const std::string& tls_cert = "",
+              const std::string& tls_key = "");
   ~LogEndpoint();
 
   // Binds host:port (0: any free port) and returns the port.
@@ -35,5 +38,13 @@ class LogEndpoint {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// With `tls` (the agent talks to its servers over https): a new
+// self-signed certificate for `address`, written with its key to
+// <state_dir>/logs-tls.pem and logs-tls.key (owner only), for the endpoint
+// to serve; returns the certificate (PEM), which registration hands the
+// server. Without: "" (plain http, as on one machine).
+Result<std::string> PrepareLogsTls(const std::string& state_dir, const std::string& address,
+                                   bool tls);
 
 }  // namespace allot::agent

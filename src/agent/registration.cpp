@@ -14,6 +14,7 @@ Result<nlohmann::json> RegistrationBody(const RegistrationFacts& facts) {
                          {"boot_id", facts.boot_id},
                          {"agent_version", facts.agent_version}};
   if (!facts.pool.empty()) body["pool"] = facts.pool;
+  if (!facts.logs_cert.empty()) body["logs_cert"] = facts.logs_cert;
   if (!facts.simulate_gpus.empty()) {
     body["simulate_gpus"] = facts.simulate_gpus;
     return body;

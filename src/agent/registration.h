@@ -19,6 +19,7 @@ struct RegistrationFacts {
   std::string address;        // where the node's tasks reach each other
   std::string logs_url;
   std::string logs_secret;
+  std::string logs_cert;  // PEM: the log endpoint's self-signed certificate (https only)
   std::string boot_id;
   std::string agent_version;
 };

@@ -1,7 +1,10 @@
 #include "api/agent_routes.h"
 
+#include <openssl/x509.h>
+
 #include "common/quantity.h"
 #include "server/events.h"
+#include "tunnel/self_signed.h"
 #include "wire/heartbeat.h"
 #include "wire/json_reader.h"
 #include "wire/resources.h"
@@ -39,19 +42,23 @@ using store::Write;
 using Op = store::Write::Op;
 
 // An agent's record (kind "agents", never served): the join token that
-// admitted it and the secret the server shows its log endpoint.
+// admitted it, the secret the server shows its log endpoint, and that
+// endpoint's self-signed certificate (the one the server trusts there).
 struct AgentRecord {
   std::string id;
   std::string join_token;
   std::string logs_secret;
   int64_t created_ms = 0;
+  std::string logs_cert;
 };
 
 json EncodeAgent(const AgentRecord& agent) {
-  return {{"id", agent.id},
-          {"join_token", agent.join_token},
-          {"logs_secret", agent.logs_secret},
-          {"created_ms", agent.created_ms}};
+  json out = {{"id", agent.id},
+              {"join_token", agent.join_token},
+              {"logs_secret", agent.logs_secret},
+              {"created_ms", agent.created_ms}};
+  if (!agent.logs_cert.empty()) out["logs_cert"] = agent.logs_cert;
+  return out;
 }
 
 AgentRecord DecodeAgent(const std::string& body) {
@@ -61,6 +68,7 @@ AgentRecord DecodeAgent(const std::string& body) {
   agent.id = parsed.value("id", "");
   agent.join_token = parsed.value("join_token", "");
   agent.logs_secret = parsed.value("logs_secret", "");
+  agent.logs_cert = parsed.value("logs_cert", "");
   agent.created_ms = parsed.value("created_ms", int64_t{0});
   return agent;
 }
@@ -202,12 +210,15 @@ Result<Reply> AgentRoutes::RegisterNode(const httplib::Request& req, const Calle
     }
   }
   std::string logs_secret;
-  if (auto found = body->find("logs_secret"); found != body->end()) {
-    if (!found->is_string()) {
-      return Error::Coded("invalid", "logs_secret: expected a string", "logs_secret");
+  std::string logs_cert;
+  for (auto [field, value] : {std::pair{"logs_secret", &logs_secret}, {"logs_cert", &logs_cert}}) {
+    if (auto found = body->find(field); found != body->end()) {
+      if (!found->is_string()) {
+        return Error::Coded("invalid", std::string(field) + ": expected a string", field);
+      }
+      *value = found->get<std::string>();
+      body->erase(found);
     }
-    logs_secret = found->get<std::string>();
-    body->erase(found);
   }
   Result<NodeResource> node = DecodeNode(*body);
   if (!node) return node.error();
@@ -240,7 +251,7 @@ Result<Reply> AgentRoutes::RegisterNode(const httplib::Request& req, const Calle
     writes.push_back(
         {Op::kCreate, "tokens", issued->record.id, EncodeToken(issued->record).dump(), 0});
     writes.push_back({Op::kCreate, "agents", agent_id,
-                      EncodeAgent({agent_id, join->id, logs_secret, now}).dump(), 0});
+                      EncodeAgent({agent_id, join->id, logs_secret, now, logs_cert}).dump(), 0});
   } else {
     Result<store::Object> stored = store_.Get("agents", agent_id);
     if (!stored) {
@@ -248,8 +259,11 @@ Result<Reply> AgentRoutes::RegisterNode(const httplib::Request& req, const Calle
                        Error::Coded("unauthenticated", "the agent is no longer registered"));
     }
     AgentRecord agent = DecodeAgent(stored->body);
-    if (!logs_secret.empty() && logs_secret != agent.logs_secret) {
-      agent.logs_secret = logs_secret;
+    // A restarted agent's endpoint has a new certificate (and maybe secret).
+    if ((!logs_secret.empty() && logs_secret != agent.logs_secret) ||
+        logs_cert != agent.logs_cert) {
+      if (!logs_secret.empty()) agent.logs_secret = logs_secret;
+      agent.logs_cert = logs_cert;
       writes.push_back(
           {Op::kUpdate, "agents", agent_id, EncodeAgent(agent).dump(), stored->revision});
     }
@@ -371,6 +385,21 @@ Result<std::set<std::string>> AgentRoutes::NodesOf(const std::string& agent_id) 
   }
 }
 
+namespace {
+
+// A client for a node's log endpoint; over https it trusts only the
+// certificate that the node's agent registered.
+std::unique_ptr<httplib::Client> LogsClient(const std::string& url, const std::string& cert) {
+  auto client = std::make_unique<httplib::Client>(url);
+  client->set_connection_timeout(5);
+  if (url.rfind("https://", 0) == 0) {
+    if (X509_STORE* store = tunnel::StoreTrusting(cert)) client->set_ca_cert_store(store);
+  }
+  return client;
+}
+
+}  // namespace
+
 Result<Reply> AgentRoutes::Logs(const httplib::Request& req, const Caller&,
                                 const std::function<bool(const std::string&)>& may_read) {
   std::string name = PathName(req);
@@ -409,7 +438,9 @@ Result<Reply> AgentRoutes::Logs(const httplib::Request& req, const Caller&,
                         "task");
   }
   Result<store::Object> agent_object = store_.Get("agents", node->agent);
-  std::string secret = agent_object ? DecodeAgent(agent_object->body).logs_secret : "";
+  if (!agent_object && agent_object.error().code != "not_found") return agent_object.error();
+  AgentRecord agent = agent_object ? DecodeAgent(agent_object->body) : AgentRecord{};
+  const std::string& secret = agent.logs_secret;
   bool follow = req.get_param_value("follow") == "1" || req.get_param_value("follow") == "true";
   std::string path = "/v1/logs/" + name + "/" + std::to_string(task) + "?node=" + node_name +
                      (follow ? "&follow=1" : "");
@@ -418,10 +449,9 @@ Result<Reply> AgentRoutes::Logs(const httplib::Request& req, const Caller&,
                             ": its logs are on the node, in the agent's state directory";
   httplib::Headers headers = {{"X-Allot-Logs-Secret", secret}};
   if (!follow) {
-    httplib::Client client(node->logs_url);
-    client.set_connection_timeout(5);
-    client.set_read_timeout(30);
-    httplib::Result result = client.Get(path, headers);
+    std::unique_ptr<httplib::Client> client = LogsClient(node->logs_url, agent.logs_cert);
+    client->set_read_timeout(30);
+    httplib::Result result = client->Get(path, headers);
     if (!result) return Error::Coded("unavailable", unreachable);
     if (result->status != 200) {
       return Error::Coded(result->status == 404 ? "not_found" : "unavailable",
@@ -431,9 +461,7 @@ Result<Reply> AgentRoutes::Logs(const httplib::Request& req, const Caller&,
   }
   // Following: check the agent answers, then stream its reply through.
   {
-    httplib::Client probe(node->logs_url);
-    probe.set_connection_timeout(5);
-    httplib::Result result = probe.Head(path, headers);
+    httplib::Result result = LogsClient(node->logs_url, agent.logs_cert)->Head(path, headers);
     if (!result) return Error::Coded("unavailable", unreachable);
     if (result->status == 404) {
       return Error::Coded("not_found", "node " + node_name + " has no logs for task " +
@@ -442,12 +470,11 @@ Result<Reply> AgentRoutes::Logs(const httplib::Request& req, const Caller&,
   }
   std::string url = node->logs_url;
   return Reply::Stream(
-      [url, path, headers](size_t, httplib::DataSink& sink) {
-        httplib::Client client(url);
-        client.set_connection_timeout(5);
-        client.set_read_timeout(24 * 3600);
-        client.Get(path, headers,
-                   [&](const char* data, size_t length) { return sink.write(data, length); });
+      [url, cert = agent.logs_cert, path, headers](size_t, httplib::DataSink& sink) {
+        std::unique_ptr<httplib::Client> client = LogsClient(url, cert);
+        client->set_read_timeout(24 * 3600);
+        client->Get(path, headers,
+                    [&](const char* data, size_t length) { return sink.write(data, length); });
         sink.done();
         return true;
       },

@@ -7,7 +7,8 @@
 #   - plain HTTP from another host is refused, and a server will not listen
 #     on a non-loopback address in plain text without --insecure;
 #   - a distributed PyTorch job (gloo) across the two agent hosts, started
-#     from the variables allot injects, all-reduces to the right sum;
+#     from the variables allot injects, all-reduces to the right sum (its
+#     logs come from the agents' log endpoints over https);
 #   - `allot exec` into a task through either server (agents keep a tunnel
 #     to each);
 #   - faults, each losing nothing acknowledged and binding nothing twice:
@@ -20,10 +21,11 @@
 # Usage: multi_host_test.sh PATH_TO_ALLOT
 set -euo pipefail
 ALLOT="$(realpath "$1")"
-if [[ "$(id -u)" != 0 ]] || ! ip netns list >/dev/null 2>&1; then
-  echo "SKIP: needs root and ip netns (network namespaces)"
+if [[ "$(id -u)" != 0 ]] || ! ip netns add "at$$-probe" 2>/dev/null; then
+  echo "SKIP: needs root and network namespaces (ip netns add)"
   exit 77
 fi
+ip netns del "at$$-probe"
 LIB="$(dirname "$0")/../lib"
 source "$LIB/tasks.sh"
 source "$LIB/postgres.sh"
@@ -107,6 +109,8 @@ JOIN="$("$ALLOT" nodes join-token --uses 2)"
 start_agent a1 "$JOIN"
 start_agent a2 "$JOIN"
 wait_until 30 "both agents register over TLS" bash -c "\"$ALLOT\" nodes | grep -c ready | grep -q 2"
+# Their log endpoints serve https too, with certificates the servers pin.
+for a in a1 a2; do grep -q "logs at https://" "$WORK/agent-$a.log" || fail "$a's logs are not on https"; done
 
 # PyTorch across the two agent hosts: one GPU each, so one worker on each.
 "$ALLOT" submit --name allreduce --kind distributed --workers 2 --gpu 1 --max-restarts 0 \

@@ -3,6 +3,7 @@
 // that tests/lib/make_certs.sh makes.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -14,10 +15,12 @@
 #include <future>
 #include <thread>
 
+#include "agent/log_endpoint.h"
 #include "api/http_api.h"
 #include "common/http_client.h"
 #include "store/sqlite_store.h"
 #include "tunnel/dial.h"
+#include "tunnel/self_signed.h"
 #include "tunnel/tls.h"
 
 namespace allot {
@@ -235,6 +238,45 @@ TEST(TlsContexts, BadFilesAreRefusedNamingTheFlag) {
   auto no_ca = tunnel::ClientTlsContext((dir / "a.key.missing").string());
   ASSERT_FALSE(no_ca);
   EXPECT_EQ(no_ca.error().field, "ca");
+  fs::remove_all(dir);
+}
+
+// The agent's log endpoint over https: its self-signed certificate is the
+// only one the server trusts there, and it names the node's address.
+TEST(LogsTls, TheEndpointServesItsOwnCertificateAndOnlyThatOneIsTrusted) {
+  fs::path dir = fs::temp_directory_path() / ("allot_logs_tls_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto cert = agent::PrepareLogsTls(dir.string(), "127.0.0.1", true);
+  ASSERT_TRUE(cert) << cert.error().message;
+  EXPECT_EQ(fs::status(dir / "logs-tls.key").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  agent::LogEndpoint endpoint(dir.string(), "secret", (dir / "logs-tls.pem").string(),
+                              (dir / "logs-tls.key").string());
+  auto port = endpoint.Bind("127.0.0.1", 0);
+  ASSERT_TRUE(port) << port.error().message;
+  std::thread serving([&] { endpoint.Serve(); });
+  std::string url = "https://127.0.0.1:" + std::to_string(*port);
+  httplib::Headers headers = {{"X-Allot-Logs-Secret", "secret"}};
+  httplib::Client pinned(url);
+  pinned.set_ca_cert_store(tunnel::StoreTrusting(*cert));
+  int status = 0;
+  std::string why;
+  for (int i = 0; i < 100 && status == 0; ++i) {
+    httplib::Result answered = pinned.Get("/v1/logs/w/0?node=n", headers);
+    if (answered) {
+      status = answered->status;
+    } else {
+      why = httplib::to_string(answered.error());
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  EXPECT_EQ(status, 404) << why;  // no such task: but over TLS, verified
+  httplib::Client other(url);     // the system's store: not this certificate
+  EXPECT_FALSE(other.Get("/v1/logs/w/0?node=n", headers));
+  EXPECT_FALSE(agent::PrepareLogsTls(dir.string(), "127.0.0.1", false)->size());
+  endpoint.Stop();
+  serving.join();
   fs::remove_all(dir);
 }
 
