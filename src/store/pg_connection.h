@@ -18,6 +18,11 @@ struct pg_result;
 
 namespace allot::store {
 
+// `conninfo` (a URL or key=value pairs) with what a control plane needs
+// that libpq leaves off, unless it sets them itself: timeouts on the
+// client's side and, for the session, on the database's (see the .cpp).
+std::string WithControlPlaneOptions(const std::string& conninfo);
+
 // The rows of one statement; owns libpq's result.
 class PgRows {
  public:
