@@ -15,6 +15,8 @@ using wire::WorkloadResource;
 using wire::WorkloadStatus;
 
 constexpr int64_t kTickMs = 1000;
+// Another server's load counts while it is this recent (it records each tick).
+constexpr int64_t kPeerLoadFreshMs = 3 * kTickMs;
 // A draining replica ends once nothing is in flight on it (after at least
 // this, so that a request routed just before the drain is counted), or
 // after kDrainTimeoutMs whatever it serves.
@@ -142,9 +144,26 @@ Status ServingController::Follow() {
   return active_.Refresh(store_);
 }
 
+void ServingController::PublishLoad(Tracked& tracked, const LoadSample& sample, int64_t in_flight,
+                                    int64_t last_request_ms, int64_t now_ms) {
+  if (!store_.Shared() || !leadership_) return;
+  bool busy = in_flight > 0 || sample.concurrency > 0 || sample.rps > 0;
+  if (!busy && !tracked.published_busy) return;  // idle, and already said so
+  // Best effort: a lost record costs the leader one tick of this server's load.
+  (void)store_.RecordServiceLoad({leadership_->holder(), tracked.service.name,
+                                  EncodeServiceLoad(sample, in_flight, last_request_ms), now_ms});
+  tracked.published_busy = busy;
+}
+
 Status ServingController::RunOnce() {
   if (Status s = Follow(); !s) return s;
   int64_t now = now_ms_();
+  peers_.clear();
+  if (store_.Shared() && leadership_ && Acting()) {
+    if (auto loads = store_.ServiceLoads()) {
+      peers_ = PeerLoads(*loads, leadership_->holder(), now - kPeerLoadFreshMs);
+    }
+  }
   bool changed = false;
   // Replicas of services that are gone end too.
   for (const auto& [name, entry] : active_.entries()) {
@@ -210,17 +229,23 @@ void ServingController::Reconcile(Tracked& tracked, int64_t now, bool& changed) 
   int64_t in_flight = 0;
   int64_t last_request = 0;
   bool cold = ready == 0 && tracked.decision.desired == 0;
+  auto peers = peers_.find(service.name);
   if (now >= tracked.next_tick_ms) {
     LoadSample sample = traffic_.Sample(service.name, now, in_flight, last_request);
+    PublishLoad(tracked, sample, in_flight, last_request, now);
+    if (peers != peers_.end()) AddPeerLoad(peers->second, sample, in_flight, last_request);
     tracked.autoscaler->Record(sample);
     tracked.next_tick_ms = now + kTickMs;
     tracked.decision = tracked.autoscaler->Decide(now, ready, in_flight, last_request);
   } else if (cold) {
     // Between ticks only a service at zero with a request waiting acts.
     TrafficSummary summary = traffic_.Summary(service.name, now);
-    if (summary.in_flight > 0) {
-      tracked.decision.desired = std::max(1, service.autoscale.min_replicas);
+    if (summary.in_flight > 0 && !Acting()) {
+      // A request waits here, at a follower: the leader must hear of it now.
+      PublishLoad(tracked, LoadSample{now, 0, 0}, summary.in_flight, summary.last_request_ms, now);
     }
+    int64_t waiting = summary.in_flight + (peers != peers_.end() ? peers->second.in_flight : 0);
+    if (waiting > 0) tracked.decision.desired = std::max(1, service.autoscale.min_replicas);
   }
   ReplicaActions actions = PlanReplicas(tracked.decision.desired, service.generation, views);
   for (const std::string& name : actions.drain) tracked.draining.emplace(name, now);

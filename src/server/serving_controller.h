@@ -30,6 +30,7 @@
 #include "server/active_workloads.h"
 #include "server/autoscaler.h"
 #include "server/leadership.h"
+#include "server/peer_load.h"
 #include "server/service_directory.h"
 #include "server/service_traffic.h"
 #include "store/store.h"
@@ -83,6 +84,7 @@ class ServingController {
     std::set<std::string> known;              // active replicas last pass
     int32_t failures = 0;                     // replicas that ended since one was ready
     int64_t create_after_ms = 0;              // a failure's backoff
+    bool published_busy = false;              // the last load recorded had traffic
   };
 
   Status Follow();
@@ -93,6 +95,10 @@ class ServingController {
   // commit of what it does.
   bool Acting() const { return !leadership_ || leadership_->Leading(); }
   Result<int64_t> CommitAction(const std::vector<store::Write>& writes);
+  // With several servers: records this gateway's load of a service for the
+  // leader (server/peer_load.h), while it has traffic and once after.
+  void PublishLoad(Tracked& tracked, const LoadSample& sample, int64_t in_flight,
+                   int64_t last_request_ms, int64_t now_ms);
   std::string AgentOf(const std::string& node, int64_t now_ms);
   ServiceRoute RouteOf(const Tracked& tracked, int64_t now_ms);
 
@@ -104,6 +110,7 @@ class ServingController {
   Leadership* leadership_ = nullptr;
   ActiveWorkloads active_;
   std::map<std::string, Tracked> services_;
+  std::map<std::string, PeerLoad> peers_;  // the other servers' loads (the leader reads them)
   std::map<std::string, std::pair<std::string, int64_t>> agents_;  // node -> agent, read at
 
   mutable std::mutex state_mutex_;

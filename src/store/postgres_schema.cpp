@@ -77,6 +77,12 @@ BEGIN
   RETURN '';
 END $$;
 )sql",
+    // 1 -> 2: the servers' service loads.
+    R"sql(
+CREATE TABLE service_loads (
+  server text NOT NULL, service text NOT NULL, body text NOT NULL, at_ms bigint NOT NULL,
+  PRIMARY KEY (server, service));
+)sql",
 };
 
 }  // namespace allot::store

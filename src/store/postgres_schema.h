@@ -7,7 +7,7 @@
 
 namespace allot::store {
 
-inline constexpr int kPostgresSchemaVersion = 1;
+inline constexpr int kPostgresSchemaVersion = 2;
 
 // Index i takes a database from version i to i + 1.
 extern const std::array<const char*, kPostgresSchemaVersion> kPostgresMigrations;

@@ -563,4 +563,30 @@ Status PostgresStore::Restore(const std::vector<Object>& objects,
   return Status::Ok();
 }
 
+Status PostgresStore::RecordServiceLoad(const ServiceLoad& load) {
+  auto recorded = OnReader<int64_t>([&](PgConnection& db) -> Result<int64_t> {
+    auto rows = db.Query(
+        "INSERT INTO service_loads (server, service, body, at_ms) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (server, service) DO UPDATE SET body = excluded.body, at_ms = excluded.at_ms",
+        {load.server, load.service, load.body, Str(load.at_ms)});
+    if (!rows) return rows.error();
+    return int64_t{0};
+  });
+  if (!recorded) return recorded.error();
+  return Status::Ok();
+}
+
+Result<std::vector<ServiceLoad>> PostgresStore::ServiceLoads() {
+  return OnReader<std::vector<ServiceLoad>>(
+      [](PgConnection& db) -> Result<std::vector<ServiceLoad>> {
+        auto rows = db.Query("SELECT server, service, body, at_ms FROM service_loads");
+        if (!rows) return rows.error();
+        std::vector<ServiceLoad> loads;
+        for (int r = 0; r < rows->size(); ++r) {
+          loads.push_back({rows->Text(r, 0), rows->Text(r, 1), rows->Text(r, 2), rows->Int(r, 3)});
+        }
+        return loads;
+      });
+}
+
 }  // namespace allot::store

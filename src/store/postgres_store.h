@@ -62,6 +62,8 @@ class PostgresStore final : public Store {
   Status ReleaseLease(const Lease& lease) override;
   Status RecordHeartbeat(const std::string& node, int64_t heard_ms) override;
   Result<std::map<std::string, int64_t>> Heartbeats() override;
+  Status RecordServiceLoad(const ServiceLoad& load) override;
+  Result<std::vector<ServiceLoad>> ServiceLoads() override;
   Result<std::vector<std::string>> Kinds() override;
   Status Restore(const std::vector<Object>& objects, const std::vector<AuditEntry>& audit,
                  int64_t revision) override;

@@ -67,6 +67,33 @@ Result<std::map<std::string, int64_t>> SqliteStore::Heartbeats() {
   return heard;
 }
 
+Status SqliteStore::RecordServiceLoad(const ServiceLoad& load) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_,
+              "INSERT INTO service_loads (server, service, body, at_ms) VALUES (?1, ?2, ?3, ?4)"
+              " ON CONFLICT (server, service) DO UPDATE SET body = excluded.body,"
+              " at_ms = excluded.at_ms");
+  if (!q.ok()) return SqlError(db_, "service load");
+  q.Bind(1, load.server);
+  q.Bind(2, load.service);
+  q.Bind(3, load.body);
+  q.Bind(4, load.at_ms);
+  if (q.Step() != SQLITE_DONE) return SqlError(db_, "service load");
+  return Status::Ok();
+}
+
+Result<std::vector<ServiceLoad>> SqliteStore::ServiceLoads() {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, "SELECT server, service, body, at_ms FROM service_loads");
+  if (!q.ok()) return SqlError(db_, "service loads");
+  std::vector<ServiceLoad> loads;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW)
+    loads.push_back({q.Text(0), q.Text(1), q.Text(2), q.Int(3)});
+  if (rc != SQLITE_DONE) return SqlError(db_, "service loads");
+  return loads;
+}
+
 Result<std::vector<std::string>> SqliteStore::Kinds() {
   std::lock_guard lock(mutex_);  // rare calls: on the writer's connection
   Statement q(db_, "SELECT DISTINCT kind FROM objects ORDER BY kind");

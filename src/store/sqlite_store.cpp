@@ -36,6 +36,9 @@ constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
     "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
     "  epoch INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
     "CREATE TABLE heartbeats (node TEXT PRIMARY KEY, heard_ms INTEGER NOT NULL);",
+    // 2 -> 3: the servers' service loads.
+    "CREATE TABLE service_loads (server TEXT NOT NULL, service TEXT NOT NULL,"
+    "  body TEXT NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY (server, service));",
 };
 
 Result<int64_t> RevisionOn(sqlite3* db) {

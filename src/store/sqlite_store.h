@@ -32,7 +32,7 @@ namespace allot::store {
 class SqliteStore final : public Store {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   // How many changes the log keeps for watchers; older ones are dropped.
   static constexpr int64_t kChangeLogLength = 100000;
 
@@ -58,6 +58,8 @@ class SqliteStore final : public Store {
   Status ReleaseLease(const Lease& lease) override;
   Status RecordHeartbeat(const std::string& node, int64_t heard_ms) override;
   Result<std::map<std::string, int64_t>> Heartbeats() override;
+  Status RecordServiceLoad(const ServiceLoad& load) override;
+  Result<std::vector<ServiceLoad>> ServiceLoads() override;
   Result<std::vector<std::string>> Kinds() override;
   Status Restore(const std::vector<Object>& objects, const std::vector<AuditEntry>& audit,
                  int64_t revision) override;

@@ -83,6 +83,15 @@ struct AuditEntry {
   std::string detail;  // what was refused, or what changed
 };
 
+// One server's view of one service's traffic (server/service_traffic.h),
+// for the other servers: `body` is the sample as JSON, `at_ms` when taken.
+struct ServiceLoad {
+  std::string server;
+  std::string service;
+  std::string body;
+  int64_t at_ms = 0;
+};
+
 // Leadership of one job among the servers that share a store.
 struct Lease {
   std::string name;    // the job: "scheduler"
@@ -150,6 +159,12 @@ class Store {
   // no revision, no watcher woken), and the latest such time per node.
   virtual Status RecordHeartbeat(const std::string& node, int64_t heard_ms) = 0;
   virtual Result<std::map<std::string, int64_t>> Heartbeats() = 0;
+
+  // Records the load that `server`'s gateway saw on a service (kept like
+  // heartbeats: no revision), replacing that server's last one; and every
+  // server's last, so that the leader scales on what all gateways see.
+  virtual Status RecordServiceLoad(const ServiceLoad& load) = 0;
+  virtual Result<std::vector<ServiceLoad>> ServiceLoads() = 0;
 
   // The kinds that have objects, in name order.
   virtual Result<std::vector<std::string>> Kinds() = 0;

@@ -63,6 +63,10 @@ class TrimmedStore final : public store::Store {
     return inner_.RecordHeartbeat(node, heard_ms);
   }
   Result<std::map<std::string, int64_t>> Heartbeats() override { return inner_.Heartbeats(); }
+  Status RecordServiceLoad(const store::ServiceLoad& load) override {
+    return inner_.RecordServiceLoad(load);
+  }
+  Result<std::vector<store::ServiceLoad>> ServiceLoads() override { return inner_.ServiceLoads(); }
   bool Shared() const override { return inner_.Shared(); }
   Result<std::vector<std::string>> Kinds() override { return inner_.Kinds(); }
   Status Restore(const std::vector<store::Object>& objects,

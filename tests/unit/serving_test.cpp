@@ -6,12 +6,16 @@
 
 #include "api/gateway.h"
 #include "api/gateway_access.h"
+#include "postgres_server.h"
 #include "server/autoscaler.h"
+#include "server/leadership.h"
+#include "server/peer_load.h"
 #include "server/replica_plan.h"
 #include "server/service_directory.h"
 #include "server/service_traffic.h"
 #include "server/serving_controller.h"
 #include "server/task_lifecycle.h"
+#include "store/open_store.h"
 #include "store/sqlite_store.h"
 #include "wire/service.h"
 
@@ -377,6 +381,83 @@ TEST_F(ControllerTest, KeepsTheMinimumRollsOverAndEndsReplicasWithTheService) {
   ASSERT_TRUE(controller_->RunOnce());
   EXPECT_TRUE(Replicas().empty());
   EXPECT_EQ(directory_.Find("m"), nullptr);
+}
+
+// Two servers on one PostgreSQL: a request waiting at the follower's
+// gateway for a service at zero makes the leader create a replica.
+class SharedControllerTest : public ControllerTest {
+ protected:
+  void SetUp() override {
+    auto& postgres = testing::TestPostgres::Get();
+    ASSERT_TRUE(postgres.error().empty()) << postgres.error();
+    std::string url = postgres.NewDatabase();
+    auto leader_store = store::OpenStore(url);
+    auto follower_store = store::OpenStore(url);
+    ASSERT_TRUE(leader_store && follower_store);
+    store_ = std::move(*leader_store);
+    follower_store_ = std::move(*follower_store);
+    leader_lease_ =
+        std::make_unique<server::Leadership>(*store_, "s-leader", std::chrono::seconds(60));
+    follower_lease_ = std::make_unique<server::Leadership>(*follower_store_, "s-follower",
+                                                           std::chrono::seconds(60));
+    leader_lease_->Renew();
+    follower_lease_->Renew();
+    ASSERT_TRUE(leader_lease_->Leading());
+    ASSERT_FALSE(follower_lease_->Leading());
+    controller_ = std::make_unique<server::ServingController>(
+        *store_, [this] { return now_; }, directory_, traffic_, nullptr);
+    controller_->SetLeadership(leader_lease_.get());
+    follower_ = std::make_unique<server::ServingController>(
+        *follower_store_, [this] { return now_; }, follower_directory_, follower_traffic_, nullptr);
+    follower_->SetLeadership(follower_lease_.get());
+  }
+  void TearDown() override {
+    follower_.reset();
+    controller_.reset();
+    follower_lease_.reset();
+    leader_lease_.reset();
+  }
+  std::unique_ptr<store::Store> follower_store_;
+  std::unique_ptr<server::Leadership> leader_lease_, follower_lease_;
+  server::ServiceDirectory follower_directory_;
+  server::ServiceTraffic follower_traffic_{nullptr};
+  std::unique_ptr<server::ServingController> follower_;
+};
+
+TEST_F(SharedControllerTest, ARequestAtAFollowerWakesAServiceAtZero) {
+  PutService({{"min_replicas", 0}}, 1);
+  ASSERT_TRUE(controller_->RunOnce());
+  ASSERT_TRUE(follower_->RunOnce());
+  EXPECT_TRUE(Replicas().empty());
+  follower_traffic_.Begin("m", now_);  // a request waits at the follower
+  ASSERT_TRUE(controller_->RunOnce());
+  EXPECT_TRUE(Replicas().empty()) << "the leader cannot know before the follower says so";
+  ASSERT_TRUE(follower_->RunOnce());
+  EXPECT_TRUE(Replicas().empty()) << "a follower never creates replicas";
+  now_ += 100;
+  ASSERT_TRUE(controller_->RunOnce());
+  EXPECT_EQ(Replicas().size(), 1u);
+}
+
+TEST(PeerLoad, SumsTheOtherServersFreshSamples) {
+  std::vector<store::ServiceLoad> loads = {
+      {"me", "m", server::EncodeServiceLoad({0, 9, 9}, 9, 9), 5000},
+      {"s2", "m", server::EncodeServiceLoad({0, 1.5, 2}, 2, 4000), 5000},
+      {"s3", "m", server::EncodeServiceLoad({0, 0.5, 1}, 1, 4500), 4900},
+      {"s4", "m", server::EncodeServiceLoad({0, 7, 7}, 7, 7), 1000},  // stopped recording
+      {"s2", "other", "not json", 5000}};
+  auto peers = server::PeerLoads(loads, "me", 2000);
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_DOUBLE_EQ(peers["m"].concurrency, 2.0);
+  EXPECT_DOUBLE_EQ(peers["m"].rps, 3.0);
+  EXPECT_EQ(peers["m"].in_flight, 3);
+  EXPECT_EQ(peers["m"].last_request_ms, 4500);
+  server::LoadSample sample{5000, 1, 1};
+  int64_t in_flight = 1, last = 4800;
+  server::AddPeerLoad(peers["m"], sample, in_flight, last);
+  EXPECT_DOUBLE_EQ(sample.concurrency, 3.0);
+  EXPECT_EQ(in_flight, 4);
+  EXPECT_EQ(last, 4800);
 }
 
 }  // namespace

@@ -358,6 +358,22 @@ TEST_P(StoreContract, HeartbeatsKeepTheLatestTimeAndTakeNoRevision) {
   EXPECT_EQ(*store->Revision(), 0);
 }
 
+TEST_P(StoreContract, ServiceLoadsKeepEachServersLastAndTakeNoRevision) {
+  Store* store = store_.get();
+  ASSERT_TRUE(store->RecordServiceLoad({"s1", "chat", R"({"in_flight":1})", 1000}));
+  ASSERT_TRUE(store->RecordServiceLoad({"s1", "chat", R"({"in_flight":3})", 2000}));
+  ASSERT_TRUE(store->RecordServiceLoad({"s2", "chat", R"({"in_flight":5})", 2100}));
+  auto loads = store->ServiceLoads();
+  ASSERT_TRUE(loads);
+  ASSERT_EQ(loads->size(), 2u);
+  std::map<std::string, store::ServiceLoad> by_server;
+  for (const auto& load : *loads) by_server[load.server] = load;
+  EXPECT_EQ(by_server["s1"].body, R"({"in_flight":3})");
+  EXPECT_EQ(by_server["s1"].at_ms, 2000);
+  EXPECT_EQ(by_server["s2"].service, "chat");
+  EXPECT_EQ(*store->Revision(), 0);
+}
+
 // Several servers on one PostgreSQL: each is an opening of its own.
 class SharedStore : public StoreContract {};
 INSTANTIATE_TEST_SUITE_P(Stores, SharedStore, ::testing::Values("postgresql"),
