@@ -253,8 +253,11 @@ void PostgresStore::Listen() {
         Published(now->Int(0, 0));
       }
     }
+    // Taken after every wait, not only when the socket has bytes: libpq
+    // may already hold a notification that came in during a query (the
+    // revision above), and the socket would then never wake for it.
     pollfd fd{db->Socket(), POLLIN, 0};
-    if (::poll(&fd, 1, 200) <= 0) continue;
+    (void)::poll(&fd, 1, 200);
     auto payloads = db->TakeNotifications();
     if (!payloads) continue;
     for (const std::string& payload : *payloads) Heard(payload);
