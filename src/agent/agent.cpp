@@ -20,6 +20,7 @@
 #include "agent/registration.h"
 #include "agent/task_files.h"
 #include "agent/task_plan.h"
+#include "agent/task_report.h"
 #include "agent/task_usage.h"
 #include "agent/tunnel_client.h"
 #include "common/client_config.h"
@@ -374,30 +375,6 @@ struct Agent::Impl {
 
   // ---- making the machine match ----
 
-  // What the reconcile thread knows of a task directory: its spec (read
-  // once), the last observation, and the last state the server took.
-  struct LocalTask {
-    std::string dir;
-    json spec;
-    ObservedTask observed;
-    std::string acknowledged;  // mirrors DIR/reported
-    // A service replica's readiness (readiness_probe.h).
-    bool ready = false;
-    std::string ready_reason;
-    int failed_probes = 0;
-    int64_t next_probe_ms = 0;
-    bool Probed() const { return spec.value("serve_port", 0) > 0; }
-    // What the server last took: the state, and a replica's readiness.
-    std::string ReportKey() const {
-      if (!Probed() || observed.state != "running") return observed.state;
-      return observed.state + (ready ? "+ready" : "+unready");
-    }
-    // Ended and acknowledged: nothing changes any more, so it is not
-    // observed again (only removed once old).
-    bool Settled() const {
-      return !observed.state.empty() && observed.Final() && acknowledged == observed.state;
-    }
-  };
   // node -> key -> task; touched by the reconcile thread only.
   std::map<std::string, std::map<std::string, LocalTask>> local_tasks;
   // node -> its running tasks, for heartbeats (under `mutex`).
@@ -427,77 +404,6 @@ struct Agent::Impl {
     }
     std::erase_if(known, [&](const auto& item) { return !present.count(item.first); });
     return known;
-  }
-
-  // Sends a task's state when the server has not acknowledged it yet.
-  // Returns false when the server could not be reached.
-  bool Report(HttpClient& client, LocalTask& task) {
-    const ObservedTask& observed = task.observed;
-    std::string key = task.ReportKey();
-    if (observed.state == "starting" || task.acknowledged == key) return true;
-    const json& spec = task.spec;
-    json body = {{"node", spec.value("node", "")},
-                 {"attempt", spec.value("attempt", 0)},
-                 {"state", observed.state}};
-    if (observed.pid != 0) body["pid"] = observed.pid;
-    if (observed.state == "exited") body["exit_code"] = observed.exit_code;
-    if (observed.state == "killed") body["signal"] = observed.signal;
-    if (!observed.reason.empty()) body["reason"] = observed.reason;
-    if (observed.time_ms != 0) body["time_ms"] = observed.time_ms;
-    if (task.Probed() && observed.state == "running") {
-      body["ready"] = task.ready;
-      if (!task.ready) body["ready_reason"] = task.ready_reason;
-    }
-    std::string path = "/api/v1/workloads/" + spec.value("workload", "") + "/tasks/" +
-                       std::to_string(spec.value("task", 0)) + "/status";
-    Result<json> reply = client.Call("PUT", path, &body);
-    // The server's store may be away for a moment (PostgreSQL restarting):
-    // "unavailable" is sent again too.
-    if (!reply && (reply.error().code == "unreachable" || reply.error().code == "internal" ||
-                   reply.error().code == "unavailable")) {
-      return false;  // sent again later, in order
-    }
-    // Acknowledged, or refused for good (stale attempt, workload gone):
-    // either way the server has nothing more to learn from this state.
-    // Unrecorded on disk, it is sent again after a restart: harmless.
-    if (!reply) {
-      Say("the server refused the report of " + spec.value("workload", "") + " task " +
-          std::to_string(spec.value("task", 0)) + " (" + observed.state +
-          "): " + reply.error().message);
-    }
-    task.acknowledged = key;
-    (void)WriteFileAtomically(task.dir + "/reported", key);
-    if (observed.Final()) {
-      std::string line = spec.value("workload", "") + " task " +
-                         std::to_string(spec.value("task", 0)) + " attempt " +
-                         std::to_string(spec.value("attempt", 0)) + " " + observed.state;
-      if (observed.state == "exited") line += " with code " + std::to_string(observed.exit_code);
-      if (!observed.reason.empty()) line += ": " + observed.reason;
-      Say(line);
-    }
-    return true;
-  }
-
-  // Probes a running replica when it is due: often until it is ready (a
-  // cold start waits on it), then once a second; two failures in a row
-  // take a ready one out.
-  void Probe(LocalTask& task, int64_t now) {
-    if (now < task.next_probe_ms) return;
-    Readiness probed = ProbeReadiness(task.dir, task.spec.value("serve_port", 0),
-                                      task.spec.value("ready_path", ""), 1000);
-    if (probed.ready) {
-      task.ready = true;
-      task.failed_probes = 0;
-      task.ready_reason.clear();
-    } else if (!task.ready || ++task.failed_probes >= 2) {
-      task.ready = false;
-      task.ready_reason = probed.reason;
-    }
-    // Fast while it may be starting; slower for one that never gets ready.
-    task.next_probe_ms = WallMs() + (task.ready ? 1000 : FastProbing(task, now) ? 20 : 500);
-  }
-  static bool FastProbing(const LocalTask& task, int64_t now) {
-    return !task.ready && now - task.observed.time_ms < 30000;
   }
 
   void ReconcileNode(const std::string& node, HttpClient* client, bool& reachable, bool& probing) {
@@ -536,13 +442,15 @@ struct Agent::Impl {
       }
       if (task.observed.Final()) ReleaseContainerRoot(task.dir);
       if (task.Probed() && task.observed.state == "running") {
-        Probe(task, now);
+        ProbeReplica(task, now);
         probing = probing || FastProbing(task, now);
       }
       // A replica that is starting is looked at again soon: a request may
       // be waiting for it (a cold start).
       if (task.Probed() && task.observed.state == "starting") probing = true;
-      if (client && reachable) reachable = Report(*client, task);
+      if (client && reachable) {
+        reachable = ReportTask(*client, task, [this](const std::string& line) { Say(line); });
+      }
     }
     for (const std::string& key : expired) {
       std::error_code ec;
