@@ -128,19 +128,7 @@ Status SqliteStore::Restore(const std::vector<Object>& objects,
     if (put.Step() != SQLITE_DONE) return SqlError(db_, "restore");
   }
   for (const AuditEntry& entry : audit) {
-    Statement q(db_,
-                "INSERT INTO audit (id, time_ms, actor, source, method, path, allowed, status,"
-                " detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-    q.Bind(1, entry.id);
-    q.Bind(2, entry.time_ms);
-    q.Bind(3, entry.actor);
-    q.Bind(4, entry.source);
-    q.Bind(5, entry.method);
-    q.Bind(6, entry.path);
-    q.Bind(7, int64_t{entry.allowed ? 1 : 0});
-    q.Bind(8, int64_t{entry.status});
-    q.Bind(9, entry.detail);
-    if (q.Step() != SQLITE_DONE) return SqlError(db_, "restore");
+    if (Status appended = AppendAuditLocked(entry); !appended) return appended;
   }
   Statement bump(db_, "UPDATE meta SET value = ?1 WHERE key = 'revision'");
   bump.Bind(1, revision);

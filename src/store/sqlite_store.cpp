@@ -411,9 +411,10 @@ Result<std::vector<Change>> SqliteStore::ReadChanges(sqlite3* db, int64_t revisi
 }
 
 Status SqliteStore::AppendAuditLocked(const AuditEntry& entry) {
+  // A new entry (id 0) gets the next id; a restored one keeps its own.
   Statement q(db_,
-              "INSERT INTO audit (time_ms, actor, source, method, path, allowed, status, detail)"
-              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+              "INSERT INTO audit (time_ms, actor, source, method, path, allowed, status, detail,"
+              " id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULLIF(?9, 0))");
   if (!q.ok()) return SqlError(db_, "audit");
   q.Bind(1, entry.time_ms);
   q.Bind(2, entry.actor);
@@ -423,6 +424,7 @@ Status SqliteStore::AppendAuditLocked(const AuditEntry& entry) {
   q.Bind(6, int64_t{entry.allowed ? 1 : 0});
   q.Bind(7, int64_t{entry.status});
   q.Bind(8, entry.detail);
+  q.Bind(9, entry.id);
   if (q.Step() != SQLITE_DONE) return SqlError(db_, "audit");
   return Status::Ok();
 }
