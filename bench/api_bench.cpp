@@ -13,7 +13,9 @@
 #include <thread>
 
 #include "api/http_api.h"
+#include "bench/bench_server.h"
 #include "bench/bench_store.h"
+#include "bench/cli_bench.h"
 #include "server/scheduling_loop.h"
 #include "wire/resources.h"
 
@@ -39,56 +41,6 @@ double PeakRssMib() {
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
-
-// A server on loopback over a throwaway store (bench/bench_store.h).
-class Server {
- public:
-  static Result<std::unique_ptr<Server>> Start(bool with_loop, const std::string& postgres) {
-    auto store = BenchStore::Create(postgres);
-    if (!store) return store.error();
-    return std::unique_ptr<Server>(new Server(with_loop, std::move(*store)));
-  }
-  ~Server() {
-    if (loop_) loop_->Stop();
-    api_->Stop();
-    thread_.join();
-    api_.reset();
-    loop_.reset();
-    store_.reset();
-  }
-  void StartLoop() { loop_->Start(std::chrono::milliseconds(1000)); }
-  server::SchedulingLoop& loop() { return *loop_; }
-
-  store::Store& store() { return store_->store(); }
-  const char* store_kind() const { return store_->kind(); }
-  const std::string& token() const { return token_; }
-  int port() const { return port_; }
-
- private:
-  Server(bool with_loop, std::unique_ptr<BenchStore> store) : store_(std::move(store)) {
-    token_ = *api::BootstrapAdmin(this->store(), 0);
-    (void)api::BootstrapDefaultProject(this->store());
-    auto now = [] {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-          .count();
-    };
-    if (with_loop) loop_ = std::make_unique<server::SchedulingLoop>(this->store(), now);
-    api::ApiOptions options;
-    options.now_ms = now;
-    if (loop_) options.on_change = [this] { loop_->Wake(); };
-    api_ = std::make_unique<api::HttpApi>(this->store(), options);
-    port_ = *api_->Bind("127.0.0.1", 0);
-    thread_ = std::thread([this] { api_->Serve(); });
-  }
-
-  std::unique_ptr<BenchStore> store_;
-  std::unique_ptr<server::SchedulingLoop> loop_;
-  std::unique_ptr<api::HttpApi> api_;
-  std::thread thread_;
-  std::string token_;
-  int port_ = 0;
-};
 
 // The stores a run compares: SQLite, and PostgreSQL when --postgres names one.
 std::vector<std::string> StoresOf(const ApiBenchOptions& o) {
@@ -451,7 +403,7 @@ Status LoopHistory(const ApiBenchOptions& o, std::ostream& out) {
 
 const std::vector<std::string>& ApiBenchNames() {
   static const std::vector<std::string> names = {"api-submit", "api-list", "submit-to-bound",
-                                                 "loop-history"};
+                                                 "loop-history", "cli-submit"};
   return names;
 }
 
@@ -460,6 +412,7 @@ Status RunApiBench(const ApiBenchOptions& options, std::ostream& out) {
   if (options.name == "api-list") return ApiList(options, out);
   if (options.name == "submit-to-bound") return SubmitToBound(options, out);
   if (options.name == "loop-history") return LoopHistory(options, out);
+  if (options.name == "cli-submit") return CliSubmit(options, out);
   return Error{"unknown benchmark '" + options.name + "'", "name"};
 }
 

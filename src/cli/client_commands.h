@@ -18,6 +18,16 @@
 
 namespace allot::cli {
 
+// Every client command above and `gpu-run`: what the quick `allot`
+// executable holds (cli/core_exec.h). RunClientCommands() runs the one
+// chosen and returns its exit status, or -1 when none of them was.
+void AddClientCommands(CLI::App& app);
+int RunClientCommands();
+// The same, but it stops after the group that holds the command `first`
+// (argv[1]): a process builds only the part of the tree it parses, which
+// is most of what it does before it connects. Unknown or null: every group.
+void AddClientCommandsFor(CLI::App& app, const char* first);
+
 // Add the commands to `app`; after parsing, Run*() runs whichever was
 // chosen and returns its exit status, or -1 when none of its commands was.
 void AddWorkloadCommands(CLI::App& app);

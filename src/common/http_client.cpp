@@ -1,43 +1,147 @@
 #include "common/http_client.h"
 
-#include <httplib.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <mutex>
+
+#include "common/http_exchange.h"
+#include "tunnel/dial.h"
 
 namespace allot {
+namespace {
+
+constexpr int kConnectTimeoutMs = 5000;
+
+Error Unreachable(const std::string& servers, const std::string& why) {
+  return Error::Coded("unreachable", "cannot reach the allot server at " + servers + " (" + why +
+                                         "): is it running (allot up)? Set the address with "
+                                         "ALLOT_SERVER or allot login --server");
+}
+
+// An API error reply {"error": {"code", "message", "field"}} as that Error.
+Error ReplyError(int status, const std::string& body) {
+  nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+  if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
+    const nlohmann::json& error = parsed["error"];
+    return Error::Coded(error.value("code", "internal"), error.value("message", body),
+                        error.value("field", ""));
+  }
+  return Error::Coded("internal", "HTTP " + std::to_string(status) + " from the server: " + body);
+}
+
+}  // namespace
 
 struct HttpClient::Impl {
-  std::vector<std::unique_ptr<httplib::Client>> clients;  // one per server
-  std::vector<std::string> servers;
+  std::vector<tunnel::HostPort> servers;
+  std::vector<std::string> names;  // as given, for messages
+  std::string ca_file;
+  std::string authorization;  // "Bearer ..." or empty
+  int read_timeout_ms = 30'000;
   size_t current = 0;  // the server that answered last
-  httplib::Headers headers;
 
-  httplib::Client& client() { return *clients[current]; }
-  // Runs `send` against the current server, then the others in turn while
-  // it could not connect (or, when `idempotent`, got no reply), or answered
-  // 503: a server that cannot reach its store, where another may. Callers
-  // retry an unavailable call anyway; allot's creations are named, so one
-  // that did land before the 503 answers already_exists, not twice.
-  template <typename Send>
-  httplib::Result Try(bool idempotent, Send send) {
-    httplib::Result res = send(client());
-    for (size_t tried = 1; tried < clients.size() && TryNext(res, idempotent); ++tried) {
-      current = (current + 1) % clients.size();
-      res = send(client());
+  std::mutex fd_mutex;  // fd and canceled, which Cancel() touches from another thread
+  int fd = -1;          // the kept-alive connection to servers[current]
+  bool canceled = false;
+
+  ~Impl() { Close(); }
+
+  void Close() {
+    std::lock_guard lock(fd_mutex);
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+
+  // The kept-alive connection when the server has not closed it (it would
+  // be readable), else a new one.
+  Result<int> Connection() {
+    {
+      std::lock_guard lock(fd_mutex);
+      if (canceled) return Error::Coded("unreachable", "the call was canceled");
+      if (fd >= 0) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 0) == 0) return fd;
+        ::close(fd);
+        fd = -1;
+      }
     }
-    return res;
+    Result<int> fresh = tunnel::ConnectServer(servers[current], ca_file, kConnectTimeoutMs);
+    if (!fresh) return fresh;
+    std::lock_guard lock(fd_mutex);
+    fd = *fresh;
+    return fd;
   }
-  static bool TryNext(const httplib::Result& res, bool idempotent) {
-    if (res) return res->status == 503;
-    return res.error() == httplib::Error::Connection ||
-           res.error() == httplib::Error::ConnectionTimeout ||
-           (idempotent && res.error() != httplib::Error::Canceled);
+
+  // One request to the current server. `reused`: the connection had served
+  // a request before.
+  Result<http::Reply> SendOnce(const std::string& request, const http::BodySink* sink,
+                               http::Failure& failure, bool& reused) {
+    bool had = false;
+    {
+      std::lock_guard lock(fd_mutex);
+      had = fd >= 0;
+    }
+    Result<int> connection = Connection();
+    if (!connection) {
+      failure = http::Failure::kNotSent;
+      return connection.error();
+    }
+    reused = had && fd == *connection;
+    Result<http::Reply> head = http::Exchange(*connection, request, read_timeout_ms, sink, failure);
+    if (!head || !head->keep_alive) Close();
+    return head;
   }
+
+  // Sends to the current server, then the others in turn while it could
+  // not connect (or, when `idempotent`, gave no reply), or answered 503: a
+  // server that cannot reach its store, where another may. A reused
+  // connection that the server closed before it read the request is tried
+  // again on a new one. Callers retry an unavailable call anyway; allot's
+  // creations are named, so one that did land before the 503 answers
+  // already_exists, not twice.
+  Result<http::Reply> Send(const std::string& method, const std::string& path,
+                           const std::string* body, const http::BodySink* sink, bool idempotent) {
+    std::string why;
+    for (size_t tried = 0; tried < servers.size(); ++tried) {
+      std::string request = http::Request(method, path, Host(), authorization, body);
+      http::Failure failure = http::Failure::kNone;
+      bool reused = false;
+      Result<http::Reply> head = SendOnce(request, sink, failure, reused);
+      if (!head && reused && failure == http::Failure::kNoReply) {
+        head = SendOnce(request, sink, failure, reused);
+      }
+      if (head && head->status != 503) return head;
+      if (IsCanceled()) return Error::Coded("unreachable", "the call was canceled");
+      bool next = head || failure == http::Failure::kNotSent ||
+                  (idempotent && failure != http::Failure::kBrokenReply);
+      if (!next || tried + 1 == servers.size()) {
+        if (head) return head;
+        return Unreachable(Names(), head.error().message);
+      }
+      why = head ? "503" : head.error().message;
+      Close();
+      current = (current + 1) % servers.size();
+    }
+    return Unreachable(Names(), why);
+  }
+
+  std::string Host() const {
+    const tunnel::HostPort& server = servers[current];
+    bool v6 = server.host.find(':') != std::string::npos;
+    return (v6 ? "[" + server.host + "]" : server.host) + ":" + std::to_string(server.port);
+  }
+
+  bool IsCanceled() {
+    std::lock_guard lock(fd_mutex);
+    return canceled;
+  }
+
   std::string Names() const {
-    std::string names;
-    for (const std::string& server : servers) names += (names.empty() ? "" : ", ") + server;
-    return names;
+    std::string joined;
+    for (const std::string& name : names) joined += (joined.empty() ? "" : ", ") + name;
+    return joined;
   }
 };
 
@@ -48,128 +152,74 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& server
                                                        const std::string& token,
                                                        const std::string& ca_file) {
   auto impl = std::make_unique<Impl>();
-  impl->servers = SplitServers(server);
-  if (impl->servers.empty()) {
+  impl->names = SplitServers(server);
+  if (impl->names.empty()) {
     return Error::Coded("invalid", "server: no address given: use a form like http://host:7070",
                         "server");
   }
-  for (const std::string& base : impl->servers) {
-    if (base.rfind("http://", 0) != 0 && base.rfind("https://", 0) != 0) {
+  for (const std::string& base : impl->names) {
+    Result<tunnel::HostPort> parsed = tunnel::ParseServerUrl(base);
+    if (!parsed) {
       return Error::Coded("invalid",
                           "server: '" + base + "' is not a URL: use a form like http://host:7070",
                           "server");
     }
-    auto client = std::make_unique<httplib::Client>(base);
-    if (!client->is_valid()) {
-      return Error::Coded("invalid", "server: '" + base + "' cannot be used", "server");
-    }
-    client->set_connection_timeout(std::chrono::seconds(5));
-    client->set_read_timeout(std::chrono::seconds(30));
-    client->set_keep_alive(true);
-    client->set_tcp_nodelay(true);
-    if (!ca_file.empty()) {
-      if (::access(ca_file.c_str(), R_OK) != 0) {
-        return Error::Coded("invalid", "ca: cannot read the CA file '" + ca_file + "'", "ca");
-      }
-      client->set_ca_cert_path(ca_file.c_str());
-    }
-    impl->clients.push_back(std::move(client));
+    impl->servers.push_back(*parsed);
   }
-  if (!token.empty()) impl->headers.emplace("Authorization", "Bearer " + token);
+  if (!ca_file.empty() && ::access(ca_file.c_str(), R_OK) != 0) {
+    return Error::Coded("invalid", "ca: cannot read the CA file '" + ca_file + "'", "ca");
+  }
+  impl->ca_file = ca_file;
+  if (!token.empty()) impl->authorization = "Bearer " + token;
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
 void HttpClient::SetReadTimeout(std::chrono::seconds timeout) {
-  for (auto& client : impl_->clients) client->set_read_timeout(timeout);
+  impl_->read_timeout_ms =
+      static_cast<int>(std::min<int64_t>(std::chrono::milliseconds(timeout).count(), INT32_MAX));
 }
-
-namespace {
-
-Error Unreachable(const std::string& server, httplib::Error error) {
-  if (error == httplib::Error::SSLServerVerification) {
-    return Error::Coded("unreachable",
-                        "the allot server at " + server +
-                            " showed a certificate that is not trusted or does not name it: "
-                            "give the CA that signed it with --ca, ALLOT_CA or allot login --ca");
-  }
-  if (error == httplib::Error::SSLConnection) {
-    return Error::Coded("unreachable", "cannot make a TLS connection to the allot server at " +
-                                           server + ": does it serve https (--tls-cert)?");
-  }
-  return Error::Coded("unreachable", "cannot reach the allot server at " + server + " (" +
-                                         httplib::to_string(error) +
-                                         "): is it running (allot up)? Set the address with "
-                                         "ALLOT_SERVER or allot login --server");
-}
-
-}  // namespace
 
 Result<HttpReply> HttpClient::GetRaw(const std::string& path) {
-  httplib::Result res =
-      impl_->Try(true, [&](httplib::Client& c) { return c.Get(path, impl_->headers); });
-  if (!res) return Unreachable(impl_->Names(), res.error());
-  return HttpReply{res->status, res->get_header_value("Content-Type"), res->body};
+  Result<http::Reply> reply = impl_->Send("GET", path, nullptr, nullptr, true);
+  if (!reply) return reply.error();
+  return HttpReply{reply->status, reply->content_type, std::move(reply->body)};
 }
 
 Result<int> HttpClient::Stream(const std::string& path,
                                const std::function<bool(const char*, size_t)>& receive) {
-  int status = 0;
-  std::string error_body;
-  httplib::Result res = impl_->Try(false, [&](httplib::Client& c) {
-    return c.Get(
-        path, impl_->headers,
-        [&](const httplib::Response& response) {
-          status = response.status;
-          return true;
-        },
-        [&](const char* data, size_t length) {
-          if (status >= 200 && status < 300) return receive(data, length);
-          error_body.append(data, length);
-          return true;
-        });
-  });
-  if (!res && status == 0) return Unreachable(impl_->Names(), res.error());
-  if (status >= 200 && status < 300) return status;
-  nlohmann::json parsed = nlohmann::json::parse(error_body, nullptr, false);
-  if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
-    const auto& e = parsed["error"];
-    return Error::Coded(e.value("code", "internal"), e.value("message", ""), e.value("field", ""));
+  bool started = false;  // some of the body came: the stream broke, it did not fail
+  http::BodySink sink = [&](const char* data, size_t size) {
+    started = true;
+    return receive(data, size);
+  };
+  Result<http::Reply> reply = impl_->Send("GET", path, nullptr, &sink, false);
+  if (!reply) {
+    if (started) return 200;
+    return reply.error();
   }
-  return Error::Coded("internal", "HTTP " + std::to_string(status) + ": " + error_body);
+  if (reply->status >= 200 && reply->status < 300) return reply->status;
+  return ReplyError(reply->status, reply->body);
 }
 
 void HttpClient::Cancel() {
-  for (auto& client : impl_->clients) client->stop();
+  std::lock_guard lock(impl_->fd_mutex);
+  impl_->canceled = true;
+  if (impl_->fd >= 0) ::shutdown(impl_->fd, SHUT_RDWR);
 }
 
 Result<nlohmann::json> HttpClient::Call(const std::string& method, const std::string& path,
                                         const nlohmann::json* body) {
   std::string text = body ? body->dump() : std::string();
-  const char* type = "application/json";
-  const httplib::Headers& h = impl_->headers;
   bool idempotent = method == "GET" || method == "PUT" || method == "DELETE";
-  httplib::Result res = impl_->Try(idempotent, [&](httplib::Client& c) {
-    return method == "GET"     ? c.Get(path, h)
-           : method == "POST"  ? c.Post(path, h, text, type)
-           : method == "PUT"   ? c.Put(path, h, text, type)
-           : method == "PATCH" ? c.Patch(path, h, text, type)
-                               : c.Delete(path, h, text, type);
-  });
-  if (!res) return Unreachable(impl_->Names(), res.error());
-  nlohmann::json parsed = nlohmann::json::parse(res->body, nullptr, false);
-  if (res->status >= 200 && res->status < 300) {
-    if (parsed.is_discarded()) {
-      return Error::Coded("internal", "the server sent a reply that is not JSON: " + res->body);
-    }
-    return parsed;
+  Result<http::Reply> reply =
+      impl_->Send(method, path, method == "GET" ? nullptr : &text, nullptr, idempotent);
+  if (!reply) return reply.error();
+  if (reply->status < 200 || reply->status >= 300) return ReplyError(reply->status, reply->body);
+  nlohmann::json parsed = nlohmann::json::parse(reply->body, nullptr, false);
+  if (parsed.is_discarded()) {
+    return Error::Coded("internal", "the server sent a reply that is not JSON: " + reply->body);
   }
-  if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
-    const nlohmann::json& error = parsed["error"];
-    return Error::Coded(error.value("code", "internal"), error.value("message", res->body),
-                        error.value("field", ""));
-  }
-  return Error::Coded("internal",
-                      "HTTP " + std::to_string(res->status) + " from the server: " + res->body);
+  return parsed;
 }
 
 std::string UrlEncode(const std::string& text) {

@@ -19,48 +19,6 @@
 namespace allot::tunnel {
 namespace {
 
-struct HostPort {
-  std::string host;
-  int port = 0;
-  bool tls = false;  // https://
-};
-
-Result<HostPort> ParseServerUrl(const std::string& url) {
-  HostPort out;
-  out.tls = url.rfind("https://", 0) == 0;
-  if (!out.tls && url.rfind("http://", 0) != 0) {
-    return Error::Coded("invalid", "server " + url + ": give it as https://HOST:PORT", "server");
-  }
-  std::string rest = url.substr(out.tls ? 8 : 7);
-  rest = rest.substr(0, rest.find('/'));
-  size_t colon = rest.rfind(':');
-  if (!rest.empty() && rest[0] == '[') {
-    size_t close = rest.find(']');
-    out.host = rest.substr(1, close - 1);
-    colon = rest.find(':', close);
-  } else {
-    out.host = rest.substr(0, colon);
-  }
-  out.port =
-      colon == std::string::npos ? (out.tls ? 443 : 80) : std::atoi(rest.c_str() + colon + 1);
-  if (out.host.empty() || out.port <= 0 || out.port > 65535) {
-    return Error::Coded("invalid", "server " + url + ": give it as https://HOST:PORT", "server");
-  }
-  return out;
-}
-
-// A connection to `server`, through TLS when its address is https.
-Result<int> Connect(const HostPort& server, const std::string& ca_file, int timeout_ms) {
-  Result<int> fd = ConnectTcp(server.host, server.port, timeout_ms);
-  if (!fd || !server.tls) return fd;
-  Result<TlsContextPtr> context = ClientTlsContext(ca_file);
-  if (!context) {
-    ::close(*fd);
-    return context.error();
-  }
-  return TlsRelay::ForClients().Connect(*fd, server.host, *context, timeout_ms);
-}
-
 std::string CodeOfStatus(int status) {
   switch (status) {
     case 400:
@@ -121,6 +79,41 @@ std::string RefusalMessage(int fd, const std::string& head, std::string body, in
 }
 
 }  // namespace
+
+Result<HostPort> ParseServerUrl(const std::string& url) {
+  HostPort out;
+  out.tls = url.rfind("https://", 0) == 0;
+  if (!out.tls && url.rfind("http://", 0) != 0) {
+    return Error::Coded("invalid", "server " + url + ": give it as https://HOST:PORT", "server");
+  }
+  std::string rest = url.substr(out.tls ? 8 : 7);
+  rest = rest.substr(0, rest.find('/'));
+  size_t colon = rest.rfind(':');
+  if (!rest.empty() && rest[0] == '[') {
+    size_t close = rest.find(']');
+    out.host = rest.substr(1, close - 1);
+    colon = rest.find(':', close);
+  } else {
+    out.host = rest.substr(0, colon);
+  }
+  out.port =
+      colon == std::string::npos ? (out.tls ? 443 : 80) : std::atoi(rest.c_str() + colon + 1);
+  if (out.host.empty() || out.port <= 0 || out.port > 65535) {
+    return Error::Coded("invalid", "server " + url + ": give it as https://HOST:PORT", "server");
+  }
+  return out;
+}
+
+Result<int> ConnectServer(const HostPort& server, const std::string& ca_file, int timeout_ms) {
+  Result<int> fd = ConnectTcp(server.host, server.port, timeout_ms);
+  if (!fd || !server.tls) return fd;
+  Result<TlsContextPtr> context = ClientTlsContext(ca_file);
+  if (!context) {
+    ::close(*fd);
+    return context.error();
+  }
+  return TlsRelay::ForClients().Connect(*fd, server.host, *context, timeout_ms);
+}
 
 bool WaitFor(int fd, short events, int timeout_ms) {
   pollfd p{fd, events, 0};
@@ -210,7 +203,7 @@ Result<UpgradedStream> DialUpgrade(const std::string& server_url, const std::str
   for (const std::string& one : servers) {
     server = ParseServerUrl(one);
     if (!server) return server.error();
-    fd = Connect(*server, ca_file, timeout_ms);
+    fd = ConnectServer(*server, ca_file, timeout_ms);
     if (fd) break;
   }
   if (!fd) return fd.error();

@@ -11,6 +11,21 @@
 
 namespace allot::tunnel {
 
+// A server's address, parsed from "https://host:port" or "http://host:port"
+// (any path after it is ignored; the port defaults to 443 or 80).
+struct HostPort {
+  std::string host;
+  int port = 0;
+  bool tls = false;  // https://
+};
+// The error names the field `server` and the form to use.
+Result<HostPort> ParseServerUrl(const std::string& url);
+
+// A connection to `server` within `timeout_ms`, through TLS (the relay of
+// tunnel/tls.h, `fd` being its plain end) when its address is https; the
+// certificate must chain to `ca_file` (empty: the system's store).
+Result<int> ConnectServer(const HostPort& server, const std::string& ca_file, int timeout_ms);
+
 struct UpgradedStream {
   int fd = -1;           // the connected socket, the caller's to close
   std::string leftover;  // bytes that came after the server's 101 reply

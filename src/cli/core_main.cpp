@@ -1,6 +1,7 @@
-// allot: one executable. Subcommands: `up` and `server` (the control
-// plane), `agent` (a node), `gpu-run` (the GPU interposer), the client commands (login, submit,
-// list, describe, delete, quota, top, nodes, audit, completion), `sim`, `scenario` and `bench`.
+// allot-core: every command. `up` and `server` (the control plane),
+// `store`, `agent` (a node), `sim`, `scenario` and `bench`, `completion`,
+// and the client commands and gpu-run that the quick `allot` holds too
+// (cli/core_exec.h tells which `allot` hands over).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -11,7 +12,6 @@
 #include "bench/bench.h"
 #include "cli/agent_command.h"
 #include "cli/client_commands.h"
-#include "cli/gpu_run_command.h"
 #include "cli/server_command.h"
 #include "cli/sim_command.h"
 #include "cli/store_command.h"
@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   if (int status = allot::cli::RunTaskShimIfAsked(argc, argv); status >= 0) return status;
   CLI::App app{"allot: a GPU cluster orchestrator"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("allot ") + "0.1.0");
+  app.set_version_flag("--version", std::string("allot ") + ALLOT_VERSION);
 
   std::vector<std::string> files;
   auto* scenario = app.add_subcommand(
@@ -92,14 +92,7 @@ int main(int argc, char** argv) {
   allot::cli::AddServerCommands(app);
   allot::cli::AddStoreCommands(app);
   allot::cli::AddAgentCommand(app);
-  allot::cli::AddGpuRunCommand(app);
-  allot::cli::AddWorkloadCommands(app);
-  allot::cli::AddClusterCommands(app);
-  allot::cli::AddQuotaCommands(app);
-  allot::cli::AddIdentityCommands(app);
-  allot::cli::AddWorkspaceCommands(app);
-  allot::cli::AddServeCommands(app);
-  allot::cli::AddStreamCommands(app);
+  allot::cli::AddClientCommands(app);
   allot::cli::AddCompletionCommand(app);
 
   CLI11_PARSE(app, argc, argv);
@@ -108,14 +101,7 @@ int main(int argc, char** argv) {
   if (int status = allot::cli::RunServerCommand(); status >= 0) return status;
   if (int status = allot::cli::RunStoreCommand(); status >= 0) return status;
   if (int status = allot::cli::RunAgentCommand(); status >= 0) return status;
-  if (int status = allot::cli::RunGpuRunCommand(); status >= 0) return status;
-  if (int status = allot::cli::RunWorkloadCommands(); status >= 0) return status;
-  if (int status = allot::cli::RunClusterCommands(); status >= 0) return status;
-  if (int status = allot::cli::RunQuotaCommands(); status >= 0) return status;
-  if (int status = allot::cli::RunIdentityCommands(); status >= 0) return status;
-  if (int status = allot::cli::RunWorkspaceCommands(); status >= 0) return status;
-  if (int status = allot::cli::RunServeCommands(); status >= 0) return status;
-  if (int status = allot::cli::RunStreamCommands(); status >= 0) return status;
+  if (int status = allot::cli::RunClientCommands(); status >= 0) return status;
   if (int status = allot::cli::RunCompletionCommand(app); status >= 0) return status;
 
   if (*scenario) return allot::scenario::RunScenarioFiles(files, std::cout);
