@@ -8,6 +8,7 @@
 #include "sim/pack/pack_policy.h"
 #include "sim/replay/make_trace.h"
 #include "sim/replay/replay.h"
+#include "sim/variant/make_variant.h"
 
 namespace allot::cli {
 namespace {
@@ -25,6 +26,13 @@ struct SimArgs {
   std::string replay_min_runtime;
   CLI::App* make_trace = nullptr;
   sim::MakeTraceOptions trace_options;
+  CLI::App* make_variant = nullptr;
+  std::string variant_nodes, variant_tasks, variant_out;
+  sim::VariantKnobs variant_knobs;
+  double gpushare = 0, multigpu = 0, gpuspec = 0;
+  CLI::Option* gpushare_option = nullptr;
+  CLI::Option* multigpu_option = nullptr;
+  CLI::Option* gpuspec_option = nullptr;
 };
 
 SimArgs& Args() {
@@ -100,6 +108,68 @@ int RunMakeTrace() {
   return 0;
 }
 
+int RunMakeVariant() {
+  auto& args = Args();
+  sim::VariantKnobs knobs = args.variant_knobs;
+  if (args.gpushare_option->count() > 0) knobs.gpushare = args.gpushare;
+  if (args.multigpu_option->count() > 0) knobs.multigpu = args.multigpu;
+  if (args.gpuspec_option->count() > 0) knobs.gpuspec = args.gpuspec;
+  if (knobs.name_prefix.empty()) knobs.name_prefix = sim::WorkloadName(args.variant_out);
+  auto cluster = sim::LoadOpenbNodes(args.variant_nodes);
+  if (!cluster) {
+    std::cerr << "allot sim make-variant: " << cluster.error().message << "\n";
+    return 1;
+  }
+  auto base = sim::LoadOpenbTasks(args.variant_tasks, *cluster);
+  if (!base) {
+    std::cerr << "allot sim make-variant: " << base.error().message << "\n";
+    return 1;
+  }
+  auto variant = sim::MakeVariant(*base, *cluster, knobs);
+  if (!variant) {
+    std::cerr << "allot sim make-variant: " << variant.error().message << "\n";
+    return 2;
+  }
+  if (Status written = sim::WriteOpenbTasks(args.variant_out, *variant); !written) {
+    std::cerr << "allot sim make-variant: " << written.error().message << "\n";
+    return 1;
+  }
+  sim::VariantMeasure m = sim::MeasureVariant(*variant);
+  std::cout << "wrote " << args.variant_out << ": " << variant->size() << " tasks ("
+            << m.cpu_only_tasks << " CPU-only); of the GPU request " << m.gpushare
+            << " % fractional, " << m.multigpu << " % multi-GPU; " << m.gpuspec
+            << " % of GPU tasks ask for a model; " << m.mean_cpu_per_gpu_task / 1000
+            << " CPUs per GPU task\n";
+  return 0;
+}
+
+void AddMakeVariant(SimArgs& args) {
+  args.make_variant = args.sim->add_subcommand(
+      "make-variant",
+      "Make a variant of an openb task list: CPU per task, CPU-only tasks, GPU sharing, "
+      "multi-GPU and GPU-model shares (docs/simulation.md, Variants)");
+  CLI::App* cmd = args.make_variant;
+  auto& k = args.variant_knobs;
+  cmd->add_option("--nodes", args.variant_nodes, "Node list CSV (GPU models, the largest node)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tasks", args.variant_tasks, "Base task list CSV (openb_pod_list_default.csv)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--out", args.variant_out, "Task list CSV to write")->required();
+  cmd->add_option("--cpu-scale", k.cpu_scale, "Every task's CPU times this (1; 0.25 to 3)");
+  cmd->add_option("--cpu-only-scale", k.cpu_only_scale, "CPU-only tasks' number times this (1)");
+  args.gpushare_option = cmd->add_option(
+      "--gpushare", args.gpushare, "Percent of the GPU request from fractional tasks (0-100)");
+  args.multigpu_option = cmd->add_option("--multigpu", args.multigpu,
+                                         "Percent of the GPU request from multi-GPU tasks (0-100)");
+  args.gpuspec_option = cmd->add_option("--gpuspec", args.gpuspec,
+                                        "Percent of GPU tasks that ask for one GPU model (0-100)");
+  cmd->add_option("--seed", k.seed, "Seed of the resampling (1)");
+  cmd->add_option("--name-prefix", k.name_prefix, "Task names' prefix (default: the file's name)");
+  k.name_prefix.clear();
+}
+
 }  // namespace
 
 void AddSimCommand(CLI::App& app) {
@@ -170,6 +240,7 @@ void AddSimCommand(CLI::App& app) {
   args.make_trace->add_option("--seed", to.seed, "Seed (42)");
   args.make_trace->add_option("--out", to.out_dir, "Directory for nodes.csv, quotas.csv, trace.csv")
       ->required();
+  AddMakeVariant(args);
 }
 
 int RunSimCommand() {
@@ -178,6 +249,7 @@ int RunSimCommand() {
   if (*args.pack) return RunPack();
   if (*args.replay) return RunReplay();
   if (*args.make_trace) return RunMakeTrace();
+  if (*args.make_variant) return RunMakeVariant();
   return 2;
 }
 

@@ -233,6 +233,16 @@ struct Job {
   uint64_t seed;
 };
 
+// The median over the seeds at 100 % arrived, or -1 when the policy did not run.
+double MedianAt100(const std::vector<PackRun>& runs, const std::string& workload,
+                   const std::string& policy) {
+  std::vector<double> at100;
+  for (const auto& run : runs) {
+    if (run.workload == workload && run.policy == policy) at100.push_back(run.alloc_pct[100]);
+  }
+  return at100.empty() ? -1 : Median(at100);
+}
+
 // ceilings[w][i]: workload w's ceiling at options.seeds[i].
 Status WriteOutputs(const PackOptions& options, const std::vector<std::string>& workloads,
                     const std::vector<PackRun>& runs,
@@ -278,7 +288,7 @@ Status WriteOutputs(const PackOptions& options, const std::vector<std::string>& 
   std::vector<Chart> panels;
   out << std::fixed << std::setprecision(2);
   out << "workload,policy,median_alloc_100,published,difference,median_place_us_per_task,"
-         "median_run_s,ceiling_all_placed_100,ceiling_100\n";
+         "median_run_s,ceiling_all_placed_100,ceiling_100,vs_fgd,closed_of_fgd_gap_pct\n";
   for (size_t w = 0; w < workloads.size(); ++w) {
     const std::string& workload = workloads[w];
     Chart chart;
@@ -318,7 +328,17 @@ Status WriteOutputs(const PackOptions& options, const std::vector<std::string>& 
         out << ",";
       }
       out << "," << Median(place) << "," << Median(seconds) << "," << median_all_placed[w] << ","
-          << median_any_policy[w] << "\n";
+          << median_any_policy[w] << ",";
+      double fgd = MedianAt100(runs, workload, "fgd");
+      if (fgd >= 0 && policy != "fgd") {
+        out << std::showpos << median - fgd << std::noshowpos << ",";
+        // The share of FGD's distance to the all-placed ceiling that the policy closes.
+        double gap = median_all_placed[w] - fgd;
+        if (gap > 0) out << 100 * (median - fgd) / gap;
+      } else {
+        out << ",";
+      }
+      out << "\n";
     }
     panels.push_back(std::move(chart));
   }
