@@ -21,6 +21,7 @@ bool CpuFeedTieBreaker::Compares(const ClusterState& state, uint32_t a, uint32_t
 
 std::optional<int64_t> CpuFeedTieBreaker::Key(const ClusterState& state,
                                               const PlacementContext& ctx, uint32_t n) const {
+  if (state.spec(ctx.workload).request.WholeGpus() == 0) return std::nullopt;  // fgd's choice
   std::optional<double> growth = cpu_aware_.Growth(state, ctx, n);
   if (!growth) return std::nullopt;
   return static_cast<int64_t>(std::floor(*growth));

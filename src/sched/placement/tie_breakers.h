@@ -8,7 +8,7 @@
 
 namespace allot::sched {
 
-// Between two nodes of the same GPU model, the one where the task leaves
+// For a task of whole GPUs, between two nodes of the same GPU model, the one where the task leaves
 // the node's free GPUs most usable once CPU is counted: the CPU-aware
 // fragmentation measure (FragmentationRules::cpu_feeds_copies, a free GPU
 // counts as usable by a typical task only while the node's free CPU can
@@ -17,7 +17,9 @@ namespace allot::sched {
 // see a node's CPU drained below what its free GPUs need. Nodes of
 // different models are not compared: the CPU-rich nodes of a scarce model
 // would always win, and tasks that may use any model would fill the nodes
-// model-bound tasks need.
+// model-bound tasks need. Fractions and CPU-only tasks get no key (the
+// next rule decides): applied to them, the rule steers them onto the nodes
+// whose CPU whole-GPU tasks need later (docs/simulation.md, "Variants").
 class CpuFeedTieBreaker final : public TieBreaker {
  public:
   CpuFeedTieBreaker();
