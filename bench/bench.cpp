@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/clusters.h"
+#include "core/apply_plan.h"
 #include "sched/scheduler.h"
 
 namespace allot::bench {
@@ -70,7 +71,38 @@ struct Case {
   core::Snapshot snapshot;
   std::function<Status(const core::Plan&)> check;
   nlohmann::json extra;
+  bool steady = false;  // also time a steady cycle (SteadySnapshot)
 };
+
+// The cluster one cycle later, as the server's loop would see it: the plan
+// carried out, a minute gone by, and small changes: `changes` running
+// workloads finished and as many new ones pending (copies of pending
+// shapes under new names). What a cycle costs there is what the server
+// pays cycle after cycle.
+core::Snapshot SteadySnapshot(core::Snapshot snap, const core::Plan& plan, int64_t changes) {
+  core::ApplyPlan(plan, snap);
+  snap.now += 60'000;
+  std::vector<core::Workload> kept;
+  std::vector<core::Workload> arrivals;
+  int64_t finished = 0;
+  for (auto& w : snap.workloads) {
+    bool running = w.PlacedTasks() == w.spec.tasks;
+    if (running && finished < changes) {
+      ++finished;
+      continue;
+    }
+    if (w.PlacedTasks() == 0 && static_cast<int64_t>(arrivals.size()) < changes) {
+      core::Workload copy = w;
+      copy.spec.name += "-again";
+      copy.spec.submitted_at = snap.now;
+      arrivals.push_back(std::move(copy));
+    }
+    kept.push_back(std::move(w));
+  }
+  for (auto& w : arrivals) kept.push_back(std::move(w));
+  snap.workloads = std::move(kept);
+  return snap;
+}
 
 // Validates, times, checks and prints one configuration.
 Status Run(const std::string& name, int64_t nodes, Case c, int32_t repeat, std::ostream& out) {
@@ -85,6 +117,15 @@ Status Run(const std::string& name, int64_t nodes, Case c, int32_t repeat, std::
     line["tasks_per_s"] = line["tasks"].get<double>() / (t.median_ms / 1000.0);
   }
   out << line.dump() << std::endl;
+  if (!c.steady) return Status::Ok();
+  constexpr int64_t kChanges = 100;
+  core::Snapshot steady = SteadySnapshot(std::move(c.snapshot), t.plan, kChanges);
+  if (auto st = core::ValidateSnapshot(steady); !st) return st;
+  Timing s = TimeCycles(steady, repeat);
+  nlohmann::json next = Line(name + "-steady", nodes, s, BaselineMs(steady, repeat));
+  next["changes"] = kChanges;
+  next["workloads"] = steady.workloads.size();
+  out << next.dump() << std::endl;
   return Status::Ok();
 }
 
@@ -106,7 +147,7 @@ Case Reclaim(const BenchOptions& /*o*/, int64_t nodes) {
 Case Cycle(const BenchOptions& o, int64_t nodes) {
   core::Snapshot snap = BusyCluster(nodes, o.pending, o.seed);
   nlohmann::json extra = {{"pending", o.pending}, {"workloads", snap.workloads.size()}};
-  return {std::move(snap), nullptr, extra};
+  return {std::move(snap), nullptr, extra, true};
 }
 
 Case Place(const BenchOptions& o, int64_t nodes) {

@@ -7,6 +7,7 @@
 #include "core/apply_plan.h"
 #include "scenario/loader.h"
 #include "scenario/runner.h"
+#include "sched/move_targets.h"
 #include "test_support.h"
 
 namespace allot::sched {
@@ -111,6 +112,69 @@ TEST(Scheduler, EachEvictionNamesTheActionThatMadeIt) {
       EXPECT_EQ(e.kind, kind) << file << ": " << e.reason;
     }
   }
+}
+
+}  // namespace
+}  // namespace allot::sched
+
+namespace allot::sched {
+namespace {
+
+// A unit that fits on no node but its own cannot be moved off it, and
+// consolidation skips such a choice without trying it (sched/move_targets.h).
+TEST(MoveTargets, AUnitMovesOnlyWhereAnotherNodeTakesIt) {
+  core::Snapshot snap = testing::SnapshotOf(R"(
+name: move targets
+nodes:
+  - {name: node0, gpus: 2}
+  - {name: node1, gpus: 2}
+  - {name: node2, gpus: 4}
+queues:
+  - {name: team, deserved: {gpu: 8}}
+workloads:
+  - {name: one, queue: team, gpu: 1, state: running, placement: [{node: node0, gpus: [0]}]}
+  - {name: four, queue: team, gpu: 4, state: running, placement: [{node: node2, gpus: [0, 1, 2, 3]}]}
+  - {name: two, queue: team, gpu: 2}
+)");
+  ASSERT_TRUE(core::ValidateSnapshot(snap));
+  SchedulerConfig config;
+  Placer placer = Placer::Default();
+  DominantShareOrder queues;
+  PriorityThenAgeOrder workloads;
+  Session session(snap, config, placer, queues, workloads);
+  MoveTargets targets(session);
+  VictimUnit one{testing::WorkloadIndex(snap, "one")};
+  VictimUnit four{testing::WorkloadIndex(snap, "four")};
+  EXPECT_TRUE(targets.MayMove(one, testing::NodeIndex(snap, "node0")));    // node1 has room
+  EXPECT_FALSE(targets.MayMove(four, testing::NodeIndex(snap, "node2")));  // no other node has 4
+}
+
+// The steady cycle of the cycle benchmark's cluster (a plan carried out, a
+// few workloads ended and as many arrived) on a small cluster: the plan is
+// the same from the same snapshot, and work is placed.
+TEST(MoveTargets, TheSteadyCycleIsTheSameFromTheSameSnapshotAndPlacesWork) {
+  core::Snapshot snap = bench::BusyCluster(60, 3000, 7);
+  auto scheduler = Scheduler::Create({});
+  ASSERT_TRUE(scheduler);
+  core::Plan first = (*scheduler)->Cycle(snap);
+  core::ApplyPlan(first, snap);
+  snap.now += 60'000;
+  for (int i = 0, removed = 0; i < static_cast<int>(snap.workloads.size()) && removed < 20; ++i) {
+    if (snap.workloads[i].PlacedTasks() == snap.workloads[i].spec.tasks) {
+      snap.workloads.erase(snap.workloads.begin() + i--);
+      ++removed;
+    }
+  }
+  ASSERT_TRUE(core::ValidateSnapshot(snap));
+  core::Plan a = (*scheduler)->Cycle(snap);
+  core::Plan b = (*scheduler)->Cycle(snap);
+  ASSERT_EQ(a.binds.size(), b.binds.size());
+  for (size_t i = 0; i < a.binds.size(); ++i) {
+    EXPECT_EQ(a.binds[i].task, b.binds[i].task);
+    EXPECT_EQ(a.binds[i].placement.node, b.binds[i].placement.node);
+  }
+  EXPECT_EQ(a.evictions.size(), b.evictions.size());
+  EXPECT_FALSE(a.binds.empty());
 }
 
 }  // namespace

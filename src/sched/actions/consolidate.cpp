@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "sched/actions/action.h"
+#include "sched/move_targets.h"
 #include "sched/pending_walk.h"
 #include "sched/quota_check.h"
 #include "sched/victim_search.h"
@@ -36,7 +37,10 @@ class MoveRules final : public VictimRules {
 // Binds task t of ctx.workload on the choice's node after moving the
 // choice's units elsewhere. False, state unchanged, when a unit cannot move.
 bool MoveAndPlace(Session& session, const PlacementContext& ctx, uint32_t t,
-                  const VictimChoice& choice, const MoveRules& rules) {
+                  const VictimChoice& choice, const MoveRules& rules, MoveTargets& targets) {
+  for (const auto& unit : choice.units) {
+    if (!targets.MayMove(unit, choice.node)) return false;
+  }
   ClusterState& state = session.state;
   size_t mark = state.Mark();
   std::vector<int32_t> moving;  // tasks per unit, counted before they leave
@@ -81,10 +85,11 @@ void ConsolidateAction::Execute(Session& session) const {
     for (uint32_t t : UnplacedTasks(state, w, missing)) {
       ctx.member_nodes = MemberNodes(state, w);
       bool placed = false;
+      MoveTargets targets(session);  // for this task's tries, which all start from this state
       for (const auto& choice : search.Choices(state, ctx, rules)) {
         auto units = static_cast<int32_t>(choice.units.size());
         if (moves + units > session.moves_left) continue;
-        if (MoveAndPlace(session, ctx, t, choice, rules)) {
+        if (MoveAndPlace(session, ctx, t, choice, rules, targets)) {
           moves += units;
           placed = true;
           break;
