@@ -16,14 +16,15 @@
 //    tied move in node order): on the variants of docs/simulation.md
 //    ("Variants") the rule applied to them cost up to 4.3 points where
 //    fractions or CPU-only tasks are many (90 % of the GPU request from
-//    fractions; twice the CPU-only tasks), because it steers them onto the
-//    nodes whose CPU the whole-GPU tasks need later.
+//    fractions; twice the CPU-only tasks), likely because it steers them
+//    onto the nodes whose CPU the whole-GPU tasks need later.
 //    The server's placer applies the same rule to its sampled candidates
 //    (sched/placement/tie_breakers.h: CpuFeedTieBreaker).
 //
 // Measured on the nine openb workloads and 39 variants (seeds 42-51, median
-// at 100 % arrived, docs/simulation.md): at least fgd on the nine (0.00 to
-// +0.32) and on 33 of the variants, at most 0.20 below on six.
+// at 100 % arrived, docs/simulation.md): at least fgd on eight of the nine
+// (multigpu40 0.01 below) and on 25 of the 39 variants; below on 14, by at
+// most 0.20, where CPU runs out before GPU or CPU-only tasks are many.
 // Rejected, on the variants: the rule for every task (the version before:
 // 4.3 points below on two variants, 2.7 on two more); for GPU tasks only
 // (fractions too: 1.6 below); guarded by the published measure's exact
