@@ -55,14 +55,18 @@ struct HttpClient::Impl {
   }
 
   // The kept-alive connection when the server has not closed it (it would
-  // be readable), else a new one.
-  Result<int> Connection() {
+  // be readable), else a new one; `reused` says which.
+  Result<int> Connection(bool& reused) {
+    reused = false;
     {
       std::lock_guard lock(fd_mutex);
       if (canceled) return Error::Coded("unreachable", "the call was canceled");
       if (fd >= 0) {
         pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 0) == 0) return fd;
+        if (::poll(&p, 1, 0) == 0) {
+          reused = true;
+          return fd;
+        }
         ::close(fd);
         fd = -1;
       }
@@ -78,17 +82,11 @@ struct HttpClient::Impl {
   // a request before.
   Result<http::Reply> SendOnce(const std::string& request, const http::BodySink* sink,
                                http::Failure& failure, bool& reused) {
-    bool had = false;
-    {
-      std::lock_guard lock(fd_mutex);
-      had = fd >= 0;
-    }
-    Result<int> connection = Connection();
+    Result<int> connection = Connection(reused);
     if (!connection) {
       failure = http::Failure::kNotSent;
       return connection.error();
     }
-    reused = had && fd == *connection;
     Result<http::Reply> head = http::Exchange(*connection, request, read_timeout_ms, sink, failure);
     if (!head || !head->keep_alive) Close();
     return head;
