@@ -16,6 +16,9 @@ namespace {
 constexpr int kConnectTimeoutMs = 5000;
 
 Error Unreachable(const std::string& servers, const std::string& why) {
+  if (why.rfind("TLS with ", 0) == 0) {  // it says what to do (tunnel/tls.h)
+    return Error::Coded("unreachable", "cannot reach the allot server at " + servers + ": " + why);
+  }
   return Error::Coded("unreachable", "cannot reach the allot server at " + servers + " (" + why +
                                          "): is it running (allot up)? Set the address with "
                                          "ALLOT_SERVER or allot login --server");

@@ -124,6 +124,7 @@ TEST_F(TlsTest, ACertificateFromAnotherCaOrForAnotherNameIsRefused) {
   auto call = (*untrusted)->Call("GET", "/api/v1/whoami");
   ASSERT_FALSE(call);
   EXPECT_NE(call.error().message.find("--ca"), std::string::npos) << call.error().message;
+  EXPECT_EQ(call.error().message.find("is it running"), std::string::npos) << call.error().message;
 
   auto system_store = HttpClient::Create(Https(), admin_);
   ASSERT_TRUE(system_store);
