@@ -4,7 +4,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <mutex>
 
 #include "common/http_exchange.h"
@@ -224,18 +223,7 @@ Result<nlohmann::json> HttpClient::Call(const std::string& method, const std::st
 }
 
 std::string UrlEncode(const std::string& text) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
+  return tunnel::QueryEscape(text);
 }
 
 Result<std::vector<nlohmann::json>> ListAll(HttpClient& http, const std::string& path, int64_t max,

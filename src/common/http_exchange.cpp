@@ -8,21 +8,12 @@
 #include <cstring>
 #include <limits>
 
+#include "tunnel/dial.h"
+
 namespace allot::http {
 namespace {
 
 namespace beast = boost::beast;
-
-bool WriteAll(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
 
 // Up to `size` bytes, 0 at the end of the stream, -1 on an error, -2 when
 // nothing came within `timeout_ms`.
@@ -73,7 +64,7 @@ std::string Request(const std::string& method, const std::string& path, const st
 Result<Reply> Exchange(int fd, const std::string& request, int timeout_ms, const BodySink* sink,
                        Failure& failure) {
   failure = Failure::kNone;
-  if (!WriteAll(fd, request)) {
+  if (!tunnel::WriteAll(fd, request.data(), request.size())) {
     return Broken(failure, Failure::kNotSent, "the connection closed before the request was sent");
   }
   beast::http::response_parser<beast::http::string_body> parser;

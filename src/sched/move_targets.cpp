@@ -1,14 +1,16 @@
 #include "sched/move_targets.h"
 
+#include <algorithm>
+
 namespace allot::sched {
 
-MoveTargets::MoveTargets(const Session& session)
-    : session_(session), holds_reservation_(session.state.workload_count(), false) {
+MoveTargets::MoveTargets(const Session& session) : session_(session) {
   const ClusterState& state = session.state;
   for (uint32_t n = 0; n < state.node_count(); ++n) {
     uint32_t holder = state.node(n).reserved_for;
-    if (state.node(n).reserved_gpus > 0 && holder != kNone) holds_reservation_[holder] = true;
+    if (state.node(n).reserved_gpus > 0 && holder != kNone) holders_.push_back(holder);
   }
+  std::sort(holders_.begin(), holders_.end());
 }
 
 const std::array<uint32_t, 2>& MoveTargets::FitsOf(uint32_t w) {
@@ -23,7 +25,7 @@ const std::array<uint32_t, 2>& MoveTargets::FitsOf(uint32_t w) {
           spec.node_selector,
           spec.pools,
           spec.max_runtime.value_or(-1),
-          holds_reservation_[w] ? w : kNone};
+          std::binary_search(holders_.begin(), holders_.end(), w) ? w : kNone};
   auto [it, inserted] = fits_.try_emplace(std::move(key), std::array<uint32_t, 2>{kNone, kNone});
   if (!inserted) return it->second;
   PlacementContext ctx = session_.ContextFor(w);

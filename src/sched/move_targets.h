@@ -45,7 +45,7 @@ class MoveTargets {
   const std::array<uint32_t, 2>& FitsOf(uint32_t w);
 
   const Session& session_;
-  std::vector<bool> holds_reservation_;  // per workload
+  std::vector<uint32_t> holders_;  // workloads holding a reservation, sorted
   std::map<Key, std::array<uint32_t, 2>> fits_;
 };
 

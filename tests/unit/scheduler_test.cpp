@@ -149,33 +149,5 @@ workloads:
   EXPECT_FALSE(targets.MayMove(four, testing::NodeIndex(snap, "node2")));  // no other node has 4
 }
 
-// The steady cycle of the cycle benchmark's cluster (a plan carried out, a
-// few workloads ended and as many arrived) on a small cluster: the plan is
-// the same from the same snapshot, and work is placed.
-TEST(MoveTargets, TheSteadyCycleIsTheSameFromTheSameSnapshotAndPlacesWork) {
-  core::Snapshot snap = bench::BusyCluster(60, 3000, 7);
-  auto scheduler = Scheduler::Create({});
-  ASSERT_TRUE(scheduler);
-  core::Plan first = (*scheduler)->Cycle(snap);
-  core::ApplyPlan(first, snap);
-  snap.now += 60'000;
-  for (int i = 0, removed = 0; i < static_cast<int>(snap.workloads.size()) && removed < 20; ++i) {
-    if (snap.workloads[i].PlacedTasks() == snap.workloads[i].spec.tasks) {
-      snap.workloads.erase(snap.workloads.begin() + i--);
-      ++removed;
-    }
-  }
-  ASSERT_TRUE(core::ValidateSnapshot(snap));
-  core::Plan a = (*scheduler)->Cycle(snap);
-  core::Plan b = (*scheduler)->Cycle(snap);
-  ASSERT_EQ(a.binds.size(), b.binds.size());
-  for (size_t i = 0; i < a.binds.size(); ++i) {
-    EXPECT_EQ(a.binds[i].task, b.binds[i].task);
-    EXPECT_EQ(a.binds[i].placement.node, b.binds[i].placement.node);
-  }
-  EXPECT_EQ(a.evictions.size(), b.evictions.size());
-  EXPECT_FALSE(a.binds.empty());
-}
-
 }  // namespace
 }  // namespace allot::sched
